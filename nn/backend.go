@@ -1,0 +1,115 @@
+package nn
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+)
+
+// Batch is a minibatch: N examples in X (NCHW row-major, or N×D) and their
+// class labels in Y. X and Y may be longer than N examples; only the first N
+// are used.
+type Batch struct {
+	X []float32
+	Y []int32
+	N int
+}
+
+// Config is what a Backend needs to build a Net.
+type Config struct {
+	Arch *Arch
+	// MaxBatch is the largest batch the Net will see; engines allocate
+	// their buffers for it once.
+	MaxBatch int
+	// Temperature divides the logits before the softmax cross-entropy
+	// (1 when zero).
+	Temperature float64
+	// DropoutSeed seeds the dropout stream; masks of step t are drawn from
+	// (DropoutSeed, t), so resuming reproduces them.
+	DropoutSeed uint64
+}
+
+// Backend builds Nets. Backends register themselves with Register.
+type Backend interface {
+	Name() string
+	// Build creates a Net with all parameters zero; initialize it with
+	// Initialize.
+	Build(cfg Config) (Net, error)
+}
+
+// Net is a built network on one engine.
+//
+// A training step is Gradients (forward and backward in training mode; the
+// dense gradient of every parameter is then readable) followed by Step
+// (optimizer update and mask enforcement). Methods that need the gradient
+// before the update (GraNet regrowth) run between the two.
+type Net interface {
+	Arch() *Arch
+	// Params returns the parameters in canonical order.
+	Params() []Param
+	// Param returns the parameter with the given name, or nil.
+	Param(name string) Param
+	// SetParametrization sets how the effective weight of a prunable
+	// parameter is produced. Setting a Masked parametrization with pattern
+	// ZeroAfterStep zeroes θ and the optimizer state at pruned positions at
+	// once.
+	SetParametrization(param string, p Parametrization) error
+	// Parametrization returns the current parametrization of a parameter.
+	Parametrization(param string) Parametrization
+	// SetOptimizer installs an optimizer with fresh (zero) state.
+	SetOptimizer(o Optimizer) error
+	// Gradients runs forward and backward on b in training mode and returns
+	// the mean loss.
+	Gradients(b Batch) (loss float64, err error)
+	// Step applies one optimizer update with learning rate lr to every
+	// parameter, then enforces the masks.
+	Step(lr float64)
+	// Evaluate runs b in evaluation mode and returns the summed loss and
+	// the number of correct top-1 predictions.
+	Evaluate(b Batch) (lossSum float64, correct int, err error)
+	// Logits runs b in evaluation mode and writes N×Classes logits to dst.
+	Logits(dst []float32, b Batch) error
+	// State returns a copy of everything needed to resume: θ, buffers (batch
+	// norm running statistics), masks, optimizer state and the step counter.
+	State() (*State, error)
+	// SetState restores a State taken from a Net of the same Arch.
+	SetState(s *State) error
+}
+
+var (
+	registryMu sync.Mutex
+	backends   = map[string]Backend{}
+)
+
+// Register makes a backend available by name. It panics if the name is taken.
+func Register(b Backend) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, ok := backends[b.Name()]; ok {
+		panic("nn: backend " + b.Name() + " registered twice")
+	}
+	backends[b.Name()] = b
+}
+
+// BackendNames lists the registered backends, sorted.
+func BackendNames() []string {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	names := make([]string, 0, len(backends))
+	for n := range backends {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// GetBackend returns the backend registered under name.
+func GetBackend(name string) (Backend, error) {
+	registryMu.Lock()
+	b, ok := backends[name]
+	registryMu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("backend %q: want one of %v (the torch engine needs the build tag \"torch\")", name, BackendNames())
+	}
+	return b, nil
+}

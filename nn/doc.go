@@ -1,0 +1,31 @@
+// Package nn is the engine contract of prunebench and everything about a
+// network that does not depend on the engine that runs it.
+//
+// # The contract
+//
+// A Backend builds a Net from an Arch (a declarative description of the
+// layers). A Net runs training steps (forward, loss, backward, optimizer
+// step, mask enforcement), evaluates, exposes its Params in canonical order
+// and saves and restores its State. Each prunable weight has a
+// Parametrization that says how the effective weight W is produced from what
+// is trained: Dense (W = θ), Masked (W = θ ⊙ m, with one of the three mask
+// enforcement patterns of specs/README.md §4), Scored (W = θ ⊙ topk(s)) and
+// Shared (W = λ·g ⊙ z[h]). Every backend runs the conformance suite in
+// nn/nntest.
+//
+// # What lives here
+//
+// Besides the contract: the architecture zoo (Models), initializers (applied
+// through Param.SetValues, so both engines start from identical weights),
+// optimizer and learning-rate schedule specifications, Step strings such as
+// "2ep100it", seeded random streams per namespace, parameter and FLOP
+// counting, checkpoints, and the frozen training loop with callbacks (Train).
+//
+// # Layout of tensors
+//
+// Parameters use PyTorch's shapes and row-major order: Linear weights are
+// [out, in], Conv2d weights [out, in, kh, kw]. The canonical order of all
+// parameters is the order in which the Arch declares them (depth first), which
+// is the order of Net.Params and of every saved mask. Input batches are NCHW
+// row-major float32; labels are int32 class indices.
+package nn

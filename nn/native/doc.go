@@ -1,0 +1,17 @@
+// Package native is prunebench's pure-Go float32 engine, the zero-setup
+// default backend ("native").
+//
+// It is hand-written on purpose: every layer is a small struct with a forward
+// and a backward pass over preallocated buffers (nothing is allocated per
+// training step), matrix products go through one GEMM function
+// (internal/gemm: gonum's pure-Go sgemm, or OpenBLAS with -tags openblas),
+// and results are bit-identical for the same seed because every reduction has
+// a fixed order and one training run uses one goroutine.
+//
+// Feature maps are stored channel-major, CNHW: entry (c, i, h, w) of a batch
+// of n examples is at ((c·n + i)·H + h)·W + w. With that layout a convolution
+// over the whole batch is one im2col and one GEMM whose output is already in
+// place, and batch norm reads each channel contiguously. Vectors are N×D row
+// major. The net converts its NCHW input once and Flatten converts back to
+// torch's (c, h, w) feature order, so weights mean the same on every engine.
+package native

@@ -1,0 +1,119 @@
+package nn
+
+import "fmt"
+
+// Parametrization says how the effective weight W of a prunable tensor is
+// produced from what is trained (DESIGN.md, "Parametrization"). Methods choose
+// one per tensor with Net.SetParametrization; every backend implements each.
+//
+// The concrete types are Dense, Masked, Scored and Shared. A backend that does
+// not implement one yet returns an error that says so from
+// SetParametrization; it never falls back to another.
+type Parametrization interface {
+	// Describe is a one-line human description, used in logs.
+	Describe() string
+	isParametrization()
+}
+
+// Dense is W = θ, the default of every tensor.
+type Dense struct{}
+
+// MaskPattern is how a mask is enforced during training (specs/README.md §4).
+type MaskPattern int
+
+const (
+	// ZeroAfterStep (P3, the default): after every optimizer step θ ← θ ⊙ m
+	// and every optimizer buffer ← buffer ⊙ m. The gradient is masked before
+	// the step (clean mode), so coupled operations see only alive
+	// coordinates; the dense gradient stays readable through Param.Grad.
+	ZeroAfterStep MaskPattern = iota
+	// MaskedForward (P1): the forward uses W = θ ⊙ m; θ is never overwritten,
+	// the optimizer updates all of θ (weight decay and momentum included), so
+	// pruned entries keep a decaying value and re-enter with it.
+	MaskedForward
+	// ZeroBeforeForward (P2, open_lth): θ ← θ ⊙ m before every forward; the
+	// optimizer moves pruned entries with their dense gradient and the next
+	// forward zeroes them again.
+	ZeroBeforeForward
+)
+
+func (p MaskPattern) String() string {
+	switch p {
+	case ZeroAfterStep:
+		return "zero_after_step"
+	case MaskedForward:
+		return "masked_forward"
+	case ZeroBeforeForward:
+		return "zero_before_forward"
+	}
+	return fmt.Sprintf("MaskPattern(%d)", int(p))
+}
+
+// Masked is W = θ ⊙ m with a 0/1 mask in the tensor's row-major order.
+type Masked struct {
+	Mask    []float32
+	Pattern MaskPattern
+}
+
+// Scored is W = θ ⊙ topk(s): the mask is the Keep largest scores of S (exact
+// count, ties to the lower index), recomputed every forward; the gradient
+// reaches S straight through the top-k (BiP, Lottery Jackpots).
+type Scored struct {
+	Scores []float32
+	Keep   int
+}
+
+// Shared is W_i = Scale · Sign_i · z[Index_i]: every virtual weight reads one
+// entry of a trained shared array z of length ArraySize (HashedNet, ROAST,
+// STABLE-RPS; specs/rps.md). Tensors that name the same Array share it.
+type Shared struct {
+	Array     string
+	ArraySize int
+	Index     []int32
+	Sign      []float32
+	Scale     float32
+}
+
+func (Dense) Describe() string { return "dense" }
+func (m Masked) Describe() string {
+	return fmt.Sprintf("masked (%s, density %.4g)", m.Pattern, maskDensity(m.Mask))
+}
+func (s Scored) Describe() string { return fmt.Sprintf("scored (keep %d of %d)", s.Keep, len(s.Scores)) }
+func (s Shared) Describe() string {
+	return fmt.Sprintf("shared (array %q of %d)", s.Array, s.ArraySize)
+}
+
+func (Dense) isParametrization()  {}
+func (Masked) isParametrization() {}
+func (Scored) isParametrization() {}
+func (Shared) isParametrization() {}
+
+// Validate checks a mask against the size of its tensor: the right length and
+// only 0 and 1 entries.
+func (m Masked) Validate(name string, size int) error {
+	if len(m.Mask) != size {
+		return fmt.Errorf("mask for %s: %d entries, want %d", name, len(m.Mask), size)
+	}
+	for i, v := range m.Mask {
+		if v != 0 && v != 1 {
+			return fmt.Errorf("mask for %s: entry %d is %v, want 0 or 1", name, i, v)
+		}
+	}
+	switch m.Pattern {
+	case ZeroAfterStep, MaskedForward, ZeroBeforeForward:
+	default:
+		return fmt.Errorf("mask for %s: unknown pattern %d", name, int(m.Pattern))
+	}
+	return nil
+}
+
+func maskDensity(m []float32) float64 {
+	if len(m) == 0 {
+		return 0
+	}
+	var k float64
+	for _, v := range m {
+		k += float64(v)
+	}
+	return k / float64(len(m))
+}
