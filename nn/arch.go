@@ -87,8 +87,10 @@ type Residual struct {
 }
 
 // PadChannels is the option-A shortcut of He et al.'s CIFAR ResNets: it keeps
-// every Stride-th row and column and appends zero channels up to Out. It has
-// no parameters.
+// every Stride-th row and column and pads zero channels up to Out,
+// (Out−In)/2 before and the rest after, as the common CIFAR ResNet code does
+// (akamaster/pytorch_resnet_cifar10: F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0,
+// planes//4, planes//4))). It has no parameters.
 type PadChannels struct{ In, Out, Stride int }
 
 func (Linear) isLayer()        {}

@@ -15,7 +15,7 @@
 //
 // # What lives here
 //
-// Besides the contract: the architecture zoo (Models), initializers (applied
+// Besides the contract: the architecture zoo (BuildArch, ModelNames), initializers (applied
 // through Param.SetValues, so both engines start from identical weights),
 // optimizer and learning-rate schedule specifications, Step strings such as
 // "2ep100it", seeded random streams per namespace, parameter and FLOP

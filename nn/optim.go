@@ -41,28 +41,30 @@ func AdamW(weightDecay float64) Optimizer {
 	return Optimizer{Name: "adamw", Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: weightDecay}
 }
 
-// Validate checks the name and the ranges of the hyperparameters.
+// Validate checks the name and the ranges of the hyperparameters. Messages
+// start with the field name ("momentum = 1.5: ...") so callers can prefix
+// the path of the field in their config.
 func (o Optimizer) Validate() error {
 	switch o.Name {
 	case "sgd":
 		if o.Momentum < 0 || o.Momentum >= 1 {
-			return fmt.Errorf("optimizer.momentum = %v: want 0 ≤ momentum < 1", o.Momentum)
+			return fmt.Errorf("momentum = %v: want 0 ≤ momentum < 1", o.Momentum)
 		}
 		if o.Nesterov && o.Momentum == 0 {
-			return fmt.Errorf("optimizer.nesterov needs optimizer.momentum > 0")
+			return fmt.Errorf("nesterov needs momentum > 0")
 		}
 	case "adam", "adamw":
 		if o.Beta1 < 0 || o.Beta1 >= 1 || o.Beta2 < 0 || o.Beta2 >= 1 {
-			return fmt.Errorf("optimizer betas (%v, %v): want each in [0, 1)", o.Beta1, o.Beta2)
+			return fmt.Errorf("beta1, beta2 = %v, %v: want each in [0, 1)", o.Beta1, o.Beta2)
 		}
 		if o.Eps <= 0 {
-			return fmt.Errorf("optimizer.eps = %v: want > 0", o.Eps)
+			return fmt.Errorf("eps = %v: want > 0", o.Eps)
 		}
 	default:
-		return fmt.Errorf("optimizer.name = %q: want one of %v", o.Name, OptimizerNames)
+		return fmt.Errorf("optimizer = %q: want one of %v", o.Name, OptimizerNames)
 	}
 	if o.WeightDecay < 0 {
-		return fmt.Errorf("optimizer.weight_decay = %v: want ≥ 0", o.WeightDecay)
+		return fmt.Errorf("weight_decay = %v: want ≥ 0", o.WeightDecay)
 	}
 	return nil
 }

@@ -78,7 +78,9 @@ func (Dense) Describe() string { return "dense" }
 func (m Masked) Describe() string {
 	return fmt.Sprintf("masked (%s, density %.4g)", m.Pattern, maskDensity(m.Mask))
 }
-func (s Scored) Describe() string { return fmt.Sprintf("scored (keep %d of %d)", s.Keep, len(s.Scores)) }
+func (s Scored) Describe() string {
+	return fmt.Sprintf("scored (keep %d of %d)", s.Keep, len(s.Scores))
+}
 func (s Shared) Describe() string {
 	return fmt.Sprintf("shared (array %q of %d)", s.Array, s.ArraySize)
 }

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+
+	"github.com/spf13/cobra"
+
+	"github.com/prunebench/prunebench/experiments"
+	"github.com/prunebench/prunebench/nn"
+)
+
+func newBenchCmd() *cobra.Command {
+	var sets []string
+	var steps string
+	var warmup int
+	var label string
+	cmd := &cobra.Command{
+		Use:   "bench SPEC.yaml",
+		Short: "Time training steps of a spec on this machine (no evaluation, nothing saved)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			spec, err := experiments.LoadSpec(args[0], sets)
+			if err != nil {
+				return err
+			}
+			st, err := nn.ParseStep(steps)
+			if err != nil {
+				return fmt.Errorf("--steps: %w", err)
+			}
+			p, err := experiments.Prepare(spec)
+			if err != nil {
+				return err
+			}
+			d, n, err := experiments.TimeSteps(p, st, warmup)
+			if err != nil {
+				return err
+			}
+			if label != "" {
+				fmt.Printf("%s %.3f\n", label, d.Seconds())
+				return nil
+			}
+			return renderTable(os.Stdout, []string{"model", "backend", "batch", "steps", "seconds", "ms/step", "GOMAXPROCS"}, [][]string{{
+				p.Arch.Name, spec.Backend, fmt.Sprint(spec.Training.BatchSize), fmt.Sprint(n),
+				fmt.Sprintf("%.3f", d.Seconds()), fmt.Sprintf("%.2f", 1000*d.Seconds()/float64(n)),
+				fmt.Sprint(runtime.GOMAXPROCS(0)),
+			}})
+		},
+	}
+	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a spec key (repeatable)")
+	cmd.Flags().StringVar(&steps, "steps", "100it", "how many training steps to time (e.g. 1ep, 50it)")
+	cmd.Flags().IntVar(&warmup, "warmup", 2, "untimed steps first")
+	cmd.Flags().StringVar(&label, "label", "", "print only \"LABEL seconds\" (for comparison scripts)")
+	return cmd
+}

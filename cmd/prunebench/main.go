@@ -1,0 +1,38 @@
+// Command prunebench runs pruning and compression experiments from YAML specs.
+//
+//	prunebench train SPEC.yaml [--set key=value ...]
+//
+// See the README for a tour.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	_ "github.com/prunebench/prunebench/nn/native" // the default engine
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	root := &cobra.Command{
+		Use:           "prunebench",
+		Short:         "A workbench for neural-network pruning and compression research",
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newTrainCmd(), newBenchCmd())
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "prunebench:", err)
+		os.Exit(1)
+	}
+}

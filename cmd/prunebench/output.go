@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/prunebench/prunebench/nn"
+)
+
+// renderTable prints rows under a header as a terminal table.
+func renderTable(w io.Writer, header []string, rows [][]string) error {
+	t := tablewriter.NewWriter(w)
+	hdr := make([]any, len(header))
+	for i, h := range header {
+		hdr[i] = h
+	}
+	t.Header(hdr...)
+	for _, r := range rows {
+		if err := t.Append(r); err != nil {
+			return err
+		}
+	}
+	return t.Render()
+}
+
+// progress shows one training run as a bar with ETA on stderr, with the last
+// validation accuracy in its description.
+type progress struct {
+	name string
+	bar  *progressbar.ProgressBar
+}
+
+func newProgress(name string) *progress { return &progress{name: name} }
+
+func (p *progress) callback(e *nn.Event) error {
+	if p.bar == nil {
+		p.bar = progressbar.NewOptions(e.Total,
+			progressbar.OptionSetWriter(os.Stderr),
+			progressbar.OptionSetDescription(p.name),
+			progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(),
+			progressbar.OptionSetItsString("it"),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(200*time.Millisecond),
+			progressbar.OptionSetWidth(30),
+		)
+		p.bar.Set(e.Iter)
+	}
+	switch e.Phase {
+	case nn.AfterStep:
+		p.bar.Set(e.Iter)
+	case nn.AfterEval:
+		last := e.History.Final()
+		p.bar.Describe(fmt.Sprintf("%s val %.2f%%", p.name, 100*last.ValAcc))
+	}
+	return nil
+}
+
+func (p *progress) finish() {
+	if p.bar != nil {
+		p.bar.Finish()
+		fmt.Fprintln(os.Stderr)
+	}
+}

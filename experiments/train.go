@@ -1,0 +1,150 @@
+package experiments
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/prunebench/prunebench/datasets"
+	"github.com/prunebench/prunebench/nn"
+)
+
+// Prepared is a spec resolved into the objects that train it.
+type Prepared struct {
+	Spec   Spec
+	Splits *datasets.Splits
+	Arch   *nn.Arch
+	Net    nn.Net
+	Config nn.TrainConfig
+	// Init is the initializer used (the spec's or the model's default).
+	Init string
+}
+
+// Prepare loads the data, builds and initializes the network and resolves the
+// training hyperparameters. Every user error names the spec field.
+func Prepare(s Spec) (*Prepared, error) {
+	p := &Prepared{Spec: s}
+	var err error
+	if p.Splits, err = loadData(s.Dataset, s.Seed); err != nil {
+		return nil, err
+	}
+	train := p.Splits.Train
+	if p.Arch, err = nn.BuildArch(s.Model.Name, nn.ModelOptions{
+		Input: train.Shape, Classes: train.Classes, Widths: s.Model.Widths,
+		WidthMultiplier: s.Model.WidthMultiplier, Shortcut: s.Model.Shortcut,
+	}); err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	if err := p.Arch.CheckInput(s.Dataset.Name, train.Shape, train.Classes); err != nil {
+		return nil, fmt.Errorf("model.name: %w", err)
+	}
+	if p.Config, err = trainConfig(s.Training, s.Seed); err != nil {
+		return nil, err
+	}
+	backend, err := nn.GetBackend(s.Backend)
+	if err != nil {
+		return nil, fmt.Errorf("backend: %w", err)
+	}
+	if p.Net, err = backend.Build(nn.Config{
+		Arch: p.Arch, MaxBatch: s.Training.BatchSize, Temperature: s.Training.Temperature,
+		DropoutSeed: nn.SeedFor(s.Seed, nn.NSDropout),
+	}); err != nil {
+		return nil, err
+	}
+	p.Init = s.Model.Init
+	if p.Init == "" {
+		p.Init = nn.DefaultInit(s.Model.Name)
+	}
+	if err := nn.Initialize(p.Net, p.Init, nn.NewRand(nn.SeedFor(s.Seed, nn.NSInit))); err != nil {
+		return nil, fmt.Errorf("model.init: %w", err)
+	}
+	return p, nil
+}
+
+// Train prepares s and trains it, checkpointing into dir (resuming from it
+// when a checkpoint is there; no checkpoints when dir is empty).
+func Train(ctx context.Context, s Spec, dir string, callbacks ...nn.Callback) (*Prepared, *nn.History, error) {
+	p, err := Prepare(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := p.Config
+	if dir != "" {
+		cfg.Checkpoint = filepath.Join(dir, "checkpoint.gob")
+	}
+	h, err := nn.Train(ctx, p.Net, nn.Data{
+		Train: p.Splits.Train, Val: p.Splits.Val, Test: p.Splits.Test, Augment: p.Splits.Augment,
+	}, cfg, callbacks...)
+	return p, h, err
+}
+
+func loadData(d DatasetSpec, seed uint64) (*datasets.Splits, error) {
+	o := datasets.Options{
+		Dir: d.Dir, ValSize: d.ValSize, SplitSeed: nn.SeedFor(seed, nn.NSSplit),
+		Shape: d.Shape, Classes: d.Classes, TrainSize: d.TrainSize, TestSize: d.TestSize,
+		Seed: seed, Modulus: d.Modulus, TrainFraction: d.TrainFraction,
+	}
+	switch d.Augment {
+	case "default", "":
+	case "on", "off":
+		on := d.Augment == "on"
+		o.Augment = &on
+	default:
+		return nil, fmt.Errorf("dataset.augment = %q: want default, on or off", d.Augment)
+	}
+	sp, err := datasets.Load(d.Name, o)
+	if err != nil {
+		return nil, fmt.Errorf("dataset: %w", err)
+	}
+	return sp, nil
+}
+
+func trainConfig(t TrainingSpec, seed uint64) (nn.TrainConfig, error) {
+	var c nn.TrainConfig
+	var err error
+	if c.Budget, err = nn.ParseStep(t.Steps); err != nil {
+		return c, fmt.Errorf("training.steps: %w", err)
+	}
+	if t.EvalEvery != "" {
+		if c.EvalEvery, err = nn.ParseStep(t.EvalEvery); err != nil {
+			return c, fmt.Errorf("training.eval_every: %w", err)
+		}
+	}
+	if t.BatchSize < 1 {
+		return c, fmt.Errorf("training.batch_size = %d: want at least 1", t.BatchSize)
+	}
+	if t.Temperature <= 0 {
+		return c, fmt.Errorf("training.temperature = %v: want > 0", t.Temperature)
+	}
+	c.BatchSize, c.DropLast, c.LR = t.BatchSize, t.DropLast, t.LR
+	c.Optimizer = nn.Optimizer{
+		Name: t.Optimizer, Momentum: t.Momentum, Nesterov: t.Nesterov, WeightDecay: t.WeightDecay,
+		Beta1: t.Beta1, Beta2: t.Beta2, Eps: t.Eps,
+	}
+	if err := c.Optimizer.Validate(); err != nil {
+		return c, fmt.Errorf("training.%w", err)
+	}
+	// training.gamma has a default (0.1) so that a step schedule needs only
+	// milestones; the other schedules do not read it.
+	c.Schedule = nn.Schedule{Name: t.Schedule, MinLR: t.MinLR}
+	if t.Schedule == "step" {
+		c.Schedule.Gamma = t.Gamma
+	}
+	for i, m := range t.Milestones {
+		st, err := nn.ParseStep(m)
+		if err != nil {
+			return c, fmt.Errorf("training.milestones[%d]: %w", i, err)
+		}
+		c.Schedule.Milestones = append(c.Schedule.Milestones, st)
+	}
+	if t.Warmup != "" {
+		if c.Schedule.Warmup, err = nn.ParseStep(t.Warmup); err != nil {
+			return c, fmt.Errorf("training.warmup: %w", err)
+		}
+	}
+	if err := c.Schedule.Validate(); err != nil {
+		return c, fmt.Errorf("training.schedule: %w", err)
+	}
+	c.DataSeed = nn.SeedFor(seed, nn.NSDataOrder)
+	return c, nil
+}

@@ -1,0 +1,115 @@
+package nn
+
+import (
+	"math"
+	"time"
+
+	"github.com/prunebench/prunebench/datasets"
+)
+
+// EvalPoint is one evaluation during training. Metrics of a split that was
+// not evaluated are NaN.
+type EvalPoint struct {
+	Iter              int
+	TrainLoss         float64 // mean minibatch loss since the previous point
+	ValLoss, ValAcc   float64
+	TestLoss, TestAcc float64
+}
+
+// History is the record of one training run.
+type History struct {
+	Points        []EvalPoint
+	ItersPerEpoch int
+	Total         int
+	// Best is the index in Points of the early-stopping iteration: minimum
+	// validation loss, ties to the earliest, the last point when there is
+	// no validation set.
+	Best int
+	// Wall is the time spent training and evaluating, summed over resumes.
+	Wall time.Duration
+}
+
+func (h *History) add(p EvalPoint) {
+	h.Points = append(h.Points, p)
+	h.Best = BestIndex(h.Points)
+}
+
+// BestPoint returns the early-stopping point, or a zero point when there is
+// none.
+func (h *History) BestPoint() EvalPoint {
+	if len(h.Points) == 0 {
+		return EvalPoint{}
+	}
+	return h.Points[h.Best]
+}
+
+// Final returns the last evaluation point, or a zero point.
+func (h *History) Final() EvalPoint {
+	if len(h.Points) == 0 {
+		return EvalPoint{}
+	}
+	return h.Points[len(h.Points)-1]
+}
+
+// BestIndex returns the index of the point of minimum validation loss, the
+// earliest among ties; points whose validation loss is NaN are skipped, and
+// when all are NaN the last point is returned (specs/README.md §6).
+func BestIndex(points []EvalPoint) int {
+	best := -1
+	for i, p := range points {
+		if math.IsNaN(p.ValLoss) {
+			continue
+		}
+		if best < 0 || p.ValLoss < points[best].ValLoss {
+			best = i
+		}
+	}
+	if best < 0 {
+		return len(points) - 1
+	}
+	return best
+}
+
+// evaluator runs a Net over whole splits in batches.
+type evaluator struct {
+	net   Net
+	batch int
+}
+
+func newEvaluator(net Net, batch int) *evaluator {
+	return &evaluator{net: net, batch: batch}
+}
+
+func (e *evaluator) point(it int, d Data, withTest bool) (EvalPoint, error) {
+	p := EvalPoint{Iter: it, ValLoss: math.NaN(), ValAcc: math.NaN(), TestLoss: math.NaN(), TestAcc: math.NaN()}
+	var err error
+	if d.Val != nil && d.Val.Len() > 0 {
+		if p.ValLoss, p.ValAcc, err = Evaluate(e.net, d.Val, e.batch); err != nil {
+			return p, err
+		}
+	}
+	if withTest && d.Test != nil && d.Test.Len() > 0 {
+		if p.TestLoss, p.TestAcc, err = Evaluate(e.net, d.Test, e.batch); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+// Evaluate returns the mean loss and the top-1 accuracy of net on a whole
+// set, in batches of at most batch examples.
+func Evaluate(net Net, s *datasets.Set, batch int) (loss, acc float64, err error) {
+	n := s.Len()
+	var sum float64
+	var correct int
+	for i := 0; i < n; i += batch {
+		x, y := s.Slice(i, batch)
+		l, c, err := net.Evaluate(Batch{X: x, Y: y, N: len(y)})
+		if err != nil {
+			return 0, 0, err
+		}
+		sum += l
+		correct += c
+	}
+	return sum / float64(n), float64(correct) / float64(n), nil
+}

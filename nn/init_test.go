@@ -1,0 +1,227 @@
+package nn
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// fakeNet implements Net over plain slices, enough for Initialize. The
+// embedded Net is nil: methods the tests do not need panic if called.
+type fakeNet struct {
+	Net
+	arch   *Arch
+	params []Param
+}
+
+type fakeParam struct {
+	info ParamInfo
+	vals []float32
+}
+
+func (p *fakeParam) Info() ParamInfo         { return p.info }
+func (p *fakeParam) Values() []float32       { return p.vals }
+func (p *fakeParam) SetValues(src []float32) { copy(p.vals, src) }
+func (p *fakeParam) Grad() []float32         { return nil }
+
+func newFakeNet(a *Arch) *fakeNet {
+	n := &fakeNet{arch: a}
+	for _, info := range a.Params() {
+		n.params = append(n.params, &fakeParam{info: info, vals: make([]float32, info.Size())})
+	}
+	return n
+}
+
+func (n *fakeNet) Arch() *Arch     { return n.arch }
+func (n *fakeNet) Params() []Param { return n.params }
+func (n *fakeNet) Param(name string) Param {
+	for _, p := range n.params {
+		if p.Info().Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+func TestInitStatistics(t *testing.T) {
+	// A 1000×500 linear weight: fan-in 500, fan-out 1000, 500,000 entries.
+	// The relative standard error of a sample std is about 1/√(2N) = 0.1%,
+	// so 1% is a loose tolerance; the mean must be within 5 standard
+	// errors (5·σ/√N) of 0.
+	info := ParamInfo{Name: "w.weight", Shape: []int{1000, 500}, Kind: Weight, FanIn: 500, FanOut: 1000}
+	for _, tc := range []struct {
+		scheme  string
+		std     float64
+		bound   float64 // 0 for normal distributions
+		uniform bool
+	}{
+		{"kaiming_normal", math.Sqrt(2.0 / 500), 0, false},
+		{"kaiming_uniform", math.Sqrt(6.0/500) / math.Sqrt(3), math.Sqrt(6.0 / 500), true},
+		{"glorot_normal", math.Sqrt(2.0 / 1500), 0, false},
+		{"glorot_uniform", math.Sqrt(6.0/1500) / math.Sqrt(3), math.Sqrt(6.0 / 1500), true},
+		{"torch_default", 1 / math.Sqrt(3*500), 1 / math.Sqrt(500), true},
+	} {
+		dst := make([]float32, info.Size())
+		if err := InitTensor(dst, info, tc.scheme, NewRand(1)); err != nil {
+			t.Fatal(err)
+		}
+		var sum, sq, maxAbs float64
+		within := 0
+		for _, v := range dst {
+			x := float64(v)
+			sum += x
+			sq += x * x
+			maxAbs = math.Max(maxAbs, math.Abs(x))
+			if math.Abs(x) <= tc.std {
+				within++
+			}
+		}
+		n := float64(len(dst))
+		mean := sum / n
+		std := math.Sqrt(sq/n - mean*mean)
+		if math.Abs(std/tc.std-1) > 0.01 {
+			t.Errorf("%s: std %.6g, want %.6g ± 1%%", tc.scheme, std, tc.std)
+		}
+		if math.Abs(mean) > 5*tc.std/math.Sqrt(n) {
+			t.Errorf("%s: mean %.3g, want |mean| < %.3g", tc.scheme, mean, 5*tc.std/math.Sqrt(n))
+		}
+		if got := InitStd(info, tc.scheme); math.Abs(got-tc.std) > 1e-12 {
+			t.Errorf("InitStd(%s) = %v, want %v", tc.scheme, got, tc.std)
+		}
+		frac := float64(within) / n
+		if tc.uniform {
+			if maxAbs > tc.bound*(1+1e-6) || maxAbs < tc.bound*0.999 {
+				t.Errorf("%s: max |w| = %.6g, want just below the bound %.6g", tc.scheme, maxAbs, tc.bound)
+			}
+			// P(|U(−b, b)| ≤ b/√3) = 1/√3.
+			if math.Abs(frac-1/math.Sqrt(3)) > 0.005 {
+				t.Errorf("%s: %.4f of entries within one std, want %.4f", tc.scheme, frac, 1/math.Sqrt(3))
+			}
+		} else if math.Abs(frac-0.682689) > 0.005 {
+			// A normal, not a truncated one: 68.27% within one std.
+			t.Errorf("%s: %.4f of entries within one std, want 0.6827", tc.scheme, frac)
+		}
+	}
+}
+
+func TestInitConvFans(t *testing.T) {
+	// Conv fans include the kernel area: 64×32×3×3 has fan-in 288.
+	a := &Arch{Name: "c", Input: []int{32, 8, 8}, Classes: 64, Layers: []Layer{
+		Conv2d{Name: "conv", In: 32, Out: 64, Kernel: 3, Stride: 1, Pad: 1}, GlobalAvgPool{}}}
+	info := a.Params()[0]
+	dst := make([]float32, info.Size())
+	if err := InitTensor(dst, info, "torch_default", NewRand(3)); err != nil {
+		t.Fatal(err)
+	}
+	bound := 1 / math.Sqrt(288)
+	for _, v := range dst {
+		if math.Abs(float64(v)) > bound {
+			t.Fatalf("torch_default conv weight %v beyond 1/√288", v)
+		}
+	}
+}
+
+func TestInitializeRules(t *testing.T) {
+	a := mustBuild(t, "resnet20", ModelOptions{Input: []int{3, 8, 8}, Shortcut: "B"})
+	for _, scheme := range InitNames {
+		net := newFakeNet(a)
+		if err := Initialize(net, scheme, NewRand(7)); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range net.Params() {
+			info, v := p.Info(), p.Values()
+			switch info.Kind {
+			case NormScale:
+				if slices.ContainsFunc(v, func(x float32) bool { return x != 1 }) {
+					t.Errorf("%s: %s not all 1", scheme, info.Name)
+				}
+			case NormShift:
+				if slices.ContainsFunc(v, func(x float32) bool { return x != 0 }) {
+					t.Errorf("%s: %s not all 0", scheme, info.Name)
+				}
+			case Bias:
+				nz := slices.ContainsFunc(v, func(x float32) bool { return x != 0 })
+				if scheme == "torch_default" {
+					bound := 1 / math.Sqrt(float64(info.FanIn))
+					if !nz || slices.ContainsFunc(v, func(x float32) bool { return math.Abs(float64(x)) > bound }) {
+						t.Errorf("%s: %s = %v, want U(±%v)", scheme, info.Name, v, bound)
+					}
+				} else if nz {
+					t.Errorf("%s: %s not zero", scheme, info.Name)
+				}
+			case Weight:
+				if !slices.ContainsFunc(v, func(x float32) bool { return x != 0 }) {
+					t.Errorf("%s: %s all zero", scheme, info.Name)
+				}
+			}
+		}
+	}
+}
+
+func TestInitializeDeterministicOrder(t *testing.T) {
+	a := mustBuild(t, "lenet5", ModelOptions{})
+	for _, scheme := range InitNames {
+		n1, n2, n3 := newFakeNet(a), newFakeNet(a), newFakeNet(a)
+		for _, c := range []struct {
+			n    *fakeNet
+			seed uint64
+		}{{n1, 42}, {n2, 42}, {n3, 43}} {
+			if err := Initialize(c.n, scheme, NewRand(c.seed)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		same, differ := true, false
+		for i := range n1.params {
+			same = same && slices.Equal(n1.params[i].Values(), n2.params[i].Values())
+			differ = differ || !slices.Equal(n1.params[i].Values(), n3.params[i].Values())
+		}
+		if !same {
+			t.Errorf("%s: the same seed gave different weights", scheme)
+		}
+		if !differ {
+			t.Errorf("%s: different seeds gave the same weights", scheme)
+		}
+		// The draws are InitTensor over the canonical order from one stream.
+		rng := NewRand(42)
+		for _, p := range n1.params {
+			want := make([]float32, p.Info().Size())
+			if err := InitTensor(want, p.Info(), scheme, rng); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(p.Values(), want) {
+				t.Errorf("%s: %s is not the next draw of the stream", scheme, p.Info().Name)
+			}
+		}
+	}
+	// Zero biases draw nothing: fc4's weights under kaiming_normal follow
+	// fc3's directly in the stream.
+	net := newFakeNet(a)
+	if err := Initialize(net, "kaiming_normal", NewRand(5)); err != nil {
+		t.Fatal(err)
+	}
+	rng := NewRand(5)
+	for _, name := range []string{"conv1.weight", "conv2.weight", "fc3.weight", "fc4.weight"} {
+		info := net.Param(name).Info()
+		want := make([]float32, info.Size())
+		normal(want, math.Sqrt(2/float64(info.FanIn)), rng)
+		if !slices.Equal(net.Param(name).Values(), want) {
+			t.Errorf("kaiming_normal %s differs from consecutive draws", name)
+		}
+	}
+}
+
+func TestInitErrors(t *testing.T) {
+	net := newFakeNet(tinyArch())
+	err := Initialize(net, "xavier", NewRand(1))
+	if err == nil || !strings.Contains(err.Error(), "xavier") || !strings.Contains(err.Error(), "kaiming_normal") {
+		t.Errorf("unknown scheme error = %v, want it to name the scheme and list InitNames", err)
+	}
+	info := tinyArch().Params()[0]
+	if err := InitTensor(make([]float32, 3), info, "kaiming_normal", NewRand(1)); err == nil {
+		t.Error("InitTensor accepted a buffer of the wrong length")
+	}
+	if err := InitTensor(make([]float32, info.Size()), info, "he", NewRand(1)); err == nil || !strings.Contains(err.Error(), "glorot_uniform") {
+		t.Errorf("InitTensor unknown scheme error = %v", err)
+	}
+}

@@ -1,0 +1,78 @@
+package native
+
+import (
+	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/native/internal/gemm"
+)
+
+// linear is y = x·Wᵀ + b on N×In row-major inputs, with W [Out, In].
+//
+// Backward: dW = dyᵀ·x, db = Σᵢ dyᵢ (rows summed in order), dx = dy·W.
+type linear struct {
+	in, out int
+	weight  *param
+	bias    *param // nil without bias
+	needDx  bool
+
+	x  []float32 // input of the last forward (a view owned by the caller)
+	y  []float32 // output, maxBatch×out
+	dx []float32 // input gradient, maxBatch×in (nil when !needDx)
+	ps []*param
+}
+
+// newLinear builds a Linear layer for batches of at most maxBatch examples.
+// Without needDx its backward computes only parameter gradients and returns
+// nil.
+func newLinear(s nn.Linear, maxBatch int, needDx bool) *linear {
+	l := &linear{in: s.In, out: s.Out, needDx: needDx, y: make([]float32, maxBatch*s.Out)}
+	l.weight = newParam(nn.ParamInfo{Name: s.Name + ".weight", Layer: s.Name, Shape: []int{s.Out, s.In}, Kind: nn.Weight, FanIn: s.In, FanOut: s.Out})
+	l.ps = []*param{l.weight}
+	if s.Bias {
+		l.bias = newParam(nn.ParamInfo{Name: s.Name + ".bias", Layer: s.Name, Shape: []int{s.Out}, Kind: nn.Bias, FanIn: s.In, FanOut: s.Out})
+		l.ps = append(l.ps, l.bias)
+	}
+	if needDx {
+		l.dx = make([]float32, maxBatch*s.In)
+	}
+	return l
+}
+
+func (l *linear) forward(x []float32, n int, train bool) []float32 {
+	x = x[:n*l.in]
+	l.x = x
+	y := l.y[:n*l.out]
+	if l.bias != nil {
+		b := l.bias.w
+		for i := 0; i < n; i++ {
+			copy(y[i*l.out:(i+1)*l.out], b)
+		}
+		gemm.Sgemm(false, true, n, l.out, l.in, 1, x, l.in, l.weight.w, l.in, 1, y, l.out)
+	} else {
+		gemm.Sgemm(false, true, n, l.out, l.in, 1, x, l.in, l.weight.w, l.in, 0, y, l.out)
+	}
+	return y
+}
+
+func (l *linear) backward(dy []float32, n int) []float32 {
+	dy = dy[:n*l.out]
+	gemm.Sgemm(true, false, l.out, l.in, n, 1, dy, l.out, l.x, l.in, 0, l.weight.grad, l.in)
+	if l.bias != nil {
+		db := l.bias.grad
+		clear(db)
+		for i := 0; i < n; i++ {
+			row := dy[i*l.out : (i+1)*l.out]
+			for j, v := range row {
+				db[j] += v
+			}
+		}
+	}
+	if !l.needDx {
+		return nil
+	}
+	dx := l.dx[:n*l.in]
+	gemm.Sgemm(false, false, n, l.in, l.out, 1, dy, l.out, l.weight.w, l.in, 0, dx, l.in)
+	return dx
+}
+
+func (l *linear) params() []*param  { return l.ps }
+func (l *linear) buffers() []buffer { return nil }

