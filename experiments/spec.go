@@ -194,17 +194,35 @@ func contains(list []string, s string) bool {
 	return i < len(list) && list[i] == s
 }
 
+// unknownKey explains an unknown key: the closest known key when there is a
+// plausible one (a small edit distance, or a shared start of the last
+// segment, as "lr_rate" for "lr"), else the keys of its section.
 func unknownKey(where, key string, keys []string) error {
-	best, bestD := "", 4
+	best, bestD := "", len(key)/4+2
+	section, last := splitKey(key)
 	for _, k := range keys {
-		if d := editDistance(key, k); d < bestD {
+		d := editDistance(key, k)
+		if ks, kl := splitKey(k); ks == section && len(kl) >= 2 && (strings.HasPrefix(last, kl) || strings.HasPrefix(kl, last)) {
+			d = min(d, 1)
+		}
+		if d < bestD {
 			best, bestD = k, d
 		}
 	}
 	if best != "" {
 		return fmt.Errorf("%s: unknown key %q (did you mean %q?)", where, key, best)
 	}
-	return fmt.Errorf("%s: unknown key %q; `prunebench config --defaults` lists the keys", where, key)
+	if sub := keysUnder(keys, section); section != "" && len(sub) > 0 {
+		return fmt.Errorf("%s: unknown key %q; the keys of %s are %s", where, key, section, strings.Join(sub, ", "))
+	}
+	return fmt.Errorf("%s: unknown key %q; the top-level keys are dataset, model, training, seed, backend, output", where, key)
+}
+
+func splitKey(k string) (section, last string) {
+	if i := strings.LastIndexByte(k, '.'); i >= 0 {
+		return k[:i], k[i+1:]
+	}
+	return "", k
 }
 
 // editDistance is the Levenshtein distance between a and b.

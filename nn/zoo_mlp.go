@@ -47,6 +47,10 @@ func buildLeNet300100(o ModelOptions) (*Arch, error) {
 	if _, err := batchNormOption(o, false, false, true); err != nil {
 		return nil, err
 	}
+	// The name promises 784-300-100-10; other inputs are an "mlp".
+	if shapeSize(o.Input) != 784 {
+		return nil, fmt.Errorf("input shape %v has %d features, want 784 (MNIST 1×28×28); use model mlp for other inputs", o.Input, shapeSize(o.Input))
+	}
 	return mlpArch(o, []int{300, 100}, false), nil
 }
 

@@ -1,0 +1,87 @@
+package experiments
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParseSpecDefaultsAndOverrides(t *testing.T) {
+	yaml := []byte("model:\n  name: lenet5\ntraining:\n  lr: 0.01\n  milestones: [1ep, 500it]\n")
+	s, err := ParseSpec("t.yaml", yaml, []string{"training.batch_size=32", "dataset.shape=3,32,32", "seed=7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Defaults()
+	want.Model.Name = "lenet5"
+	want.Training.LR = 0.01
+	want.Training.Milestones = []string{"1ep", "500it"}
+	want.Training.BatchSize = 32
+	want.Dataset.Shape = []int{3, 32, 32}
+	want.Seed = 7
+	if !reflect.DeepEqual(s, want) {
+		t.Errorf("spec:\n got %+v\nwant %+v", s, want)
+	}
+}
+
+func TestParseSpecErrors(t *testing.T) {
+	cases := []struct {
+		name, yaml string
+		sets       []string
+		want       string // substring of the error
+	}{
+		{"unknown key", "training:\n  lr_rate: 0.1\n", nil, `did you mean "training.lr"`},
+		{"unknown top-level", "modle:\n  name: mlp\n", nil, `unknown key "modle.name"`},
+		{"scalar for a section", "dataset: mnist\n", nil, "dataset must be a mapping"},
+		{"malformed yaml", "training: [\n", nil, "not valid YAML"},
+		{"wrong type", "training:\n  batch_size: sixty\n", nil, "batch_size"},
+		{"bad override", "", []string{"training.lr"}, "want key=value"},
+		{"unknown override", "", []string{"training.lrr=1"}, `did you mean "training.lr"`},
+		{"override wrong type", "", []string{"training.batch_size=x"}, "batch_size"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ParseSpec("t.yaml", []byte(c.yaml), c.sets)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want one containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestLoadSpecMissingFile(t *testing.T) {
+	_, err := LoadSpec("/nonexistent/spec.yaml", nil)
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/spec.yaml") {
+		t.Errorf("error %v, want one naming the file", err)
+	}
+}
+
+func TestHashOmitsDefaults(t *testing.T) {
+	d := Defaults()
+	if got := Canonical(d); len(got) != 0 {
+		t.Errorf("canonical form of the defaults = %v, want empty", got)
+	}
+	s := d
+	s.Training.LR = 0.1
+	if Hash(s) == Hash(d) {
+		t.Error("changing training.lr did not change the hash")
+	}
+	s2 := d
+	s2.Output = "elsewhere"
+	s2.Model.Widths = []int{}
+	if Hash(s2) != Hash(d) {
+		t.Error("output folder or an empty list changed the hash")
+	}
+}
+
+func TestEditDistance(t *testing.T) {
+	cases := []struct {
+		a, b string
+		want int
+	}{{"", "", 0}, {"lr", "lr", 0}, {"lr", "lrr", 1}, {"kitten", "sitting", 3}, {"abc", "", 3}}
+	for _, c := range cases {
+		if got := editDistance(c.a, c.b); got != c.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
+		}
+	}
+}
