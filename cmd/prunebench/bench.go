@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -15,7 +16,7 @@ func newBenchCmd() *cobra.Command {
 	var sets []string
 	var steps string
 	var warmup int
-	var label string
+	var label, cpuprofile string
 	cmd := &cobra.Command{
 		Use:   "bench SPEC.yaml",
 		Short: "Time training steps of a spec on this machine (no evaluation, nothing saved)",
@@ -32,6 +33,17 @@ func newBenchCmd() *cobra.Command {
 			p, err := experiments.Prepare(spec)
 			if err != nil {
 				return err
+			}
+			if cpuprofile != "" {
+				f, err := os.Create(cpuprofile)
+				if err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
 			}
 			d, n, err := experiments.TimeSteps(p, st, warmup)
 			if err != nil {
@@ -51,6 +63,7 @@ func newBenchCmd() *cobra.Command {
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a spec key (repeatable)")
 	cmd.Flags().StringVar(&steps, "steps", "100it", "how many training steps to time (e.g. 1ep, 50it)")
 	cmd.Flags().IntVar(&warmup, "warmup", 2, "untimed steps first")
+	cmd.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the timed steps to this file (go tool pprof)")
 	cmd.Flags().StringVar(&label, "label", "", "print only \"LABEL seconds\" (for comparison scripts)")
 	return cmd
 }

@@ -5,22 +5,28 @@ import (
 	"github.com/prunebench/prunebench/nn/native/internal/gemm"
 )
 
-// conv2d is a 2-D convolution on CNHW feature maps, computed over the whole
-// batch as one im2col into workspace scratch and one GEMM:
+// conv2d is a 2-D convolution on CNHW feature maps, computed by im2col into
+// workspace scratch and GEMM:
 //
 //	y[out × n·OH·OW] = W[out × C·K·K] · col[C·K·K × n·OH·OW] (+ b)
 //
-// whose result is already the CNHW output. Backward recomputes the columns
-// from the saved input, takes dW = dY·colᵀ, then dcol = Wᵀ·dY into the same
-// scratch and scatters it back with col2im. A 1×1 convolution with stride 1
-// and no padding needs no columns: col is the input itself.
+// whose result is already the CNHW output. The batch is processed in blocks
+// of chunkN examples whose columns fit in colBudget floats, so that each
+// block's columns are still in cache when the GEMM reads them (one im2col of
+// a whole CIFAR batch is tens of megabytes, and streaming it through memory
+// cost more than the GEMM). Backward recomputes each block's columns from the
+// saved input, accumulates dW += dY·colᵀ over blocks in order, then writes
+// dcol = Wᵀ·dY into the same scratch and scatters it back with col2im. A 1×1
+// convolution with stride 1 and no padding needs no columns: col is the input
+// itself, and the whole batch is one GEMM.
 type conv2d struct {
-	in, out, k, s, p int
-	h, w, oh, ow     int
-	weight, bias     *param // bias nil without bias
-	needDx           bool
-	direct           bool // 1×1, stride 1, no padding
-	ws               *workspace
+	convGeom
+	in, out      int
+	chunkN       int    // examples per im2col block
+	weight, bias *param // bias nil without bias
+	needDx       bool
+	direct       bool // 1×1, stride 1, no padding
+	ws           *workspace
 
 	x     []float32 // input of the last forward (a view owned by the caller)
 	y, dx []float32
@@ -30,11 +36,13 @@ type conv2d struct {
 // newConv2d builds a convolution on per-example input shape in ([C, H, W])
 // for batches of at most maxBatch, reserving its column scratch in ws.
 func newConv2d(s nn.Conv2d, in []int, maxBatch int, ws *workspace, needDx bool) *conv2d {
-	l := &conv2d{in: s.In, out: s.Out, k: s.Kernel, s: s.Stride, p: s.Pad, h: in[1], w: in[2], needDx: needDx, ws: ws}
+	l := &conv2d{in: s.In, out: s.Out, needDx: needDx, ws: ws}
+	l.convGeom = convGeom{c: s.In, h: in[1], w: in[2], k: s.Kernel, s: s.Stride, p: s.Pad}
 	l.oh = (l.h+2*l.p-l.k)/l.s + 1
 	l.ow = (l.w+2*l.p-l.k)/l.s + 1
 	l.direct = l.k == 1 && l.s == 1 && l.p == 0
 	kk := s.Kernel * s.Kernel
+	l.chunkN = max(1, min(maxBatch, colBudget/(l.in*kk*l.oh*l.ow)))
 	l.weight = newParam(nn.ParamInfo{Name: s.Name + ".weight", Layer: s.Name, Shape: []int{s.Out, s.In, s.Kernel, s.Kernel}, Kind: nn.Weight, FanIn: s.In * kk, FanOut: s.Out * kk})
 	l.ps = []*param{l.weight}
 	if s.Bias {
@@ -46,18 +54,20 @@ func newConv2d(s nn.Conv2d, in []int, maxBatch int, ws *workspace, needDx bool) 
 		l.dx = make([]float32, maxBatch*l.in*l.h*l.w)
 	}
 	if !l.direct {
-		ws.reserve(l.in * kk * maxBatch * l.oh * l.ow)
+		ws.reserve(l.in * kk * l.chunkN * l.oh * l.ow)
 	}
 	return l
 }
 
-// columns returns the im2col matrix of the saved input for n examples.
-func (l *conv2d) columns(n int) []float32 {
-	if l.direct {
-		return l.x
-	}
-	col := l.ws.scratch(l.in * l.k * l.k * n * l.oh * l.ow)
-	im2col(col, l.x, n, l.in, l.h, l.w, l.k, l.s, l.p, l.oh, l.ow)
+// colBudget is the most floats one block of im2col columns takes (512 KiB),
+// about what a core's L2 cache holds.
+const colBudget = 1 << 17
+
+// columns returns the im2col matrix of examples i0…i0+nb−1 of the saved
+// input (n examples).
+func (l *conv2d) columns(n, i0, nb int) []float32 {
+	col := l.ws.scratch(l.in * l.k * l.k * nb * l.oh * l.ow)
+	l.im2col(col, l.x, n, i0, nb)
 	return col
 }
 
@@ -65,7 +75,6 @@ func (l *conv2d) forward(x []float32, n int, train bool) []float32 {
 	l.x = x[:n*l.in*l.h*l.w]
 	cols := n * l.oh * l.ow
 	ckk := l.in * l.k * l.k
-	col := l.columns(n)
 	y := l.y[:l.out*cols]
 	var beta float32
 	if l.bias != nil {
@@ -77,7 +86,16 @@ func (l *conv2d) forward(x []float32, n int, train bool) []float32 {
 		}
 		beta = 1
 	}
-	gemm.Sgemm(false, false, l.out, cols, ckk, 1, l.weight.w, ckk, col, cols, beta, y, cols)
+	if l.direct {
+		gemm.Sgemm(false, false, l.out, cols, ckk, 1, l.weight.w, ckk, l.x, cols, beta, y, cols)
+		return y
+	}
+	ohw := l.oh * l.ow
+	for i0 := 0; i0 < n; i0 += l.chunkN {
+		nb := min(l.chunkN, n-i0)
+		col := l.columns(n, i0, nb)
+		gemm.Sgemm(false, false, l.out, nb*ohw, ckk, 1, l.weight.w, ckk, col, nb*ohw, beta, y[i0*ohw:], cols)
+	}
 	return y
 }
 
@@ -85,8 +103,6 @@ func (l *conv2d) backward(dy []float32, n int) []float32 {
 	cols := n * l.oh * l.ow
 	ckk := l.in * l.k * l.k
 	dy = dy[:l.out*cols]
-	col := l.columns(n)
-	gemm.Sgemm(false, true, l.out, ckk, cols, 1, dy, cols, col, cols, 0, l.weight.grad, ckk)
 	if l.bias != nil {
 		// Bias sums run over n·OH·OW entries: accumulate in float64.
 		for o := range l.bias.grad {
@@ -97,16 +113,30 @@ func (l *conv2d) backward(dy []float32, n int) []float32 {
 			l.bias.grad[o] = float32(s)
 		}
 	}
-	if !l.needDx {
-		return nil
+	var dx []float32
+	if l.needDx {
+		dx = l.dx[:n*l.in*l.h*l.w]
 	}
-	dx := l.dx[:n*l.in*l.h*l.w]
 	if l.direct {
-		gemm.Sgemm(true, false, ckk, cols, l.out, 1, l.weight.w, ckk, dy, cols, 0, dx, cols)
+		gemm.Sgemm(false, true, l.out, ckk, cols, 1, dy, cols, l.x, cols, 0, l.weight.grad, ckk)
+		if dx != nil {
+			gemm.Sgemm(true, false, ckk, cols, l.out, 1, l.weight.w, ckk, dy, cols, 0, dx, cols)
+		}
 		return dx
 	}
-	gemm.Sgemm(true, false, ckk, cols, l.out, 1, l.weight.w, ckk, dy, cols, 0, col, cols)
-	col2im(dx, col, n, l.in, l.h, l.w, l.k, l.s, l.p, l.oh, l.ow)
+	ohw := l.oh * l.ow
+	var beta float32 // the first block overwrites dW, the others add to it
+	for i0 := 0; i0 < n; i0 += l.chunkN {
+		nb := min(l.chunkN, n-i0)
+		col := l.columns(n, i0, nb)
+		dyb := dy[i0*ohw:]
+		gemm.Sgemm(false, true, l.out, ckk, nb*ohw, 1, dyb, cols, col, nb*ohw, beta, l.weight.grad, ckk)
+		beta = 1
+		if dx != nil {
+			gemm.Sgemm(true, false, ckk, nb*ohw, l.out, 1, l.weight.w, ckk, dyb, cols, 0, col, nb*ohw)
+			l.col2im(dx, col, n, i0, nb)
+		}
+	}
 	return dx
 }
 

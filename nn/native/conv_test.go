@@ -2,6 +2,7 @@ package native
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -115,5 +116,49 @@ func BenchmarkConv(b *testing.B) {
 				l.backward(dy, c.n)
 			}
 		})
+	}
+}
+
+// TestConvBlocksMatchWholeBatch checks that processing the batch in im2col
+// blocks of any size gives the outputs and gradients of one block.
+func TestConvBlocksMatchWholeBatch(t *testing.T) {
+	spec := nn.Conv2d{Name: "c", In: 2, Out: 3, Kernel: 3, Stride: 2, Pad: 1, Bias: true}
+	in := []int{2, 7, 6}
+	const n = 5
+	r := rand.New(rand.NewPCG(3, 4))
+	x := make([]float32, n*2*7*6)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	run := func(chunk int) (y, dx, dw, db []float32) {
+		ws := &workspace{}
+		l := newConv2d(spec, in, n, ws, true)
+		l.chunkN = chunk
+		ws.reserve(2 * 9 * n * l.oh * l.ow)
+		ws.data = make([]float32, ws.size)
+		rw := rand.New(rand.NewPCG(5, 6))
+		for i := range l.weight.value {
+			l.weight.value[i] = float32(rw.NormFloat64())
+		}
+		l.bias.value[1] = 0.5
+		y = append([]float32(nil), l.forward(x, n, true)...)
+		dy := make([]float32, len(y))
+		for i := range dy {
+			dy[i] = float32(i%7) - 3
+		}
+		dx = append([]float32(nil), l.backward(dy, n)...)
+		return y, dx, append([]float32(nil), l.weight.grad...), append([]float32(nil), l.bias.grad...)
+	}
+	y0, dx0, dw0, db0 := run(n)
+	for _, chunk := range []int{1, 2, 3} {
+		y, dx, dw, db := run(chunk)
+		for name, pair := range map[string][2][]float32{"y": {y0, y}, "dx": {dx0, dx}, "dW": {dw0, dw}, "db": {db0, db}} {
+			for i := range pair[0] {
+				// Blocks change only the order of the dW sums over examples.
+				if d := math.Abs(float64(pair[0][i] - pair[1][i])); d > 1e-4*(1+math.Abs(float64(pair[0][i]))) {
+					t.Fatalf("blocks of %d: %s[%d] = %v, whole batch %v", chunk, name, i, pair[1][i], pair[0][i])
+				}
+			}
+		}
 	}
 }

@@ -21,8 +21,9 @@ func TestCol2imAdjoint(t *testing.T) {
 		fillNormal(x, r, 1)
 		fillNormal(g, r, 1)
 		fillNormal(dx, r, 1) // col2im must overwrite
-		im2col(col, x, c.n, c.ch, c.h, c.w, c.k, c.s, c.p, oh, ow)
-		col2im(dx, g, c.n, c.ch, c.h, c.w, c.k, c.s, c.p, oh, ow)
+		geom := convGeom{c: c.ch, h: c.h, w: c.w, k: c.k, s: c.s, p: c.p, oh: oh, ow: ow}
+		geom.im2col(col, x, c.n, 0, c.n)
+		geom.col2im(dx, g, c.n, 0, c.n)
 		var a, b float64
 		for i := range col {
 			a += float64(col[i]) * float64(g[i])

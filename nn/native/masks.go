@@ -105,7 +105,7 @@ func (n *Net) Parametrization(name string) nn.Parametrization {
 
 // setDense drops the mask of e: the layer reads θ again.
 func (n *Net) setDense(e *entry) {
-	e.mask = nil
+	e.mask, e.alive = nil, nil
 	e.p.w = e.p.value
 	n.relist()
 }
@@ -121,7 +121,15 @@ func (n *Net) setMasked(e *entry, mask []float32, pattern nn.MaskPattern) {
 	} else {
 		e.p.w = e.p.value
 	}
+	e.alive = e.alive[:0]
 	if pattern == nn.ZeroAfterStep {
+		// Step updates the alive entries only (optimizer.go); the pruned
+		// ones are zeroed here and stay zero.
+		for i, k := range mask {
+			if k != 0 {
+				e.alive = append(e.alive, int32(i))
+			}
+		}
 		mulMask(e.p.value, mask)
 		if e.s1 != nil {
 			mulMask(e.s1, mask)

@@ -15,10 +15,12 @@ import (
 // Mask enforcement (specs/README.md §4), per Masked tensor:
 //
 //   - ZeroAfterStep (P3): θ and the optimizer state are zero at pruned
-//     positions from SetParametrization on; Step updates with the masked
-//     gradient g ⊙ m and multiplies θ and every state buffer by m in the same
-//     pass. Param.Grad keeps the dense gradient. Param.SetValues applies the
-//     mask to what it writes.
+//     positions from SetParametrization on; Step updates the alive entries
+//     only, which is the update with the masked gradient g ⊙ m followed by
+//     θ ← θ ⊙ m and state ← state ⊙ m, without the work on entries that are
+//     zero (optimizer.go). Param.Grad keeps the dense gradient.
+//     Param.SetValues and SetState apply the mask to what they write; writes
+//     through the live Values slice must keep pruned entries zero.
 //   - MaskedForward (P1): every forward (training and evaluation) reads
 //     W = θ ⊙ m from a separate buffer; θ is never masked and Step updates it
 //     with g ⊙ m, the gradient with respect to θ, plus weight decay and
@@ -65,6 +67,9 @@ type entry struct {
 	// mask is nil for a dense parameter.
 	mask    []float32
 	pattern nn.MaskPattern
+	// alive lists the kept indices under ZeroAfterStep, the entries Step
+	// updates (the pruned ones are zero and stay zero).
+	alive []int32
 
 	// s1 and s2 are the optimizer state: SGD's momentum in s1; Adam's
 	// exp_avg in s1 and exp_avg_sq in s2. nil when the optimizer keeps none.

@@ -20,21 +20,37 @@ import (
 // included, as with a single torch.optim parameter group (a per-kind
 // exclusion may come later).
 //
-// Arithmetic is float32 per element; the per-step constants (lr, the bias
-// corrections, 1 − lr·wd) are computed in float64 and rounded once.
+// Arithmetic is float32 per element; the per-step constants (lr, 1−β, the
+// bias corrections, 1 − lr·wd) are computed in float64 and rounded once.
 //
-// Mask enforcement is fused into the update: each tensor is read and written
-// once per step by one loop chosen per (optimizer, mask pattern):
+// Mask enforcement is fused into the update: each tensor is visited by one
+// loop per step, chosen per (optimizer, mask pattern), and the gradient
+// buffers are only read, so Param.Grad keeps the dense gradient:
 //
-//	dense, ZeroBeforeForward (P2): the dense gradient g
-//	MaskedForward (P1):            g ⊙ m (the gradient with respect to θ
-//	                               through W = θ ⊙ m); θ and the state are
-//	                               not masked
-//	ZeroAfterStep (P3):            g ⊙ m, then θ and every state buffer are
-//	                               multiplied by m in the same iteration
+//	dense, ZeroBeforeForward (P2): every entry, with the dense gradient g.
+//	MaskedForward (P1):            every entry, with g ⊙ m (the gradient
+//	                               with respect to θ through W = θ ⊙ m); θ
+//	                               and the state are not masked, so pruned
+//	                               entries decay and carry momentum.
+//	ZeroAfterStep (P3):            the alive entries only, through an index
+//	                               list built when the mask is set.
 //
-// The gradient buffers are only read, so Param.Grad keeps the dense
-// gradient after the step.
+// The P3 loop is "update with g ⊙ m, then multiply θ and every state buffer
+// by m" with the pruned half left out: at a pruned position θ and the state
+// are zero on entry (SetParametrization zeroes them, SetValues and SetState
+// apply the mask), so the masked update would compute exactly zero there
+// for every optimizer here (g ⊙ m = 0, wd·θ = 0, μ·v = 0, Adam's m and s
+// stay 0 and its step is 0/(0+ε) = 0). Skipping them gives the same values
+// and costs nothing for the pruned entries: on LeNet-300-100's 266,200
+// weights at density 0.2 the Adam update takes about a fifth of the time of
+// the multiply-by-m loop (BenchmarkOptimizer). The one thing it relies on is
+// that nobody writes non-zero values into pruned entries through the live
+// Values slice, which Param.Values documents.
+//
+// The loops over every entry run at the limit of scalar code: the SGD ones
+// are bound by memory traffic (about 0.6 ns per entry on 266,200 entries;
+// unrolling by four measured no gain), Adam's by the throughput of the
+// square root and the division (about 2.4 ns per entry).
 
 type optKind int
 
@@ -138,8 +154,8 @@ func (o *optimizer) prepare(lr float64, t int64) {
 // update applies the step prepared by prepare to one tensor, with its mask.
 func (o *optimizer) update(e *entry) {
 	th, g, m := e.p.value, e.p.grad, e.mask
-	// 0: dense gradient; 1: masked gradient (P1); 2: masked gradient and
-	// zeroing (P3).
+	// 0: every entry with the dense gradient; 1: every entry with the
+	// masked gradient (P1); 2: the alive entries (P3).
 	mode := 0
 	if m != nil {
 		switch e.pattern {
@@ -157,7 +173,7 @@ func (o *optimizer) update(e *entry) {
 		case 1:
 			sgdMasked(th, g, m, o.lr, o.wd)
 		case 2:
-			sgdMaskedZero(th, g, m, o.lr, o.wd)
+			sgdAlive(th, g, e.alive, o.lr, o.wd)
 		}
 	case optSGDMomentum:
 		if o.nesterov {
@@ -167,7 +183,7 @@ func (o *optimizer) update(e *entry) {
 			case 1:
 				nesterovMasked(th, g, m, e.s1, o.lr, o.wd, o.mu)
 			case 2:
-				nesterovMaskedZero(th, g, m, e.s1, o.lr, o.wd, o.mu)
+				nesterovAlive(th, g, e.s1, e.alive, o.lr, o.wd, o.mu)
 			}
 			return
 		}
@@ -177,7 +193,7 @@ func (o *optimizer) update(e *entry) {
 		case 1:
 			momentumMasked(th, g, m, e.s1, o.lr, o.wd, o.mu)
 		case 2:
-			momentumMaskedZero(th, g, m, e.s1, o.lr, o.wd, o.mu)
+			momentumAlive(th, g, e.s1, e.alive, o.lr, o.wd, o.mu)
 		}
 	case optAdam:
 		c := adamConsts{
@@ -191,13 +207,15 @@ func (o *optimizer) update(e *entry) {
 		case 1:
 			adamMasked(th, g, m, e.s1, e.s2, &c)
 		case 2:
-			adamMaskedZero(th, g, m, e.s1, e.s2, &c)
+			adamAlive(th, g, e.s1, e.s2, e.alive, &c)
 		}
 	}
 }
 
-// The loops. Each reslices its operands to len(th) first so that the
-// compiler drops the bounds checks inside.
+// The loops. Those over every entry reslice their operands to len(th) so
+// that the compiler drops the bounds checks inside; those over alive indices
+// keep them (the indices are data), which costs a predictable compare per
+// access.
 
 func sgdDense(th, g []float32, lr, wd float32) {
 	g = g[:len(th)]
@@ -213,11 +231,10 @@ func sgdMasked(th, g, m []float32, lr, wd float32) {
 	}
 }
 
-func sgdMaskedZero(th, g, m []float32, lr, wd float32) {
-	g, m = g[:len(th)], m[:len(th)]
-	for i, p := range th {
-		mi := m[i]
-		th[i] = (p - lr*(g[i]*mi+wd*p)) * mi
+func sgdAlive(th, g []float32, alive []int32, lr, wd float32) {
+	for _, i := range alive {
+		p := th[i]
+		th[i] = p - lr*(g[i]+wd*p)
 	}
 }
 
@@ -239,13 +256,12 @@ func momentumMasked(th, g, m, v []float32, lr, wd, mu float32) {
 	}
 }
 
-func momentumMaskedZero(th, g, m, v []float32, lr, wd, mu float32) {
-	g, m, v = g[:len(th)], m[:len(th)], v[:len(th)]
-	for i, p := range th {
-		mi := m[i]
-		b := mu*v[i] + (g[i]*mi + wd*p)
-		v[i] = b * mi
-		th[i] = (p - lr*b) * mi
+func momentumAlive(th, g, v []float32, alive []int32, lr, wd, mu float32) {
+	for _, i := range alive {
+		p := th[i]
+		b := mu*v[i] + (g[i] + wd*p)
+		v[i] = b
+		th[i] = p - lr*b
 	}
 }
 
@@ -269,14 +285,13 @@ func nesterovMasked(th, g, m, v []float32, lr, wd, mu float32) {
 	}
 }
 
-func nesterovMaskedZero(th, g, m, v []float32, lr, wd, mu float32) {
-	g, m, v = g[:len(th)], m[:len(th)], v[:len(th)]
-	for i, p := range th {
-		mi := m[i]
-		gi := g[i]*mi + wd*p
+func nesterovAlive(th, g, v []float32, alive []int32, lr, wd, mu float32) {
+	for _, i := range alive {
+		p := th[i]
+		gi := g[i] + wd*p
 		b := mu*v[i] + gi
-		v[i] = b * mi
-		th[i] = (p - lr*(gi+mu*b)) * mi
+		v[i] = b
+		th[i] = p - lr*(gi+mu*b)
 	}
 }
 
@@ -314,20 +329,19 @@ func adamMasked(th, g, m, s1, s2 []float32, c *adamConsts) {
 	}
 }
 
-func adamMaskedZero(th, g, m, s1, s2 []float32, c *adamConsts) {
+func adamAlive(th, g, s1, s2 []float32, alive []int32, c *adamConsts) {
 	wd, decay, b1, c1, b2, c2 := c.wd, c.decay, c.b1, c.c1, c.b2, c.c2
 	step, isb, eps := c.stepSize, c.invSqrtBc2, c.eps
-	g, m, s1, s2 = g[:len(th)], m[:len(th)], s1[:len(th)], s2[:len(th)]
-	for i, p := range th {
-		mi := m[i]
-		gi := g[i]*mi + wd*p
+	for _, i := range alive {
+		p := th[i]
+		gi := g[i] + wd*p
 		a := b1*s1[i] + c1*gi
 		s := b2*s2[i] + c2*(gi*gi)
-		s1[i], s2[i] = a*mi, s*mi
-		th[i] = (p*decay - step*a/(sqrt32(s)*isb+eps)) * mi
+		s1[i], s2[i] = a, s
+		th[i] = p*decay - step*a/(sqrt32(s)*isb+eps)
 	}
 }
 
 // sqrt32 is a float32 square root; the compiler turns the conversions
-// around math.Sqrt into one single-precision instruction.
+// around math.Sqrt into one SQRTSS.
 func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }

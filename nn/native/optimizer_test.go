@@ -71,7 +71,7 @@ func TestFusedLoops(t *testing.T) {
 	nesterov.Nesterov = true
 	opts := []nn.Optimizer{nn.SGD(0, 0.01), nn.SGD(0.9, 0.01), nesterov, nn.Adam(0.01), nn.AdamW(0.1)}
 	patterns := map[string]nn.MaskPattern{"P1": nn.MaskedForward, "P2": nn.ZeroBeforeForward, "P3": nn.ZeroAfterStep}
-	const size = 1000
+	const size = 1003
 	for _, o := range opts {
 		for _, pat := range []string{"dense", "P1", "P2", "P3"} {
 			name := fmt.Sprintf("%s-%v-%v/%s", o.Name, o.Momentum, o.Nesterov, pat)

@@ -175,7 +175,7 @@ func (n *Net) SetState(s *nn.State) error {
 			e.mask, e.pattern = nil, 0 // setMasked re-installs
 			n.setMasked(e, append([]float32(nil), r.mask...), r.pattern)
 		} else {
-			e.mask = nil
+			e.mask, e.alive = nil, nil
 			e.p.w = e.p.value
 		}
 	}

@@ -738,6 +738,24 @@ func testZeroAfterStep(t *testing.T, b nn.Backend, opt nn.Optimizer) {
 			t.Errorf("%s: every alive entry is zero", name)
 		}
 	}
+	// Rewinding (IMP): SetValues on a masked tensor keeps the pruned
+	// entries zero, so the next forward already uses θ ⊙ m.
+	SetRandom(net, NewRand(34))
+	checkPruned("after SetValues")
+	batch := RandomBatch(arch, 8, brng)
+	ref, err := newRef(net, masks, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ref.logits(batch.X, 8, false)
+	logits := make([]float32, 8*arch.Classes)
+	if err := net.Logits(logits, batch); err != nil {
+		t.Fatal(err)
+	}
+	checkClose(t, "logits after SetValues", logits, want, 1e-5*(1+maxAbs(want)), 1e-5)
+	mustGradients(t, net, batch)
+	net.Step(0.05)
+	checkPruned("after a step that follows SetValues")
 }
 
 func testMaskedForward(t *testing.T, b nn.Backend) {
