@@ -31,10 +31,15 @@ func validRange(w, s, p, kk, ow int) (lo, hi int) {
 func (g convGeom) im2col(col, x []float32, n, i0, nb int) {
 	c, h, w, k, s, p, oh, ow := g.c, g.h, g.w, g.k, g.s, g.p, g.oh, g.ow
 	cols := nb * oh * ow
+	same := g.same()
 	for ch := 0; ch < c; ch++ {
 		for kh := 0; kh < k; kh++ {
 			for kw := 0; kw < k; kw++ {
 				dst := col[((ch*k+kh)*k+kw)*cols:][:cols]
+				if same {
+					g.im2colSame(dst, x, n, i0, nb, ch, kh, kw)
+					continue
+				}
 				lo, hi := validRange(w, s, p, kw, ow)
 				off := kw - p // input column of output column ox is ox·s + off
 				for i := i0; i < i0+nb; i++ {
@@ -72,10 +77,15 @@ func (g convGeom) col2im(dx, col []float32, n, i0, nb int) {
 		clear(dx[(ch*n+i0)*h*w : (ch*n+i0+nb)*h*w])
 	}
 	cols := nb * oh * ow
+	same := g.same()
 	for ch := 0; ch < c; ch++ {
 		for kh := 0; kh < k; kh++ {
 			for kw := 0; kw < k; kw++ {
 				src := col[((ch*k+kh)*k+kw)*cols:][:cols]
+				if same {
+					g.col2imSame(dx, src, n, i0, nb, ch, kh, kw)
+					continue
+				}
 				lo, hi := validRange(w, s, p, kw, ow)
 				off := kw - p
 				for i := i0; i < i0+nb; i++ {
@@ -98,6 +108,88 @@ func (g convGeom) col2im(dx, col []float32, n, i0, nb int) {
 						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// same reports a stride-1 convolution whose output has the input's size
+// (2p = k − 1, the 3×3 padding-1 convolutions of VGG and ResNet). Then the
+// rows of one column-matrix row that read the image are a contiguous run of
+// input rows shifted by kw − p, and im2col and col2im move whole blocks
+// instead of one image row at a time.
+func (g convGeom) same() bool { return g.s == 1 && g.oh == g.h && g.ow == g.w }
+
+// rowsIn returns the output rows [lo, hi) whose input row oy − p + kh lies
+// in the image.
+func (g convGeom) rowsIn(kh int) (lo, hi int) {
+	lo, hi = max(0, g.p-kh), min(g.oh, g.h+g.p-kh)
+	return lo, max(lo, hi)
+}
+
+// im2colSame fills one column-matrix row (channel ch, kernel offset kh, kw)
+// for a "same" geometry: one copy per example of the whole run of rows,
+// shifted by off = kw − p, then the off entries per row that wrapped across a
+// row boundary (which are padding) are zeroed.
+func (g convGeom) im2colSame(dst, x []float32, n, i0, nb, ch, kh, kw int) {
+	h, w := g.h, g.w
+	lo, hi := g.rowsIn(kh)
+	off := kw - g.p
+	for i := i0; i < i0+nb; i++ {
+		d := dst[(i-i0)*h*w:][:h*w]
+		clear(d[:lo*w])
+		clear(d[hi*w:])
+		if hi == lo {
+			continue
+		}
+		run := (hi - lo) * w
+		src := x[((ch*n+i)*h+lo-g.p+kh)*w:][:run]
+		dd := d[lo*w : hi*w]
+		if off >= 0 {
+			copy(dd[:run-off], src[off:])
+			for r := w - off; r <= run; r += w {
+				clear(dd[r : r+off])
+			}
+		} else {
+			copy(dd[-off:], src[:run+off])
+			for r := 0; r < run; r += w {
+				clear(dd[r : r-off])
+			}
+		}
+	}
+}
+
+// col2imSame adds one column-matrix row into dx for a "same" geometry, the
+// adjoint of im2colSame: the entries that stand for padding are zeroed in src
+// (scratch the caller discards) so that one contiguous shifted add per
+// example is exact. Each dx entry receives at most one term here, so the
+// order of additions is that of col2im's general path.
+func (g convGeom) col2imSame(dx, src []float32, n, i0, nb, ch, kh, kw int) {
+	h, w := g.h, g.w
+	lo, hi := g.rowsIn(kh)
+	if hi == lo {
+		return
+	}
+	off := kw - g.p
+	run := (hi - lo) * w
+	for i := i0; i < i0+nb; i++ {
+		s := src[((i-i0)*h+lo)*w:][:run]
+		d := dx[((ch*n+i)*h+lo-g.p+kh)*w:][:run]
+		if off >= 0 {
+			for r := w - off; r <= run; r += w {
+				clear(s[r : r+off])
+			}
+			dd := d[off:]
+			for j, v := range s[:run-off] {
+				dd[j] += v
+			}
+		} else {
+			for r := 0; r < run; r += w {
+				clear(s[r : r-off])
+			}
+			dd := d[:run+off]
+			for j, v := range s[-off:] {
+				dd[j] += v
 			}
 		}
 	}
