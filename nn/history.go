@@ -27,6 +27,9 @@ type History struct {
 	Best int
 	// Wall is the time spent training and evaluating, summed over resumes.
 	Wall time.Duration
+	// Resumed is the iteration the last Train call resumed from (0 when it
+	// started fresh).
+	Resumed int
 }
 
 func (h *History) add(p EvalPoint) {

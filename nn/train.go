@@ -160,6 +160,7 @@ func Train(ctx context.Context, net Net, data Data, cfg TrainConfig, callbacks .
 			}
 			*hist = ck.History
 			start = ck.Iter
+			hist.Resumed = ck.Iter
 			lossSum, lossN = ck.LossSum, ck.LossN
 		}
 	}

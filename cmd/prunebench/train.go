@@ -68,5 +68,8 @@ func printResult(w *os.File, p *experiments.Prepared, h *nn.History) error {
 		{"test loss / acc @ end", fmt.Sprintf("%.4f / %.2f%%", final.TestLoss, 100*final.TestAcc)},
 		{"wall time", h.Wall.Round(time.Millisecond).String()},
 	}
+	if h.Resumed > 0 {
+		rows = append(rows, []string{"resumed from iteration", fmt.Sprint(h.Resumed)})
+	}
 	return renderTable(w, []string{"result", "value"}, rows)
 }
