@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -49,7 +50,7 @@ func TestCIFAR10(t *testing.T) {
 	if sp.Augment != (Augment{PadCrop: 4, Flip: true}) {
 		t.Errorf("augment %+v, want pad-crop 4 and flip", sp.Augment)
 	}
-	if !equalInts(sp.Train.Shape, []int{3, 32, 32}) || sp.Train.Classes != 10 {
+	if !slices.Equal(sp.Train.Shape, []int{3, 32, 32}) || sp.Train.Classes != 10 {
 		t.Fatalf("shape %v classes %d", sp.Train.Shape, sp.Train.Classes)
 	}
 	for _, tc := range []struct {

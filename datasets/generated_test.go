@@ -15,7 +15,7 @@ func TestSyntheticDefaults(t *testing.T) {
 	if sp.Train.Len() != 1024 || sp.Test.Len() != 256 || sp.Val != nil || sp.Augment.On() {
 		t.Fatalf("sizes %d/%v/%d augment %+v", sp.Train.Len(), sp.Val, sp.Test.Len(), sp.Augment)
 	}
-	if !equalInts(sp.Train.Shape, []int{3, 32, 32}) || sp.Train.Classes != 10 {
+	if !slices.Equal(sp.Train.Shape, []int{3, 32, 32}) || sp.Train.Classes != 10 {
 		t.Fatalf("shape %v classes %d", sp.Train.Shape, sp.Train.Classes)
 	}
 	for _, s := range []*Set{sp.Train, sp.Test} {
@@ -140,7 +140,7 @@ func TestModular(t *testing.T) {
 		if sp.Train.Len() != tc.nTrain || sp.Test.Len() != tc.pairs-tc.nTrain || sp.Val != nil {
 			t.Fatalf("%s: %d train %d test, want %d and %d", tc.name, sp.Train.Len(), sp.Test.Len(), tc.nTrain, tc.pairs-tc.nTrain)
 		}
-		if !equalInts(sp.Train.Shape, []int{2 * p}) || sp.Train.Classes != p {
+		if !slices.Equal(sp.Train.Shape, []int{2 * p}) || sp.Train.Classes != p {
 			t.Fatalf("%s: shape %v classes %d", tc.name, sp.Train.Shape, sp.Train.Classes)
 		}
 		seen := make(map[[2]int]int)

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -86,7 +87,7 @@ func TestReadIdx(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !equalInts(dims, tc.dims) {
+			if !slices.Equal(dims, tc.dims) {
 				t.Errorf("dims %v, want %v", dims, tc.dims)
 			}
 			n := 1
@@ -101,16 +102,4 @@ func TestReadIdx(t *testing.T) {
 	if _, _, err := readIdxFile(filepath.Join(t.TempDir(), "missing.gz"), idxImagesMagic); err == nil {
 		t.Error("missing file: no error")
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -43,7 +44,7 @@ func TestMNISTTinyFiles(t *testing.T) {
 		if sp.Train.Len() != 25 || sp.Val.Len() != 5 || sp.Test.Len() != 12 {
 			t.Fatalf("gz=%v: sizes %d/%d/%d, want 25/5/12", gz, sp.Train.Len(), sp.Val.Len(), sp.Test.Len())
 		}
-		if !equalInts(sp.Train.Shape, []int{1, 3, 2}) || sp.Train.Classes != 10 || sp.Augment.On() {
+		if !slices.Equal(sp.Train.Shape, []int{1, 3, 2}) || sp.Train.Classes != 10 || sp.Augment.On() {
 			t.Fatalf("shape %v classes %d augment %+v", sp.Train.Shape, sp.Train.Classes, sp.Augment)
 		}
 		// Test example 7, pixel 4: byte 11 → (11/255 - 0.1307)/0.3081.
@@ -139,7 +140,7 @@ func TestMNISTDirEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sp.Train.Len() != 16 || !equalInts(sp.Train.Shape, []int{1, 2, 2}) {
+	if sp.Train.Len() != 16 || !slices.Equal(sp.Train.Shape, []int{1, 2, 2}) {
 		t.Fatalf("env dir not used: %d examples of shape %v", sp.Train.Len(), sp.Train.Shape)
 	}
 }
@@ -161,7 +162,7 @@ func TestMNISTReal(t *testing.T) {
 	if sp.Train.Len() != 55000 || sp.Val.Len() != 5000 || sp.Test.Len() != 10000 {
 		t.Fatalf("sizes %d/%d/%d, want 55000/5000/10000", sp.Train.Len(), sp.Val.Len(), sp.Test.Len())
 	}
-	if !equalInts(sp.Train.Shape, []int{1, 28, 28}) || sp.Train.Classes != 10 {
+	if !slices.Equal(sp.Train.Shape, []int{1, 28, 28}) || sp.Train.Classes != 10 {
 		t.Fatalf("shape %v classes %d", sp.Train.Shape, sp.Train.Classes)
 	}
 	for _, s := range []*Set{sp.Train, sp.Val, sp.Test} {

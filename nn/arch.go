@@ -3,6 +3,7 @@ package nn
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Arch is a declarative, engine-independent description of a network: an
@@ -168,7 +169,7 @@ func (l Residual) OutShape(in []int) ([]int, error) {
 	if err != nil {
 		return nil, fmt.Errorf("block %s shortcut: %w", l.Name, err)
 	}
-	if !equalShape(body, short) {
+	if !slices.Equal(body, short) {
 		return nil, fmt.Errorf("block %s: body output %v and shortcut output %v differ", l.Name, body, short)
 	}
 	return body, nil
@@ -183,18 +184,6 @@ func seqOutShape(layers []Layer, in []int) ([]int, error) {
 		}
 	}
 	return s, nil
-}
-
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Validate checks that every layer accepts its input and that the network
@@ -223,7 +212,7 @@ func (a *Arch) Validate() error {
 // CheckInput returns an error naming the model and the data when an example
 // shape does not fit the architecture.
 func (a *Arch) CheckInput(dataset string, shape []int, classes int) error {
-	if !equalShape(a.Input, shape) {
+	if !slices.Equal(a.Input, shape) {
 		return fmt.Errorf("model %s expects inputs of shape %v, dataset %s has %v", a.Name, a.Input, dataset, shape)
 	}
 	if classes != a.Classes {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/prunebench/prunebench/nn"
 )
@@ -96,7 +97,7 @@ func (n *Net) collect() error {
 	n.byName = make(map[string]*entry, len(ps))
 	for i, p := range ps {
 		info := infos[i]
-		if p.info.Name != info.Name || !sameShape(p.info.Shape, info.Shape) || len(p.value) != info.Size() {
+		if p.info.Name != info.Name || !slices.Equal(p.info.Shape, info.Shape) || len(p.value) != info.Size() {
 			return fmt.Errorf("native: model %s: parameter %d is %s %v, the architecture declares %s %v (engine bug)", n.arch.Name, i, p.info.Name, p.info.Shape, info.Name, info.Shape)
 		}
 		e := &entry{p: p, info: info, index: i}
@@ -112,16 +113,4 @@ func (n *Net) collect() error {
 		seen[b.name] = true
 	}
 	return nil
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -2,6 +2,7 @@ package native
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -117,7 +118,7 @@ func TestBuildParamsOrder(t *testing.T) {
 		for i, w := range want {
 			g := got[i].info
 			if g.Name != w.Name || g.Layer != w.Layer || g.Kind != w.Kind || g.FanIn != w.FanIn || g.FanOut != w.FanOut ||
-				!equalInts(g.Shape, w.Shape) || len(got[i].value) != w.Size() || len(got[i].grad) != w.Size() {
+				!slices.Equal(g.Shape, w.Shape) || len(got[i].value) != w.Size() || len(got[i].grad) != w.Size() {
 				t.Errorf("%s: param %d is %+v, want %+v", arch.Name, i, g, w)
 			}
 			if w.Kind == nn.NormScale {
@@ -133,18 +134,6 @@ func TestBuildParamsOrder(t *testing.T) {
 			}
 		}
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestBuildNoInputGradient checks that the net input gets no gradient, nor

@@ -88,14 +88,7 @@ func (r *refModel) loss(logits []float64, y []int32, n int) float64 {
 	var sum float64
 	for i := 0; i < n; i++ {
 		row := logits[i*c : (i+1)*c]
-		mx := math.Inf(-1)
-		for _, v := range row {
-			mx = math.Max(mx, v/r.temp)
-		}
-		var se float64
-		for _, v := range row {
-			se += math.Exp(v/r.temp - mx)
-		}
+		mx, se := shiftedExpSum(row, r.temp)
 		sum += mx + math.Log(se) - row[y[i]]/r.temp
 	}
 	return sum / float64(n)
@@ -339,14 +332,7 @@ func (r *refModel) mlpGrads(x []float32, y []int32, n int) (float64, map[string]
 	dz := make([]float64, n*c)
 	for i := 0; i < n; i++ {
 		row := a[i*c : (i+1)*c]
-		mx := math.Inf(-1)
-		for _, v := range row {
-			mx = math.Max(mx, v/r.temp)
-		}
-		var se float64
-		for _, v := range row {
-			se += math.Exp(v/r.temp - mx)
-		}
+		mx, se := shiftedExpSum(row, r.temp)
 		for j, v := range row {
 			p := math.Exp(v/r.temp-mx) / se
 			if int32(j) == y[i] {
@@ -410,4 +396,17 @@ func (r *refModel) fdGrad(name string, i int, x []float32, y []int32, n int) flo
 	lm := r.loss(r.logits(x, n, true), y, n)
 	v[i] = old
 	return (lp - lm) / (2 * h)
+}
+
+// shiftedExpSum returns m = max(row/T) and Σ exp(row/T − m), the stable
+// pieces of log-softmax.
+func shiftedExpSum(row []float64, temp float64) (m, sum float64) {
+	m = math.Inf(-1)
+	for _, v := range row {
+		m = math.Max(m, v/temp)
+	}
+	for _, v := range row {
+		sum += math.Exp(v/temp - m)
+	}
+	return m, sum
 }
