@@ -23,6 +23,13 @@ var version = "dev"
 func main() {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
+	if err := newRootCmd().ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "prunebench:", err)
+		os.Exit(1)
+	}
+}
+
+func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "prunebench",
 		Short:         "A workbench for neural-network pruning and compression research",
@@ -31,8 +38,5 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newTrainCmd(), newBenchCmd())
-	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "prunebench:", err)
-		os.Exit(1)
-	}
+	return root
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"io"
 	"path/filepath"
 	"time"
 
@@ -36,7 +36,7 @@ finished result. Ctrl-C checkpoints and stops.`,
 			if !quiet {
 				cbs = append(cbs, bar.callback)
 			}
-			fmt.Fprintf(os.Stderr, "run %s\n", dir)
+			fmt.Fprintf(cmd.ErrOrStderr(), "run %s\n", dir)
 			p, h, err := experiments.Train(cmd.Context(), spec, dir, cbs...)
 			bar.finish()
 			if errors.Is(err, context.Canceled) {
@@ -45,7 +45,7 @@ finished result. Ctrl-C checkpoints and stops.`,
 			if err != nil {
 				return err
 			}
-			return printResult(os.Stdout, p, h)
+			return printResult(cmd.OutOrStdout(), p, h)
 		},
 	}
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a spec key, e.g. --set training.lr=0.01 (repeatable)")
@@ -53,7 +53,7 @@ finished result. Ctrl-C checkpoints and stops.`,
 	return cmd
 }
 
-func printResult(w *os.File, p *experiments.Prepared, h *nn.History) error {
+func printResult(w io.Writer, p *experiments.Prepared, h *nn.History) error {
 	counts := nn.Count(p.Arch)
 	best, final := h.BestPoint(), h.Final()
 	rows := [][]string{

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// run executes the CLI with args and returns stdout and the error.
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := newRootCmd()
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+func writeSpec(t *testing.T) (spec, out string) {
+	t.Helper()
+	dir := t.TempDir()
+	spec = filepath.Join(dir, "tiny.yaml")
+	out = filepath.Join(dir, "runs")
+	yaml := `dataset: {name: synthetic, shape: [1, 4, 4], classes: 3, train_size: 60, test_size: 30, val_size: 12}
+model: {name: mlp, widths: [8]}
+training: {steps: 2ep, batch_size: 12, lr: 0.01, eval_every: 2it}
+output: ` + out + "\n"
+	if err := os.WriteFile(spec, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return spec, out
+}
+
+func TestTrainCommandRunsAndResumes(t *testing.T) {
+	spec, out := writeSpec(t)
+	first, err := run(t, "train", spec, "-q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"best validation iteration", "mlp", "8 (4 per epoch)"} {
+		if !strings.Contains(first, want) {
+			t.Errorf("output lacks %q:\n%s", want, first)
+		}
+	}
+	runs, _ := filepath.Glob(filepath.Join(out, "train", "*", "checkpoint.gob"))
+	if len(runs) != 1 {
+		t.Fatalf("checkpoints %v, want one", runs)
+	}
+	// The same command again finds the finished run and trains nothing.
+	second, err := run(t, "train", spec, "-q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(second, "resumed from iteration") {
+		t.Errorf("second run did not resume:\n%s", second)
+	}
+	// An override is another run.
+	if _, err := run(t, "train", spec, "-q", "--set", "training.lr=0.02"); err != nil {
+		t.Fatal(err)
+	}
+	if runs, _ := filepath.Glob(filepath.Join(out, "train", "*")); len(runs) != 2 {
+		t.Errorf("run folders %v, want two", runs)
+	}
+}
+
+func TestTrainCommandErrors(t *testing.T) {
+	spec, _ := writeSpec(t)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"train", "/nonexistent.yaml"}, "/nonexistent.yaml"},
+		{[]string{"train", spec, "--set", "training.stpes=1ep"}, `did you mean "training.steps"`},
+		{[]string{"train", spec, "--set", "model.name=resnet1000"}, "want one of"},
+		{[]string{"train"}, "accepts 1 arg"},
+		{[]string{"bench", spec, "--steps", "many"}, "--steps"},
+	}
+	for _, c := range cases {
+		if _, err := run(t, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want one containing %q", c.args, err, c.want)
+		}
+	}
+}
+
+func TestBenchCommandLabel(t *testing.T) {
+	spec, _ := writeSpec(t)
+	out, err := run(t, "bench", spec, "--steps", "3it", "--label", "tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out, "tiny ") {
+		t.Errorf("bench output %q, want \"tiny SECONDS\"", out)
+	}
+}
