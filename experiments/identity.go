@@ -12,8 +12,11 @@ import (
 // and not what they compute, is left out. Because defaults are omitted, a new
 // option whose default has no effect leaves every old canonical form (and so
 // every run name) unchanged, as in OpenLTH.
-func Canonical(s Spec) map[string]any {
-	def := reflect.ValueOf(Defaults())
+func Canonical(s Spec) map[string]any { return canonical(s, Defaults()) }
+
+// canonical is Canonical for any spec-shaped struct type and its defaults.
+func canonical(s, defaults any) map[string]any {
+	def := reflect.ValueOf(defaults)
 	cur := reflect.ValueOf(s)
 	out := map[string]any{}
 	for _, k := range specKeys(cur.Type(), "") {
@@ -40,8 +43,10 @@ func isEmpty(v any) bool {
 
 // Hash is the run name of a spec: the first 12 hex digits of the SHA-256 of
 // its canonical form as JSON (keys sorted).
-func Hash(s Spec) string {
-	b, err := json.Marshal(Canonical(s))
+func Hash(s Spec) string { return hashCanonical(Canonical(s)) }
+
+func hashCanonical(c map[string]any) string {
+	b, err := json.Marshal(c)
 	if err != nil {
 		panic("experiments: canonical spec does not marshal: " + err.Error())
 	}

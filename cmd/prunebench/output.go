@@ -7,14 +7,17 @@ import (
 	"time"
 
 	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/prunebench/prunebench/nn"
 )
 
-// renderTable prints rows under a header as a terminal table.
+// renderTable prints rows under a header as a terminal table. Headers are
+// printed as written: tablewriter's automatic upper-casing turns "FLOPs"
+// into "FLO PS".
 func renderTable(w io.Writer, header []string, rows [][]string) error {
-	t := tablewriter.NewWriter(w)
+	t := tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off))
 	hdr := make([]any, len(header))
 	for i, h := range header {
 		hdr[i] = h

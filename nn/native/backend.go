@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/native/internal/gemm"
 )
 
 // Backend is the native engine. It is registered with nn.Register under the
@@ -114,3 +115,7 @@ func (n *Net) collect() error {
 	}
 	return nil
 }
+
+// Describe names the engine and the GEMM it was built with, for the
+// provenance of runs.
+func (Backend) Describe() string { return "native (gemm: " + gemm.Impl + ")" }

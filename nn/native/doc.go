@@ -4,7 +4,9 @@
 // It is hand-written on purpose: every layer is a small struct with a forward
 // and a backward pass over preallocated buffers (nothing is allocated per
 // training step), matrix products go through one GEMM function
-// (internal/gemm: gonum's pure-Go sgemm, or OpenBLAS with -tags openblas),
+// (internal/gemm: a packed GEMM with an AVX2/FMA Go-assembly micro-kernel
+// where the CPU has them, gonum's pure-Go sgemm elsewhere or with -tags
+// noasm, OpenBLAS through cgo with -tags openblas),
 // and results are bit-identical for the same seed because every reduction has
 // a fixed order and one training run uses one goroutine.
 //

@@ -7,9 +7,6 @@ import (
 	"gonum.org/v1/gonum/blas/gonum"
 )
 
-// Impl names the implementation compiled in: "gonum" or "openblas".
-const Impl = "gonum"
-
 // Tile sizes. gonum's Sgemm goes parallel (one goroutine per 64×64 block of
 // C, allocating) as soon as C has blocks(m,64)·blocks(n,64) >= 4 blocks, so a
 // tile of C must span fewer than 4 blocks: tileM×tileN = 64×192 is 1×3. The
@@ -22,22 +19,10 @@ const (
 	tileK = 256
 )
 
-// Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices, with
-// the meaning of cblas_sgemm(CblasRowMajor, ...): op(A) is m×k, op(B) is k×n,
-// C is m×n; lda, ldb, ldc are row strides. op(X) is Xᵀ when transX is set.
-// As in BLAS, beta == 0 overwrites C without reading it, and A and B are not
-// read when k == 0 or alpha == 0.
-//
-// It runs on the calling goroutine only and allocates nothing.
-func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	nonEmpty, product := checkArgs(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc)
-	if !nonEmpty {
-		return
-	}
-	if !product {
-		scaleC(m, n, beta, c, ldc)
-		return
-	}
+// sgemmGonum computes C = alpha·op(A)·op(B) + beta·C with gonum's serial
+// sgemm, tile by tile. The arguments have passed checkArgs and describe a
+// non-empty product (m, n, k > 0, alpha != 0).
+func sgemmGonum(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	tA, tB := blas.NoTrans, blas.NoTrans
 	if transA {
 		tA = blas.Trans

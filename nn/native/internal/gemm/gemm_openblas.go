@@ -10,8 +10,10 @@ import "C"
 
 import "unsafe"
 
-// Impl names the implementation compiled in: "gonum" or "openblas".
-const Impl = "openblas"
+// Impl names the implementation in use: "openblas" in this build ("avx2" or
+// "gonum" in the default one, chosen at run time). A variable in every build;
+// treat it as read-only.
+var Impl = "openblas"
 
 // maxBlasint is the largest value of OpenBLAS's integer type (int32, or int64
 // in an OPENBLAS_USE64BITINT build).

@@ -111,10 +111,15 @@ func (tc testCase) String() string {
 		tc.m, tc.n, tc.k, tc.transA, tc.transB, tc.alpha, tc.beta, tc.padA, tc.padB, tc.padC)
 }
 
-// run performs the call described by tc on random data and checks C against
-// the naive product, and that A, B and the padding of C are untouched.
-func (tc testCase) run(t *testing.T, rng *rand.Rand) {
-	t.Helper()
+// fixture is the random data of a test case and its expected result.
+type fixture struct {
+	tc          testCase
+	a0, b0, c0  matrix
+	want, scale []float64
+}
+
+// newFixture draws the data for tc and computes the naive product.
+func (tc testCase) newFixture(rng *rand.Rand) *fixture {
 	rowsA, colsA := tc.m, tc.k
 	if tc.transA {
 		rowsA, colsA = tc.k, tc.m
@@ -134,9 +139,18 @@ func (tc testCase) run(t *testing.T, rng *rand.Rand) {
 			}
 		}
 	}
-	a0, b0, c0 := a.clone(), b.clone(), c.clone()
-	want, scale := naive(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a0, b0, tc.beta, c0)
+	want, scale := naive(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, b, tc.beta, c)
+	return &fixture{tc: tc, a0: a, b0: b, c0: c, want: want, scale: scale}
+}
 
+// check performs the call of the fixture, with the current implementation,
+// on copies of its data, and checks C against the naive product, and that A,
+// B and the padding of C are untouched.
+func (fx *fixture) check(t *testing.T) {
+	t.Helper()
+	tc, want, scale := fx.tc, fx.want, fx.scale
+	a0, b0 := fx.a0, fx.b0
+	a, b, c := fx.a0.clone(), fx.b0.clone(), fx.c0.clone()
 	Sgemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a.data, a.ld, b.data, b.ld, tc.beta, c.data, c.ld)
 
 	// Tolerance: a float32 dot product of length k, in any summation order
@@ -178,8 +192,8 @@ func (tc testCase) run(t *testing.T, rng *rand.Rand) {
 	}
 }
 
+// TestSgemm runs the table of cases below on every implementation.
 func TestSgemm(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
 	shapes := [][3]int{ // m, n, k
 		{1, 1, 1},
 		{3, 5, 7},
@@ -204,14 +218,23 @@ func TestSgemm(t *testing.T) {
 			}
 		}
 	}
+	runCases(t, rand.New(rand.NewPCG(1, 2)), cases)
+}
+
+// runCases runs each case, on the same data, with every implementation.
+func runCases(t *testing.T, rng *rand.Rand, cases []testCase) {
 	for _, tc := range cases {
-		t.Run(tc.String(), func(t *testing.T) { tc.run(t, rng) })
+		t.Run(tc.String(), func(t *testing.T) {
+			forEachImpl(t, tc.newFixture(rng).check)
+		})
 	}
 }
 
 // TestSgemmPadding checks, on its own, that the padding columns of C (and the
 // elements past the end of C's slice) are never written.
-func TestSgemmPadding(t *testing.T) {
+func TestSgemmPadding(t *testing.T) { forEachImpl(t, testSgemmPadding) }
+
+func testSgemmPadding(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	const m, n, k, ldc = 70, 200, 30, 211
 	for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
@@ -248,7 +271,9 @@ func TestSgemmPadding(t *testing.T) {
 
 // TestSgemmDegenerate covers m, n or k == 0 and alpha == 0: C = beta·C with A
 // and B not read (they are empty or NaN), and nothing at all when m or n == 0.
-func TestSgemmDegenerate(t *testing.T) {
+func TestSgemmDegenerate(t *testing.T) { forEachImpl(t, testSgemmDegenerate) }
+
+func testSgemmDegenerate(t *testing.T) {
 	nanA := []float32{nan32, nan32, nan32, nan32, nan32, nan32}
 	for _, tc := range []struct {
 		name        string
@@ -318,7 +343,9 @@ func TestSgemmPanics(t *testing.T) {
 // TestSgemmNoAllocs checks that a large call, which gonum alone would run on
 // a goroutine per block, allocates nothing (the engine allocates nothing per
 // training step).
-func TestSgemmNoAllocs(t *testing.T) {
+func TestSgemmNoAllocs(t *testing.T) { forEachImpl(t, testSgemmNoAllocs) }
+
+func testSgemmNoAllocs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	const s = 512
 	a := newMatrix(rng, s, s, 0, 0)
@@ -334,7 +361,12 @@ func TestSgemmNoAllocs(t *testing.T) {
 	}
 }
 
+// benchSgemm measures C = op(A)·op(B) for each implementation of the build.
 func benchSgemm(b *testing.B, transA, transB bool, m, n, k int) {
+	benchImpls(b, func(b *testing.B) { benchSgemm1(b, transA, transB, m, n, k) })
+}
+
+func benchSgemm1(b *testing.B, transA, transB bool, m, n, k int) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	rowsA, colsA := m, k
 	if transA {

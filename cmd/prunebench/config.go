@@ -1,0 +1,40 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/prunebench/prunebench/experiments"
+)
+
+func newConfigCmd() *cobra.Command {
+	var sets []string
+	var defaults bool
+	cmd := &cobra.Command{
+		Use:   "config [SPEC.yaml] [--defaults]",
+		Short: "Print every spec key with its default and meaning, or a spec resolved with its run name",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if defaults || len(args) == 0 {
+				var rows [][]string
+				for _, k := range experiments.Keys() {
+					rows = append(rows, []string{k.Key, k.Default, k.Help})
+				}
+				return renderTable(cmd.OutOrStdout(), []string{"key", "default", "meaning"}, rows)
+			}
+			spec, err := experiments.LoadSpec(args[0], sets)
+			if err != nil {
+				return err
+			}
+			if _, err := experiments.Validate(spec); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "# run %s\n", experiments.Hash(spec))
+			return experiments.WriteSpecYAML(cmd.OutOrStdout(), spec)
+		},
+	}
+	cmd.Flags().BoolVar(&defaults, "defaults", false, "list every key with its default and meaning")
+	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a spec key (repeatable)")
+	return cmd
+}

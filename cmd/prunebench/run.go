@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/prunebench/prunebench/experiments"
+)
+
+func newRunCmd() *cobra.Command {
+	var sets []string
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "run SPEC.yaml",
+		Short: "Run every replicate and level of a spec's pipeline; resumes what is unfinished",
+		Long: `Run every replicate (seed) and every level of the spec's pipeline. Runs live in
+OUTPUT/HASH/replicate_R/level_L, where HASH names the spec's non-default
+settings, and every finished level is written to OUTPUT/results.db.
+Running the same command again skips what finished and resumes what did
+not from its last checkpoint. Ctrl-C checkpoints and stops.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			spec, err := experiments.LoadSpec(args[0], sets)
+			if err != nil {
+				return err
+			}
+			return runAndReport(cmd, spec, quiet)
+		},
+	}
+	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a spec key, e.g. --set training.lr=0.01 (repeatable)")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress bars")
+	return cmd
+}
+
+// runAndReport runs a spec with a progress bar per unit and prints its
+// results table.
+func runAndReport(cmd *cobra.Command, spec experiments.Spec, quiet bool) error {
+	dir := filepath.Join(spec.Output, experiments.Hash(spec))
+	fmt.Fprintf(cmd.ErrOrStderr(), "run %s\n", dir)
+	opts := experiments.RunOptions{}
+	if !quiet {
+		opts.Watch = func(u experiments.UnitInfo) ([]experiments.Callback, func()) {
+			bar := newProgress(fmt.Sprintf("%s/%s %s", spec.Model.Name, spec.Dataset.Name, u.Label()))
+			return []experiments.Callback{bar.callback}, bar.finish
+		}
+	}
+	results, err := experiments.RunSpec(cmd.Context(), spec, opts)
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("interrupted: finished levels are stored and the current one is checkpointed in %s; run the same command to resume", dir)
+	}
+	if err != nil {
+		return err
+	}
+	return printResults(cmd.OutOrStdout(), results)
+}
+
+// printResults prints one row per replicate and level.
+func printResults(w io.Writer, rs []experiments.Result) error {
+	rows := make([][]string, 0, len(rs))
+	for _, r := range rs {
+		rows = append(rows, []string{
+			fmt.Sprint(r.Replicate), fmt.Sprint(r.Level), r.Branch, r.Method,
+			fmt.Sprintf("%.4g", r.Density), fmt.Sprint(r.ParamsNonzero), fmt.Sprint(r.FLOPsNonzero),
+			fmt.Sprint(r.BestIter), pct(r.BestValAcc), pct(r.BestTestAcc), pct(r.FinalTestAcc),
+			r.Wall.Round(time.Millisecond).String(),
+		})
+	}
+	return renderTable(w, []string{"rep", "level", "branch", "method", "density", "nonzero params", "nonzero FLOPs",
+		"best iter", "val acc @best", "test acc @best", "test acc @end", "wall"}, rows)
+}
+
+func pct(v float64) string {
+	if math.IsNaN(v) {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f%%", 100*v)
+}

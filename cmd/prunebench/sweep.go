@@ -1,0 +1,116 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/prunebench/prunebench/experiments"
+)
+
+func newSweepCmd() *cobra.Command {
+	var sets []string
+	var jobs int
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "sweep SPEC.yaml",
+		Short: "Run every point of a spec's sweep block, N at a time; resumes, keeps going past failures",
+		Long: `Expand the spec's sweep block (the cartesian product of its lists, or
+their zip with sweep_mode: zip) and run each point as ` + "`prunebench run`" + ` would,
+--jobs at a time, each on one core. A failed run does not stop the others;
+failures are listed at the end and the exit status is non-zero. Running the
+command again skips what finished.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			specs, err := experiments.LoadSweep(args[0], sets)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "sweep of %d runs, %d at a time, into %s\n", len(specs), jobs, specs[0].Output)
+			opts := experiments.SweepOptions{Jobs: jobs}
+			var bar *progressbar.ProgressBar
+			if !quiet {
+				bar = progressbar.NewOptions(1000*len(specs),
+					progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription("sweep"),
+					progressbar.OptionSetPredictTime(true), progressbar.OptionSetWidth(30),
+					progressbar.OptionThrottle(250*time.Millisecond), progressbar.OptionShowElapsedTimeOnFinish())
+				var mu sync.Mutex
+				done := make([]int, len(specs))
+				opts.Progress = func(run int, frac float64) {
+					mu.Lock()
+					defer mu.Unlock()
+					if d := int(1000 * frac); d > done[run] {
+						bar.Add(d - done[run])
+						done[run] = d
+					}
+				}
+			}
+			outcomes, err := experiments.RunSweep(cmd.Context(), specs, opts)
+			if bar != nil {
+				bar.Finish()
+				fmt.Fprintln(os.Stderr)
+			}
+			if err != nil {
+				return err
+			}
+			return reportSweep(cmd, outcomes)
+		},
+	}
+	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a spec key for every run (repeatable)")
+	cmd.Flags().IntVarP(&jobs, "jobs", "j", runtime.NumCPU(), "runs trained at once (one core each)")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
+	return cmd
+}
+
+// reportSweep prints one row per run (its swept settings and mean accuracy)
+// and then the failures.
+func reportSweep(cmd *cobra.Command, outcomes []experiments.SweepOutcome) error {
+	var rows, failed [][]string
+	for _, o := range outcomes {
+		settings := canonicalString(o.Spec)
+		if o.Err != nil {
+			failed = append(failed, []string{experiments.Hash(o.Spec), settings, o.Err.Error()})
+			continue
+		}
+		var sum float64
+		for _, r := range o.Results {
+			sum += r.BestTestAcc
+		}
+		rows = append(rows, []string{experiments.Hash(o.Spec), settings, fmt.Sprint(len(o.Results)), pct(sum / float64(len(o.Results)))})
+	}
+	if len(rows) > 0 {
+		if err := renderTable(cmd.OutOrStdout(), []string{"run", "settings", "levels", "mean test acc @best"}, rows); err != nil {
+			return err
+		}
+	}
+	if len(failed) > 0 {
+		fmt.Fprintf(cmd.OutOrStdout(), "\n%d of %d runs failed:\n", len(failed), len(outcomes))
+		if err := renderTable(cmd.OutOrStdout(), []string{"run", "settings", "error"}, failed); err != nil {
+			return err
+		}
+		return fmt.Errorf("%d of %d runs failed", len(failed), len(outcomes))
+	}
+	return nil
+}
+
+// canonicalString is a spec's non-default settings as key=value pairs.
+func canonicalString(s experiments.Spec) string {
+	c := experiments.Canonical(s)
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%v", k, c[k])
+	}
+	return strings.Join(parts, " ")
+}

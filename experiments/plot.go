@@ -1,0 +1,425 @@
+package experiments
+
+import (
+	"bytes"
+	"fmt"
+	"image/color"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	_ "gonum.org/v1/plot/vg/vgimg" // png
+	_ "gonum.org/v1/plot/vg/vgsvg" // svg
+)
+
+// PlotOptions configures WritePlot.
+type PlotOptions struct {
+	// Title is the plot's title; empty means "MODEL on DATASET" from the
+	// results.
+	Title string
+	// Width and Height are the size of the figure; zero means 7 × 4.5 in.
+	// PNGs are rendered at 96 dpi (672 × 432 pixels by default).
+	Width, Height vg.Length
+	// By is the column (Columns) whose values are the lines; empty means
+	// "method".
+	By string
+	// Metric is the accuracy on the y axis: "best" (the default: test
+	// accuracy at the early-stopping iteration) or "final" (test accuracy
+	// at the end of training).
+	Metric string
+}
+
+// PlotFormats are the file extensions WritePlot accepts.
+var PlotFormats = []string{".png", ".svg"}
+
+// Default figure size of WritePlot.
+const (
+	DefaultPlotWidth  = 7 * vg.Inch
+	DefaultPlotHeight = 4.5 * vg.Inch
+)
+
+// plotColors is the Okabe–Ito palette (distinguishable with the common
+// colour-vision deficiencies) without its yellow, which is too light on
+// white.
+var plotColors = []color.Color{
+	color.RGBA{0x00, 0x72, 0xB2, 0xFF}, // blue
+	color.RGBA{0xD5, 0x5E, 0x00, 0xFF}, // vermillion
+	color.RGBA{0x00, 0x9E, 0x73, 0xFF}, // bluish green
+	color.RGBA{0xCC, 0x79, 0xA7, 0xFF}, // reddish purple
+	color.RGBA{0xE6, 0x9F, 0x00, 0xFF}, // orange
+	color.RGBA{0x56, 0xB4, 0xE9, 0xFF}, // sky blue
+	color.RGBA{0x00, 0x00, 0x00, 0xFF}, // black
+}
+
+var plotGlyphs = []draw.GlyphDrawer{
+	draw.CircleGlyph{}, draw.SquareGlyph{}, draw.TriangleGlyph{}, draw.PyramidGlyph{},
+	draw.RingGlyph{}, draw.BoxGlyph{}, draw.CrossGlyph{}, draw.PlusGlyph{},
+}
+
+// WritePlot draws test accuracy against density and writes it to path, a
+// PNG or an SVG file by its extension.
+//
+// The x axis is the percentage of prunable weights remaining (100 ×
+// density) on a log10 scale, reversed so that the dense model is on the
+// left and sparsity grows to the right, as in the lottery-ticket papers;
+// its ticks are the densities in the results (thinned where they would
+// crowd), with unlabelled ticks at 1–9 × the powers of ten. The y axis is
+// the test accuracy in percent (o.Metric).
+//
+// Each value of the line key o.By is one line: the mean over replicates at
+// each density, points connected in density order, with a marker, and
+// error bars of ± one sample standard deviation where there are two or
+// more replicates. NaN accuracies are left out. Rows of the method "dense"
+// and rows at density 1 make the dense baseline, drawn as a dashed
+// horizontal line (with a band of ± std) labelled with its mean ± std;
+// density-1 rows of a pruning method are also the first point of their
+// line. With a line key other than method and several baseline values of
+// that key, each line gets its own baseline in its colour. The legend is
+// drawn beside the plot, to the right, so that it never hides data.
+//
+// Rows of several models or datasets are refused unless the line key is
+// model or dataset: a curve over different networks would mean nothing.
+func WritePlot(path string, rs []Result, o PlotOptions) error {
+	ext := strings.ToLower(filepath.Ext(path))
+	if !slices.Contains(PlotFormats, ext) {
+		return fmt.Errorf("plot %s: unknown file type %q; want one of %s", path, ext, strings.Join(PlotFormats, ", "))
+	}
+	if len(rs) == 0 {
+		return fmt.Errorf("plot %s: no results to plot", path)
+	}
+	by := o.By
+	if by == "" {
+		by = "method"
+	}
+	key, ok := boardFieldByName(by)
+	if !ok {
+		return fmt.Errorf("plot %s: unknown line key %q; the keys are the result columns: %s", path, by, boardFieldNames())
+	}
+	metric, ylabel := func(r *Result) float64 { return r.BestTestAcc }, "test acc. at best val. (%)"
+	switch o.Metric {
+	case "", "best":
+	case "final":
+		metric, ylabel = func(r *Result) float64 { return r.FinalTestAcc }, "final test acc. (%)"
+	default:
+		return fmt.Errorf("plot %s: unknown metric %q; want best (test accuracy at the early-stopping iteration) or final", path, o.Metric)
+	}
+	title := o.Title
+	if title == "" {
+		var err error
+		if title, err = plotTitle(rs, by); err != nil {
+			return fmt.Errorf("plot %s: %w", path, err)
+		}
+	}
+	width, height := o.Width, o.Height
+	if width <= 0 {
+		width = DefaultPlotWidth
+	}
+	if height <= 0 {
+		height = DefaultPlotHeight
+	}
+
+	// Lines and baselines, in the board's order of keys.
+	type point struct {
+		x float64 // percent remaining
+		s Stat    // of the metric, in percent
+	}
+	type series struct {
+		name   string
+		points []point
+	}
+	lineRows := map[string][]Result{}
+	baseRows := map[string][]Result{}
+	for i := range rs {
+		r := &rs[i]
+		if !(r.Density > 0 && r.Density <= 1) {
+			continue // not a density: nothing to place on the axis
+		}
+		k := key.text(r)
+		dense := r.Method == "dense" || r.Density == 1
+		if dense {
+			bk := k
+			if by == "method" {
+				bk = "dense"
+			}
+			baseRows[bk] = append(baseRows[bk], *r)
+		}
+		if r.Method != "dense" {
+			lineRows[k] = append(lineRows[k], *r)
+		}
+	}
+	sortedKeys := func(m map[string][]Result) []string {
+		ks := make([]string, 0, len(m))
+		for k := range m {
+			ks = append(ks, k)
+		}
+		sort.Slice(ks, func(i, j int) bool { return compareKey(by, ks[i], ks[j]) < 0 })
+		return ks
+	}
+	var lines []series
+	for _, k := range sortedKeys(lineRows) {
+		byDensity := map[string][]float64{}
+		densities := map[string][]float64{}
+		for i := range lineRows[k] {
+			r := &lineRows[k][i]
+			dk := strconv.FormatFloat(r.Density, 'g', 6, 64)
+			byDensity[dk] = append(byDensity[dk], 100*metric(r))
+			densities[dk] = append(densities[dk], r.Density)
+		}
+		s := series{name: k}
+		for dk, ys := range byDensity {
+			st := NewStat(ys)
+			if st.N == 0 {
+				continue
+			}
+			s.points = append(s.points, point{x: 100 * NewStat(densities[dk]).Mean, s: st})
+		}
+		if len(s.points) == 0 {
+			continue
+		}
+		sort.Slice(s.points, func(i, j int) bool { return s.points[i].x > s.points[j].x })
+		lines = append(lines, s)
+	}
+	var bases []series
+	for _, k := range sortedKeys(baseRows) {
+		ys := make([]float64, len(baseRows[k]))
+		for i := range baseRows[k] {
+			ys[i] = 100 * metric(&baseRows[k][i])
+		}
+		if st := NewStat(ys); st.N > 0 {
+			bases = append(bases, series{name: k, points: []point{{x: 100, s: st}}})
+		}
+	}
+	if len(lines) == 0 && len(bases) == 0 {
+		return fmt.Errorf("plot %s: no result has both a density in (0, 1] and a %s", path, ylabel)
+	}
+
+	// The x range: the densities, padded a little in log space.
+	var xs []float64
+	for _, s := range lines {
+		for _, p := range s.points {
+			xs = append(xs, p.x)
+		}
+	}
+	if len(bases) > 0 {
+		xs = append(xs, 100)
+	}
+	xlo, xhi := slices.Min(xs), slices.Max(xs)
+	if xlo == xhi {
+		xlo = xhi / 10
+	}
+	pad := math.Pow(xhi/xlo, 0.04)
+	xlo, xhi = xlo/pad, xhi*pad
+
+	p := plot.New()
+	sans := func(size vg.Length) font.Font { return font.Font{Typeface: "Liberation", Variant: "Sans", Size: size} }
+	p.Title.Text = title
+	p.Title.TextStyle.Font = sans(14)
+	p.Title.Padding = 6
+	p.X.Label.Text = "weights remaining (%, log scale)"
+	p.Y.Label.Text = ylabel
+	for _, a := range []*plot.Axis{&p.X, &p.Y} {
+		a.Label.TextStyle.Font = sans(12)
+		a.Tick.Label.Font = sans(10)
+	}
+	p.X.Scale = plot.InvertedScale{Normalizer: plot.LogScale{}}
+	p.X.Tick.Marker = densityTicks{at: xs}
+
+	grid := plotter.NewGrid()
+	grid.Vertical.Color = color.Gray{Y: 0xE0}
+	grid.Horizontal.Color = color.Gray{Y: 0xE0}
+	p.Add(grid)
+
+	lg := plot.NewLegend()
+	lg.TextStyle.Font = sans(11)
+	lg.Top, lg.Left = true, true
+	lg.ThumbnailWidth = vg.Points(24)
+	lg.Padding = vg.Points(3)
+
+	colorOf := map[string]int{}
+	for i, s := range lines {
+		colorOf[s.name] = i
+	}
+	for i, b := range bases {
+		st := b.points[0].s
+		col := color.Color(color.Gray{Y: 0x55})
+		bandCol := color.Color(color.NRGBA{R: 0x80, G: 0x80, B: 0x80, A: 0x30})
+		label := "dense " + formatPercent(st)
+		if len(bases) > 1 {
+			ci, ok := colorOf[b.name]
+			if !ok {
+				ci = len(lines) + i
+			}
+			col = plotColors[ci%len(plotColors)]
+			r, g, bl, _ := col.RGBA()
+			bandCol = color.NRGBA{R: uint8(r >> 8), G: uint8(g >> 8), B: uint8(bl >> 8), A: 0x30}
+			label = b.name + " dense " + formatPercent(st)
+		}
+		if st.N >= 2 && st.Std > 0 {
+			band, err := plotter.NewPolygon(plotter.XYs{
+				{X: xlo, Y: st.Mean - st.Std}, {X: xhi, Y: st.Mean - st.Std},
+				{X: xhi, Y: st.Mean + st.Std}, {X: xlo, Y: st.Mean + st.Std},
+			})
+			if err != nil {
+				return fmt.Errorf("plot %s: %w", path, err)
+			}
+			band.Color = bandCol
+			band.LineStyle.Width = 0
+			p.Add(band)
+		}
+		l, err := plotter.NewLine(plotter.XYs{{X: xlo, Y: st.Mean}, {X: xhi, Y: st.Mean}})
+		if err != nil {
+			return fmt.Errorf("plot %s: %w", path, err)
+		}
+		l.Color = col
+		l.Width = vg.Points(1.5)
+		l.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
+		p.Add(l)
+		lg.Add(label, l)
+	}
+	for i, s := range lines {
+		col := plotColors[i%len(plotColors)]
+		xys := make(plotter.XYs, len(s.points))
+		var errPts struct {
+			plotter.XYs
+			plotter.YErrors
+		}
+		for j, pt := range s.points {
+			xys[j] = plotter.XY{X: pt.x, Y: pt.s.Mean}
+			if pt.s.N >= 2 {
+				errPts.XYs = append(errPts.XYs, xys[j])
+				errPts.YErrors = append(errPts.YErrors, struct{ Low, High float64 }{pt.s.Std, pt.s.Std})
+			}
+		}
+		if len(errPts.XYs) > 0 {
+			eb, err := plotter.NewYErrorBars(errPts)
+			if err != nil {
+				return fmt.Errorf("plot %s: line %s: %w", path, s.name, err)
+			}
+			eb.Color = col
+			eb.Width = vg.Points(1)
+			eb.CapWidth = vg.Points(5)
+			p.Add(eb)
+		}
+		l, sc, err := plotter.NewLinePoints(xys)
+		if err != nil {
+			return fmt.Errorf("plot %s: line %s: %w", path, s.name, err)
+		}
+		l.Color = col
+		l.Width = vg.Points(1.5)
+		sc.Color = col
+		sc.Shape = plotGlyphs[i%len(plotGlyphs)]
+		sc.Radius = vg.Points(3)
+		p.Add(l, sc)
+		lg.Add(s.name, l, sc)
+	}
+	p.X.Min, p.X.Max = xlo, xhi
+	if yspan := p.Y.Max - p.Y.Min; yspan > 0 {
+		p.Y.Min -= 0.05 * yspan
+		p.Y.Max += 0.05 * yspan
+	}
+
+	c, err := draw.NewFormattedCanvas(width, height, ext[1:])
+	if err != nil {
+		return fmt.Errorf("plot %s: %w", path, err)
+	}
+	dc := draw.New(c)
+	dc.SetColor(color.White)
+	dc.Fill(dc.Rectangle.Path())
+	const margin = vg.Length(8)
+	lw := lg.Rectangle(dc).Size().X
+	if lw > width/2 {
+		return fmt.Errorf("plot %s: the legend is %.0f pt wide, more than half of the figure's %.0f pt: make the figure wider", path, float64(lw), float64(width))
+	}
+	pc := draw.Crop(dc, margin/2, -(lw + 2*margin), margin/2, -margin/2)
+	p.Draw(pc)
+	lc := draw.Crop(dc, width-lw-margin, 0, 0, 0)
+	lc.Max.Y = p.DataCanvas(pc).Max.Y
+	lg.Draw(lc)
+
+	var buf bytes.Buffer
+	if _, err := c.WriteTo(&buf); err != nil {
+		return fmt.Errorf("plot %s: %w", path, err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("plot: %w", err)
+	}
+	return nil
+}
+
+// plotTitle is "MODEL on DATASET"; rows of several models or datasets are
+// an error unless the line key tells them apart.
+func plotTitle(rs []Result, by string) (string, error) {
+	distinct := func(get func(*Result) string) []string {
+		var vs []string
+		for i := range rs {
+			if v := get(&rs[i]); !slices.Contains(vs, v) {
+				vs = append(vs, v)
+			}
+		}
+		sort.Strings(vs)
+		return vs
+	}
+	models := distinct(func(r *Result) string { return r.Model })
+	datasets := distinct(func(r *Result) string { return r.Dataset })
+	for _, c := range []struct {
+		name string
+		vs   []string
+	}{{"model", models}, {"dataset", datasets}} {
+		if len(c.vs) > 1 && by != c.name {
+			return "", fmt.Errorf("the results span %d %ss (%s): select one with --where %s=..., or draw one line per %s with --by %s",
+				len(c.vs), c.name, strings.Join(c.vs, ", "), c.name, c.name, c.name)
+		}
+	}
+	switch {
+	case len(models) > 1:
+		return "on " + datasets[0], nil
+	case len(datasets) > 1:
+		return models[0], nil
+	}
+	return models[0] + " on " + datasets[0], nil
+}
+
+// formatPercent renders a Stat of percentages as "98.12 ± 0.05%" or
+// "98.12% (n=1)".
+func formatPercent(s Stat) string {
+	if s.N == 1 {
+		return fmt.Sprintf("%.2f%% (n=1)", s.Mean)
+	}
+	return fmt.Sprintf("%.2f ± %.2f%%", s.Mean, s.Std)
+}
+
+// densityTicks labels a log axis of percentages at the data's values,
+// dropping those that would crowd their neighbours, with unlabelled minor
+// ticks at 1–9 × the powers of ten.
+type densityTicks struct{ at []float64 }
+
+func (t densityTicks) Ticks(lo, hi float64) []plot.Tick {
+	var ticks []plot.Tick
+	for _, tk := range (plot.LogTicks{}).Ticks(lo, hi) {
+		if tk.Value >= lo && tk.Value <= hi {
+			ticks = append(ticks, plot.Tick{Value: tk.Value})
+		}
+	}
+	at := slices.Clone(t.at)
+	sort.Sort(sort.Reverse(sort.Float64Slice(at)))
+	at = slices.Compact(at)
+	minGap := math.Log10(hi/lo) / 12
+	last := math.Inf(1)
+	for _, x := range at {
+		if math.Log10(last)-math.Log10(x) < minGap {
+			continue
+		}
+		ticks = append(ticks, plot.Tick{Value: x, Label: strconv.FormatFloat(x, 'g', 3, 64)})
+		last = x
+	}
+	return ticks
+}

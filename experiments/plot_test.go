@@ -1,0 +1,161 @@
+package experiments
+
+import (
+	"bytes"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gonum.org/v1/plot/vg"
+)
+
+// plotRows is 3 methods × 4 densities × 3 replicates and 3 dense runs.
+func plotRows() []Result {
+	var rs []Result
+	for mi, m := range []string{"imp", "snip", "random"} {
+		for _, d := range []float64{0.8, 0.512, 0.2, 0.05} {
+			for r := range 3 {
+				acc := 0.98 + 0.004*float64(mi+1)*math.Log10(d) + 0.002*float64(r-1)
+				rs = append(rs, Result{Model: "lenet", Dataset: "mnist", Method: m, Replicate: r, Density: d,
+					BestTestAcc: acc, FinalTestAcc: acc - 0.001})
+			}
+		}
+	}
+	for r := range 3 {
+		rs = append(rs, Result{Model: "lenet", Dataset: "mnist", Method: "dense", Replicate: r, Density: 1,
+			BestTestAcc: 0.981 + 0.001*float64(r-1), FinalTestAcc: 0.98})
+	}
+	return rs
+}
+
+func TestWritePlotPNG(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "acc.png")
+	if err := WritePlot(path, plotRows(), PlotOptions{Width: 5 * vg.Inch, Height: 3 * vg.Inch}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if fi, _ := f.Stat(); fi.Size() < 10_000 {
+		t.Errorf("%s is %d bytes, too small for a plot", path, fi.Size())
+	}
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s does not decode: %v", path, err)
+	}
+	// 96 dpi.
+	if b := img.Bounds(); b.Dx() != 480 || b.Dy() != 288 {
+		t.Errorf("image %v, want 480 × 288", b)
+	}
+}
+
+func TestWritePlotSVG(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		o    PlotOptions
+		base string
+	}{
+		{PlotOptions{}, "dense 98.10 ± 0.10%"},
+		{PlotOptions{Metric: "final", Title: "LeNet-300-100, final"}, "dense 98.00 ± 0.00%"},
+	} {
+		o := c.o
+		path := filepath.Join(dir, "acc.SVG") // the extension's case does not matter
+		if err := WritePlot(path, plotRows(), o); err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svg := string(data)
+		if len(data) < 10_000 {
+			t.Errorf("%d bytes, too small for a plot", len(data))
+		}
+		if !strings.HasPrefix(svg, "<?xml") && !strings.HasPrefix(svg, "<svg") {
+			t.Errorf("not an SVG: %.60q", svg)
+		}
+		title := o.Title
+		if title == "" {
+			title = "lenet on mnist"
+		}
+		for _, want := range []string{">imp<", ">snip<", ">random<", c.base, title, "weights remaining"} {
+			if !strings.Contains(svg, want) {
+				t.Errorf("%+v: SVG lacks %q", o, want)
+			}
+		}
+	}
+}
+
+// One replicate, NaN values and a line key other than method still plot.
+func TestWritePlotOddInputs(t *testing.T) {
+	dir := t.TempDir()
+	rs := plotRows()
+	rs[0].BestTestAcc = math.NaN()
+	rs = append(rs, Result{Model: "lenet", Dataset: "mnist", Method: "gmp", Density: 0.1, BestTestAcc: 0.97})
+	rs = append(rs, Result{Model: "lenet", Dataset: "mnist", Method: "broken", Density: 0.1, BestTestAcc: math.NaN()})
+	if err := WritePlot(filepath.Join(dir, "odd.png"), rs, PlotOptions{}); err != nil {
+		t.Error(err)
+	}
+	// Two models, one line each, each with its own baseline.
+	two := plotRows()
+	for _, r := range plotRows() {
+		r.Model = "conv2"
+		r.BestTestAcc -= 0.3
+		two = append(two, r)
+	}
+	if err := WritePlot(filepath.Join(dir, "models.svg"), two, PlotOptions{By: "model"}); err != nil {
+		t.Fatal(err)
+	}
+	svg, _ := os.ReadFile(filepath.Join(dir, "models.svg"))
+	for _, want := range []string{"conv2 dense", "lenet dense", ">on mnist<"} {
+		if !bytes.Contains(svg, []byte(want)) {
+			t.Errorf("SVG lacks %q", want)
+		}
+	}
+	// Only the baseline.
+	if err := WritePlot(filepath.Join(dir, "dense.png"), plotRows()[36:], PlotOptions{}); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestWritePlotErrors(t *testing.T) {
+	dir := t.TempDir()
+	two := append(plotRows(), Result{Model: "conv2", Dataset: "mnist", Method: "imp", Density: 0.5, BestTestAcc: 0.7})
+	nan := []Result{{Model: "lenet", Dataset: "mnist", Method: "imp", Density: 0.5, BestTestAcc: math.NaN()}}
+	cases := []struct {
+		name string
+		file string
+		rs   []Result
+		o    PlotOptions
+		want []string
+	}{
+		{"no results", "a.png", nil, PlotOptions{}, []string{"no results"}},
+		{"extension", "a.jpg", plotRows(), PlotOptions{}, []string{`".jpg"`, ".png", ".svg"}},
+		{"no extension", "plot", plotRows(), PlotOptions{}, []string{".png, .svg"}},
+		{"line key", "a.png", plotRows(), PlotOptions{By: "colour"}, []string{`"colour"`, "method"}},
+		{"metric", "a.png", plotRows(), PlotOptions{Metric: "oracle"}, []string{`"oracle"`, "best", "final"}},
+		{"two models", "a.png", two, PlotOptions{}, []string{"2 models", "conv2, lenet", "--where model="}},
+		{"all NaN", "a.png", nan, PlotOptions{}, []string{"no result"}},
+	}
+	for _, c := range cases {
+		path := filepath.Join(dir, c.file)
+		err := WritePlot(path, c.rs, c.o)
+		if err == nil {
+			t.Errorf("%s: no error", c.name)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q lacks %q", c.name, err, w)
+			}
+		}
+		if _, err := os.Stat(path); err == nil {
+			t.Errorf("%s: wrote %s anyway", c.name, path)
+		}
+	}
+}

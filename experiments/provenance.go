@@ -1,0 +1,97 @@
+package experiments
+
+import (
+	"bufio"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/prunebench/prunebench/nn"
+)
+
+// Provenance is what a unit's folder records about the machine and build
+// that finished it: what is needed to judge its timings and reproduce it.
+type Provenance struct {
+	Version    string    `yaml:"prunebench_version"`
+	GoVersion  string    `yaml:"go_version"`
+	OS         string    `yaml:"os"`
+	Arch       string    `yaml:"arch"`
+	CPU        string    `yaml:"cpu"`
+	Cores      int       `yaml:"cores"`
+	GOMAXPROCS int       `yaml:"gomaxprocs"`
+	Backend    string    `yaml:"backend"`
+	Finished   time.Time `yaml:"finished"`
+}
+
+// Machine returns the provenance of this process for a backend. Backends
+// that implement Describe() string (the native engine names its GEMM) say
+// more about themselves.
+func Machine(backend string) Provenance {
+	p := Provenance{Version: Version, GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH,
+		CPU: cpuModel(), Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), Backend: backend,
+		Finished: time.Now().UTC().Truncate(time.Second)}
+	if b, err := nn.GetBackend(backend); err == nil {
+		if d, ok := b.(interface{ Describe() string }); ok {
+			p.Backend = d.Describe()
+		}
+	}
+	return p
+}
+
+func writeProvenance(dir, backend string) error {
+	return writeFileAtomic(filepath.Join(dir, "provenance.yaml"), func(f *os.File) error {
+		return yaml.NewEncoder(f).Encode(Machine(backend))
+	})
+}
+
+// cpuModel reads the CPU's model name (Linux); "unknown" elsewhere.
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return "unknown"
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}
+
+// WriteSpecYAML writes every key of s (defaults included) as YAML, nested by
+// section, in the form ParseSpec reads back to the same spec and hash.
+func WriteSpecYAML(w io.Writer, s Spec) error {
+	root := map[string]any{}
+	v := reflect.ValueOf(s)
+	for _, k := range specKeys(v.Type(), "") {
+		f := fieldByKey(v, k)
+		if f.Kind() == reflect.Pointer {
+			if f.IsNil() {
+				continue
+			}
+			f = f.Elem()
+		}
+		m := root
+		parts := strings.Split(k, ".")
+		for _, p := range parts[:len(parts)-1] {
+			sub, ok := m[p].(map[string]any)
+			if !ok {
+				sub = map[string]any{}
+				m[p] = sub
+			}
+			m = sub
+		}
+		m[parts[len(parts)-1]] = f.Interface()
+	}
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	return enc.Encode(root)
+}

@@ -1,0 +1,51 @@
+package experiments
+
+import "time"
+
+// Result is one finished level or branch of a run: one row of the results
+// store (DESIGN.md, "Results store"). Accuracies and losses are on the test
+// set at the early-stopping iteration (minimum validation loss) and at the end
+// of training; the test set never selects anything.
+type Result struct {
+	// SpecHash is the run name (Hash of the spec); Pipeline, Dataset, Model
+	// and Backend are copied from the spec for queries.
+	SpecHash string `yaml:"spec_hash"`
+	Pipeline string `yaml:"pipeline"`
+	// Method names the pruning method of the level or branch for
+	// leaderboards ("dense" for dense training, "imp", "snip", ...).
+	Method  string `yaml:"method"`
+	Dataset string `yaml:"dataset"`
+	Model   string `yaml:"model"`
+	Backend string `yaml:"backend"`
+	// Replicate is the replicate index r and Seed its master seed.
+	Replicate int    `yaml:"replicate"`
+	Seed      uint64 `yaml:"seed"`
+	// Level is the pipeline level (0 is dense); Branch names a control
+	// branch off the level ("" for the level itself).
+	Level  int    `yaml:"level"`
+	Branch string `yaml:"branch"`
+
+	// Density over the prunable set; Sparsity = 1 − Density and
+	// Compression = 1/Density are stored too, as reported.
+	Density       float64 `yaml:"density"`
+	Sparsity      float64 `yaml:"sparsity"`
+	Compression   float64 `yaml:"compression"`
+	ParamsTotal   int64   `yaml:"params_total"`
+	ParamsNonzero int64   `yaml:"params_nonzero"`
+	FLOPsDense    int64   `yaml:"flops_dense"`
+	FLOPsNonzero  int64   `yaml:"flops_nonzero"`
+	// Bytes is the memory of the trained parameters as stored (float32).
+	Bytes int64 `yaml:"bytes"`
+
+	BestIter      int           `yaml:"best_iter"` // early-stopping iteration
+	BestTestAcc   float64       `yaml:"best_test_acc"`
+	BestTestLoss  float64       `yaml:"best_test_loss"`
+	BestValAcc    float64       `yaml:"best_val_acc"`
+	BestValLoss   float64       `yaml:"best_val_loss"`
+	FinalTestAcc  float64       `yaml:"final_test_acc"`
+	FinalTestLoss float64       `yaml:"final_test_loss"`
+	Iterations    int           `yaml:"iterations"`
+	Wall          time.Duration `yaml:"wall"`
+	Version       string        `yaml:"version"` // prunebench version
+	Finished      time.Time     `yaml:"finished"`
+}

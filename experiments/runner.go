@@ -1,0 +1,245 @@
+package experiments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/prunebench/prunebench/nn"
+)
+
+// Callback is a training callback (nn.Callback), re-exported so pipelines
+// and the CLI need not import nn for it.
+type Callback = nn.Callback
+
+// Version is the prunebench version recorded with every result; the CLI
+// sets it from its build.
+var Version = "dev"
+
+// RunOptions are the knobs of RunSpec that are not part of the experiment.
+type RunOptions struct {
+	// Watch, when set, is called when a unit (a level or branch of a
+	// replicate) starts training; the callbacks it returns are passed to
+	// training (a progress bar), and done is called when the unit ends.
+	Watch func(u UnitInfo) (cbs []Callback, done func())
+	// Store, when set, is used instead of opening <output>/results.db
+	// (a sweep shares one).
+	Store *Store
+}
+
+// UnitInfo names a unit for progress displays.
+type UnitInfo struct {
+	Replicate, Replicates, Level int
+	Branch                       string
+}
+
+// Label is a short description such as "replicate 1/3 level 0".
+func (u UnitInfo) Label() string {
+	l := fmt.Sprintf("replicate %d/%d level %d", u.Replicate+1, u.Replicates, u.Level)
+	if u.Branch != "" {
+		l += " " + u.Branch
+	}
+	return l
+}
+
+// Replicate is one replicate of a run, handed to Pipeline.Run.
+type Replicate struct {
+	// Spec is the run's spec with Seed set to this replicate's master seed.
+	Spec  Spec
+	Index int
+	// Hash is the run name; Dir is <output>/<hash>/replicate_<Index>.
+	Hash string
+	Dir  string
+
+	store *Store
+	watch func(UnitInfo) ([]Callback, func())
+}
+
+// UnitFunc trains one level or branch in dir (which exists; checkpoints go
+// there) and returns its Result; the identity fields are filled in by Unit.
+type UnitFunc func(ctx context.Context, dir string, cbs []Callback) (Result, error)
+
+// UnitDir is the folder of a level (branch "") or of a branch off it.
+func (r *Replicate) UnitDir(level int, branch string) string {
+	d := filepath.Join(r.Dir, fmt.Sprintf("level_%d", level))
+	if branch != "" {
+		d = filepath.Join(d, "branch_"+branch)
+	}
+	return d
+}
+
+// resultFile is written last in a unit's folder: its presence means the unit
+// finished.
+const resultFile = "result.yaml"
+
+// Unit runs fn for (level, branch) unless the unit finished before, in which
+// case its stored result is returned (and written to the store again, so a
+// lost or replaced database is refilled from the run folders). A finished
+// unit's result is written to its folder atomically, then to the store.
+func (r *Replicate) Unit(ctx context.Context, level int, branch string, fn UnitFunc) (Result, error) {
+	dir := r.UnitDir(level, branch)
+	path := filepath.Join(dir, resultFile)
+	if res, err := readResult(path); err == nil {
+		return res, r.store.Put(res)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return Result{}, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Result{}, err
+	}
+	var cbs []Callback
+	if r.watch != nil {
+		var done func()
+		cbs, done = r.watch(UnitInfo{Replicate: r.Index, Replicates: r.Spec.Replicates, Level: level, Branch: branch})
+		defer done()
+	}
+	res, err := fn(ctx, dir, cbs)
+	if err != nil {
+		return Result{}, fmt.Errorf("replicate %d level %d%s: %w", r.Index, level, branchSuffix(branch), err)
+	}
+	res.SpecHash, res.Pipeline, res.Replicate, res.Seed = r.Hash, r.Spec.Pipeline, r.Index, r.Spec.Seed
+	res.Level, res.Branch = level, branch
+	res.Dataset, res.Model, res.Backend = r.Spec.Dataset.Name, r.Spec.Model.Name, r.Spec.Backend
+	res.Version, res.Finished = Version, time.Now().UTC().Truncate(time.Second)
+	if err := writeProvenance(dir, r.Spec.Backend); err != nil {
+		return Result{}, err
+	}
+	if err := writeFileAtomic(path, func(f *os.File) error { return yaml.NewEncoder(f).Encode(res) }); err != nil {
+		return Result{}, err
+	}
+	return res, r.store.Put(res)
+}
+
+func branchSuffix(b string) string {
+	if b == "" {
+		return ""
+	}
+	return " branch " + b
+}
+
+func readResult(path string) (Result, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Result{}, err
+	}
+	var res Result
+	if err := yaml.Unmarshal(data, &res); err != nil {
+		return Result{}, fmt.Errorf("%s is corrupt (%v); delete its folder to run that level again", path, err)
+	}
+	return res, nil
+}
+
+// Measure fills a Result's counts and metrics from a trained network: the
+// density d over the prunable set as the pipeline defines it (its masks;
+// 1 for dense training), sparsity and compression from d, nonzero parameters
+// and FLOPs, bytes, and the test metrics at the early-stopping iteration and
+// at the end.
+func Measure(p *Prepared, h *nn.History, method string, density float64) Result {
+	arch := p.Arch
+	dense := nn.Count(arch)
+	values := func(name string) []float32 { return p.Net.Param(name).Values() }
+	nz := nn.CountNonzero(arch, values)
+	res := Result{Method: method, ParamsTotal: dense.Params, ParamsNonzero: nz.Params,
+		FLOPsDense: dense.FLOPs, FLOPsNonzero: nz.FLOPs, Bytes: dense.Bytes}
+	res.Density, res.Sparsity, res.Compression = density, 1-density, 1/density
+	best, final := h.BestPoint(), h.Final()
+	res.BestIter, res.BestTestAcc, res.BestTestLoss = best.Iter, best.TestAcc, best.TestLoss
+	res.BestValAcc, res.BestValLoss = best.ValAcc, best.ValLoss
+	res.FinalTestAcc, res.FinalTestLoss = final.TestAcc, final.TestLoss
+	res.Iterations, res.Wall = h.Total, h.Wall
+	return res
+}
+
+// RunSpec runs every replicate of a spec: it validates everything first,
+// writes the resolved spec to <output>/<hash>/spec.yaml, and runs the
+// pipeline for each replicate. Finished units are skipped, interrupted ones
+// resume from their checkpoints.
+func RunSpec(ctx context.Context, s Spec, o RunOptions) ([]Result, error) {
+	pl, err := Validate(s)
+	if err != nil {
+		return nil, err
+	}
+	hash := Hash(s)
+	root := filepath.Join(s.Output, hash)
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(filepath.Join(root, "spec.yaml"), func(f *os.File) error { return WriteSpecYAML(f, s) }); err != nil {
+		return nil, err
+	}
+	store := o.Store
+	if store == nil {
+		if store, err = OpenStore(filepath.Join(s.Output, "results.db")); err != nil {
+			return nil, err
+		}
+		defer store.Close()
+	}
+	var all []Result
+	for i := 0; i < s.Replicates; i++ {
+		rs := s
+		rs.Seed = s.Seed + uint64(i)
+		rep := &Replicate{Spec: rs, Index: i, Hash: hash, Dir: filepath.Join(root, fmt.Sprintf("replicate_%d", i)), store: store, watch: o.Watch}
+		if err := pl.Run(ctx, rep); err != nil {
+			return all, err
+		}
+		got, err := store.Results(map[string]string{"spec_hash": hash, "replicate": fmt.Sprint(i)})
+		if err != nil {
+			return all, err
+		}
+		all = append(all, got...)
+	}
+	return all, nil
+}
+
+// Validate checks a whole spec without loading data: the pipeline, its own
+// fields, the amount of pruning, the training hyperparameters, the model and
+// backend names, the replicate count. It returns the pipeline.
+func Validate(s Spec) (Pipeline, error) {
+	pl, err := getPipeline(s.Pipeline)
+	if err != nil {
+		return nil, err
+	}
+	if s.Replicates < 1 {
+		return nil, fmt.Errorf("replicates = %d: want at least 1", s.Replicates)
+	}
+	if _, _, err := s.Prune.Resolve(); err != nil {
+		return nil, err
+	}
+	if _, err := trainConfig(s.Training, s.Seed); err != nil {
+		return nil, err
+	}
+	if _, err := nn.GetBackend(s.Backend); err != nil {
+		return nil, fmt.Errorf("backend: %w", err)
+	}
+	if s.Output == "" {
+		return nil, errors.New("output: want a folder for the runs")
+	}
+	return pl, pl.Validate(s)
+}
+
+// writeFileAtomic writes a file through a temporary file in the same folder
+// and a rename, so readers never see it half written.
+func writeFileAtomic(path string, write func(*os.File) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}

@@ -1,0 +1,639 @@
+package experiments
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Store is the results store: an embedded SQLite database (DESIGN.md,
+// "Results store") with one row per finished level or branch (Result),
+// keyed by spec hash, replicate, level and branch. The runner keeps it at
+// OUTPUT/results.db.
+//
+// Several processes (a sweep's jobs) may write the same file at once: the
+// database is in WAL mode, writes are short IMMEDIATE transactions, and a
+// writer that finds the file locked waits up to a busy timeout (30 s) before
+// it fails with ErrStoreLocked. A Store is safe for concurrent use by
+// several goroutines.
+type Store struct {
+	db   *sql.DB
+	path string
+	// applied is the number of migrations OpenStore applied.
+	applied int
+}
+
+// ErrStoreLocked is wrapped by the errors of a Store whose database stayed
+// locked by another connection for longer than the busy timeout. Nothing was
+// written; the operation can be retried.
+var ErrStoreLocked = errors.New("database is locked")
+
+// busyTimeout is how long a statement waits for another connection's lock
+// before it fails with ErrStoreLocked. Tests shorten it.
+var busyTimeout = 30 * time.Second
+
+// storeTimeLayout is the text form of Result.Finished: UTC with nine
+// fractional digits, fixed width so that text order is time order.
+const storeTimeLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+// floatTolerance is the relative tolerance of a filter on a REAL column:
+// density=0.2 matches a stored 0.19999999999999996 (1 − 0.8).
+const floatTolerance = 1e-9
+
+// OpenStore opens the results database at path, creating it (and its
+// directory) when it does not exist, puts it in WAL mode with a busy timeout,
+// and migrates its schema to the current version. A file that is not a
+// SQLite database, another program's database, or a database written by a
+// newer prunebench (a schema version above the one this build knows) is
+// refused and left untouched; every error names the file.
+func OpenStore(path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("results store: empty path")
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("results store %s: cannot create its directory: %w", path, err)
+		}
+	}
+	if err := checkHeader(path); err != nil {
+		return nil, err
+	}
+	dsn, err := storeDSN(path)
+	if err != nil {
+		return nil, fmt.Errorf("results store %s: %w", path, err)
+	}
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("results store %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path}
+	// SQLite answers some lock conflicts while a file is being created or
+	// switched to WAL by another process with SQLITE_BUSY at once, without
+	// waiting on the busy timeout; those are retried here.
+	deadline := time.Now().Add(busyTimeout)
+	for try := 0; ; try++ {
+		err = s.init()
+		if err == nil {
+			return s, nil
+		}
+		if !errors.Is(err, ErrStoreLocked) || time.Now().After(deadline) {
+			db.Close()
+			return nil, err
+		}
+		time.Sleep(time.Duration(1+min(try, 20)) * time.Millisecond)
+	}
+}
+
+// sqliteHeader starts every SQLite database file.
+const sqliteHeader = "SQLite format 3\x00"
+
+// checkHeader refuses a path that exists and is not an empty file or a
+// SQLite database. SQLite itself takes a file shorter than a page for an
+// empty database, and would write over it.
+func checkHeader(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("results store %s: %w", path, err)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("results store %s: not a regular file (want a SQLite database file)", path)
+	case fi.Size() == 0:
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("results store %s: %w", path, err)
+	}
+	defer f.Close()
+	head := make([]byte, len(sqliteHeader))
+	if _, err := io.ReadFull(f, head); err != nil || string(head) != sqliteHeader {
+		return fmt.Errorf("results store %s: not a SQLite database (corrupt, or another kind of file); it was not modified: move it away or choose another output folder", path)
+	}
+	return nil
+}
+
+// storeDSN is the driver's name for path: a file: URI (so that '?', '#' and
+// '%' in a path are not taken for URI syntax) with the busy timeout, and
+// IMMEDIATE transactions so that a writer takes the write lock when it
+// begins and waits for it there, instead of failing on a lock upgrade.
+func storeDSN(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	abs = filepath.ToSlash(abs)
+	if !strings.HasPrefix(abs, "/") {
+		abs = "/" + abs // a volume name, C:/...
+	}
+	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(abs)
+	ms := max(busyTimeout.Milliseconds(), 1)
+	return fmt.Sprintf("file:%s?_pragma=busy_timeout(%d)&_txlock=immediate", esc, ms), nil
+}
+
+// init checks what the file is, switches it to WAL and migrates it. Nothing
+// is written before the checks pass.
+func (s *Store) init() error {
+	// One statement, so that the three facts come from one snapshot even
+	// while another process is creating the schema.
+	var version, appID, objects int
+	err := s.db.QueryRow(`SELECT
+		(SELECT user_version FROM pragma_user_version),
+		(SELECT application_id FROM pragma_application_id),
+		(SELECT count(*) FROM sqlite_schema)`).Scan(&version, &appID, &objects)
+	if err != nil {
+		return s.wrap("open", err)
+	}
+	current := len(migrations)
+	switch {
+	case appID != 0 && appID != storeApplicationID:
+		return fmt.Errorf("results store %s: a SQLite database of another program (application_id %#x), not a prunebench results store; it was not modified", s.path, appID)
+	case version == 0 && objects > 0:
+		return fmt.Errorf("results store %s: a SQLite database with %d schema objects but no prunebench schema version, not a prunebench results store; it was not modified", s.path, objects)
+	case version > current:
+		return s.tooNew(version)
+	}
+	if err := s.enableWAL(); err != nil {
+		return err
+	}
+	if version == current {
+		return nil // nothing to write: opening a current store takes no write lock
+	}
+	n, err := s.migrate(current)
+	s.applied = n
+	return err
+}
+
+func (s *Store) tooNew(version int) error {
+	return fmt.Errorf("results store %s: schema version %d is newer than this prunebench knows (version %d); it was not modified: use a newer prunebench, or another output folder", s.path, version, len(migrations))
+}
+
+// enableWAL puts the database in WAL mode (persistent in the file), so that
+// readers never block writers and writers of several processes queue on the
+// busy timeout.
+func (s *Store) enableWAL() error {
+	var mode string
+	if err := s.db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil {
+		return s.wrap("read journal mode", err)
+	}
+	if strings.EqualFold(mode, "wal") {
+		return nil
+	}
+	if err := s.db.QueryRow("PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
+		return s.wrap("enable WAL", err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("results store %s: cannot enable WAL (journal mode stays %q); is the file on a file system without shared-memory support?", s.path, mode)
+	}
+	return nil
+}
+
+// migrate applies migrations up to version target in one IMMEDIATE
+// transaction and returns how many it applied. The version is read again
+// inside the transaction: another process may have migrated the file since
+// init looked.
+func (s *Store) migrate(target int) (int, error) {
+	tx, err := s.db.Begin()
+	if err != nil {
+		return 0, s.wrap("migrate", err)
+	}
+	defer tx.Rollback()
+	var version int
+	if err := tx.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
+		return 0, s.wrap("migrate", err)
+	}
+	if version > len(migrations) {
+		return 0, s.tooNew(version)
+	}
+	n := 0
+	for _, m := range migrations[version:target] {
+		if m.version != version+1 {
+			panic(fmt.Sprintf("experiments: migration %q has version %d, want %d", m.name, m.version, version+1))
+		}
+		for _, stmt := range m.stmts {
+			if _, err := tx.Exec(stmt); err != nil {
+				return 0, s.wrap(fmt.Sprintf("migration %d (%s)", m.version, m.name), err)
+			}
+		}
+		if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d", m.version)); err != nil {
+			return 0, s.wrap(fmt.Sprintf("migration %d (%s)", m.version, m.name), err)
+		}
+		version++
+		n++
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, s.wrap("migrate", err)
+	}
+	return n, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return s.wrap("close", err)
+	}
+	return nil
+}
+
+// Path is the database file's path as given to OpenStore.
+func (s *Store) Path() string { return s.path }
+
+// wrap names the file and the operation, and explains the SQLite errors a
+// user can meet.
+func (s *Store) wrap(op string, err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return fmt.Errorf("results store %s: %s: %w: another connection held it for more than the busy timeout (%v); nothing was written, retry when it is done (%v)",
+				s.path, op, ErrStoreLocked, busyTimeout, err)
+		case sqlite3.SQLITE_NOTADB:
+			return fmt.Errorf("results store %s: not a SQLite database (corrupt, or another kind of file); it was not modified: move it away or choose another output folder (%v)", s.path, err)
+		case sqlite3.SQLITE_CORRUPT:
+			return fmt.Errorf("results store %s: %s: the database is corrupt; restore it from a backup or move it away (%v)", s.path, op, err)
+		}
+	}
+	return fmt.Errorf("results store %s: %s: %w", s.path, op, err)
+}
+
+// A column of the results table: the snake_case name of a Result field.
+type column struct {
+	name  string
+	field string
+	kind  columnKind
+	index int // field index in Result
+}
+
+type columnKind int
+
+const (
+	colText     columnKind = iota // string
+	colInt                        // int, int64
+	colUint                       // uint64, stored as its int64 bits
+	colReal                       // float64, NULL for NaN
+	colDuration                   // time.Duration, nanoseconds
+	colTime                       // time.Time, storeTimeLayout, NULL for zero
+)
+
+// resultColumns maps the fields of Result, in order, to the columns of the
+// results table.
+var resultColumns = newColumns([][2]string{
+	{"spec_hash", "SpecHash"},
+	{"pipeline", "Pipeline"},
+	{"method", "Method"},
+	{"dataset", "Dataset"},
+	{"model", "Model"},
+	{"backend", "Backend"},
+	{"replicate", "Replicate"},
+	{"seed", "Seed"},
+	{"level", "Level"},
+	{"branch", "Branch"},
+	{"density", "Density"},
+	{"sparsity", "Sparsity"},
+	{"compression", "Compression"},
+	{"params_total", "ParamsTotal"},
+	{"params_nonzero", "ParamsNonzero"},
+	{"flops_dense", "FLOPsDense"},
+	{"flops_nonzero", "FLOPsNonzero"},
+	{"bytes", "Bytes"},
+	{"best_iter", "BestIter"},
+	{"best_test_acc", "BestTestAcc"},
+	{"best_test_loss", "BestTestLoss"},
+	{"best_val_acc", "BestValAcc"},
+	{"best_val_loss", "BestValLoss"},
+	{"final_test_acc", "FinalTestAcc"},
+	{"final_test_loss", "FinalTestLoss"},
+	{"iterations", "Iterations"},
+	{"wall", "Wall"},
+	{"version", "Version"},
+	{"finished", "Finished"},
+})
+
+func newColumns(pairs [][2]string) []column {
+	t := reflect.TypeOf(Result{})
+	cols := make([]column, len(pairs))
+	for i, p := range pairs {
+		f, ok := t.FieldByName(p[1])
+		if !ok {
+			panic("experiments: Result has no field " + p[1])
+		}
+		c := column{name: p[0], field: p[1], index: f.Index[0]}
+		switch {
+		case f.Type == reflect.TypeOf(time.Duration(0)):
+			c.kind = colDuration
+		case f.Type == reflect.TypeOf(time.Time{}):
+			c.kind = colTime
+		case f.Type.Kind() == reflect.String:
+			c.kind = colText
+		case f.Type.Kind() == reflect.Int || f.Type.Kind() == reflect.Int64:
+			c.kind = colInt
+		case f.Type.Kind() == reflect.Uint64:
+			c.kind = colUint
+		case f.Type.Kind() == reflect.Float64:
+			c.kind = colReal
+		default:
+			panic("experiments: no column kind for Result." + p[1] + " of type " + f.Type.String())
+		}
+		cols[i] = c
+	}
+	return cols
+}
+
+// Columns lists the results table's columns, which are the names Results
+// filters on: the snake_case of the Result fields, in field order.
+func Columns() []string {
+	names := make([]string, len(resultColumns))
+	for i, c := range resultColumns {
+		names[i] = c.name
+	}
+	return names
+}
+
+func columnList() string { return strings.Join(Columns(), ", ") }
+
+// Put stores r, replacing the row of the same (SpecHash, Replicate, Level,
+// Branch) if there is one, in one transaction.
+func (s *Store) Put(r Result) error {
+	if r.SpecHash == "" {
+		return fmt.Errorf("results store %s: put: result without a spec hash", s.path)
+	}
+	args := make([]any, len(resultColumns))
+	v := reflect.ValueOf(r)
+	for i, c := range resultColumns {
+		args[i] = c.value(v.Field(c.index))
+	}
+	q := "INSERT OR REPLACE INTO results (" + columnList() + ") VALUES (?" + strings.Repeat(", ?", len(args)-1) + ")"
+	op := fmt.Sprintf("put run %s replicate %d level %d", r.SpecHash, r.Replicate, r.Level)
+	if r.Branch != "" {
+		op += fmt.Sprintf(" branch %q", r.Branch)
+	}
+	tx, err := s.db.Begin()
+	if err != nil {
+		return s.wrap(op, err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(q, args...); err != nil {
+		return s.wrap(op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return s.wrap(op, err)
+	}
+	return nil
+}
+
+// value is the SQL value of a Result field.
+func (c column) value(f reflect.Value) any {
+	switch c.kind {
+	case colText:
+		return f.String()
+	case colInt, colDuration:
+		return f.Int()
+	case colUint:
+		return int64(f.Uint())
+	case colReal:
+		if x := f.Float(); !math.IsNaN(x) {
+			return x
+		}
+		return nil
+	case colTime:
+		if t := f.Interface().(time.Time); !t.IsZero() {
+			return t.UTC().Format(storeTimeLayout)
+		}
+		return nil
+	}
+	panic("unreachable")
+}
+
+// Results returns the rows that match every filter, ordered by spec hash,
+// replicate, level and branch. Filter keys are column names (Columns) and
+// values are compared by the column's type:
+//   - text columns by exact equality ("branch=" selects the levels
+//     themselves);
+//   - integer columns (replicate, seed, level, counts, iterations) as
+//     integers, so "seed=007" is seed 7; wall takes a Go duration ("1.5s")
+//     or nanoseconds;
+//   - REAL columns (density, accuracies, ...) within a relative tolerance of
+//     1e-9, so density=0.2 matches the 0.19999999999999996 that 1 − 0.8
+//     gives; "nan" matches NaN and "inf" matches +Inf exactly;
+//   - finished takes an RFC 3339 time and matches that instant.
+//
+// An unknown column is an error that lists the accepted ones.
+func (s *Store) Results(filter map[string]string) ([]Result, error) {
+	keys := make([]string, 0, len(filter))
+	for k := range filter {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var conds []string
+	var args []any
+	for _, k := range keys {
+		c, ok := columnByName(k)
+		if !ok {
+			return nil, unknownColumn(k)
+		}
+		cond, a, err := c.condition(filter[k])
+		if err != nil {
+			return nil, err
+		}
+		conds = append(conds, cond)
+		args = append(args, a...)
+	}
+	q := "SELECT " + columnList() + " FROM results"
+	if len(conds) > 0 {
+		q += " WHERE " + strings.Join(conds, " AND ")
+	}
+	q += " ORDER BY spec_hash, replicate, level, branch"
+	return s.query("query", q, args...)
+}
+
+func columnByName(name string) (column, bool) {
+	for _, c := range resultColumns {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return column{}, false
+}
+
+func unknownColumn(k string) error {
+	best, bestD := "", len(k)/3+2
+	for _, c := range resultColumns {
+		if d := editDistance(k, c.name); d < bestD {
+			best, bestD = c.name, d
+		}
+	}
+	hint := ""
+	if best != "" {
+		hint = fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	return fmt.Errorf("results: unknown column %q%s; the columns are %s", k, hint, columnList())
+}
+
+// condition is the WHERE term and arguments of "c = value".
+func (c column) condition(value string) (string, []any, error) {
+	bad := func(want string) error {
+		return fmt.Errorf("results: %s=%q: want %s", c.name, value, want)
+	}
+	v := strings.TrimSpace(value)
+	switch c.kind {
+	case colText:
+		return c.name + " = ?", []any{value}, nil
+	case colInt:
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return "", nil, bad("an integer")
+		}
+		return c.name + " = ?", []any{n}, nil
+	case colUint:
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return "", nil, bad("an unsigned integer")
+		}
+		return c.name + " = ?", []any{int64(n)}, nil
+	case colDuration:
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return c.name + " = ?", []any{n}, nil
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return "", nil, bad(`a duration such as "1m30s" or nanoseconds`)
+		}
+		return c.name + " = ?", []any{int64(d)}, nil
+	case colReal:
+		x, err := strconv.ParseFloat(v, 64)
+		switch {
+		case err != nil:
+			return "", nil, bad("a number")
+		case math.IsNaN(x):
+			return c.name + " IS NULL", nil, nil
+		case math.IsInf(x, 0):
+			return c.name + " = ?", []any{x}, nil
+		}
+		return "abs(" + c.name + " - ?) <= ?", []any{x, floatTolerance * math.Abs(x)}, nil
+	case colTime:
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return "", nil, bad("an RFC 3339 time such as 2025-01-02T15:04:05Z")
+		}
+		return c.name + " = ?", []any{t.UTC().Format(storeTimeLayout)}, nil
+	}
+	panic("unreachable")
+}
+
+// query runs a SELECT of columnList and scans the rows.
+func (s *Store) query(op, q string, args ...any) ([]Result, error) {
+	rows, err := s.db.Query(q, args...)
+	if err != nil {
+		return nil, s.wrap(op, err)
+	}
+	defer rows.Close()
+	var out []Result
+	dest := make([]any, len(resultColumns))
+	for i, c := range resultColumns {
+		switch c.kind {
+		case colText:
+			dest[i] = new(string)
+		case colInt, colUint, colDuration:
+			dest[i] = new(int64)
+		case colReal:
+			dest[i] = new(sql.NullFloat64)
+		case colTime:
+			dest[i] = new(sql.NullString)
+		}
+	}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, s.wrap(op, err)
+		}
+		var r Result
+		v := reflect.ValueOf(&r).Elem()
+		for i, c := range resultColumns {
+			f := v.Field(c.index)
+			switch c.kind {
+			case colText:
+				f.SetString(*dest[i].(*string))
+			case colInt, colDuration:
+				f.SetInt(*dest[i].(*int64))
+			case colUint:
+				f.SetUint(uint64(*dest[i].(*int64)))
+			case colReal:
+				x := dest[i].(*sql.NullFloat64)
+				if x.Valid {
+					f.SetFloat(x.Float64)
+				} else {
+					f.SetFloat(math.NaN())
+				}
+			case colTime:
+				x := dest[i].(*sql.NullString)
+				if x.Valid {
+					t, err := time.Parse(time.RFC3339Nano, x.String)
+					if err != nil {
+						return nil, fmt.Errorf("results store %s: %s: column finished = %q: %w", s.path, op, x.String, err)
+					}
+					f.Set(reflect.ValueOf(t.UTC()))
+				}
+			}
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap(op, err)
+	}
+	return out, nil
+}
+
+// Run returns the rows of one run, named by its spec hash or a prefix of it
+// that names one run only. No match, and a prefix that matches several runs,
+// are errors; the latter lists the candidates.
+func (s *Store) Run(hashPrefix string) ([]Result, error) {
+	if hashPrefix == "" {
+		return nil, fmt.Errorf("results store %s: empty run name", s.path)
+	}
+	const show = 10
+	rows, err := s.db.Query(`SELECT DISTINCT spec_hash FROM results
+		WHERE substr(spec_hash, 1, ?) = ? ORDER BY spec_hash LIMIT ?`,
+		len(hashPrefix), hashPrefix, show+1)
+	if err != nil {
+		return nil, s.wrap("find run", err)
+	}
+	var hashes []string
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			rows.Close()
+			return nil, s.wrap("find run", err)
+		}
+		hashes = append(hashes, h)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap("find run", err)
+	}
+	var hash string
+	switch {
+	case len(hashes) == 0:
+		return nil, fmt.Errorf("results store %s: no run %q", s.path, hashPrefix)
+	case len(hashes) == 1 || hashes[0] == hashPrefix:
+		hash = hashes[0]
+	default:
+		list := strings.Join(hashes[:min(len(hashes), show)], ", ")
+		if len(hashes) > show {
+			list += ", ..."
+		}
+		return nil, fmt.Errorf("results store %s: run %q is ambiguous: it starts %s; give more of the hash", s.path, hashPrefix, list)
+	}
+	return s.query("read run "+hash, "SELECT "+columnList()+" FROM results WHERE spec_hash = ? ORDER BY spec_hash, replicate, level, branch", hash)
+}

@@ -1,0 +1,839 @@
+package experiments
+
+import (
+	"bytes"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// result is a row with every field set to something other than its zero
+// value.
+func result(hash string, rep, level int, branch string) Result {
+	return Result{
+		SpecHash: hash, Pipeline: "imp", Method: "magnitude", Dataset: "mnist",
+		Model: "lenet-300-100", Backend: "native",
+		Replicate: rep, Seed: uint64(100 + rep), Level: level, Branch: branch,
+		Density: 0.8, Sparsity: 0.2, Compression: 1.25,
+		ParamsTotal: 266610, ParamsNonzero: 213288, FLOPsDense: 532000, FLOPsNonzero: 426000,
+		Bytes:    1066440,
+		BestIter: 1500, BestTestAcc: 0.981, BestTestLoss: 0.061, BestValAcc: 0.979, BestValLoss: 0.066,
+		FinalTestAcc: 0.978, FinalTestLoss: 0.07, Iterations: 2000,
+		Wall: 83*time.Second + 123456789, Version: "v0.1.0",
+		Finished: time.Date(2025, 3, 4, 5, 6, 7, 890123456, time.UTC),
+	}
+}
+
+// sameResult compares field by field, with NaN equal to NaN and times by
+// instant.
+func sameResult(a, b Result) (string, bool) {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	for i := 0; i < va.NumField(); i++ {
+		x, y := va.Field(i), vb.Field(i)
+		name := va.Type().Field(i).Name
+		switch xv := x.Interface().(type) {
+		case float64:
+			yv := y.Float()
+			if !(xv == yv || math.IsNaN(xv) && math.IsNaN(yv)) {
+				return fmt.Sprintf("%s: %v != %v", name, xv, yv), false
+			}
+		case time.Time:
+			if yv := y.Interface().(time.Time); !xv.Equal(yv) {
+				return fmt.Sprintf("%s: %v != %v", name, xv, yv), false
+			}
+		default:
+			if !reflect.DeepEqual(x.Interface(), y.Interface()) {
+				return fmt.Sprintf("%s: %#v != %#v", name, x.Interface(), y.Interface()), false
+			}
+		}
+	}
+	return "", true
+}
+
+func openTestStore(t *testing.T) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "runs", "results.db")
+	s, err := OpenStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
+func mustPut(t *testing.T, s *Store, rs ...Result) {
+	t.Helper()
+	for _, r := range rs {
+		if err := s.Put(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// rawDB opens path with the bare driver, for what the Store API does not do.
+func rawDB(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func pragmaInt(t *testing.T, db *sql.DB, name string) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow("PRAGMA " + name).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func wantErr(t *testing.T, err error, wants ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want one containing %q", wants)
+	}
+	for _, w := range wants {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q lacks %q", err, w)
+		}
+	}
+}
+
+// TestStoreSchemaMatchesResult fails when a field is added to Result without
+// a column (and a migration that adds it).
+func TestStoreSchemaMatchesResult(t *testing.T) {
+	typ := reflect.TypeOf(Result{})
+	if typ.NumField() != len(resultColumns) {
+		t.Errorf("Result has %d fields, resultColumns %d", typ.NumField(), len(resultColumns))
+	}
+	for i := 0; i < typ.NumField(); i++ {
+		if !slices.ContainsFunc(resultColumns, func(c column) bool { return c.index == i }) {
+			t.Errorf("Result.%s has no column", typ.Field(i).Name)
+		}
+	}
+	s, _ := openTestStore(t)
+	rows, err := s.db.Query("SELECT name FROM pragma_table_info('results')")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		got = append(got, n)
+	}
+	want := Columns()
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("table columns %v\nwant %v", got, want)
+	}
+}
+
+func TestStoreRoundTrip(t *testing.T) {
+	s, _ := openTestStore(t)
+	nan := math.NaN()
+	cases := map[string]func(*Result){
+		"every field": func(*Result) {},
+		"NaN accuracies and losses": func(r *Result) {
+			r.BestTestAcc, r.BestTestLoss, r.BestValAcc, r.BestValLoss = nan, nan, nan, nan
+			r.FinalTestAcc, r.FinalTestLoss, r.Density = nan, nan, nan
+		},
+		"infinities": func(r *Result) {
+			r.Density, r.Compression, r.FinalTestLoss = 0, math.Inf(1), math.Inf(-1)
+		},
+		"extreme integers": func(r *Result) {
+			r.ParamsTotal, r.ParamsNonzero = math.MaxInt64, math.MinInt64
+			r.FLOPsDense, r.FLOPsNonzero, r.Bytes = math.MaxInt64-1, 1<<53+1, -1
+			r.Seed = math.MaxUint64
+			r.Wall = math.MaxInt64
+		},
+		"unicode and quotes": func(r *Result) {
+			r.Branch = "随机重初始化 🎲 ‘reinit’; DROP TABLE results; --"
+			r.Method = `snip "x" 'y'`
+			r.Pipeline = "λ-imp"
+		},
+		"tiny and exact floats": func(r *Result) {
+			r.Density, r.Sparsity = 5e-324, 1-5e-324
+			r.BestTestAcc = 0.1 + 0.2
+		},
+		"zero time and empty strings": func(r *Result) {
+			r.Finished, r.Version, r.Backend = time.Time{}, "", ""
+		},
+		"time in another zone": func(r *Result) {
+			r.Finished = time.Date(1999, 12, 31, 23, 59, 59, 1, time.FixedZone("X", -7*3600))
+		},
+	}
+	i := 0
+	for name, mod := range cases {
+		i++
+		t.Run(name, func(t *testing.T) {
+			want := result(fmt.Sprintf("rt%010d", i), 0, 0, "")
+			mod(&want)
+			mustPut(t, s, want)
+			got, err := s.Run(want.SpecHash)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 {
+				t.Fatalf("%d rows, want 1", len(got))
+			}
+			if diff, ok := sameResult(want, got[0]); !ok {
+				t.Error(diff)
+			}
+		})
+	}
+	// NaN is stored as NULL.
+	var nulls int
+	if err := s.db.QueryRow("SELECT count(*) FROM results WHERE final_test_acc IS NULL").Scan(&nulls); err != nil || nulls != 1 {
+		t.Errorf("rows with NULL final_test_acc: %d (%v), want 1", nulls, err)
+	}
+}
+
+func TestStorePutReplaces(t *testing.T) {
+	s, _ := openTestStore(t)
+	a := result("aaaa00000000", 0, 1, "")
+	ctrl := result("aaaa00000000", 0, 1, "random-reinit")
+	mustPut(t, s, a, ctrl)
+	a.FinalTestAcc, a.Finished = 0.5, a.Finished.Add(time.Hour)
+	mustPut(t, s, a)
+	got, err := s.Results(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d rows, want 2 (the level, replaced, and its branch)", len(got))
+	}
+	if diff, ok := sameResult(a, got[0]); !ok {
+		t.Errorf("level not replaced: %s", diff)
+	}
+	if diff, ok := sameResult(ctrl, got[1]); !ok {
+		t.Errorf("branch changed: %s", diff)
+	}
+	if err := s.Put(Result{}); err == nil {
+		t.Error("Put without spec hash: no error")
+	}
+}
+
+func TestStoreResultsFilter(t *testing.T) {
+	s, _ := openTestStore(t)
+	var all []Result
+	for i, d := range []float64{1, 0.8, 0.8 * 0.8, 1 - 0.8} { // 1 − 0.8 = 0.19999999999999996
+		for rep := 0; rep < 2; rep++ {
+			r := result("bbbb00000000", rep, i, "")
+			r.Density, r.Sparsity, r.Compression = d, 1-d, 1/d
+			if i == 3 {
+				r.Method, r.FinalTestAcc = "random", math.NaN()
+			}
+			all = append(all, r)
+		}
+	}
+	other := result("cccc00000000", 0, 0, "")
+	other.Dataset, other.Seed = "cifar10", math.MaxUint64
+	all = append(all, other, result("bbbb00000000", 0, 1, "reinit"))
+	mustPut(t, s, all...)
+
+	key := func(r Result) string {
+		return fmt.Sprintf("%s/%d/%d/%s", r.SpecHash[:4], r.Replicate, r.Level, r.Branch)
+	}
+	cases := []struct {
+		filter map[string]string
+		want   []string
+	}{
+		{nil, []string{"bbbb/0/0/", "bbbb/0/1/", "bbbb/0/1/reinit", "bbbb/0/2/", "bbbb/0/3/", "bbbb/1/0/", "bbbb/1/1/", "bbbb/1/2/", "bbbb/1/3/", "cccc/0/0/"}},
+		{map[string]string{"density": "0.2"}, []string{"bbbb/0/3/", "bbbb/1/3/"}},
+		{map[string]string{"density": "0.64", "replicate": "1"}, []string{"bbbb/1/2/"}},
+		{map[string]string{"density": "0.64000001"}, nil},
+		{map[string]string{"sparsity": "0.8"}, []string{"bbbb/0/3/", "bbbb/1/3/"}},
+		{map[string]string{"compression": "5", "method": "random"}, []string{"bbbb/0/3/", "bbbb/1/3/"}},
+		{map[string]string{"final_test_acc": "NaN"}, []string{"bbbb/0/3/", "bbbb/1/3/"}},
+		{map[string]string{"dataset": "cifar10"}, []string{"cccc/0/0/"}},
+		{map[string]string{"seed": strconv.FormatUint(math.MaxUint64, 10)}, []string{"cccc/0/0/"}},
+		{map[string]string{"seed": "0101", "dataset": "mnist"}, []string{"bbbb/1/0/", "bbbb/1/1/", "bbbb/1/2/", "bbbb/1/3/"}},
+		{map[string]string{"level": "1", "branch": ""}, []string{"bbbb/0/1/", "bbbb/1/1/"}},
+		{map[string]string{"branch": "reinit"}, []string{"bbbb/0/1/reinit"}},
+		{map[string]string{"wall": "1m23.123456789s", "level": "0"}, []string{"bbbb/0/0/", "bbbb/1/0/", "cccc/0/0/"}},
+		{map[string]string{"finished": "2025-03-04T06:06:07.890123456+01:00", "dataset": "cifar10"}, []string{"cccc/0/0/"}},
+		{map[string]string{"dataset": "MNIST"}, nil},
+	}
+	for _, c := range cases {
+		got, err := s.Results(c.filter)
+		if err != nil {
+			t.Errorf("%v: %v", c.filter, err)
+			continue
+		}
+		var keys []string
+		for _, r := range got {
+			keys = append(keys, key(r))
+		}
+		if !slices.Equal(keys, c.want) {
+			t.Errorf("%v: got %v, want %v", c.filter, keys, c.want)
+		}
+	}
+
+	bad := []struct {
+		filter map[string]string
+		want   []string
+	}{
+		{map[string]string{"densty": "0.2"}, []string{`"densty"`, `did you mean "density"`, "spec_hash, pipeline", "finished"}},
+		{map[string]string{"acc": "1"}, []string{`unknown column "acc"`, "final_test_acc"}},
+		{map[string]string{"density": "dense"}, []string{"density", "want a number"}},
+		{map[string]string{"level": "0.5"}, []string{"level", "want an integer"}},
+		{map[string]string{"seed": "-1"}, []string{"seed", "unsigned"}},
+		{map[string]string{"wall": "soon"}, []string{"wall", "duration"}},
+		{map[string]string{"finished": "yesterday"}, []string{"finished", "RFC 3339"}},
+	}
+	for _, c := range bad {
+		_, err := s.Results(c.filter)
+		wantErr(t, err, c.want...)
+	}
+}
+
+func TestStoreRun(t *testing.T) {
+	s, path := openTestStore(t)
+	for _, h := range []string{"abc123000000", "abc456000000", "def000000000", "0f1", "0f1234"} {
+		mustPut(t, s, result(h, 0, 0, ""), result(h, 1, 0, ""), result(h, 0, 1, ""))
+	}
+	cases := []struct {
+		prefix string
+		want   string // the hash, or "error: ..." substrings separated by |
+	}{
+		{"def", "def000000000"},
+		{"abc4", "abc456000000"},
+		{"abc123000000", "abc123000000"},
+		{"0f1", "0f1"}, // a whole hash that is also a prefix of another
+		{"0f12", "0f1234"},
+		{"abc", "error: ambiguous|abc123000000|abc456000000|" + path},
+		{"0f", "error: ambiguous|0f1, 0f1234"},
+		{"9", `error: no run "9"|` + path},
+		{"ABC1", `error: no run "ABC1"`},
+		{"", "error: empty run name"},
+	}
+	for _, c := range cases {
+		rows, err := s.Run(c.prefix)
+		if want, ok := strings.CutPrefix(c.want, "error: "); ok {
+			if err == nil {
+				t.Errorf("Run(%q): no error, want %q", c.prefix, want)
+				continue
+			}
+			wantErr(t, err, strings.Split(want, "|")...)
+			continue
+		}
+		if err != nil {
+			t.Errorf("Run(%q): %v", c.prefix, err)
+			continue
+		}
+		if len(rows) != 3 {
+			t.Errorf("Run(%q): %d rows, want 3", c.prefix, len(rows))
+			continue
+		}
+		for _, r := range rows {
+			if r.SpecHash != c.want {
+				t.Errorf("Run(%q): row of %s, want %s", c.prefix, r.SpecHash, c.want)
+			}
+		}
+		if rows[0].Replicate != 0 || rows[0].Level != 0 || rows[1].Level != 1 || rows[2].Replicate != 1 {
+			t.Errorf("Run(%q): rows not ordered by replicate, level: %+v", c.prefix, rows)
+		}
+	}
+}
+
+func schemaSQL(t *testing.T, db *sql.DB) string {
+	t.Helper()
+	rows, err := db.Query("SELECT type, name, coalesce(sql, '') FROM sqlite_schema ORDER BY name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var typ, name, text string
+		rows.Scan(&typ, &name, &text)
+		fmt.Fprintf(&b, "%s %s %s\n", typ, name, text)
+	}
+	return b.String()
+}
+
+func TestStoreMigrations(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "results.db")
+
+	// A fresh file gets every migration, WAL and the application id.
+	s, err := OpenStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.applied != len(migrations) {
+		t.Errorf("fresh store: applied %d migrations, want %d", s.applied, len(migrations))
+	}
+	if v := pragmaInt(t, s.db, "user_version"); v != len(migrations) {
+		t.Errorf("user_version %d, want %d", v, len(migrations))
+	}
+	if id := pragmaInt(t, s.db, "application_id"); id != storeApplicationID {
+		t.Errorf("application_id %#x, want %#x", id, storeApplicationID)
+	}
+	var mode string
+	s.db.QueryRow("PRAGMA journal_mode").Scan(&mode)
+	if mode != "wal" {
+		t.Errorf("journal_mode %q, want wal", mode)
+	}
+	mustPut(t, s, result("dddd00000000", 0, 0, ""))
+	before := schemaSQL(t, s.db)
+	s.Close()
+
+	// Opening again changes nothing.
+	s, err = OpenStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.applied != 0 {
+		t.Errorf("reopen applied %d migrations, want 0", s.applied)
+	}
+	if after := schemaSQL(t, s.db); after != before {
+		t.Errorf("reopen changed the schema:\n%s\nwant\n%s", after, before)
+	}
+	s.Close()
+
+	// A database built by migration 1 only, with a row in it, is brought
+	// up to date (here with a test migration 2) and keeps its row.
+	old := filepath.Join(dir, "v1.db")
+	v1 := &Store{db: rawDB(t, old), path: old}
+	if n, err := v1.migrate(1); err != nil || n != 1 {
+		t.Fatalf("building a v1 database: %d migrations, %v", n, err)
+	}
+	if _, err := v1.db.Exec(`INSERT INTO results (spec_hash, pipeline, method, dataset, model, backend, replicate, seed, level, branch,
+		params_total, params_nonzero, flops_dense, flops_nonzero, bytes, best_iter, iterations, wall, version)
+		VALUES ('eeee00000000', 'imp', 'dense', 'mnist', 'mlp', 'native', 0, 1, 0, '', 10, 10, 20, 20, 40, 5, 9, 1000, 'old')`); err != nil {
+		t.Fatal(err)
+	}
+	v1.db.Close()
+	saved := migrations
+	t.Cleanup(func() { migrations = saved })
+	migrations = append(slices.Clip(saved), migration{version: len(saved) + 1, name: "test index", stmts: []string{
+		"CREATE INDEX results_test ON results (version)",
+	}})
+	s, err = OpenStore(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.applied != len(saved) {
+		t.Errorf("v1 database: applied %d migrations, want %d", s.applied, len(saved))
+	}
+	if v := pragmaInt(t, s.db, "user_version"); v != len(saved)+1 {
+		t.Errorf("user_version %d after migration, want %d", v, len(saved)+1)
+	}
+	rows, err := s.Run("eeee")
+	if err != nil || len(rows) != 1 || rows[0].Version != "old" || !math.IsNaN(rows[0].FinalTestAcc) || !rows[0].Finished.IsZero() {
+		t.Errorf("the v1 row after migration: %+v, %v", rows, err)
+	}
+	s.Close()
+
+	// A migration that fails rolls back: the version and the rows stay.
+	migrations = append(migrations, migration{version: len(saved) + 2, name: "broken", stmts: []string{
+		"CREATE TABLE extra (x)", "CREATE INDEX nope ON missing (x)",
+	}})
+	_, err = OpenStore(old)
+	wantErr(t, err, old, "migration "+strconv.Itoa(len(saved)+2)+" (broken)", "missing")
+	db := rawDB(t, old)
+	if v := pragmaInt(t, db, "user_version"); v != len(saved)+1 {
+		t.Errorf("user_version %d after a failed migration, want %d", v, len(saved)+1)
+	}
+	var n int
+	if err := db.QueryRow("SELECT count(*) FROM sqlite_schema WHERE name = 'extra'").Scan(&n); err != nil || n != 0 {
+		t.Errorf("failed migration left table extra (%d, %v)", n, err)
+	}
+	if err := db.QueryRow("SELECT count(*) FROM results").Scan(&n); err != nil || n != 1 {
+		t.Errorf("rows after a failed migration: %d, %v; want 1", n, err)
+	}
+}
+
+// refused opens path, expects an error containing wants, and checks that the
+// file's bytes did not change.
+func refused(t *testing.T, path string, wants ...string) {
+	t.Helper()
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenStore(path)
+	if err == nil {
+		s.Close()
+	}
+	wantErr(t, err, append([]string{path}, wants...)...)
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Errorf("%s was modified", path)
+	}
+}
+
+func TestStoreRefusesNewerSchema(t *testing.T) {
+	s, path := openTestStore(t)
+	mustPut(t, s, result("ffff00000000", 0, 0, ""))
+	s.Close()
+	db := rawDB(t, path)
+	if _, err := db.Exec("PRAGMA user_version = 999"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	refused(t, path, "schema version 999", fmt.Sprintf("version %d", len(migrations)), "newer")
+}
+
+func TestStoreRefusesCorruptFile(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, size := range []int{1, 100, 4096, 65536} {
+		junk := make([]byte, size)
+		for i := range junk {
+			junk[i] = byte(rng.Uint32())
+		}
+		path := filepath.Join(dir, fmt.Sprintf("junk%d.db", size))
+		if err := os.WriteFile(path, junk, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		refused(t, path, "not a SQLite database")
+	}
+	// The SQLite header followed by junk.
+	junk := make([]byte, 4096)
+	for i := range junk {
+		junk[i] = byte(rng.Uint32())
+	}
+	path := filepath.Join(dir, "header.db")
+	os.WriteFile(path, append([]byte(sqliteHeader), junk...), 0o644)
+	refused(t, path, "not a SQLite database")
+
+	// A text file, such as a spec saved under the wrong name.
+	path = filepath.Join(dir, "spec.db")
+	os.WriteFile(path, []byte("dataset: {name: mnist}\nmodel: {name: lenet-300-100}\n"), 0o644)
+	refused(t, path, "not a SQLite database")
+}
+
+// TestStoreCorruptPages damages the pages of a store's rows: opening
+// works (the header and schema are intact) and reading fails with an error
+// that names the file.
+func TestStoreCorruptPages(t *testing.T) {
+	s, path := openTestStore(t)
+	for l := range 200 {
+		mustPut(t, s, result("cafe00000000", 0, l, strings.Repeat("x", 100)))
+	}
+	s.Close()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) < 8*4096 {
+		t.Fatalf("database of %d bytes, want several pages", len(data))
+	}
+	for i := 4096 * 2; i < len(data); i++ {
+		data[i] = byte(i * 7)
+	}
+	os.WriteFile(path, data, 0o644)
+	s, err = OpenStore(path)
+	if err != nil {
+		wantErr(t, err, path, "corrupt")
+		return
+	}
+	defer s.Close()
+	_, err = s.Results(nil)
+	wantErr(t, err, path, "corrupt")
+}
+
+func TestStoreRefusesForeignDatabase(t *testing.T) {
+	dir := t.TempDir()
+	other := filepath.Join(dir, "other.db")
+	db := rawDB(t, other)
+	if _, err := db.Exec("CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES ('keep me')"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	refused(t, other, "not a prunebench results store")
+
+	app := filepath.Join(dir, "app.db")
+	db = rawDB(t, app)
+	if _, err := db.Exec("PRAGMA application_id = 42; PRAGMA user_version = 1; CREATE TABLE t (x)"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	refused(t, app, "another program", "0x2a")
+}
+
+func TestStorePaths(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, []byte("x"), 0o644)
+	_, err := OpenStore(filepath.Join(file, "runs", "results.db"))
+	wantErr(t, err, filepath.Join(file, "runs", "results.db"), "cannot create its directory")
+
+	_, err = OpenStore(dir)
+	wantErr(t, err, dir, "not a regular file")
+
+	_, err = OpenStore("")
+	wantErr(t, err, "empty path")
+
+	// URI syntax in a path is escaped.
+	odd := filepath.Join(dir, "a?b#c%20d", "results.db")
+	s, err := OpenStore(odd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, s, result("1111", 0, 0, ""))
+	s.Close()
+	if fi, err := os.Stat(odd); err != nil || fi.Size() == 0 {
+		t.Errorf("database not at %s: %v", odd, err)
+	}
+
+	// A relative path is relative to the working directory.
+	t.Chdir(dir)
+	s, err = OpenStore(filepath.Join("rel", "results.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := os.Stat(filepath.Join(dir, "rel", "results.db")); err != nil {
+		t.Error(err)
+	}
+}
+
+// checkStore checks that path holds exactly want rows, with the given hashes,
+// and passes SQLite's integrity check.
+func checkStore(t *testing.T, path string, want int) {
+	t.Helper()
+	s, err := OpenStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rows, err := s.Results(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != want {
+		t.Errorf("%d rows, want %d", len(rows), want)
+	}
+	seen := map[string]bool{}
+	for _, r := range rows {
+		k := fmt.Sprintf("%s/%d", r.SpecHash, r.Level)
+		if seen[k] {
+			t.Errorf("row %s twice", k)
+		}
+		seen[k] = true
+	}
+	var ok string
+	if err := s.db.QueryRow("PRAGMA integrity_check").Scan(&ok); err != nil || ok != "ok" {
+		t.Errorf("integrity_check: %q, %v", ok, err)
+	}
+}
+
+// checkOverlap checks that writers of path wrote at the same time: the
+// interval of a run's Finished times overlaps another run's.
+func checkOverlap(t *testing.T, path string) {
+	t.Helper()
+	s, err := OpenStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rows, err := s.Results(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type span struct{ first, last time.Time }
+	spans := map[string]*span{}
+	for _, r := range rows {
+		sp := spans[r.SpecHash]
+		if sp == nil {
+			sp = &span{r.Finished, r.Finished}
+			spans[r.SpecHash] = sp
+		}
+		if r.Finished.Before(sp.first) {
+			sp.first = r.Finished
+		}
+		if r.Finished.After(sp.last) {
+			sp.last = r.Finished
+		}
+	}
+	n := 0
+	for h, a := range spans {
+		for g, b := range spans {
+			if g != h && a.first.Before(b.last) && b.first.Before(a.last) {
+				n++
+				break
+			}
+		}
+	}
+	t.Logf("%d of %d writers wrote while another did", n, len(spans))
+	if n == 0 {
+		t.Errorf("the writers wrote one after the other: the test did not exercise concurrent writes")
+	}
+}
+
+// writeRows opens its own Store on path and, from time start on, puts n rows
+// of run hash, one per level, a millisecond apart (as runs finish levels now
+// and then), reading the run back between writes.
+func writeRows(path, hash string, n int, start time.Time) error {
+	s, err := OpenStore(path)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	time.Sleep(time.Until(start))
+	for l := 0; l < n; l++ {
+		r := result(hash, 0, l, "")
+		r.Finished = time.Now()
+		if err := s.Put(r); err != nil {
+			return err
+		}
+		if l%5 == 4 {
+			if rows, err := s.Run(hash); err != nil {
+				return err
+			} else if len(rows) != l+1 {
+				return fmt.Errorf("%s: read %d rows after writing %d", hash, len(rows), l+1)
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return s.Close()
+}
+
+func TestStoreParallelWriters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "results.db") // created by the writers, concurrently
+	const writers, rows = 16, 25
+	var wg sync.WaitGroup
+	errs := make([]error, writers)
+	ready := make(chan struct{})
+	start := time.Now().Add(200 * time.Millisecond)
+	for w := range writers {
+		wg.Go(func() {
+			<-ready
+			errs[w] = writeRows(path, fmt.Sprintf("g%011d", w), rows, start)
+		})
+	}
+	close(ready)
+	wg.Wait()
+	t.Logf("%d goroutines × %d rows in %v from their common start", writers, rows, time.Since(start))
+	for w, err := range errs {
+		if err != nil {
+			t.Errorf("writer %d: %v", w, err)
+		}
+	}
+	checkStore(t, path, writers*rows)
+	checkOverlap(t, path)
+}
+
+const childEnv = "PRUNEBENCH_STORE_CHILD" // path,hash,rows,start (unix ns)
+
+// TestStoreChildWriter is a child process of TestStoreParallelProcesses.
+func TestStoreChildWriter(t *testing.T) {
+	arg := os.Getenv(childEnv)
+	if arg == "" {
+		t.Skip("runs as a child of TestStoreParallelProcesses")
+	}
+	parts := strings.Split(arg, ",")
+	n, _ := strconv.Atoi(parts[2])
+	start, _ := strconv.ParseInt(parts[3], 10, 64)
+	if err := writeRows(parts[0], parts[1], n, time.Unix(0, start)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStoreParallelProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	path := filepath.Join(t.TempDir(), "results.db") // created by the children, concurrently
+	const procs, rows = 4, 25
+	cmds := make([]*exec.Cmd, procs)
+	outs := make([]bytes.Buffer, procs)
+	start := time.Now().Add(500 * time.Millisecond)
+	for p := range procs {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestStoreChildWriter$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s,p%011d,%d,%d", childEnv, path, p, rows, start.UnixNano()))
+		cmd.Stdout, cmd.Stderr = &outs[p], &outs[p]
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds[p] = cmd
+	}
+	for p, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("child %d: %v\n%s", p, err, outs[p].String())
+		} else if !strings.Contains(outs[p].String(), "--- PASS: TestStoreChildWriter") {
+			t.Errorf("child %d did not run the writer:\n%s", p, outs[p].String())
+		}
+	}
+	t.Logf("%d processes × %d rows in %v from their common start", procs, rows, time.Since(start))
+	checkStore(t, path, procs*rows)
+	checkOverlap(t, path)
+}
+
+func TestStoreLocked(t *testing.T) {
+	saved := busyTimeout
+	busyTimeout = 200 * time.Millisecond
+	t.Cleanup(func() { busyTimeout = saved })
+
+	s, path := openTestStore(t)
+	first := result("9999aaaa0000", 0, 0, "")
+	mustPut(t, s, first)
+
+	// Another process's connection holds a write transaction open.
+	other := rawDB(t, path+"?_txlock=immediate")
+	tx, err := other.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(`UPDATE results SET version = 'other' WHERE spec_hash = '9999aaaa0000'`); err != nil {
+		t.Fatal(err)
+	}
+
+	second := result("9999aaaa0000", 0, 1, "")
+	t0 := time.Now()
+	err = s.Put(second)
+	waited := time.Since(t0)
+	wantErr(t, err, path, "database is locked", "level 1", "nothing was written")
+	if !errors.Is(err, ErrStoreLocked) {
+		t.Errorf("error %v is not ErrStoreLocked", err)
+	}
+	if waited < busyTimeout/2 {
+		t.Errorf("Put failed after %v, before the busy timeout %v", waited, busyTimeout)
+	}
+
+	// Readers are not blocked by the writer (WAL), and see what was stored.
+	rows, err := s.Results(nil)
+	if err != nil || len(rows) != 1 || rows[0].Version != first.Version {
+		t.Errorf("read while locked: %+v, %v", rows, err)
+	}
+	// A second store opens a current database without taking the lock.
+	s2, err := OpenStore(path)
+	if err != nil {
+		t.Errorf("open while locked: %v", err)
+	} else {
+		s2.Close()
+	}
+
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, s, second) // the retry succeeds
+	rows, err = s.Results(nil)
+	if err != nil || len(rows) != 2 || rows[0].Version != "other" || rows[1].Level != 1 {
+		t.Errorf("after the lock: %+v, %v", rows, err)
+	}
+}
