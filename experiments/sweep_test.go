@@ -1,0 +1,111 @@
+package experiments
+
+import (
+	"context"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestParseSweepProductAndZip(t *testing.T) {
+	base := "model:\n  name: mlp\n"
+	cases := []struct {
+		name, sweep string
+		want        []string // "lr seed" of each run, sorted
+	}{
+		{"product", "sweep:\n  training.lr: [0.1, 0.01]\n  seed: [1, 2]\n",
+			[]string{"0.01 1", "0.01 2", "0.1 1", "0.1 2"}},
+		{"nested keys", "sweep:\n  training:\n    lr: [0.1, 0.01]\n",
+			[]string{"0.01 0", "0.1 0"}},
+		{"zip", "sweep:\n  training.lr: [0.1, 0.01]\n  seed: [1, 2]\nsweep_mode: zip\n",
+			[]string{"0.01 2", "0.1 1"}},
+		{"duplicates kept once", "sweep:\n  training.lr: [0.1, 0.1]\n", []string{"0.1 0"}},
+		{"no sweep block", "", []string{"0.0012 0"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			specs, err := ParseSweep("s.yaml", []byte(base+c.sweep), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, s := range specs {
+				if s.Model.Name != "mlp" {
+					t.Errorf("a sweep point lost the base spec: model %q", s.Model.Name)
+				}
+				got = append(got, strings.TrimSpace(fmtFloat(s.Training.LR)+" "+fmtUint(s.Seed)))
+			}
+			sort.Strings(got)
+			if strings.Join(got, "|") != strings.Join(c.want, "|") {
+				t.Errorf("runs %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestParseSweepErrors(t *testing.T) {
+	cases := []struct{ yaml, want string }{
+		{"sweep:\n  training.lrr: [1]\n", `did you mean "training.lr"`},
+		{"sweep:\n  training.lr: 0.1\n", "want a non-empty list"},
+		{"sweep:\n  training.lr: [0.1]\n  seed: [1, 2]\nsweep_mode: zip\n", "one length"},
+		{"sweep:\n  training.lr: [0.1]\nsweep_mode: grid\n", "product or zip"},
+		{"sweep:\n  output: [a, b]\n", "one output folder"},
+		{"sweep:\n  training.batch_size: [8, x]\n", "batch_size"},
+		{"sweep: [1, 2]\n", "must map keys"},
+	}
+	for _, c := range cases {
+		if _, err := ParseSweep("s.yaml", []byte(c.yaml), nil); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: error %v, want one containing %q", c.yaml, err, c.want)
+		}
+	}
+	// A sweep file given to ParseSpec (prunebench run) points to sweep.
+	if _, err := ParseSpec("s.yaml", []byte("sweep:\n  seed: [1, 2]\n"), nil); err == nil || !strings.Contains(err.Error(), "prunebench sweep") {
+		t.Errorf("ParseSpec on a sweep: %v", err)
+	}
+}
+
+// TestRunSweepKeepsGoing runs a sweep in which one point cannot load its data:
+// the others finish, the failure is reported, and a second call resumes
+// (finds everything that finished).
+func TestRunSweepKeepsGoing(t *testing.T) {
+	out := t.TempDir()
+	good := tinySpec()
+	good.Output = out
+	other := good
+	other.Training.LR = 0.02
+	bad := good
+	bad.Dataset = DatasetSpec{Name: "cifar10", Dir: filepath.Join(out, "no-such-dir"), Augment: "default"}
+	specs := []Spec{good, bad, other}
+	var progress []float64
+	outs, err := RunSweep(context.Background(), specs, SweepOptions{Jobs: 2, Progress: func(_ int, f float64) { progress = append(progress, f) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if outs[0].Err != nil || outs[2].Err != nil || len(outs[0].Results) != 1 || len(outs[2].Results) != 1 {
+		t.Fatalf("good runs: %+v / %+v", outs[0].Err, outs[2].Err)
+	}
+	if outs[1].Err == nil || !strings.Contains(outs[1].Err.Error(), "no-such-dir") {
+		t.Errorf("bad run error %v, want one naming the missing folder", outs[1].Err)
+	}
+	if len(progress) == 0 {
+		t.Error("no progress reported")
+	}
+	st, err := OpenStore(filepath.Join(out, "results.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rs, err := st.Results(nil)
+	if err != nil || len(rs) != 2 {
+		t.Fatalf("store has %d results (err %v), want 2", len(rs), err)
+	}
+	again, err := RunSweep(context.Background(), []Spec{good}, SweepOptions{Jobs: 1})
+	if err != nil || again[0].Err != nil || again[0].Results[0].Finished != outs[0].Results[0].Finished {
+		t.Errorf("resuming the sweep retrained a finished run (err %v)", err)
+	}
+}
+
+func fmtFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+func fmtUint(v uint64) string   { return strconv.FormatUint(v, 10) }
