@@ -162,7 +162,7 @@ func (s *Store) init() error {
 	case appID != 0 && appID != storeApplicationID:
 		return fmt.Errorf("results store %s: a SQLite database of another program (application_id %#x), not a prunebench results store; it was not modified", s.path, appID)
 	case version == 0 && objects > 0:
-		return fmt.Errorf("results store %s: a SQLite database with %d schema objects but no prunebench schema version, not a prunebench results store; it was not modified", s.path, objects)
+		return fmt.Errorf("results store %s: a SQLite database with tables of its own (%d schema objects) and no prunebench schema version, not a prunebench results store; it was not modified", s.path, objects)
 	case version > current:
 		return s.tooNew(version)
 	}
@@ -258,8 +258,12 @@ func (s *Store) wrap(op string, err error) error {
 	if errors.As(err, &se) {
 		switch se.Code() & 0xff {
 		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
-			return fmt.Errorf("results store %s: %s: %w: another connection held it for more than the busy timeout (%v); nothing was written, retry when it is done (%v)",
-				s.path, op, ErrStoreLocked, busyTimeout, err)
+			detail := ""
+			if se.Code() != sqlite3.SQLITE_BUSY {
+				detail = fmt.Sprintf(" (%v)", err) // an extended code says more
+			}
+			return fmt.Errorf("results store %s: %s: %w: another connection held it for more than the busy timeout (%v); nothing was written, retry when it is done%s",
+				s.path, op, ErrStoreLocked, busyTimeout, detail)
 		case sqlite3.SQLITE_NOTADB:
 			return fmt.Errorf("results store %s: not a SQLite database (corrupt, or another kind of file); it was not modified: move it away or choose another output folder (%v)", s.path, err)
 		case sqlite3.SQLITE_CORRUPT:
@@ -633,7 +637,7 @@ func (s *Store) Run(hashPrefix string) ([]Result, error) {
 		if len(hashes) > show {
 			list += ", ..."
 		}
-		return nil, fmt.Errorf("results store %s: run %q is ambiguous: it starts %s; give more of the hash", s.path, hashPrefix, list)
+		return nil, fmt.Errorf("results store %s: run %q is ambiguous: %s start with it; give more of the hash", s.path, hashPrefix, list)
 	}
 	return s.query("read run "+hash, "SELECT "+columnList()+" FROM results WHERE spec_hash = ? ORDER BY spec_hash, replicate, level, branch", hash)
 }

@@ -107,6 +107,7 @@ func wantErr(t *testing.T, err error, wants ...string) {
 	if err == nil {
 		t.Fatalf("no error, want one containing %q", wants)
 	}
+	t.Logf("error: %v", err)
 	for _, w := range wants {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error %q lacks %q", err, w)

@@ -103,6 +103,7 @@ func TestLsCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("prunebench ls:\n%s", out)
 	containsAll(t, "header", out, "run", "pipeline", "model", "dataset", "methods", "levels", "replicates", "results", "last finished")
 	last := func(h time.Duration) string { return lsBase.Add(h).Local().Format(lsTimeLayout) }
 	containsAll(t, "imp line", lsLine(t, out, "abc123000000"),
@@ -206,6 +207,7 @@ func TestShowCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("prunebench show abc1:\n%s", out)
 	containsAll(t, "title", strings.SplitN(out, "\n", 2)[0], "run abc123000000", "imp", "lenet-300-100 on mnist", "native", "v0.3.0")
 	containsAll(t, "header", out, "rep", "level", "branch", "density", "sparsity", "compression",
 		"nonzero / params", "nonzero FLOPs", "best iter", "test acc @best", "test acc @end", "wall")

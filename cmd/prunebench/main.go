@@ -39,6 +39,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newTrainCmd(), newRunCmd(), newSweepCmd(), newBoardCmd(), newPlotCmd(), newConfigCmd(), newBenchCmd())
+	root.AddCommand(newTrainCmd(), newRunCmd(), newSweepCmd(), newLsCmd(), newShowCmd(), newBoardCmd(), newPlotCmd(), newConfigCmd(), newBenchCmd())
 	return root
 }
