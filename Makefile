@@ -8,7 +8,7 @@ build:
 	$(GO) build -o bin/prunebench ./cmd/prunebench
 
 test:
-	$(GO) test ./...
+	$(GO) test ./... && $(GO) test -run='^$$' -fuzz=FuzzParseSpec -fuzztime=20s -fuzzminimizetime=2s ./experiments
 
 vet:
 	gofmt -l . | (! grep .) && $(GO) vet ./...

@@ -86,7 +86,7 @@ func reportSweep(cmd *cobra.Command, outcomes []experiments.SweepOutcome) error 
 		rows = append(rows, []string{experiments.Hash(o.Spec), settings, fmt.Sprint(len(o.Results)), pct(sum / float64(len(o.Results)))})
 	}
 	if len(rows) > 0 {
-		if err := renderTable(cmd.OutOrStdout(), []string{"run", "settings", "levels", "mean test acc @best"}, rows); err != nil {
+		if err := renderTable(cmd.OutOrStdout(), []string{"run", "settings", "results", "mean test acc @best"}, rows); err != nil {
 			return err
 		}
 	}
