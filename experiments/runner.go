@@ -30,6 +30,11 @@ type RunOptions struct {
 	// Store, when set, is used instead of opening <output>/results.db
 	// (a sweep shares one).
 	Store *Store
+	// Rerun trains units whose folder lost its result.yaml although the
+	// store holds their result (a folder deleted by hand), replacing the
+	// stored result. Without it such a unit is an error, so nothing stored
+	// is overwritten by accident.
+	Rerun bool
 }
 
 // UnitInfo names a unit for progress displays.
@@ -58,6 +63,7 @@ type Replicate struct {
 
 	store *Store
 	watch func(UnitInfo) ([]Callback, func())
+	rerun bool
 }
 
 // UnitFunc trains one level or branch in dir (which exists; checkpoints go
@@ -88,6 +94,16 @@ func (r *Replicate) Unit(ctx context.Context, level int, branch string, fn UnitF
 		return res, r.store.Put(res)
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return Result{}, err
+	}
+	if !r.rerun {
+		stored, err := r.store.Results(map[string]string{"spec_hash": r.Hash, "replicate": fmt.Sprint(r.Index), "level": fmt.Sprint(level), "branch": branch})
+		if err != nil {
+			return Result{}, err
+		}
+		if len(stored) > 0 {
+			return Result{}, fmt.Errorf("%s has no %s, but %s holds its result (finished %s): the run folder was deleted or moved; restore it, or run again with --rerun to train that level anew and replace the stored result",
+				dir, resultFile, r.store.Path(), stored[0].Finished.Format(time.RFC3339))
+		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Result{}, err
@@ -183,7 +199,7 @@ func RunSpec(ctx context.Context, s Spec, o RunOptions) ([]Result, error) {
 	for i := 0; i < s.Replicates; i++ {
 		rs := s
 		rs.Seed = s.Seed + uint64(i)
-		rep := &Replicate{Spec: rs, Index: i, Hash: hash, Dir: filepath.Join(root, fmt.Sprintf("replicate_%d", i)), store: store, watch: o.Watch}
+		rep := &Replicate{Spec: rs, Index: i, Hash: hash, Dir: filepath.Join(root, fmt.Sprintf("replicate_%d", i)), store: store, watch: o.Watch, rerun: o.Rerun}
 		if err := pl.Run(ctx, rep); err != nil {
 			return all, err
 		}

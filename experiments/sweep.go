@@ -192,6 +192,8 @@ type SweepOptions struct {
 	// Progress, when set, is called with the index of a run and its
 	// completed fraction in [0, 1] as it trains.
 	Progress func(run int, fraction float64)
+	// Rerun is RunOptions.Rerun for every run.
+	Rerun bool
 }
 
 // RunSweep runs the specs Jobs at a time, sharing one results store. A run
@@ -228,7 +230,7 @@ func RunSweep(ctx context.Context, specs []Spec, o SweepOptions) ([]SweepOutcome
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				out[i] = runOne(ctx, i, specs[i], store, o.Progress)
+				out[i] = runOne(ctx, i, specs[i], store, o)
 			}
 		}()
 	}
@@ -244,8 +246,9 @@ func RunSweep(ctx context.Context, specs []Spec, o SweepOptions) ([]SweepOutcome
 	return out, nil
 }
 
-func runOne(ctx context.Context, i int, s Spec, store *Store, progress func(int, float64)) SweepOutcome {
-	opts := RunOptions{Store: store}
+func runOne(ctx context.Context, i int, s Spec, store *Store, so SweepOptions) SweepOutcome {
+	opts := RunOptions{Store: store, Rerun: so.Rerun}
+	progress := so.Progress
 	if progress != nil {
 		// Progress counts replicates; a replicate's units share its slice.
 		opts.Watch = func(u UnitInfo) ([]Callback, func()) {

@@ -16,7 +16,7 @@ import (
 
 func newRunCmd() *cobra.Command {
 	var sets []string
-	var quiet bool
+	var quiet, rerun bool
 	cmd := &cobra.Command{
 		Use:   "run SPEC.yaml",
 		Short: "Run every replicate and level of a spec's pipeline; resumes what is unfinished",
@@ -31,9 +31,10 @@ not from its last checkpoint. Ctrl-C checkpoints and stops.`,
 			if err != nil {
 				return err
 			}
-			return runAndReport(cmd, spec, quiet)
+			return runAndReport(cmd, spec, quiet, rerun)
 		},
 	}
+	cmd.Flags().BoolVar(&rerun, "rerun", false, "train levels whose run folder was deleted although results.db holds them, replacing their results")
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a spec key, e.g. --set training.lr=0.01 (repeatable)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress bars")
 	return cmd
@@ -41,10 +42,10 @@ not from its last checkpoint. Ctrl-C checkpoints and stops.`,
 
 // runAndReport runs a spec with a progress bar per unit and prints its
 // results table.
-func runAndReport(cmd *cobra.Command, spec experiments.Spec, quiet bool) error {
+func runAndReport(cmd *cobra.Command, spec experiments.Spec, quiet, rerun bool) error {
 	dir := filepath.Join(spec.Output, experiments.Hash(spec))
 	fmt.Fprintf(cmd.ErrOrStderr(), "run %s\n", dir)
-	opts := experiments.RunOptions{}
+	opts := experiments.RunOptions{Rerun: rerun}
 	if !quiet {
 		opts.Watch = func(u experiments.UnitInfo) ([]experiments.Callback, func()) {
 			bar := newProgress(fmt.Sprintf("%s/%s %s", spec.Model.Name, spec.Dataset.Name, u.Label()))

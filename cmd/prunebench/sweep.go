@@ -18,7 +18,7 @@ import (
 func newSweepCmd() *cobra.Command {
 	var sets []string
 	var jobs int
-	var quiet bool
+	var quiet, rerun bool
 	cmd := &cobra.Command{
 		Use:   "sweep SPEC.yaml",
 		Short: "Run every point of a spec's sweep block, N at a time; resumes, keeps going past failures",
@@ -34,7 +34,7 @@ command again skips what finished.`,
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "sweep of %d runs, %d at a time, into %s\n", len(specs), jobs, specs[0].Output)
-			opts := experiments.SweepOptions{Jobs: jobs}
+			opts := experiments.SweepOptions{Jobs: jobs, Rerun: rerun}
 			var bar *progressbar.ProgressBar
 			if !quiet {
 				bar = progressbar.NewOptions(1000*len(specs),
@@ -66,6 +66,7 @@ command again skips what finished.`,
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a spec key for every run (repeatable)")
 	cmd.Flags().IntVarP(&jobs, "jobs", "j", runtime.NumCPU(), "runs trained at once (one core each)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
+	cmd.Flags().BoolVar(&rerun, "rerun", false, "train levels whose run folder was deleted although results.db holds them, replacing their results")
 	return cmd
 }
 

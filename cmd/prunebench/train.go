@@ -10,7 +10,7 @@ import (
 
 func newTrainCmd() *cobra.Command {
 	var sets []string
-	var quiet bool
+	var quiet, rerun bool
 	cmd := &cobra.Command{
 		Use:   "train SPEC.yaml",
 		Short: "Train a dense model from a spec (the train pipeline of `run`)",
@@ -26,9 +26,10 @@ that names another pipeline is refused.`,
 			if spec.Pipeline != "train" {
 				return fmt.Errorf("spec %s uses pipeline %q: run it with `prunebench run %s`", args[0], spec.Pipeline, args[0])
 			}
-			return runAndReport(cmd, spec, quiet)
+			return runAndReport(cmd, spec, quiet, rerun)
 		},
 	}
+	cmd.Flags().BoolVar(&rerun, "rerun", false, "train levels whose run folder was deleted although results.db holds them, replacing their results")
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a spec key, e.g. --set training.lr=0.01 (repeatable)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
 	return cmd

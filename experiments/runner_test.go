@@ -1,0 +1,73 @@
+package experiments
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestRunSpecDeletedFolder deletes a finished run's folder by hand: running
+// again is an error that names the folder and keeps the stored result, and
+// with Rerun the level is trained anew and its result replaced.
+func TestRunSpecDeletedFolder(t *testing.T) {
+	s := tinySpec()
+	s.Output = t.TempDir()
+	s.Replicates = 2
+	first, err := RunSpec(context.Background(), s, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != 2 || first[0].Seed == first[1].Seed {
+		t.Fatalf("results %+v: want two replicates with their own seeds", first)
+	}
+	rep1 := filepath.Join(s.Output, Hash(s), "replicate_1")
+	if err := os.RemoveAll(rep1); err != nil {
+		t.Fatal(err)
+	}
+	_, err = RunSpec(context.Background(), s, RunOptions{})
+	if err == nil || !strings.Contains(err.Error(), rep1) || !strings.Contains(err.Error(), "--rerun") {
+		t.Fatalf("error %v, want one naming %s and --rerun", err, rep1)
+	}
+	st, err := OpenStore(filepath.Join(s.Output, "results.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, err := st.Results(map[string]string{"replicate": "1"})
+	st.Close()
+	if err != nil || len(kept) != 1 || !kept[0].Finished.Equal(first[1].Finished) {
+		t.Fatalf("stored result of replicate 1 changed: %+v (err %v)", kept, err)
+	}
+	again, err := RunSpec(context.Background(), s, RunOptions{Rerun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Training is deterministic: the rerun reproduces the deleted result.
+	if len(again) != 2 || again[1].BestTestLoss != first[1].BestTestLoss || again[0].Finished != first[0].Finished {
+		t.Errorf("rerun results %+v, first %+v", again, first)
+	}
+	if _, err := os.Stat(filepath.Join(rep1, "level_0", resultFile)); err != nil {
+		t.Errorf("rerun did not restore the folder: %v", err)
+	}
+}
+
+func TestValidateBeforeTraining(t *testing.T) {
+	cases := []struct {
+		edit func(*Spec)
+		want string
+	}{
+		{func(s *Spec) { s.Pipeline = "imp2" }, "pipeline"},
+		{func(s *Spec) { s.Replicates = 0 }, "replicates"},
+		{func(s *Spec) { s.Prune.Density = f(0) }, "prune.density"},
+		{func(s *Spec) { s.Prune.Sparsity = f(0.5) }, "does not read prune.sparsity"},
+		{func(s *Spec) { s.Output = "" }, "output"},
+	}
+	for _, c := range cases {
+		s := tinySpec()
+		c.edit(&s)
+		if _, err := Validate(s); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error %v, want one containing %q", err, c.want)
+		}
+	}
+}
