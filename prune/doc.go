@@ -4,4 +4,16 @@
 // (one-shot, IMP levels, cubic GMP) and the pipelines built from them (IMP,
 // GMP, GraNet, Scratch-E/B). It is filled in by the pruning issues; see
 // shared/specs/lth.md, pai.md, granet.md and baselines.md.
+//
+// Masks come from scores in one way only (specs/README.md §3): a Plan
+// splits the prunable set (ResolvePrunable: Kind Weight by default,
+// include/exclude globs) into units with exact keep counts (DensityPlan
+// for a global or layer-wise density with per-tensor overrides, RatePlan
+// for one IMP round, QuotaPlan and ERKPlan for given per-tensor counts),
+// every count rounded by RoundCount; Plan.Select then runs SelectTop, the
+// exact-count top-k with ties to the lower canonical index, once per unit,
+// over the concatenation for the global pool. Masks holds the result in
+// canonical order and is validated, saved, loaded and applied to a Net as
+// nn.Masked parametrizations. The threshold rules of the reference
+// implementations (CompatRules) exist only for `reference` mode.
 package prune

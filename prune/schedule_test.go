@@ -1,0 +1,141 @@
+package prune
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/prunebench/prunebench/nn"
+)
+
+// schedPrunable returns the default prunable tensors (weights of linear and
+// convolutional layers) of a zoo model, in canonical order.
+func schedPrunable(t *testing.T, model string) []nn.ParamInfo {
+	t.Helper()
+	a, err := nn.BuildArch(model, nn.ModelOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []nn.ParamInfo
+	for _, p := range a.Params() {
+		if p.Prunable() {
+			ts = append(ts, p)
+		}
+	}
+	return ts
+}
+
+// tensors builds ParamInfos of the given names and sizes (1-D shapes).
+func schedTensors(namesAndSizes ...any) []nn.ParamInfo {
+	var ts []nn.ParamInfo
+	for i := 0; i < len(namesAndSizes); i += 2 {
+		ts = append(ts, nn.ParamInfo{Name: namesAndSizes[i].(string), Shape: []int{namesAndSizes[i+1].(int)}, Kind: nn.Weight})
+	}
+	return ts
+}
+
+func schedWantErr(t *testing.T, desc string, err error, parts ...string) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("%s: no error, want one containing %q", desc, parts)
+		return
+	}
+	for _, p := range parts {
+		if !strings.Contains(err.Error(), p) {
+			t.Errorf("%s: error %q does not contain %q", desc, err, p)
+		}
+	}
+}
+
+func TestOneShot(t *testing.T) {
+	lenet := schedPrunable(t, "lenet-300-100")
+	g, err := OneShotGlobal(lenet, 0.1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !g.Global || g.Levels() != 1 || g.Keep[0][0] != 266200 || g.Keep[1][0] != 26620 || g.Units()[0] != GlobalUnit {
+		t.Errorf("global one-shot to 0.1: %+v, want one global unit 266200 → 26620", g.Keep)
+	}
+
+	l, err := OneShotLayerwise(lenet, []float64{0.0795678, 0.2301887, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The ERK densities of specs/granet.md §5 at d = 0.1 give its exact
+	// counts (18,714, 6,906, 1,000).
+	if want := []int{18714, 6906, 1000}; !slices.Equal(l.Keep[1], want) || l.Kept(1) != 26620 {
+		t.Errorf("layer-wise one-shot: %v, want %v", l.Keep[1], want)
+	}
+	if got := l.Units(); got[0] != "fc1.weight" || got[2] != "fc3.weight" {
+		t.Errorf("units %v", got)
+	}
+
+	// Rounding of specs/README.md §1.3 through a schedule.
+	r, err := OneShotLayerwise(schedTensors("a", 50, "b", 10), []float64{0.29, 1 - 0.9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{15, 1}; !slices.Equal(r.Keep[1], want) {
+		t.Errorf("0.29·50 and (1−0.9)·10: %v, want %v", r.Keep[1], want)
+	}
+
+	// One-shot at an IMP level's counts.
+	imp, err := IMPLayerwise(lenet, []float64{0.2, 0.2, 0.1}, 12, IMPRoundHalfAway)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := imp.OneShotAt(12)
+	if o.Levels() != 1 || !slices.Equal(o.Keep[1], []int{16162, 2062, 282}) || !slices.Equal(o.Keep[0], []int{235200, 30000, 1000}) {
+		t.Errorf("OneShotAt(12) = %v", o.Keep)
+	}
+	if o.Percent(1) != imp.Percent(12) {
+		t.Errorf("OneShotAt(12) Pm %v, IMP level 12 %v", o.Percent(1), imp.Percent(12))
+	}
+}
+
+func TestDensityLevels(t *testing.T) {
+	ts := schedTensors("a", 100, "b", 10)
+	s, err := DensityLevels(ts, false, []float64{0.5, 0.5, 0.25, 0.15})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]int{{100, 10}, {50, 5}, {50, 5}, {25, 3}, {15, 2}} // 2.5 → 3, 1.5 → 2
+	for L := range want {
+		if !slices.Equal(s.Keep[L], want[L]) {
+			t.Errorf("level %d: %v, want %v", L, s.Keep[L], want[L])
+		}
+	}
+	gs, err := DensityLevels(ts, true, []float64{0.8, 0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gs.Keep[1][0] != 88 || gs.Keep[2][0] != 11 || gs.Density(2) != 0.1 {
+		t.Errorf("global levels %v", gs.Keep)
+	}
+}
+
+func TestScheduleErrors(t *testing.T) {
+	ts := schedTensors("a.weight", 100, "b.weight", 10)
+	_, err := DensityLevels(ts, false, []float64{0.5, 0.6})
+	schedWantErr(t, "increasing targets", err, "level 2 density 0.6", "above level 1's 0.5", "must not increase")
+	_, err = DensityLevels(ts, false, []float64{0})
+	schedWantErr(t, "density 0", err, "level 1 density = 0", "(0, 1]")
+	_, err = DensityLevels(ts, true, []float64{1.5})
+	schedWantErr(t, "density 1.5", err, "level 1 density = 1.5")
+	_, err = DensityLevels(ts, false, []float64{0.5, 0.04})
+	schedWantErr(t, "layer emptied", err, "level 2", "leaves b.weight with 0 of 10 weights")
+	_, err = DensityLevels(ts, true, []float64{0.01})
+	schedWantErr(t, "global below one per tensor", err, "keeps 1 of 110 weights globally", "fewer than the 2 prunable tensors")
+	_, err = OneShotGlobal(nil, 0.5)
+	schedWantErr(t, "no tensors", err, "no prunable tensors")
+	_, err = OneShotLayerwise(ts, []float64{0.5})
+	schedWantErr(t, "density count", err, "1 densities for 2 tensors")
+	_, err = OneShotLayerwise(ts, []float64{0.5, 0.01})
+	schedWantErr(t, "one-shot empties", err, "leaves b.weight with 0 of 10 weights")
+	_, err = OneShotLayerwise(ts, []float64{0.5, -1})
+	schedWantErr(t, "one-shot negative", err, "density of b.weight = -1")
+	_, err = OneShotGlobal(schedTensors("a", 3, "a", 4), 0.5)
+	schedWantErr(t, "duplicate", err, "a is listed twice")
+	_, err = OneShotGlobal(append(schedTensors("a", 3), nn.ParamInfo{Name: "z", Shape: []int{0, 3}}), 0.5)
+	schedWantErr(t, "empty tensor", err, "z has shape [0 3]")
+}
