@@ -35,6 +35,13 @@ type AmountSpec struct {
 	// round, n rounds: d = (1 − p)^n for one scope.
 	IMPRate   *float64 `mapstructure:"imp_rate" help:"fraction of the remaining weights removed per round, in [0, 1) (with imp_rounds)"`
 	IMPRounds *int     `mapstructure:"imp_rounds" help:"number of pruning rounds (with imp_rate)"`
+
+	// How pruning pipelines choose what to keep (not amounts; Resolve
+	// ignores them).
+	Criterion    string `mapstructure:"criterion" help:"pai: scoring criterion: magnitude, random, snip, grasp (synflow: not implemented yet)"`
+	Scope        string `mapstructure:"scope" help:"global (one top-k over all prunable weights) or layerwise (the density per tensor)"`
+	DataExamples int    `mapstructure:"data_examples" help:"snip, grasp: training examples used for scoring (0: 100, as SNIP and the SynFlow harness)"`
+	TrainMode    bool   `mapstructure:"train_mode" help:"score in training mode (batch statistics, dropout); the default is evaluation mode"`
 }
 
 // Amount is a resolved amount of pruning.

@@ -63,8 +63,18 @@ func init() { RegisterPipeline("train", trainPipeline{}) }
 type trainPipeline struct{}
 
 func (trainPipeline) Validate(s Spec) error {
+	key := ""
 	if am, ok, _ := s.Prune.Resolve(); ok {
-		return fmt.Errorf("pipeline train trains dense models and does not read prune.%s; remove it or pick a pruning pipeline (%v)", am.Convention, PipelineNames())
+		key = am.Convention
+	}
+	for k, set := range map[string]bool{"criterion": s.Prune.Criterion != "", "scope": s.Prune.Scope != "",
+		"data_examples": s.Prune.DataExamples != 0, "train_mode": s.Prune.TrainMode} {
+		if set {
+			key = k
+		}
+	}
+	if key != "" {
+		return fmt.Errorf("pipeline train trains dense models and does not read prune.%s; remove it or pick a pruning pipeline (%v)", key, PipelineNames())
 	}
 	return nil
 }

@@ -68,14 +68,20 @@ func Train(ctx context.Context, s Spec, dir string, callbacks ...nn.Callback) (*
 	if err != nil {
 		return nil, nil, err
 	}
+	h, err := trainPrepared(ctx, p, dir, callbacks)
+	return p, h, err
+}
+
+// trainPrepared trains a prepared network (masks already applied),
+// checkpointing into dir.
+func trainPrepared(ctx context.Context, p *Prepared, dir string, callbacks []nn.Callback) (*nn.History, error) {
 	cfg := p.Config
 	if dir != "" {
 		cfg.Checkpoint = filepath.Join(dir, "checkpoint.gob")
 	}
-	h, err := nn.Train(ctx, p.Net, nn.Data{
+	return nn.Train(ctx, p.Net, nn.Data{
 		Train: p.Splits.Train, Val: p.Splits.Val, Test: p.Splits.Test, Augment: p.Splits.Augment,
 	}, cfg, callbacks...)
-	return p, h, err
 }
 
 func loadData(d DatasetSpec, seed uint64) (*datasets.Splits, error) {
