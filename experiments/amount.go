@@ -61,9 +61,10 @@ func (a AmountSpec) Resolve() (am Amount, ok bool, err error) {
 	}
 	one := big.NewRat(1, 1)
 	hundred := big.NewRat(100, 1)
-	kept := func(key string, lo *big.Rat, loOpen bool) func(*big.Rat, float64) (*big.Rat, float64, error) {
+	// kept fractions lie in (0, 1]; removed ones in [0, 1).
+	kept := func(key string) func(*big.Rat, float64) (*big.Rat, float64, error) {
 		return func(r *big.Rat, _ float64) (*big.Rat, float64, error) {
-			return r, 0, inRange(key, r, lo, loOpen, one, false)
+			return r, 0, inRange(key, r, new(big.Rat), true, one, false)
 		}
 	}
 	removed := func(key string) func(*big.Rat, float64) (*big.Rat, float64, error) {
@@ -83,7 +84,7 @@ func (a AmountSpec) Resolve() (am Amount, ok bool, err error) {
 		}
 	}
 	convs := []conv{
-		{"density", a.Density, kept("density", new(big.Rat), true)},
+		{"density", a.Density, kept("density")},
 		{"sparsity", a.Sparsity, removed("sparsity")},
 		{"compression", a.Compression, func(r *big.Rat, _ float64) (*big.Rat, float64, error) {
 			if r.Cmp(one) < 0 {
@@ -97,9 +98,9 @@ func (a AmountSpec) Resolve() (am Amount, ok bool, err error) {
 			}
 			return nil, math.Pow(10, -f), nil
 		}},
-		{"synflow_sparsity", a.SynflowSparsity, kept("synflow_sparsity", new(big.Rat), true)},
+		{"synflow_sparsity", a.SynflowSparsity, kept("synflow_sparsity")},
 		{"pm_percent", a.PmPercent, percentKept("pm_percent")},
-		{"bip_k", a.BipK, kept("bip_k", new(big.Rat), true)},
+		{"bip_k", a.BipK, kept("bip_k")},
 		{"prune_rate", a.PruneRate, removed("prune_rate")},
 		{"percent", a.Percent, removed("percent")},
 		{"renda_global_percent", a.RendaPercent, percentKept("renda_global_percent")},
