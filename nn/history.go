@@ -73,26 +73,18 @@ func BestIndex(points []EvalPoint) int {
 	return best
 }
 
-// evaluator runs a Net over whole splits in batches.
-type evaluator struct {
-	net   Net
-	batch int
-}
-
-func newEvaluator(net Net, batch int) *evaluator {
-	return &evaluator{net: net, batch: batch}
-}
-
-func (e *evaluator) point(it int, d Data, withTest bool) (EvalPoint, error) {
+// evalPoint evaluates net on the validation split and, when withTest, on
+// the test split, in batches of at most batch examples.
+func evalPoint(net Net, batch, it int, d Data, withTest bool) (EvalPoint, error) {
 	p := EvalPoint{Iter: it, ValLoss: math.NaN(), ValAcc: math.NaN(), TestLoss: math.NaN(), TestAcc: math.NaN()}
 	var err error
 	if d.Val != nil && d.Val.Len() > 0 {
-		if p.ValLoss, p.ValAcc, err = Evaluate(e.net, d.Val, e.batch); err != nil {
+		if p.ValLoss, p.ValAcc, err = Evaluate(net, d.Val, batch); err != nil {
 			return p, err
 		}
 	}
 	if withTest && d.Test != nil && d.Test.Len() > 0 {
-		if p.TestLoss, p.TestAcc, err = Evaluate(e.net, d.Test, e.batch); err != nil {
+		if p.TestLoss, p.TestAcc, err = Evaluate(net, d.Test, batch); err != nil {
 			return p, err
 		}
 	}

@@ -178,7 +178,6 @@ func Train(ctx context.Context, net Net, data Data, cfg TrainConfig, callbacks .
 	ex := data.Train.ExampleSize()
 	bx := make([]float32, cfg.BatchSize*ex)
 	by := make([]int32, cfg.BatchSize)
-	ev := newEvaluator(net, cfg.BatchSize)
 	event := &Event{Net: net, History: hist, Total: total}
 	call := func(p Phase, it int, loss float64) error {
 		event.Phase, event.Iter, event.Loss = p, it, loss
@@ -218,7 +217,7 @@ func Train(ctx context.Context, net Net, data Data, cfg TrainConfig, callbacks .
 			return hist, stop(save(it+1), err)
 		}
 		if (it+1)%evalEvery == 0 || it+1 == total {
-			p, err := ev.point(it+1, data, !cfg.SkipTestPerEval || it+1 == total)
+			p, err := evalPoint(net, cfg.BatchSize, it+1, data, !cfg.SkipTestPerEval || it+1 == total)
 			if err != nil {
 				return hist, err
 			}

@@ -150,6 +150,9 @@ func TestTrainResumeBitIdentical(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if got.Resumed != stopAt {
+			t.Errorf("History.Resumed = %d, want %d", got.Resumed, stopAt)
+		}
 		if weightHash(t, resumed) != weightHash(t, ref) {
 			t.Errorf("stop at %d: resumed weights differ from the uninterrupted run", stopAt)
 		}
