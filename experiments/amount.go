@@ -42,6 +42,9 @@ type AmountSpec struct {
 	Scope        string `mapstructure:"scope" help:"global (one top-k over all prunable weights) or layerwise (the density per tensor)"`
 	DataExamples int    `mapstructure:"data_examples" help:"snip, grasp: training examples used for scoring (0: 100, as SNIP and the SynFlow harness)"`
 	TrainMode    bool   `mapstructure:"train_mode" help:"score in training mode (batch statistics, dropout); the default is evaluation mode"`
+	// IMP only.
+	Rewind     string   `mapstructure:"rewind" help:"imp: starting weights of each level: init (θ0), rewind:STEP (θ at STEP, schedule and data continue from STEP) or lr_rewind:STEP (trained weights, schedule replayed from STEP)"`
+	OutputRate *float64 `mapstructure:"output_rate" help:"imp: per-round rate of the output layer's weights (the LTH paper prunes it at half rate); empty: imp_rate"`
 }
 
 // Amount is a resolved amount of pruning.

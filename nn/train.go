@@ -31,6 +31,11 @@ type TrainConfig struct {
 	SkipTestPerEval bool
 	// DataSeed seeds the data order and augmentation stream.
 	DataSeed uint64
+	// Start is the iteration a fresh run starts at (zero: the beginning).
+	// The learning-rate schedule and the data order continue from there,
+	// with a fresh optimizer: weight rewinding to step k (specs/lth.md
+	// §2.2). A checkpoint, when there is one, takes precedence.
+	Start Step
 	// Checkpoint is the file the run checkpoints to at every evaluation
 	// and on interruption, and resumes from when it exists. Empty: none.
 	Checkpoint string
@@ -141,7 +146,10 @@ func Train(ctx context.Context, net Net, data Data, cfg TrainConfig, callbacks .
 	}
 
 	hist := &History{ItersPerEpoch: ipe, Total: total}
-	start := 0
+	start := cfg.Start.Iters(ipe)
+	if start < 0 || start >= total {
+		return nil, fmt.Errorf("train: start %s is not inside the budget %s", cfg.Start, cfg.Budget)
+	}
 	// lossSum and lossN average the training loss between evaluations.
 	var lossSum float64
 	var lossN int
