@@ -44,11 +44,12 @@ type AmountSpec struct {
 	TrainMode    bool   `mapstructure:"train_mode" help:"score in training mode (batch statistics, dropout); the default is evaluation mode"`
 	Iterations   int    `mapstructure:"iterations" help:"pai: scoring iterations on the exponential schedule (0: the criterion's default, 100 for synflow, 1 otherwise)"`
 	// IMP only.
-	Rewind     string   `mapstructure:"rewind" help:"imp: starting weights of each level: init (θ0), rewind:STEP (θ at STEP, schedule and data continue from STEP) or lr_rewind:STEP (trained weights, schedule replayed from STEP)"`
+	Rewind     string   `mapstructure:"rewind" help:"imp: starting weights of each level: init (θ0), rewind:STEP (θ at STEP, schedule and data continue from STEP), lr_rewind:STEP (trained weights, schedule replayed from STEP), finetune[:STEP] (trained weights, the schedule's final rate, from STEP)"`
 	OutputRate *float64 `mapstructure:"output_rate" help:"imp: per-round rate of the output layer's weights (the LTH paper prunes it at half rate); empty: imp_rate"`
 	// Branches run off every pruned level (IMP) or off the pruned model
 	// (pai, gradual pipelines).
-	Branches []string `mapstructure:"branches" help:"control branches off each pruned level: random_reinit, random_prune, scratch_e, scratch_b"`
+	Branches        []string `mapstructure:"branches" help:"control branches off each pruned level: random_reinit, random_prune, scratch_e, scratch_b"`
+	MaxBudgetFactor *float64 `mapstructure:"max_budget_factor" help:"scratch_b: cap on the budget factor FLOPs_dense / FLOPs_pruned (empty: no cap)"`
 }
 
 // Amount is a resolved amount of pruning.

@@ -1,6 +1,7 @@
 package experiments
 
 import (
+	"cmp"
 	"context"
 	"encoding/gob"
 	"errors"
@@ -21,32 +22,39 @@ func init() { RegisterPipeline("imp", impPipeline{}) }
 // final weights of level L−1 (not those at the early-stopping iteration),
 // resets the weights by prune.rewind and retrains the full budget under the
 // mask with a fresh optimizer (pattern P3), for prune.imp_rounds levels.
-// Every level saves its mask (masks.bin) and result.
+// Every level saves its mask (masks.bin) and result; the early-stopping
+// iteration t* (minimum validation loss) and the test accuracy there are the
+// result's best_iter and best_test_acc.
+//
+// One-shot (lth.md §2.1): with any other amount key (prune.density,
+// prune.sparsity, ...) instead of imp_rate/imp_rounds there is one pruned
+// level, which prunes level 0's final weights straight to that density.
 //
 // Reset modes (lth.md §2.2): init starts every level from m ⊙ θ0 at
 // iteration 0; rewind:k from m ⊙ θk at iteration k, with the learning-rate
 // schedule and the data order continuing from k (θk is saved by level 0);
 // lr_rewind:k keeps the trained weights of level L−1 and replays the
-// schedule from k. Renda's finetune mode and the random-reinit and
-// random-prune control branches are not implemented yet (issue #4) and are
-// refused rather than replaced.
+// schedule from k; finetune (Renda's baseline) keeps the trained weights and
+// trains at the schedule's final learning rate, constant, for the whole
+// budget, and finetune:k for the budget minus k (Renda's T − k, so that it
+// costs what rewind:k costs).
+//
+// prune.branches run off every pruned level (branches.go): the random-reinit
+// and random-prune controls of lth.md §2.3 and Scratch-E/B.
 type impPipeline struct{}
 
 type resetMode struct {
-	kind string // "init", "rewind" or "lr_rewind"
+	kind string // "init", "rewind", "lr_rewind" or "finetune"
 	at   nn.Step
 }
 
 func parseRewind(s string) (resetMode, error) {
-	if s == "" || s == "init" {
-		return resetMode{kind: "init"}, nil
+	if s == "" || s == "init" || s == "finetune" {
+		return resetMode{kind: cmp.Or(s, "init")}, nil
 	}
 	kind, at, ok := strings.Cut(s, ":")
-	if !ok || (kind != "rewind" && kind != "lr_rewind") {
-		if s == "finetune" {
-			return resetMode{}, fmt.Errorf("prune.rewind = finetune: %w yet", nn.ErrNotImplemented)
-		}
-		return resetMode{}, fmt.Errorf("prune.rewind = %q: want init, rewind:STEP or lr_rewind:STEP (e.g. rewind:500it)", s)
+	if !ok || (kind != "rewind" && kind != "lr_rewind" && kind != "finetune") {
+		return resetMode{}, fmt.Errorf("prune.rewind = %q: want init, rewind:STEP, lr_rewind:STEP, finetune or finetune:STEP (e.g. rewind:500it)", s)
 	}
 	st, err := nn.ParseStep(at)
 	if err != nil {
@@ -57,16 +65,20 @@ func parseRewind(s string) (resetMode, error) {
 
 func (impPipeline) Validate(s Spec) error {
 	p := s.Prune
-	if p.IMPRate == nil || p.IMPRounds == nil {
-		return errors.New("pipeline imp needs prune.imp_rate (fraction of the alive weights removed per level) and prune.imp_rounds (levels after the dense one)")
-	}
-	if _, _, err := p.Resolve(); err != nil {
+	am, ok, err := p.Resolve()
+	if err != nil {
 		return err
+	}
+	if !ok {
+		return errors.New("pipeline imp needs prune.imp_rate (fraction of the alive weights removed per level) with prune.imp_rounds (levels after the dense one), or a density (prune.density, prune.sparsity, ...) for one-shot pruning")
 	}
 	if p.Criterion != "" && p.Criterion != "magnitude" {
 		return fmt.Errorf("prune.criterion = %q: pipeline imp prunes by magnitude (leave it empty)", p.Criterion)
 	}
 	if p.OutputRate != nil {
+		if am.Convention != "imp_rate" {
+			return fmt.Errorf("prune.output_rate is a per-round rate: it needs prune.imp_rate and prune.imp_rounds, not prune.%s", am.Convention)
+		}
 		if err := prune.CheckRate(*p.OutputRate); err != nil {
 			return fmt.Errorf("prune.output_rate: %w", err)
 		}
@@ -94,12 +106,71 @@ func (impPipeline) Run(ctx context.Context, r *Replicate) error {
 	if err != nil {
 		return err
 	}
-	for level := 0; level <= *s.Prune.IMPRounds; level++ {
+	if err := impPrecheck(s, mode); err != nil {
+		return err
+	}
+	for level := 0; level <= impLevels(s); level++ {
 		_, err := r.Unit(ctx, level, "", func(ctx context.Context, dir string, cbs []Callback) (Result, error) {
 			return impLevel(ctx, r, level, mode, dir, cbs)
 		})
 		if err != nil {
 			return err
+		}
+		if level == 0 || len(s.Prune.Branches) == 0 {
+			continue
+		}
+		masks, err := prune.LoadMasks(filepath.Join(r.UnitDir(level, ""), masksFile))
+		if err != nil {
+			return err
+		}
+		if err := runBranches(ctx, r, trunk{level: level, method: "imp", masks: masks, start: mode.at}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// impLevels is the number of pruned levels: imp_rounds, or 1 for one-shot.
+func impLevels(s Spec) int {
+	if s.Prune.IMPRounds != nil {
+		return *s.Prune.IMPRounds
+	}
+	return 1
+}
+
+// impPrecheck catches what Validate cannot see without the data and the
+// model, before level 0 trains: a reset step past the budget in epochs, and
+// layer-wise rounds that would leave a tensor with no weights.
+func impPrecheck(s Spec, mode resetMode) error {
+	p, err := Prepare(s)
+	if err != nil {
+		return err
+	}
+	ipe, err := p.ItersPerEpoch()
+	if err != nil {
+		return err
+	}
+	if total := p.Config.Budget.Iters(ipe); mode.at.Iters(ipe) >= total {
+		return fmt.Errorf("prune.rewind step %s (%d iterations) is past the training budget %s (%d iterations)", mode.at, mode.at.Iters(ipe), p.Config.Budget, total)
+	}
+	scope, _ := paiScope(s.Prune.Scope)
+	if scope != prune.LayerWise || s.Prune.IMPRate == nil {
+		return nil // global levels are checked when they are allocated
+	}
+	set, err := prune.ResolvePrunable(p.Arch.Params(), nil, nil)
+	if err != nil {
+		return err
+	}
+	for i, t := range set {
+		rate := *s.Prune.IMPRate
+		if i == len(set)-1 && s.Prune.OutputRate != nil {
+			rate = *s.Prune.OutputRate
+		}
+		alive := t.Size()
+		for round := 1; round <= *s.Prune.IMPRounds; round++ {
+			if alive -= prune.RemoveCount(rate, alive); alive < 1 {
+				return fmt.Errorf("prune.imp_rounds = %d: %s (%d weights) has no weights left after round %d at rate %v", *s.Prune.IMPRounds, t.Name, t.Size(), round, rate)
+			}
 		}
 	}
 	return nil
@@ -154,6 +225,11 @@ func impLevel(ctx context.Context, r *Replicate, level int, mode resetMode, dir 
 		case "lr_rewind":
 			setWeights(p.Net, final)
 			p.Config.Start = mode.at
+		case "finetune":
+			setWeights(p.Net, final)
+			if err := finetuneSchedule(p, mode.at); err != nil {
+				return Result{}, err
+			}
 		}
 		if err := masks.Save(filepath.Join(dir, masksFile)); err != nil {
 			return Result{}, err
@@ -173,6 +249,24 @@ func impLevel(ctx context.Context, r *Replicate, level int, mode resetMode, dir 
 	return Measure(p, h, method, masks.Density()), nil
 }
 
+// finetuneSchedule makes p train at the final learning rate of its
+// schedule, constant, from step at (lth.md §2.2, Renda's fine-tuning).
+func finetuneSchedule(p *Prepared, at nn.Step) error {
+	ipe, err := p.ItersPerEpoch()
+	if err != nil {
+		return err
+	}
+	total := p.Config.Budget.Iters(ipe)
+	lr, err := p.Config.Schedule.Func(p.Config.LR, ipe, total)
+	if err != nil {
+		return err
+	}
+	p.Config.LR = lr(total - 1)
+	p.Config.Schedule = nn.Schedule{}
+	p.Config.Start = at
+	return nil
+}
+
 // impPrune removes imp_rate of the alive weights of each scope unit (the
 // output layer at output_rate when set) by magnitude of the final weights.
 func impPrune(s Spec, set []nn.ParamInfo, current *prune.Masks, final map[string][]float32) (*prune.Masks, error) {
@@ -181,7 +275,14 @@ func impPrune(s Spec, set []nn.ParamInfo, current *prune.Masks, final map[string
 	if s.Prune.OutputRate != nil {
 		overrides = map[string]float64{set[len(set)-1].Name: *s.Prune.OutputRate}
 	}
-	plan, err := prune.RatePlan(set, current, *s.Prune.IMPRate, scope, overrides)
+	var plan *prune.Plan
+	var err error
+	if s.Prune.IMPRate != nil {
+		plan, err = prune.RatePlan(set, current, *s.Prune.IMPRate, scope, overrides)
+	} else {
+		am, _, _ := s.Prune.Resolve() // one-shot; Validate checked it
+		plan, err = prune.DensityPlan(set, am.Density, scope, nil)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,8 @@ package experiments
 
 import (
 	"context"
+	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -76,7 +78,17 @@ func TestIMPValidate(t *testing.T) {
 		{func(s *Spec) { s.Prune.IMPRate = f(1) }, "prune.imp_rate"},
 		{func(s *Spec) { s.Prune.Rewind = "rewind" }, "rewind:STEP"},
 		{func(s *Spec) { s.Prune.Rewind = "rewind:5" }, "prune.rewind"},
-		{func(s *Spec) { s.Prune.Rewind = "finetune" }, "not implemented"},
+		{func(s *Spec) { s.Prune.Rewind = "finetune:5" }, "prune.rewind"},
+		{func(s *Spec) { s.Training.Steps = "20it"; s.Prune.Rewind = "finetune:20it" }, "past the training budget"},
+		{func(s *Spec) { s.Prune.IMPRate, s.Prune.IMPRounds = nil, nil }, "one-shot"},
+		{func(s *Spec) {
+			s.Prune.IMPRate, s.Prune.IMPRounds, s.Prune.Density = nil, nil, f(0.2)
+			s.Prune.OutputRate = f(0.1)
+		}, "per-round rate"},
+		{func(s *Spec) { s.Prune.Branches = []string{"reinit"} }, "prune.branches[0]"},
+		{func(s *Spec) { s.Prune.Branches = []string{"scratch_e", "scratch_e"} }, "twice"},
+		{func(s *Spec) { s.Prune.MaxBudgetFactor = f(2) }, "scratch_b"},
+		{func(s *Spec) { s.Prune.Branches = []string{"scratch_b"}; s.Prune.MaxBudgetFactor = f(0.5) }, "≥ 1"},
 		{func(s *Spec) { s.Training.Steps = "20it"; s.Prune.Rewind = "rewind:30it" }, "past the training budget"},
 		{func(s *Spec) { s.Prune.OutputRate = f(1.5) }, "prune.output_rate"},
 		{func(s *Spec) { s.Prune.Criterion = "snip" }, "magnitude"},
@@ -132,6 +144,126 @@ func TestIMPRewindStart(t *testing.T) {
 		}
 		if c.rewind == "init" && !theta0Match {
 			t.Error("init: level 1 did not start from θ0 ⊙ m")
+		}
+	}
+}
+
+// TestIMPPrecheck: errors that need the model or the epoch length come
+// before level 0 trains (no level folder is written).
+func TestIMPPrecheck(t *testing.T) {
+	cases := []struct {
+		edit func(*Spec)
+		want string
+	}{
+		// fc2 (16×3 = 48 weights) at 0.5 per round keeps 24, 12, 6, 3, then
+		// removes round(1.5) = 2 (halves away from zero): 1, then 0.
+		{func(s *Spec) { s.Prune.Scope = "layerwise"; s.Prune.IMPRounds = n(7) }, "fc2.weight (48 weights) has no weights left after round 6"},
+		// 3 epochs of 96/12 = 8 iterations: 24 in all.
+		{func(s *Spec) { s.Prune.Rewind = "rewind:3ep" }, "past the training budget"},
+	}
+	for _, c := range cases {
+		s := impSpec(t, "init")
+		c.edit(&s)
+		_, err := RunSpec(context.Background(), s, RunOptions{})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error %v, want one containing %q", err, c.want)
+		}
+		if _, statErr := os.Stat(filepath.Join(s.Output, Hash(s), "replicate_0", "level_0", "result.yaml")); statErr == nil {
+			t.Errorf("%q: level 0 trained before the error", c.want)
+		}
+	}
+	// Five layer-wise rounds leave fc2 one weight: allowed.
+	s := impSpec(t, "init")
+	s.Prune.Scope, s.Prune.IMPRounds = "layerwise", n(5)
+	s.Training.Steps = "2it"
+	if _, err := RunSpec(context.Background(), s, RunOptions{}); err != nil {
+		t.Errorf("five rounds: %v", err)
+	}
+}
+
+// TestIMPOneShot: a density instead of imp_rate/imp_rounds prunes level 0's
+// final weights once, to exactly that density, and the mask is the
+// layer-wise top-k of |θT| (lth.md §7 test 6).
+func TestIMPOneShot(t *testing.T) {
+	s := impSpec(t, "init")
+	s.Prune.IMPRate, s.Prune.IMPRounds = nil, nil
+	s.Prune.Density, s.Prune.Scope = f(0.25), "layerwise"
+	rs, err := RunSpec(context.Background(), s, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 2 || rs[1].Density != 156.0/624 {
+		t.Fatalf("%d results, level 1 density %v; want 2 results and 156/624", len(rs), rs[len(rs)-1].Density)
+	}
+	root := filepath.Join(s.Output, Hash(s), "replicate_0")
+	final, err := finalWeights(filepath.Join(root, "level_0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := prune.LoadMasks(filepath.Join(root, "level_1", masksFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range got.Names {
+		w, m := final[name], got.M[name]
+		kept := got.KeptOf(name)
+		if kept != len(w)/4 {
+			t.Errorf("%s keeps %d of %d", name, kept, len(w))
+		}
+		// Every kept |w| is at least every pruned |w|.
+		minKept, maxPruned := float32(math.Inf(1)), float32(0)
+		for i, v := range w {
+			a := float32(math.Abs(float64(v)))
+			if m[i] == 1 {
+				minKept = min(minKept, a)
+			} else {
+				maxPruned = max(maxPruned, a)
+			}
+		}
+		if minKept < maxPruned {
+			t.Errorf("%s: a pruned weight |%v| is larger than a kept one |%v|", name, maxPruned, minKept)
+		}
+	}
+}
+
+// TestIMPFinetune: finetune keeps the previous level's trained weights
+// (masked) and trains at the schedule's final rate; finetune:k starts at k.
+func TestIMPFinetune(t *testing.T) {
+	for _, c := range []struct {
+		rewind string
+		start  int
+	}{{"finetune", 0}, {"finetune:5it", 5}} {
+		s := impSpec(t, c.rewind)
+		s.Prune.IMPRounds = n(1)
+		s.Training.Schedule, s.Training.Milestones, s.Training.Gamma = "step", []string{"10it"}, 0.1
+		var first int = -1
+		var lr float64
+		var startMatch bool
+		watch := func(u UnitInfo) ([]Callback, func()) {
+			return []Callback{func(e *nn.Event) error {
+				if u.Level != 1 || first >= 0 || e.Phase != nn.AfterGradients {
+					return nil
+				}
+				first, lr = e.Iter, e.LR
+				final, err := finalWeights(filepath.Join(s.Output, Hash(s), "replicate_0", "level_0"))
+				if err != nil {
+					return err
+				}
+				w, w0 := e.Net.Param("fc1.weight").Values(), final["fc1.weight"]
+				startMatch = true
+				for i := range w {
+					if w[i] != 0 && w[i] != w0[i] {
+						startMatch = false
+					}
+				}
+				return nil
+			}}, func() {}
+		}
+		if _, err := RunSpec(context.Background(), s, RunOptions{Watch: watch}); err != nil {
+			t.Fatal(err)
+		}
+		if first != c.start || math.Abs(lr-0.001) > 1e-12 || !startMatch {
+			t.Errorf("%s: level 1 starts at %d with lr %v (from the trained weights: %v), want %d, 0.001, true", c.rewind, first, lr, startMatch, c.start)
 		}
 	}
 }

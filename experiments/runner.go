@@ -226,6 +226,9 @@ func Validate(s Spec) (Pipeline, error) {
 	if _, _, err := s.Prune.Resolve(); err != nil {
 		return nil, err
 	}
+	if err := validateBranches(s.Prune); err != nil {
+		return nil, err
+	}
 	if _, err := trainConfig(s.Training, s.Seed); err != nil {
 		return nil, err
 	}

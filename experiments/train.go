@@ -61,6 +61,16 @@ func Prepare(s Spec) (*Prepared, error) {
 	return p, nil
 }
 
+// ItersPerEpoch is the number of iterations of one epoch of the training
+// split under p.Config, as nn.Train counts them.
+func (p *Prepared) ItersPerEpoch() (int, error) {
+	l, err := datasets.NewLoader(p.Splits.Train, p.Config.BatchSize, p.Config.DataSeed, p.Splits.Augment, p.Config.DropLast)
+	if err != nil {
+		return 0, fmt.Errorf("train: %w", err)
+	}
+	return l.ItersPerEpoch(), nil
+}
+
 // Train prepares s and trains it, checkpointing into dir (resuming from it
 // when a checkpoint is there; no checkpoints when dir is empty).
 func Train(ctx context.Context, s Spec, dir string, callbacks ...nn.Callback) (*Prepared, *nn.History, error) {

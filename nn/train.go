@@ -69,6 +69,7 @@ type Event struct {
 	Iter    int // iterations completed (AfterStep, AfterEval) or in progress (AfterGradients)
 	Total   int // iterations of the budget
 	Loss    float64
+	LR      float64 // learning rate of the iteration's step (AfterGradients, AfterStep)
 	Net     Net
 	History *History
 }
@@ -207,6 +208,7 @@ func Train(ctx context.Context, net Net, data Data, cfg TrainConfig, callbacks .
 			return hist, ctx.Err()
 		default:
 		}
+		event.LR = lr(it)
 		n := loader.Batch(it, bx, by)
 		loss, err := net.Gradients(Batch{X: bx, Y: by, N: n})
 		if err != nil {

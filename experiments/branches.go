@@ -1,0 +1,189 @@
+package experiments
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+
+	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/prune"
+)
+
+// Control branches (prune.branches) run off a pruned level: they keep the
+// level's mask, or its per-layer counts, and retrain without the trunk's
+// weights. Each is one unit (level, branch) with its own folder, checkpoint
+// and result row; its result's method is "<trunk method>/<branch>".
+//
+//   - random_reinit (specs/lth.md §2.3): the level's mask on a fresh draw of
+//     the same initializer from the control_init seed, same data order, same
+//     start step as the trunk (0 for init; k for rewind:k and lr_rewind:k, as
+//     open_lth's branch).
+//   - random_prune (lth.md §2.3): a random mask with the level's per-layer
+//     kept counts (shuffled within each tensor, from the mask seed and the
+//     level), weights freshly initialized (control_init) as in the LTH
+//     paper's control, same start step as the trunk. open_lth's start_at
+//     options and the global shuffle are not offered.
+//   - scratch_e (specs/baselines.md §1.1, clean init of §1.2): the mask on a
+//     fresh initialization (control_init), trained for the spec's budget from
+//     step 0. With reset mode init it is the same run as random_reinit.
+//   - scratch_b: as scratch_e for the same compute: the budget and the step
+//     schedule's milestones are multiplied by FLOPs_dense / FLOPs_pruned
+//     (nonzero multiply-accumulates of the mask, baselines.md §1.3) and
+//     floored, in epochs when the budget is in epochs and in iterations
+//     otherwise; prune.max_budget_factor caps the factor (unset: no cap).
+//     The reference=rethinking init and FLOP count are not implemented.
+const (
+	BranchRandomReinit = "random_reinit"
+	BranchRandomPrune  = "random_prune"
+	BranchScratchE     = "scratch_e"
+	BranchScratchB     = "scratch_b"
+)
+
+// BranchNames lists the accepted values of prune.branches.
+var BranchNames = []string{BranchRandomReinit, BranchRandomPrune, BranchScratchE, BranchScratchB}
+
+// validateBranches checks prune.branches and prune.max_budget_factor.
+func validateBranches(p AmountSpec) error {
+	for i, b := range p.Branches {
+		if !slices.Contains(BranchNames, b) {
+			return fmt.Errorf("prune.branches[%d] = %q: want one of %v", i, b, BranchNames)
+		}
+		if slices.Index(p.Branches, b) != i {
+			return fmt.Errorf("prune.branches lists %s twice", b)
+		}
+	}
+	if f := p.MaxBudgetFactor; f != nil {
+		if !slices.Contains(p.Branches, BranchScratchB) {
+			return fmt.Errorf("prune.max_budget_factor caps scratch_b, which prune.branches does not list")
+		}
+		if !(*f >= 1) {
+			return fmt.Errorf("prune.max_budget_factor = %v: want ≥ 1", *f)
+		}
+	}
+	return nil
+}
+
+// trunk is what the branches of a level inherit from it.
+type trunk struct {
+	level  int
+	method string // the level's result method
+	masks  *prune.Masks
+	start  nn.Step // the level's starting step (its reset mode)
+}
+
+// runBranches runs prune.branches off a finished level, in the order listed.
+func runBranches(ctx context.Context, r *Replicate, t trunk) error {
+	for _, b := range r.Spec.Prune.Branches {
+		_, err := r.Unit(ctx, t.level, b, func(ctx context.Context, dir string, cbs []Callback) (Result, error) {
+			return runBranch(ctx, r, b, t, dir, cbs)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func runBranch(ctx context.Context, r *Replicate, branch string, t trunk, dir string, cbs []Callback) (Result, error) {
+	s := r.Spec
+	p, err := Prepare(s)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := nn.Initialize(p.Net, p.Init, nn.NewRand(nn.SeedFor(s.Seed, nn.NSControlInit))); err != nil {
+		return Result{}, fmt.Errorf("model.init: %w", err)
+	}
+	masks := t.masks
+	switch branch {
+	case BranchRandomReinit:
+		p.Config.Start = t.start
+	case BranchRandomPrune:
+		if masks, err = randomPrune(t.masks, p.Arch, nn.SeedFor(s.Seed, nn.NSMask), t.level); err != nil {
+			return Result{}, err
+		}
+		p.Config.Start = t.start
+	case BranchScratchE:
+	case BranchScratchB:
+		factor := scratchFactor(p.Arch, masks, s.Prune.MaxBudgetFactor)
+		ipe, err := p.ItersPerEpoch()
+		if err != nil {
+			return Result{}, err
+		}
+		scaleBudget(&p.Config, factor, ipe)
+	default:
+		return Result{}, fmt.Errorf("prune.branches: unknown branch %q", branch)
+	}
+	if err := masks.Save(filepath.Join(dir, masksFile)); err != nil {
+		return Result{}, err
+	}
+	if err := masks.Apply(p.Net, nn.ZeroAfterStep); err != nil {
+		return Result{}, err
+	}
+	h, err := trainPrepared(ctx, p, dir, cbs)
+	if err != nil {
+		return Result{}, err
+	}
+	return Measure(p, h, t.method+"/"+branch, masks.Density()), nil
+}
+
+// randomPrune draws a mask with the same kept count per tensor as m,
+// uniformly within each tensor, from the stream (seed, level).
+func randomPrune(m *prune.Masks, arch *nn.Arch, seed uint64, level int) (*prune.Masks, error) {
+	set, err := prune.ResolvePrunable(arch.Params(), m.Names, nil)
+	if err != nil {
+		return nil, err
+	}
+	keep := map[string]int{}
+	for _, name := range m.Names {
+		keep[name] = m.KeptOf(name)
+	}
+	plan, err := prune.QuotaPlan(set, keep)
+	if err != nil {
+		return nil, err
+	}
+	src := rand.NewPCG(0, 0)
+	nn.Reseed(src, seed, uint64(level))
+	scores, err := prune.Random{}.Scores(prune.ScoreContext{Set: set, Rng: rand.New(src)})
+	if err != nil {
+		return nil, err
+	}
+	return plan.Select(scores, nil)
+}
+
+// scratchFactor is Scratch-B's budget factor FLOPs_dense / FLOPs_pruned,
+// capped at max when set.
+func scratchFactor(arch *nn.Arch, m *prune.Masks, max *float64) float64 {
+	dense := nn.Count(arch).FLOPs
+	pruned := nn.CountNonzero(arch, func(name string) []float32 { return m.M[name] }).FLOPs
+	f := float64(dense) / float64(pruned)
+	if max != nil && f > *max {
+		f = *max
+	}
+	return f
+}
+
+// scaleBudget multiplies the budget and the step schedule's milestones by
+// f and floors them (baselines.md §1.1: E_B = floor(E · f), milestones
+// floor(m · E_B / E)). A budget in whole epochs stays in epochs (so do
+// milestones in epochs); anything else is scaled in iterations.
+func scaleBudget(c *nn.TrainConfig, f float64, ipe int) {
+	old := c.Budget
+	if old.Iterations == 0 {
+		c.Budget = nn.Step{Epochs: int(math.Floor(float64(old.Epochs) * f))}
+	} else {
+		c.Budget = nn.Step{Iterations: int(math.Floor(float64(old.Iters(ipe)) * f))}
+	}
+	oldT, newT := old.Iters(ipe), c.Budget.Iters(ipe)
+	ms := make([]nn.Step, len(c.Schedule.Milestones))
+	for i, m := range c.Schedule.Milestones {
+		if m.Iterations == 0 && old.Iterations == 0 {
+			ms[i] = nn.Step{Epochs: m.Epochs * c.Budget.Epochs / old.Epochs}
+		} else {
+			ms[i] = nn.Step{Iterations: int(int64(m.Iters(ipe)) * int64(newT) / int64(oldT))}
+		}
+	}
+	c.Schedule.Milestones = ms
+}
