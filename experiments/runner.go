@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -35,6 +37,10 @@ type RunOptions struct {
 	// stored result. Without it such a unit is an error, so nothing stored
 	// is overwritten by accident.
 	Rerun bool
+	// Jobs is how many replicates train at once (each on one goroutine;
+	// 0 or 1: one after the other). Watch must then be safe for concurrent
+	// use.
+	Jobs int
 }
 
 // UnitInfo names a unit for progress displays.
@@ -195,19 +201,48 @@ func RunSpec(ctx context.Context, s Spec, o RunOptions) ([]Result, error) {
 		}
 		defer store.Close()
 	}
-	var all []Result
-	for i := 0; i < s.Replicates; i++ {
+	// Replicates run Jobs at a time; results come back in replicate order.
+	// After a failure no further replicate starts, and the first failure
+	// (by replicate) is returned once the running ones stopped.
+	runRep := func(i int) ([]Result, error) {
 		rs := s
 		rs.Seed = s.Seed + uint64(i)
 		rep := &Replicate{Spec: rs, Index: i, Hash: hash, Dir: filepath.Join(root, fmt.Sprintf("replicate_%d", i)), store: store, watch: o.Watch, rerun: o.Rerun}
 		if err := pl.Run(ctx, rep); err != nil {
-			return all, err
+			return nil, err
 		}
-		got, err := store.Results(map[string]string{"spec_hash": hash, "replicate": fmt.Sprint(i)})
-		if err != nil {
-			return all, err
+		return store.Results(map[string]string{"spec_hash": hash, "replicate": fmt.Sprint(i)})
+	}
+	results := make([][]Result, s.Replicates)
+	errs := make([]error, s.Replicates)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	var failed atomic.Bool
+	for w := 0; w < min(max(1, o.Jobs), s.Replicates); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if failed.Load() {
+					continue
+				}
+				if results[i], errs[i] = runRep(i); errs[i] != nil {
+					failed.Store(true)
+				}
+			}
+		}()
+	}
+	for i := range s.Replicates {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	var all []Result
+	for i := range s.Replicates {
+		if errs[i] != nil {
+			return all, errs[i]
 		}
-		all = append(all, got...)
+		all = append(all, results[i]...)
 	}
 	return all, nil
 }

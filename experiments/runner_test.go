@@ -71,3 +71,32 @@ func TestValidateBeforeTraining(t *testing.T) {
 		}
 	}
 }
+
+// TestRunSpecJobs: replicates trained in parallel give the results of the
+// sequential run, in replicate order.
+func TestRunSpecJobs(t *testing.T) {
+	var got [2][]Result
+	for k, jobs := range []int{1, 3} {
+		s := tinySpec()
+		s.Replicates = 3
+		s.Output = t.TempDir()
+		rs, err := RunSpec(context.Background(), s, RunOptions{Jobs: jobs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[k] = rs
+	}
+	if len(got[0]) != 3 || len(got[1]) != 3 {
+		t.Fatalf("%d and %d results, want 3", len(got[0]), len(got[1]))
+	}
+	for i := range got[0] {
+		a, b := got[0][i], got[1][i]
+		if a.Replicate != i || b.Replicate != i || a.FinalTestLoss != b.FinalTestLoss || a.BestIter != b.BestIter {
+			t.Errorf("replicate %d: sequential (rep %d, loss %v, t* %d), parallel (rep %d, loss %v, t* %d)",
+				i, a.Replicate, a.FinalTestLoss, a.BestIter, b.Replicate, b.FinalTestLoss, b.BestIter)
+		}
+	}
+	if got[0][0].FinalTestLoss == got[0][1].FinalTestLoss {
+		t.Error("replicates 0 and 1 have the same loss: seeds not applied")
+	}
+}

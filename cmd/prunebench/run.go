@@ -7,16 +7,19 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/prunebench/prunebench/experiments"
+	"github.com/prunebench/prunebench/nn"
 )
 
 func newRunCmd() *cobra.Command {
 	var sets []string
 	var quiet, rerun bool
+	var jobs int
 	cmd := &cobra.Command{
 		Use:   "run SPEC.yaml",
 		Short: "Run every replicate and level of a spec's pipeline; resumes what is unfinished",
@@ -24,29 +27,56 @@ func newRunCmd() *cobra.Command {
 OUTPUT/HASH/replicate_R/level_L, where HASH names the spec's non-default
 settings, and every finished level is written to OUTPUT/results.db.
 Running the same command again skips what finished and resumes what did
-not from its last checkpoint. Ctrl-C checkpoints and stops.`,
+not from its last checkpoint. Ctrl-C checkpoints and stops. --jobs N trains N
+replicates at once, each on one core (a line per finished unit instead of
+progress bars).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			spec, err := experiments.LoadSpec(args[0], sets)
 			if err != nil {
 				return err
 			}
-			return runAndReport(cmd, spec, quiet, rerun)
+			return runAndReport(cmd, spec, runFlags{quiet: quiet, rerun: rerun, jobs: jobs})
 		},
 	}
+	cmd.Flags().IntVarP(&jobs, "jobs", "j", 1, "replicates trained at once (one core each)")
 	cmd.Flags().BoolVar(&rerun, "rerun", false, "train levels whose run folder was deleted although results.db holds them, replacing their results")
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a spec key, e.g. --set training.lr=0.01 (repeatable)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress bars")
 	return cmd
 }
 
-// runAndReport runs a spec with a progress bar per unit and prints its
-// results table.
-func runAndReport(cmd *cobra.Command, spec experiments.Spec, quiet, rerun bool) error {
+type runFlags struct {
+	quiet, rerun bool
+	jobs         int
+}
+
+// runAndReport runs a spec with a progress bar per unit (a line per
+// finished unit when replicates run in parallel) and prints its results
+// table.
+func runAndReport(cmd *cobra.Command, spec experiments.Spec, f runFlags) error {
 	dir := filepath.Join(spec.Output, experiments.Hash(spec))
 	fmt.Fprintf(cmd.ErrOrStderr(), "run %s\n", dir)
-	opts := experiments.RunOptions{Rerun: rerun}
-	if !quiet {
+	opts := experiments.RunOptions{Rerun: f.rerun, Jobs: f.jobs}
+	switch {
+	case f.quiet:
+	case f.jobs > 1:
+		var mu sync.Mutex
+		opts.Watch = func(u experiments.UnitInfo) ([]experiments.Callback, func()) {
+			var h *nn.History
+			began := time.Now()
+			keep := func(e *nn.Event) error { h = e.History; return nil }
+			return []experiments.Callback{keep}, func() {
+				mu.Lock()
+				defer mu.Unlock()
+				line := fmt.Sprintf("%s/%s %s done in %s", spec.Model.Name, spec.Dataset.Name, u.Label(), time.Since(began).Round(time.Second))
+				if h != nil && len(h.Points) > 0 {
+					line += fmt.Sprintf(", val %.2f%%", 100*h.Final().ValAcc)
+				}
+				fmt.Fprintln(cmd.ErrOrStderr(), line)
+			}
+		}
+	default:
 		opts.Watch = func(u experiments.UnitInfo) ([]experiments.Callback, func()) {
 			bar := newProgress(fmt.Sprintf("%s/%s %s", spec.Model.Name, spec.Dataset.Name, u.Label()))
 			return []experiments.Callback{bar.callback}, bar.finish

@@ -26,7 +26,7 @@ that names another pipeline is refused.`,
 			if spec.Pipeline != "train" {
 				return fmt.Errorf("spec %s uses pipeline %q: run it with `prunebench run %s`", args[0], spec.Pipeline, args[0])
 			}
-			return runAndReport(cmd, spec, quiet, rerun)
+			return runAndReport(cmd, spec, runFlags{quiet: quiet, rerun: rerun})
 		},
 	}
 	cmd.Flags().BoolVar(&rerun, "rerun", false, "train levels whose run folder was deleted although results.db holds them, replacing their results")
