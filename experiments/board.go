@@ -103,6 +103,9 @@ type Group struct {
 	// Test accuracies (fractions, as stored) at the early-stopping iteration
 	// and at the end of training.
 	BestTestAcc, FinalTestAcc Stat
+	// BestIter is the early-stopping iteration t* (minimum validation
+	// loss), whose decrease is the LTH paper's "learns faster".
+	BestIter Stat
 	// Wall is the wall time in seconds.
 	Wall Stat
 }
@@ -233,6 +236,7 @@ func Aggregate(rs []Result, by []string) ([]Group, error) {
 		g.FLOPsNonzero = col(func(r *Result) float64 { return float64(r.FLOPsNonzero) })
 		g.BestTestAcc = col(func(r *Result) float64 { return r.BestTestAcc })
 		g.FinalTestAcc = col(func(r *Result) float64 { return r.FinalTestAcc })
+		g.BestIter = col(func(r *Result) float64 { return float64(r.BestIter) })
 		g.Wall = col(func(r *Result) float64 { return r.Wall.Seconds() })
 		groups[gi] = g
 	}
@@ -250,6 +254,7 @@ var boardMetrics = map[string]func(*Group) float64{
 	"flops_nonzero":  func(g *Group) float64 { return g.FLOPsNonzero.Mean },
 	"best_test_acc":  func(g *Group) float64 { return g.BestTestAcc.Mean },
 	"final_test_acc": func(g *Group) float64 { return g.FinalTestAcc.Mean },
+	"best_iter":      func(g *Group) float64 { return g.BestIter.Mean },
 	"wall":           func(g *Group) float64 { return g.Wall.Mean },
 }
 
@@ -364,7 +369,8 @@ func compareKey(name, a, b string) int {
 // sparsity (percent), compression ("10.0×"), params (total), nonzero
 // (parameters that are non-zero after training), FLOPs (nonzero), test
 // accuracy at the early-stopping iteration and final test accuracy (percent,
-// mean ± sample std), and the mean wall time. Counts are means over
+// mean ± sample std), the early-stopping iteration t* (mean ± std), and the
+// mean wall time. Counts are means over
 // replicates. An accuracy of one replicate reads "97.81 (n=1)", never
 // "± 0"; NaN accuracies are left out of the mean and std, and the count of
 // the others is shown when it is below n ("97.81 ± 0.12 (n=2)"); "—" means
@@ -405,7 +411,7 @@ func WriteBoard(w io.Writer, rs []Result, o BoardOptions) error {
 		return writeBoardCSV(w, keys, gs)
 	}
 	header := append(slices.Clone(keys), "n", "density", "sparsity", "compression", "params", "nonzero",
-		"FLOPs (nonzero)", "test acc @ best-val (%)", "final test acc (%)", "wall time")
+		"FLOPs (nonzero)", "test acc @ best-val (%)", "final test acc (%)", "t* (it)", "wall time")
 	rows := make([][]string, len(gs))
 	for i := range gs {
 		g := &gs[i]
@@ -416,7 +422,7 @@ func WriteBoard(w io.Writer, rs []Result, o BoardOptions) error {
 		dens, spars, comp := formatDensity(g)
 		row = append(row, strconv.Itoa(g.N), dens, spars, comp,
 			formatCount(g.ParamsTotal), formatCount(g.ParamsNonzero), formatCount(g.FLOPsNonzero),
-			FormatAccuracy(g.BestTestAcc, g.N), FormatAccuracy(g.FinalTestAcc, g.N), formatWall(g.Wall))
+			FormatAccuracy(g.BestTestAcc, g.N), FormatAccuracy(g.FinalTestAcc, g.N), formatIter(g.BestIter, g.N), formatWall(g.Wall))
 		rows[i] = row
 	}
 	opts := []tablewriter.Option{}
@@ -453,7 +459,7 @@ func writeBoardCSV(w io.Writer, keys []string, gs []Group) error {
 		"params_total", "params_nonzero", "flops_nonzero",
 		"best_test_acc_mean", "best_test_acc_std", "best_test_acc_n",
 		"final_test_acc_mean", "final_test_acc_std", "final_test_acc_n",
-		"wall_s_mean")
+		"best_iter_mean", "best_iter_std", "wall_s_mean")
 	if err := cw.Write(header); err != nil {
 		return err
 	}
@@ -473,7 +479,7 @@ func writeBoardCSV(w io.Writer, keys []string, gs []Group) error {
 			num(g.ParamsTotal.Mean), num(g.ParamsNonzero.Mean), num(g.FLOPsNonzero.Mean),
 			num(g.BestTestAcc.Mean), num(g.BestTestAcc.Std), strconv.Itoa(g.BestTestAcc.N),
 			num(g.FinalTestAcc.Mean), num(g.FinalTestAcc.Std), strconv.Itoa(g.FinalTestAcc.N),
-			num(g.Wall.Mean))
+			num(g.BestIter.Mean), num(g.BestIter.Std), num(g.Wall.Mean))
 		if err := cw.Write(row); err != nil {
 			return err
 		}
@@ -539,6 +545,22 @@ func formatCount(s Stat) string {
 
 // formatWall renders a mean wall time in seconds as a duration rounded to
 // a precision that suits its size.
+// formatIter renders an iteration Stat as "2,340 ± 410" (one replicate:
+// "2,340 (n=1)").
+func formatIter(s Stat, n int) string {
+	if s.N == 0 {
+		return "—"
+	}
+	if s.N == 1 {
+		return formatCount(s) + " (n=1)"
+	}
+	out := formatCount(s) + " ± " + formatCount(Stat{N: 1, Mean: s.Std})
+	if s.N < n {
+		out += fmt.Sprintf(" (n=%d)", s.N)
+	}
+	return out
+}
+
 func formatWall(s Stat) string {
 	if s.N == 0 {
 		return "—"

@@ -70,6 +70,7 @@ func boardRows() []Result {
 				Replicate: i, Seed: uint64(10 + i), Density: d, Sparsity: 1 - d, Compression: 1 / d,
 				ParamsTotal: 266610, ParamsNonzero: int64(math.Round(266610 * d)), FLOPsNonzero: int64(math.Round(532810 * d)),
 				BestTestAcc: a, FinalTestAcc: a - 0.001, Wall: time.Duration(10+i) * time.Second,
+				BestIter: 1000 + 1000*i,
 			})
 		}
 	}
@@ -230,7 +231,7 @@ func TestWriteBoardCSV(t *testing.T) {
 	}
 	wantHeader := []string{"method", "model", "dataset", "n", "density", "sparsity", "compression",
 		"params_total", "params_nonzero", "flops_nonzero", "best_test_acc_mean", "best_test_acc_std", "best_test_acc_n",
-		"final_test_acc_mean", "final_test_acc_std", "final_test_acc_n", "wall_s_mean"}
+		"final_test_acc_mean", "final_test_acc_std", "final_test_acc_n", "best_iter_mean", "best_iter_std", "wall_s_mean"}
 	if !slices.Equal(recs[0], wantHeader) {
 		t.Errorf("header %v\nwant %v", recs[0], wantHeader)
 	}
@@ -239,7 +240,7 @@ func TestWriteBoardCSV(t *testing.T) {
 		t.Errorf("conv2 row %v", got)
 	}
 	// lenet/imp at 0.1: 0.98 ± 0.01 over 3.
-	if got := recs[4]; got[0] != "imp" || got[4] != "0.1" || got[10] != "0.98" || got[11] != "0.01" || got[12] != "3" || got[16] != "11" {
+	if got := recs[4]; got[0] != "imp" || got[4] != "0.1" || got[10] != "0.98" || got[11] != "0.01" || got[12] != "3" || got[16] != "2000" || got[17] != "1000" || got[18] != "11" {
 		t.Errorf("imp 0.1 row %v", got)
 	}
 }
@@ -266,7 +267,7 @@ func TestWriteBoardMarkdown(t *testing.T) {
 	}
 	header := cells(lines[0])
 	wantHeader := []string{"method", "model", "dataset", "n", "density", "sparsity", "compression", "params", "nonzero",
-		"FLOPs (nonzero)", "test acc @ best-val (%)", "final test acc (%)", "wall time"}
+		"FLOPs (nonzero)", "test acc @ best-val (%)", "final test acc (%)", "t* (it)", "wall time"}
 	if !slices.Equal(header, wantHeader) {
 		t.Errorf("header %q\nwant %q", header, wantHeader)
 	}
@@ -276,7 +277,7 @@ func TestWriteBoardMarkdown(t *testing.T) {
 		}
 	}
 	// lenet/imp at 0.1 is the fourth row.
-	want := []string{"imp", "lenet", "mnist", "3", "0.1", "90.00%", "10.0×", "266,610", "26,661", "53,281", "98.00 ± 1.00", "97.90 ± 1.00", "11s"}
+	want := []string{"imp", "lenet", "mnist", "3", "0.1", "90.00%", "10.0×", "266,610", "26,661", "53,281", "98.00 ± 1.00", "97.90 ± 1.00", "2,000 ± 1,000", "11s"}
 	if got := cells(lines[5]); !slices.Equal(got, want) {
 		t.Errorf("row %q\nwant %q", got, want)
 	}

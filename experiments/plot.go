@@ -32,9 +32,10 @@ type PlotOptions struct {
 	// By is the column (Columns) whose values are the lines; empty means
 	// "method".
 	By string
-	// Metric is the accuracy on the y axis: "best" (the default: test
-	// accuracy at the early-stopping iteration) or "final" (test accuracy
-	// at the end of training).
+	// Metric is the y axis: "best" (the default: test accuracy at the
+	// early-stopping iteration), "final" (test accuracy at the end of
+	// training) or "best_iter" (the early-stopping iteration t*, the LTH
+	// paper's "learns faster").
 	Metric string
 }
 
@@ -104,13 +105,19 @@ func WritePlot(path string, rs []Result, o PlotOptions) error {
 	if !ok {
 		return fmt.Errorf("plot %s: unknown line key %q; the keys are the result columns: %s", path, by, boardFieldNames())
 	}
-	metric, ylabel := func(r *Result) float64 { return r.BestTestAcc }, "test acc. at best val. (%)"
+	// metric is in the units plotted (accuracies in percent), and
+	// formatStat labels the dense baseline in them.
+	formatStat := formatPercent
+	metric, ylabel := func(r *Result) float64 { return 100 * r.BestTestAcc }, "test acc. at best val. (%)"
 	switch o.Metric {
 	case "", "best":
 	case "final":
-		metric, ylabel = func(r *Result) float64 { return r.FinalTestAcc }, "final test acc. (%)"
+		metric, ylabel = func(r *Result) float64 { return 100 * r.FinalTestAcc }, "final test acc. (%)"
+	case "best_iter":
+		metric, ylabel = func(r *Result) float64 { return float64(r.BestIter) }, "early-stopping iteration t*"
+		formatStat = formatIters
 	default:
-		return fmt.Errorf("plot %s: unknown metric %q; want best (test accuracy at the early-stopping iteration) or final", path, o.Metric)
+		return fmt.Errorf("plot %s: unknown metric %q; want best (test accuracy at the early-stopping iteration), final, or best_iter (the early-stopping iteration)", path, o.Metric)
 	}
 	title := o.Title
 	if title == "" {
@@ -171,7 +178,7 @@ func WritePlot(path string, rs []Result, o PlotOptions) error {
 		for i := range lineRows[k] {
 			r := &lineRows[k][i]
 			dk := strconv.FormatFloat(r.Density, 'g', 6, 64)
-			byDensity[dk] = append(byDensity[dk], 100*metric(r))
+			byDensity[dk] = append(byDensity[dk], metric(r))
 			densities[dk] = append(densities[dk], r.Density)
 		}
 		s := series{name: k}
@@ -192,7 +199,7 @@ func WritePlot(path string, rs []Result, o PlotOptions) error {
 	for _, k := range sortedKeys(baseRows) {
 		ys := make([]float64, len(baseRows[k]))
 		for i := range baseRows[k] {
-			ys[i] = 100 * metric(&baseRows[k][i])
+			ys[i] = metric(&baseRows[k][i])
 		}
 		if st := NewStat(ys); st.N > 0 {
 			bases = append(bases, series{name: k, points: []point{{x: 100, s: st}}})
@@ -252,7 +259,7 @@ func WritePlot(path string, rs []Result, o PlotOptions) error {
 		st := b.points[0].s
 		col := color.Color(color.Gray{Y: 0x55})
 		bandCol := color.Color(color.NRGBA{R: 0x80, G: 0x80, B: 0x80, A: 0x30})
-		label := "dense " + formatPercent(st)
+		label := "dense " + formatStat(st)
 		if len(bases) > 1 {
 			ci, ok := colorOf[b.name]
 			if !ok {
@@ -261,7 +268,7 @@ func WritePlot(path string, rs []Result, o PlotOptions) error {
 			col = plotColors[ci%len(plotColors)]
 			r, g, bl, _ := col.RGBA()
 			bandCol = color.NRGBA{R: uint8(r >> 8), G: uint8(g >> 8), B: uint8(bl >> 8), A: 0x30}
-			label = b.name + " dense " + formatPercent(st)
+			label = b.name + " dense " + formatStat(st)
 		}
 		if st.N >= 2 && st.Std > 0 {
 			band, err := plotter.NewPolygon(plotter.XYs{
@@ -395,6 +402,14 @@ func formatPercent(s Stat) string {
 		return fmt.Sprintf("%.2f%% (n=1)", s.Mean)
 	}
 	return fmt.Sprintf("%.2f ± %.2f%%", s.Mean, s.Std)
+}
+
+// formatIters renders a Stat of iterations as "2340 ± 410 it".
+func formatIters(s Stat) string {
+	if s.N == 1 {
+		return fmt.Sprintf("%.0f it (n=1)", s.Mean)
+	}
+	return fmt.Sprintf("%.0f ± %.0f it", s.Mean, s.Std)
 }
 
 // densityTicks labels a log axis of percentages at the data's values,

@@ -26,7 +26,7 @@ func plotRows() []Result {
 	}
 	for r := range 3 {
 		rs = append(rs, Result{Model: "lenet", Dataset: "mnist", Method: "dense", Replicate: r, Density: 1,
-			BestTestAcc: 0.981 + 0.001*float64(r-1), FinalTestAcc: 0.98})
+			BestTestAcc: 0.981 + 0.001*float64(r-1), FinalTestAcc: 0.98, BestIter: 2000 + 100*r})
 	}
 	return rs
 }
@@ -62,6 +62,7 @@ func TestWritePlotSVG(t *testing.T) {
 	}{
 		{PlotOptions{}, "dense 98.10 ± 0.10%"},
 		{PlotOptions{Metric: "final", Title: "LeNet-300-100, final"}, "dense 98.00 ± 0.00%"},
+		{PlotOptions{Metric: "best_iter"}, "dense 2100 ± 100 it"},
 	} {
 		o := c.o
 		path := filepath.Join(dir, "acc.SVG") // the extension's case does not matter

@@ -112,7 +112,7 @@ SVG. Select one model and dataset with --where unless --by tells them apart.`,
 	f.StringVar(&output, "output", "runs", "the output folder that holds "+boardResultsDB)
 	f.StringArrayVar(&where, "where", nil, "keep rows whose column equals a value, key=value (repeatable; all must hold)")
 	f.StringVar(&by, "by", "method", "the column whose values are the lines")
-	f.StringVar(&metric, "metric", "best", "best (test accuracy at the early-stopping iteration) or final")
+	f.StringVar(&metric, "metric", "best", "best (test accuracy at the early-stopping iteration), final, or best_iter (the early-stopping iteration)")
 	f.StringVar(&title, "title", "", `the title (default "MODEL on DATASET")`)
 	f.Float64Var(&width, "width", float64(experiments.DefaultPlotWidth/vg.Inch), "width in inches (PNG at 96 dpi)")
 	f.Float64Var(&height, "height", float64(experiments.DefaultPlotHeight/vg.Inch), "height in inches")
