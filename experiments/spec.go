@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/spf13/viper"
+
+	"github.com/prunebench/prunebench/prune"
 )
 
 // Spec is an experiment as written in YAML. The mapstructure tags are the
@@ -23,6 +25,7 @@ type Spec struct {
 	Model    ModelSpec    `mapstructure:"model"`
 	Training TrainingSpec `mapstructure:"training"`
 	Prune    AmountSpec   `mapstructure:"prune"`
+	Granet   GraNetSpec   `mapstructure:"granet"`
 	Pipeline string       `mapstructure:"pipeline" help:"what to run: train (dense); the pruning issues add theirs"`
 	// Seed is the master seed of replicate 0; replicate r uses Seed + r,
 	// and every random stream derives from that by namespace (nn.SeedFor).
@@ -77,6 +80,28 @@ type TrainingSpec struct {
 	Temperature float64  `mapstructure:"temperature" help:"softmax temperature of the cross-entropy loss"`
 }
 
+// GraNetSpec is the schedule of the gradual pipelines gmp, granet and dst
+// (specs/granet.md; pipeline_gradual.go). The keys are GraNet's argparse
+// flags with '-' written '_' (code: Shiweiliuiiiiiii/GraNet: CIFAR/main.py),
+// so a paper command line translates key by key; points in training are
+// steps ("80ep", "500it") instead of epoch counts. The defaults are
+// GraNet's argparse defaults (prune.DefaultGradualSpec).
+//
+// The final density d_f is the prune amount (prune.density, prune.sparsity,
+// ... in any convention), the one key every pruning pipeline reads, so that
+// runs of different methods at one density share one setting.
+// granet.final_density is GraNet's own name for the same number: it may be
+// given instead, never together with a prune amount.
+type GraNetSpec struct {
+	InitDensity     *float64 `mapstructure:"init_density" help:"granet, gmp: density d_i the cubic schedule starts from (GraNet --init-density; 1 = dense start, s_i = 0); empty: 0.5 for granet (GraNet's default, ERK mask), 1 for gmp; dst trains at the prune amount and accepts only that value"`
+	FinalDensity    *float64 `mapstructure:"final_density" help:"GraNet --final-density, the final density d_f; an alternative to the prune amount keys (prune.density, ...), not both"`
+	InitPruneEpoch  string   `mapstructure:"init_prune_epoch" help:"granet, gmp: start e_i of the pruning window (a step: 0ep, 500it)"`
+	FinalPruneEpoch string   `mapstructure:"final_prune_epoch" help:"granet, gmp: end e_f of the pruning window (a step: 80ep); must lie within training.steps"`
+	UpdateFrequency int      `mapstructure:"update_frequency" help:"iterations ΔT between mask updates (GraNet --update-frequency)"`
+	PruneRate       float64  `mapstructure:"prune_rate" help:"granet, dst: death rate r_0 of prune-and-regrow at t = 0, in [0, 1) (GraNet --prune-rate); not prune.prune_rate"`
+	DeathRateMin    float64  `mapstructure:"death_rate_min" help:"granet, dst: death rate at the end of training, in [0, prune_rate] (GraNet's cosine decay fixes 0.005; RigL uses 0)"`
+}
+
 // Defaults returns the spec every file is laid over: LeNet-300-100 on MNIST
 // with the LTH paper's Adam 1.2e-3 and batch 60.
 func Defaults() Spec {
@@ -88,10 +113,25 @@ func Defaults() Spec {
 			Beta1: 0.9, Beta2: 0.999, Eps: 1e-8,
 			Schedule: "constant", Gamma: 0.1, EvalEvery: "1ep", Temperature: 1,
 		},
+		Granet:     defaultGraNetSpec(),
 		Pipeline:   "train",
 		Replicates: 1,
 		Backend:    "native",
 		Output:     "runs",
+	}
+}
+
+// defaultGraNetSpec is prune.DefaultGradualSpec as spec keys. init_density
+// and final_density are left unset: their defaults depend on the pipeline
+// and on the prune amount.
+func defaultGraNetSpec() GraNetSpec {
+	d := prune.DefaultGradualSpec()
+	return GraNetSpec{
+		InitPruneEpoch:  d.InitPruneEpoch,
+		FinalPruneEpoch: d.FinalPruneEpoch,
+		UpdateFrequency: d.UpdateFrequency,
+		PruneRate:       d.PruneRate,
+		DeathRateMin:    d.DeathRateMin,
 	}
 }
 

@@ -160,8 +160,8 @@ func (s GradualSpec) Resolve(itersPerEpoch int, budget nn.Step) (*GradualSchedul
 	if itersPerEpoch < 1 {
 		return nil, fmt.Errorf("%s: %d iterations per epoch, want ≥ 1", GradualKey, itersPerEpoch)
 	}
-	if s.Method < 0 || int(s.Method) >= len(gradualMethodNames) {
-		return nil, fmt.Errorf("%s = %v: want one of %v", k("method"), s.Method, gradualMethodNames)
+	if err := s.checkFields(); err != nil {
+		return nil, err
 	}
 	T := budget.Iters(itersPerEpoch)
 	if budget.Epochs < 0 || budget.Iterations < 0 || T < 1 {
@@ -176,48 +176,17 @@ func (s GradualSpec) Resolve(itersPerEpoch int, budget nn.Step) (*GradualSchedul
 		PruneRate:    s.PruneRate,
 		DeathRateMin: s.DeathRateMin,
 	}
-	if err := checkDensity(k("init_density"), s.InitDensity); err != nil {
-		return nil, err
-	}
 	if s.Method == GradualDST {
-		if s.FinalDensity != 0 && s.FinalDensity != s.InitDensity {
-			return nil, fmt.Errorf("%s = %v: dst trains at the fixed density %s = %v; leave it out or set it equal",
-				k("final_density"), s.FinalDensity, k("init_density"), s.InitDensity)
-		}
 		g.FinalDensity = s.InitDensity
-	} else {
-		if err := checkDensity(k("final_density"), s.FinalDensity); err != nil {
-			return nil, err
-		}
-		if s.FinalDensity > s.InitDensity {
-			return nil, fmt.Errorf("%s = %v is above %s = %v: gradual pruning only removes weights (want final ≤ init density)",
-				k("final_density"), s.FinalDensity, k("init_density"), s.InitDensity)
-		}
-	}
-	if s.UpdateFrequency < 1 {
-		return nil, fmt.Errorf("%s = %d: want at least 1 iteration between mask updates", k("update_frequency"), s.UpdateFrequency)
 	}
 	if s.UpdateFrequency >= T {
 		return nil, fmt.Errorf("%s = %d: not below the training budget training.steps = %v (%d iterations), so masks would never be updated during training",
 			k("update_frequency"), s.UpdateFrequency, budget, T)
 	}
-	if s.Method != GradualGMP {
-		if err := checkRate(k("prune_rate"), s.PruneRate); err != nil {
-			return nil, fmt.Errorf("%w (the death rate of prune-and-regrow at t = 0)", err)
-		}
-		if !(s.DeathRateMin >= 0 && s.DeathRateMin <= s.PruneRate) {
-			return nil, fmt.Errorf("%s = %v: want a value in [0, %s = %v]", k("death_rate_min"), s.DeathRateMin, k("prune_rate"), s.PruneRate)
-		}
-	}
 	if s.Method == GradualDST {
 		return g, nil
 	}
-
-	start, err := parseWindowStep(k("init_prune_epoch"), s.InitPruneEpoch, "0ep")
-	if err != nil {
-		return nil, err
-	}
-	end, err := parseWindowStep(k("final_prune_epoch"), s.FinalPruneEpoch, "")
+	start, end, err := s.window()
 	if err != nil {
 		return nil, err
 	}
@@ -240,6 +209,100 @@ func (s GradualSpec) Resolve(itersPerEpoch int, budget nn.Step) (*GradualSchedul
 			k("init_prune_epoch"), start, k("final_prune_epoch"), end, g.Start, g.End, k("update_frequency"), g.Every, g.Start, (g.TF-1)*g.Every, k("update_frequency"))
 	}
 	return g, nil
+}
+
+// Check validates the spec against the training budget before the data are
+// loaded, when the iterations per epoch I are not known yet, so that a
+// config check (a sweep validates every run before training any) catches
+// what it can: every error of Resolve that does not depend on I, ΔT ≥ T
+// for a budget in iterations, and the window errors that hold for every
+// I ≥ 1 (with a step a·I + b, e.g. final_prune_epoch = 110ep in a budget of
+// 20ep, or 600it in 500it). A window error that depends on I (110ep in a
+// budget of 5000it) is left to Resolve, which is the complete check and must
+// still run once I is known, before training starts.
+func (s GradualSpec) Check(budget nn.Step) error {
+	k := func(f string) string { return GradualKey + "." + f }
+	if err := s.checkFields(); err != nil {
+		return err
+	}
+	if budget.Epochs < 0 || budget.Iterations < 0 || budget.IsZero() {
+		return fmt.Errorf("training.steps = %v: want a training budget of at least 1 iteration", budget)
+	}
+	if budget.Epochs == 0 && s.UpdateFrequency >= budget.Iterations {
+		return fmt.Errorf("%s = %d: not below the training budget training.steps = %v (%d iterations), so masks would never be updated during training",
+			k("update_frequency"), s.UpdateFrequency, budget, budget.Iterations)
+	}
+	if s.Method == GradualDST {
+		return nil
+	}
+	start, end, err := s.window()
+	if err != nil {
+		return err
+	}
+	if alwaysAtLeast(start, end, 0) {
+		return fmt.Errorf("%s = %v is not before %s = %v: the pruning window is empty or inverted",
+			k("init_prune_epoch"), start, k("final_prune_epoch"), end)
+	}
+	if alwaysAtLeast(end, budget, 1) {
+		return fmt.Errorf("%s = %v ends after the training budget training.steps = %v",
+			k("final_prune_epoch"), end, budget)
+	}
+	return nil
+}
+
+// alwaysAtLeast reports whether a.Iters(I) − b.Iters(I) ≥ margin for every
+// I ≥ 1: the difference is linear in I, so it holds iff it holds at I = 1
+// and the slope is not negative.
+func alwaysAtLeast(a, b nn.Step, margin int) bool {
+	slope := a.Epochs - b.Epochs
+	return slope >= 0 && slope+a.Iterations-b.Iterations >= margin
+}
+
+// checkFields runs the checks of Resolve that depend on neither the budget
+// nor the iterations per epoch.
+func (s GradualSpec) checkFields() error {
+	k := func(f string) string { return GradualKey + "." + f }
+	if s.Method < 0 || int(s.Method) >= len(gradualMethodNames) {
+		return fmt.Errorf("%s = %v: want one of %v", k("method"), s.Method, gradualMethodNames)
+	}
+	if err := checkDensity(k("init_density"), s.InitDensity); err != nil {
+		return err
+	}
+	if s.Method == GradualDST {
+		if s.FinalDensity != 0 && s.FinalDensity != s.InitDensity {
+			return fmt.Errorf("%s = %v: dst trains at the fixed density %s = %v; leave it out or set it equal",
+				k("final_density"), s.FinalDensity, k("init_density"), s.InitDensity)
+		}
+	} else {
+		if err := checkDensity(k("final_density"), s.FinalDensity); err != nil {
+			return err
+		}
+		if s.FinalDensity > s.InitDensity {
+			return fmt.Errorf("%s = %v is above %s = %v: gradual pruning only removes weights (want final ≤ init density)",
+				k("final_density"), s.FinalDensity, k("init_density"), s.InitDensity)
+		}
+	}
+	if s.UpdateFrequency < 1 {
+		return fmt.Errorf("%s = %d: want at least 1 iteration between mask updates", k("update_frequency"), s.UpdateFrequency)
+	}
+	if s.Method != GradualGMP {
+		if err := checkRate(k("prune_rate"), s.PruneRate); err != nil {
+			return fmt.Errorf("%w (the death rate of prune-and-regrow at t = 0)", err)
+		}
+		if !(s.DeathRateMin >= 0 && s.DeathRateMin <= s.PruneRate) {
+			return fmt.Errorf("%s = %v: want a value in [0, %s = %v]", k("death_rate_min"), s.DeathRateMin, k("prune_rate"), s.PruneRate)
+		}
+	}
+	return nil
+}
+
+// window parses the pruning window's steps.
+func (s GradualSpec) window() (start, end nn.Step, err error) {
+	if start, err = parseWindowStep(GradualKey+".init_prune_epoch", s.InitPruneEpoch, "0ep"); err != nil {
+		return
+	}
+	end, err = parseWindowStep(GradualKey+".final_prune_epoch", s.FinalPruneEpoch, "")
+	return
 }
 
 func parseWindowStep(field, v, def string) (nn.Step, error) {

@@ -336,3 +336,58 @@ func TestGradualErrors(t *testing.T) {
 		t.Error("ParseGradualMethod(rigl): no error")
 	}
 }
+
+// TestGradualCheck: Check, the validation without the iterations per epoch
+// I, reports the field errors and the window errors that hold for every
+// I ≥ 1, and leaves those that depend on I to Resolve (which reports them).
+func TestGradualCheck(t *testing.T) {
+	base := func() GradualSpec {
+		s := DefaultGradualSpec()
+		s.InitDensity, s.FinalDensity, s.FinalPruneEpoch, s.UpdateFrequency = 1, 0.1, "80ep", 1000
+		return s
+	}
+	for _, tc := range []struct {
+		desc   string
+		edit   func(*GradualSpec)
+		budget string
+		parts  []string // nil: Check accepts
+		// resolveFails: Resolve at I = 352 rejects what Check had to accept.
+		resolveFails bool
+	}{
+		{"valid", func(*GradualSpec) {}, "160ep", nil, false},
+		{"default window end past an epoch budget", func(s *GradualSpec) { s.FinalPruneEpoch = "110ep" }, "20ep",
+			[]string{"granet.final_prune_epoch = 110ep ends after the training budget training.steps = 20ep"}, true},
+		{"window end past an iteration budget", func(s *GradualSpec) { s.FinalPruneEpoch, s.UpdateFrequency = "600it", 100 }, "500it",
+			[]string{"granet.final_prune_epoch = 600it ends after"}, true},
+		{"window end on the budget", func(s *GradualSpec) { s.FinalPruneEpoch = "160ep" }, "160ep", nil, false},
+		{"window end in epochs, budget in iterations", func(s *GradualSpec) { s.FinalPruneEpoch, s.UpdateFrequency = "110ep", 100 }, "5000it", nil, true},
+		{"inverted window", func(s *GradualSpec) { s.InitPruneEpoch = "90ep" }, "160ep",
+			[]string{"granet.init_prune_epoch = 90ep is not before granet.final_prune_epoch = 80ep", "empty or inverted"}, true},
+		{"empty window", func(s *GradualSpec) { s.InitPruneEpoch = "80ep" }, "160ep", []string{"empty or inverted"}, true},
+		{"inverted only for small I", func(s *GradualSpec) { s.InitPruneEpoch, s.FinalPruneEpoch, s.UpdateFrequency = "500it", "2ep", 100 }, "160ep", nil, false}, // inverted for I ≤ 250
+		{"ΔT ≥ an iteration budget", func(s *GradualSpec) { s.FinalPruneEpoch, s.UpdateFrequency = "100it", 500 }, "500it",
+			[]string{"granet.update_frequency = 500", "training.steps = 500it"}, true},
+		{"ΔT against an epoch budget", func(s *GradualSpec) { s.UpdateFrequency = 60000 }, "160ep", nil, true},
+		{"final above init", func(s *GradualSpec) { s.InitDensity, s.FinalDensity = 0.5, 0.6 }, "160ep",
+			[]string{"granet.final_density = 0.6 is above granet.init_density = 0.5"}, true},
+		{"death rate", func(s *GradualSpec) { s.PruneRate = 1 }, "160ep", []string{"granet.prune_rate = 1"}, true},
+		{"no window end", func(s *GradualSpec) { s.FinalPruneEpoch = "" }, "160ep", []string{"granet.final_prune_epoch is required"}, true},
+		{"empty budget", func(*GradualSpec) {}, "0ep", []string{"training.steps"}, true},
+		{"dst has no window", func(s *GradualSpec) { s.Method, s.FinalDensity, s.FinalPruneEpoch = GradualDST, 0, "900ep" }, "160ep", nil, false},
+	} {
+		s := base()
+		tc.edit(&s)
+		budget := nn.MustParseStep(tc.budget)
+		err := s.Check(budget)
+		if tc.parts == nil {
+			if err != nil {
+				t.Errorf("%s: Check: %v", tc.desc, err)
+			}
+		} else {
+			schedWantErr(t, tc.desc, err, tc.parts...)
+		}
+		if _, err := s.Resolve(352, budget); (err != nil) != tc.resolveFails {
+			t.Errorf("%s: Resolve at I = 352: %v, want failure %v", tc.desc, err, tc.resolveFails)
+		}
+	}
+}
