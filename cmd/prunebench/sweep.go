@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"reflect"
 	"runtime"
 	"sort"
 	"strings"
@@ -111,7 +112,11 @@ func canonicalString(s experiments.Spec) string {
 	sort.Strings(keys)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s=%v", k, c[k])
+		v := reflect.ValueOf(c[k])
+		if v.Kind() == reflect.Pointer && !v.IsNil() {
+			v = v.Elem() // prune.density is a *float64: print the value
+		}
+		parts[i] = fmt.Sprintf("%s=%v", k, v)
 	}
 	return strings.Join(parts, " ")
 }
