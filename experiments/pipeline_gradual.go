@@ -91,9 +91,10 @@ func init() {
 //     test accuracy as GraNet's main.py does.
 //   - The prunable set is every weight of a linear or convolutional layer
 //     (first layer and classifier included, as GraNet); the reference mode,
-//     GraNet_uniform / GMP_uniform (prune.scope = layerwise), --fix, growth
-//     modes other than gradient and the control branches are not
-//     implemented and are refused.
+//     GraNet_uniform / GMP_uniform (prune.scope = layerwise), --fix and growth
+//     modes other than gradient are not implemented and are refused.
+//   - prune.branches run off the final mask (branches.go), e.g. Scratch-E/B
+//     of a GMP mask; random_reinit starts at step 0 like the trunk.
 type gradualPipeline struct{ method prune.GradualMethod }
 
 // scheduleFile records a gradual unit's resolved schedule.
@@ -124,9 +125,6 @@ func (g gradualPipeline) refuseUnread(p AmountSpec) error {
 		return fmt.Errorf("prune.scope = layerwise: layer-wise cubic pruning (GraNet_uniform / GMP_uniform, specs/granet.md §6) is %w for pipeline %s; leave prune.scope out (global)", nn.ErrNotImplemented, name)
 	default:
 		return fmt.Errorf("prune.scope = %q: pipeline %s prunes globally; leave it out or write global", p.Scope, name)
-	}
-	if len(p.Branches) > 0 {
-		return fmt.Errorf("prune.branches: control branches off pipeline %s are %w; remove prune.branches", name, nn.ErrNotImplemented)
 	}
 	for _, k := range []struct {
 		key string
@@ -243,7 +241,14 @@ func (g gradualPipeline) Run(ctx context.Context, r *Replicate) error {
 		}
 		return Measure(p, h, g.method.String(), final.Density()), nil
 	})
-	return err
+	if err != nil || len(r.Spec.Prune.Branches) == 0 {
+		return err
+	}
+	final, err := prune.LoadMasks(filepath.Join(r.UnitDir(0, ""), masksFile))
+	if err != nil {
+		return err
+	}
+	return runBranches(ctx, r, trunk{level: 0, method: g.method.String(), masks: final})
 }
 
 // gradualRun is a gradual unit resolved against its data and model.

@@ -484,7 +484,7 @@ func TestGradualValidate(t *testing.T) {
 		{"η_min", "dst", func(s *Spec) { s.Granet.DeathRateMin = 0.9 }, []string{"granet.death_rate_min = 0.9"}, false},
 		{"criterion", "granet", func(s *Spec) { s.Prune.Criterion = "snip" }, []string{"does not read prune.criterion"}, false},
 		{"layer-wise", "gmp", func(s *Spec) { s.Prune.Scope = "layerwise" }, []string{"GMP_uniform", "not implemented"}, false},
-		{"branches", "granet", func(s *Spec) { s.Prune.Branches = []string{"scratch_e"} }, []string{"prune.branches", "not implemented"}, false},
+		{"branches", "granet", func(s *Spec) { s.Prune.Branches = []string{"scratch"} }, []string{"prune.branches[0]", "scratch_e"}, false},
 		// Known only with I = 6: T = 60.
 		{"ΔT ≥ T in epochs", "granet", func(s *Spec) { s.Granet.UpdateFrequency = 60 }, []string{"granet.update_frequency = 60", "training.steps = 10ep (60 iterations)"}, true},
 		{"window in iterations past an epoch budget", "gmp", func(s *Spec) { s.Granet.FinalPruneEpoch = "61it" }, []string{"granet.final_prune_epoch = 61it (iteration 61) ends after the training budget training.steps = 10ep (60 iterations at 6 per epoch)"}, true},
@@ -629,4 +629,30 @@ func loadPaperSweep(t *testing.T, file string, points int, pipelines []string) [
 		t.Errorf("%s: pipelines %v, want %v", file, got, pipelines)
 	}
 	return specs
+}
+
+// TestGradualBranches: Scratch-E off a GMP run trains the final mask from
+// a fresh initialization.
+func TestGradualBranches(t *testing.T) {
+	s := gradualTestSpec(t, "gmp")
+	s.Prune.Branches = []string{BranchScratchE}
+	rs, err := RunSpec(context.Background(), s, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 2 || rs[1].Branch != BranchScratchE || rs[1].Method != "gmp/scratch_e" || rs[1].Density != rs[0].Density {
+		t.Fatalf("results %+v", rs)
+	}
+	root := filepath.Join(s.Output, Hash(s), "replicate_0", "level_0")
+	trunk, err := prune.LoadMasks(filepath.Join(root, masksFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	branch, err := prune.LoadMasks(filepath.Join(root, "branch_scratch_e", masksFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !branch.Equal(trunk) {
+		t.Error("scratch_e does not train the GMP mask")
+	}
 }
