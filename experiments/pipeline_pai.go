@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strings"
 
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/prune"
@@ -15,17 +17,23 @@ func init() { RegisterPipeline("pai", paiPipeline{}) }
 // initialized network with prune.criterion, keep the top entries at the
 // density of the prune section (global or layer-wise), then train with the
 // mask enforced after every step (pattern P3, the clean mode of specs §4.3).
-// One level, level 0; the result's method is the criterion's name.
+// One level, level 0, which saves its mask (masks.bin); the result's method
+// is the criterion's name. prune.branches (branches.go) run off that mask:
+// Scratch-E/B, and the random controls (which start at step 0).
 //
-// Choices recorded here (specs/pai.md §1): one scoring iteration (E = 1, as
-// for SNIP, GraSP, magnitude and random); the pruning data are the first
-// prune.data_examples (default 100) of a permutation of the training split
-// drawn from the prune_data seed namespace, without augmentation, in
-// batches of at most 256. Scoring uses the engine's training-mode backward,
-// so evaluation-mode scoring (the spec's default) is only possible for
-// networks where the two modes agree (no batch norm, no dropout): other
-// networks must set prune.train_mode: true, and are refused otherwise rather
-// than scored in another mode silently.
+// Choices recorded here (specs/pai.md §1): the prune loop of §1.4 runs
+// prune.iterations scoring iterations on the exponential schedule (0: the
+// criterion's default, 100 for synflow and 1 otherwise), rescoring the
+// network with the previous masks applied (P1) each time, and ends at
+// exactly the one-shot count. Scoring is in evaluation mode (batch norm
+// with running statistics, dropout off) unless prune.train_mode, which
+// only snip and grasp accept: synflow scores in evaluation mode by
+// definition, magnitude and random run no network. The pruning data of
+// snip and grasp are the first prune.data_examples (default 100) of a
+// permutation of the training split drawn from the prune_data seed
+// namespace, without augmentation, in batches of at most 256; they are
+// scored on a second net built for those batches (GraSP's at temperature
+// 200) with the first net's state.
 type paiPipeline struct{}
 
 // paiDefaultExamples is SNIP's one batch of 100 (specs/pai.md §1.2), and
@@ -53,7 +61,26 @@ func (paiPipeline) Validate(s Spec) error {
 	if s.Prune.DataExamples < 0 {
 		return fmt.Errorf("prune.data_examples = %d: want ≥ 0", s.Prune.DataExamples)
 	}
+	if s.Prune.Iterations < 0 {
+		return fmt.Errorf("prune.iterations = %d: want ≥ 1 scoring iterations, or 0 for the criterion's default (%d for synflow, 1 otherwise)", s.Prune.Iterations, prune.DefaultIterations("synflow"))
+	}
+	if s.Prune.TrainMode && !prune.NeedsData(s.Prune.Criterion) {
+		why := "it runs no network"
+		if s.Prune.Criterion == "synflow" {
+			why = "it scores in evaluation mode by definition (specs/pai.md §4)"
+		}
+		return fmt.Errorf("prune.train_mode: criterion %s has no training-mode scoring (%s); remove prune.train_mode or use snip or grasp", s.Prune.Criterion, why)
+	}
 	return nil
+}
+
+// paiIterations is prune.iterations with 0 resolved to the criterion's
+// default.
+func paiIterations(s Spec) int {
+	if s.Prune.Iterations > 0 {
+		return s.Prune.Iterations
+	}
+	return prune.DefaultIterations(s.Prune.Criterion)
 }
 
 func paiScope(s string) (prune.Scope, error) {
@@ -77,6 +104,9 @@ func (paiPipeline) Run(ctx context.Context, r *Replicate) error {
 		if err != nil {
 			return Result{}, err
 		}
+		if err := masks.Save(filepath.Join(dir, masksFile)); err != nil {
+			return Result{}, err
+		}
 		if err := masks.Apply(p.Net, nn.ZeroAfterStep); err != nil {
 			return Result{}, err
 		}
@@ -86,10 +116,20 @@ func (paiPipeline) Run(ctx context.Context, r *Replicate) error {
 		}
 		return Measure(p, h, s.Prune.Criterion, masks.Density()), nil
 	})
-	return err
+	if err != nil || len(s.Prune.Branches) == 0 {
+		return err
+	}
+	masks, err := prune.LoadMasks(filepath.Join(r.UnitDir(0, ""), masksFile))
+	if err != nil {
+		return err
+	}
+	return runBranches(ctx, r, trunk{level: 0, method: s.Prune.Criterion, masks: masks})
 }
 
-// paiMasks scores the freshly initialized network and selects the masks.
+// paiMasks runs the prune loop on the freshly initialized network and
+// returns the final masks. Data-free criteria score p.Net itself (SynFlow
+// restores it bit for bit; the loop leaves its intermediate masks as
+// MaskedForward, which the caller replaces with the training pattern).
 func paiMasks(p *Prepared) (*prune.Masks, error) {
 	s := p.Spec
 	am, _, err := s.Prune.Resolve()
@@ -108,17 +148,17 @@ func paiMasks(p *Prepared) (*prune.Masks, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prune.criterion: %w", err)
 	}
-	sc := prune.ScoreContext{Net: p.Net, Set: set, Rng: nn.NewRand(nn.SeedFor(s.Seed, nn.NSMask)), Temperature: s.Training.Temperature}
-	if s.Prune.Criterion == "snip" || s.Prune.Criterion == "grasp" {
-		if !s.Prune.TrainMode && hasModeDependentLayers(p.Arch.Layers) {
-			return nil, fmt.Errorf("prune.train_mode: model %s has batch norm or dropout, and scoring in evaluation mode is not implemented on the engines yet; set prune.train_mode: true to score in training mode", p.Arch.Name)
-		}
+	sc := prune.ScoreContext{
+		Net: p.Net, Set: set, Rng: nn.NewRand(nn.SeedFor(s.Seed, nn.NSMask)),
+		Temperature: s.Training.Temperature, TrainMode: s.Prune.TrainMode,
+	}
+	if prune.NeedsData(s.Prune.Criterion) {
 		if sc.Batches, err = pruneBatches(p, s); err != nil {
 			return nil, err
 		}
 		// Scoring batches (up to 256) can be larger than the training
 		// batch the net was built for, and GraSP scores at temperature 200
-		// (specs/pai.md §3): score on a second net with the same weights.
+		// (specs/pai.md §3): score on a second net with the same state.
 		if s.Prune.Criterion == "grasp" {
 			sc.Temperature = prune.GraSPTemperature
 		}
@@ -126,15 +166,8 @@ func paiMasks(p *Prepared) (*prune.Masks, error) {
 			return nil, err
 		}
 	}
-	scores, err := crit.Scores(sc)
-	if err != nil {
-		return nil, err
-	}
-	plan, err := prune.DensityPlan(set, am.Density, scope, nil)
-	if err != nil {
-		return nil, err
-	}
-	return plan.Select(scores, nil)
+	loop := prune.PruneLoop{Criterion: crit, Density: am.Density, Scope: scope, Iterations: paiIterations(s), Schedule: prune.PAIExponential}
+	return loop.Run(sc)
 }
 
 // pruneBatches draws the pruning set: the first prune.data_examples of a
@@ -146,7 +179,7 @@ func pruneBatches(p *Prepared, s Spec) ([]nn.Batch, error) {
 	}
 	train := p.Splits.Train
 	if n > train.Len() {
-		return nil, fmt.Errorf("prune.data_examples = %d: the training split has %d examples", n, train.Len())
+		return nil, fmt.Errorf("prune.data_examples = %d: criterion %s scores on training data, and the training split has only %d examples", n, s.Prune.Criterion, train.Len())
 	}
 	perm := nn.NewRand(nn.SeedFor(s.Seed, nn.NSPruneData)).Perm(train.Len())[:n]
 	sub := train.Subset(perm)
@@ -159,7 +192,10 @@ func pruneBatches(p *Prepared, s Spec) ([]nn.Batch, error) {
 }
 
 // scoringNet builds a net of p's architecture for batches of up to
-// pruneBatch examples, with the given temperature and p's current weights.
+// pruneBatch examples, with the given temperature and p's state: θ, batch
+// norm running statistics and masks (evaluation-mode scores read the
+// running statistics). The optimizer state stays behind: the scoring net
+// takes no step.
 func scoringNet(p *Prepared, temperature float64) (nn.Net, error) {
 	b, err := nn.GetBackend(p.Spec.Backend)
 	if err != nil {
@@ -169,22 +205,17 @@ func scoringNet(p *Prepared, temperature float64) (nn.Net, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, src := range p.Net.Params() {
-		net.Param(src.Info().Name).SetValues(src.Values())
+	st, err := p.Net.State()
+	if err != nil {
+		return nil, err
 	}
-	return net, nil
-}
-
-func hasModeDependentLayers(layers []nn.Layer) bool {
-	for _, l := range layers {
-		switch l := l.(type) {
-		case nn.BatchNorm, nn.Dropout:
-			return true
-		case nn.Residual:
-			if hasModeDependentLayers(l.Body) || hasModeDependentLayers(l.Shortcut) {
-				return true
-			}
+	for name := range st.Tensors {
+		if strings.HasPrefix(name, "opt/") {
+			delete(st.Tensors, name)
 		}
 	}
-	return false
+	if err := net.SetState(st); err != nil {
+		return nil, fmt.Errorf("scoring net: %w", err)
+	}
+	return net, nil
 }

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/prune"
 )
 
 func paiSpec(t *testing.T, criterion string) Spec {
@@ -21,11 +23,12 @@ func paiSpec(t *testing.T, criterion string) Spec {
 	return s
 }
 
-// TestPaiPipeline prunes at initialization with each implemented criterion
-// and checks the density (exact keep count), that the trained weights are
-// zero where pruned, and that the result is recorded under the criterion.
+// TestPaiPipeline prunes at initialization with each criterion (synflow
+// with its default 100 iterations) and checks the density (exact keep
+// count), that the trained weights are zero where pruned, and that the
+// result is recorded under the criterion.
 func TestPaiPipeline(t *testing.T) {
-	for _, crit := range []string{"magnitude", "random", "snip", "grasp"} {
+	for _, crit := range []string{"magnitude", "random", "snip", "grasp", "synflow"} {
 		t.Run(crit, func(t *testing.T) {
 			s := paiSpec(t, crit)
 			rs, err := RunSpec(context.Background(), s, RunOptions{})
@@ -88,11 +91,17 @@ func TestPaiValidate(t *testing.T) {
 	}{
 		{func(s *Spec) { s.Prune.Density = nil }, "needs an amount"},
 		{func(s *Spec) { s.Prune.Criterion = "" }, "needs prune.criterion"},
-		{func(s *Spec) { s.Prune.Criterion = "synflow" }, "not implemented"},
 		{func(s *Spec) { s.Prune.Criterion = "l1" }, "prune.criterion"},
 		{func(s *Spec) { s.Prune.Scope = "local" }, "prune.scope"},
 		{func(s *Spec) { s.Prune.DataExamples = -1 }, "prune.data_examples"},
+		{func(s *Spec) { s.Prune.Iterations = -1 }, "prune.iterations"},
+		{func(s *Spec) { s.Prune.Criterion = "synflow"; s.Prune.TrainMode = true }, "prune.train_mode"},
+		{func(s *Spec) { s.Prune.TrainMode = true }, "prune.train_mode"},
 		{func(s *Spec) { s.Prune.Density = f(0.001) }, "no kept entry"},
+		{func(s *Spec) { s.Prune.Density = f(0.01); s.Prune.Scope = "layerwise"; s.Prune.Iterations = 5 }, "iteration"},
+		// A data criterion without enough data: the synthetic training
+		// split has 72 examples.
+		{func(s *Spec) { s.Prune.Criterion = "snip"; s.Prune.DataExamples = 500 }, "prune.data_examples"},
 	}
 	for _, c := range cases {
 		s := paiSpec(t, "magnitude")
@@ -105,14 +114,127 @@ func TestPaiValidate(t *testing.T) {
 			t.Errorf("error %v, want one containing %q", err, c.want)
 		}
 	}
-	// Batch norm without prune.train_mode is refused for data criteria.
-	s := paiSpec(t, "snip")
-	s.Dataset.Shape = []int{3, 8, 8}
-	s.Model = ModelSpec{Name: "resnet20", WidthMultiplier: 0.25}
-	if _, err := RunSpec(context.Background(), s, RunOptions{}); err == nil || !strings.Contains(err.Error(), "prune.train_mode") {
-		t.Errorf("snip on a batch-norm net: %v", err)
+}
+
+// TestPaiScoringMode: on a batch-norm network snip and grasp now score in
+// evaluation mode by default (no refusal) and in training mode with
+// prune.train_mode, and the two give different masks; prune.iterations
+// changes synflow's masks (100 by default against 1).
+func TestPaiScoringMode(t *testing.T) {
+	bnSpec := func(crit string) Spec {
+		s := paiSpec(t, crit)
+		s.Dataset.Shape = []int{3, 8, 8}
+		s.Model = ModelSpec{Name: "resnet20", WidthMultiplier: 0.25}
+		s.Prune.Density = f(0.1)
+		return s
 	}
-	if _, err := filepath.Glob(filepath.Join(s.Output, "*")); err != nil {
+	masks := func(s Spec) *prune.Masks {
+		t.Helper()
+		p, err := Prepare(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := paiMasks(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	for _, crit := range []string{"snip", "grasp"} {
+		s := bnSpec(crit)
+		eval := masks(s)
+		s.Prune.TrainMode = true
+		train := masks(s)
+		if eval.Equal(train) {
+			t.Errorf("%s on resnet20: the same masks in evaluation and training mode", crit)
+		}
+	}
+	s := bnSpec("synflow")
+	def := masks(s)
+	s.Prune.Iterations = 1
+	one := masks(s)
+	if def.Kept() != one.Kept() || def.Equal(one) {
+		t.Errorf("synflow with 100 and 1 iterations: kept %d and %d, equal masks %v; want the same count and different masks", def.Kept(), one.Kept(), def.Equal(one))
+	}
+	// A batch-norm model trains end to end with eval-mode snip.
+	rs, err := RunSpec(context.Background(), bnSpec("snip"), RunOptions{})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if rs[0].Method != "snip" || math.IsNaN(rs[0].BestTestAcc) {
+		t.Errorf("snip on resnet20: %+v", rs[0])
+	}
+}
+
+// TestPaiPaperConfigs loads the pruning-at-initialization paper configs
+// (specs/pai.md §7.1) and checks that every run of their sweeps validates
+// and pairs the model and density the paper's table does.
+func TestPaiPaperConfigs(t *testing.T) {
+	type run struct {
+		model   string
+		density float64
+	}
+	snip := []run{{"lenet-300-100", 0.05}, {"lenet-300-100", 0.02}, {"lenet5", 0.02}, {"lenet5", 0.01}}
+	cases := []struct {
+		file, criterion string
+		want            []run
+	}{
+		{"papers/snip-lenet.yaml", "snip", snip},
+		{"papers/snip-lenet-quick.yaml", "snip", snip},
+		{"papers/synflow-lenet-quick.yaml", "synflow", []run{{"lenet-300-100", 0.1}, {"lenet-300-100", 0.01}, {"lenet-300-100", 0.003}, {"lenet-300-100", 0.001}}},
+	}
+	for _, c := range cases {
+		specs, err := LoadSweep(c.file, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", c.file, err)
+		}
+		if len(specs) != len(c.want) {
+			t.Fatalf("%s: %d runs, want %d", c.file, len(specs), len(c.want))
+		}
+		for i, s := range specs {
+			if _, err := Validate(s); err != nil {
+				t.Errorf("%s run %d: %v", c.file, i, err)
+			}
+			am, _, err := s.Prune.Resolve()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Pipeline != "pai" || s.Prune.Criterion != c.criterion || s.Model.Name != c.want[i].model || am.Density != c.want[i].density || s.Replicates != 3 {
+				t.Errorf("%s run %d: pipeline %s criterion %s model %s density %v replicates %d, want pai %s %s %v 3",
+					c.file, i, s.Pipeline, s.Prune.Criterion, s.Model.Name, am.Density, s.Replicates, c.criterion, c.want[i].model, c.want[i].density)
+			}
+		}
+	}
+}
+
+// TestPaiBranches: random_prune off a SNIP mask keeps its per-layer counts
+// and scratch_e its mask.
+func TestPaiBranches(t *testing.T) {
+	s := tinySpec()
+	s.Pipeline, s.Output = "pai", t.TempDir()
+	s.Prune.Criterion, s.Prune.Density, s.Prune.DataExamples = "snip", f(0.2), 24
+	s.Prune.Branches = []string{BranchRandomPrune, BranchScratchE}
+	rs, err := RunSpec(context.Background(), s, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 3 || rs[1].Method != "snip/random_prune" || rs[2].Method != "snip/scratch_e" {
+		t.Fatalf("results %+v", rs)
+	}
+	root := filepath.Join(s.Output, Hash(s), "replicate_0", "level_0")
+	trunk, err := prune.LoadMasks(filepath.Join(root, masksFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp, err := prune.LoadMasks(filepath.Join(root, "branch_random_prune", masksFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	se, err := prune.LoadMasks(filepath.Join(root, "branch_scratch_e", masksFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !se.Equal(trunk) || rp.Equal(trunk) || !slices.Equal(rp.KeptCounts(), trunk.KeptCounts()) {
+		t.Errorf("scratch_e equal %v; random_prune equal %v, counts %v vs %v", se.Equal(trunk), rp.Equal(trunk), rp.KeptCounts(), trunk.KeptCounts())
 	}
 }

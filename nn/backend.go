@@ -61,6 +61,25 @@ type Net interface {
 	// Gradients runs forward and backward on b in training mode and returns
 	// the mean loss.
 	Gradients(b Batch) (loss float64, err error)
+	// Backward runs b forward and backpropagates dLogits, the gradient of an
+	// objective with respect to the N×Classes logits (row-major, before any
+	// temperature: the values Logits writes). With train it runs in training
+	// mode exactly as Gradients does (batch statistics, running statistics
+	// updated, dropout masks drawn from (DropoutSeed, steps taken)); without
+	// it in evaluation mode as Logits does (running statistics, left
+	// unchanged; dropout is the identity). Afterwards every Param's Grad
+	// holds the dense gradient of the objective with respect to its
+	// effective weight, overwritten as by Gradients. Labels are not read and
+	// dLogits is not modified.
+	//
+	// Gradients only differentiates the training loss in training mode.
+	// Pruning at initialization needs other objectives and the other mode
+	// (specs/pai.md §1.3): SynFlow backpropagates the sum of the logits
+	// (dLogits all ones) in evaluation mode, and SNIP and GraSP score in
+	// evaluation mode by default, with the cross-entropy gradient computed
+	// by the caller from Logits. One entry point taking the logit gradient
+	// serves all of them without putting criteria into the engines.
+	Backward(b Batch, train bool, dLogits []float32) error
 	// Step applies one optimizer update with learning rate lr to every
 	// parameter, then enforces the masks.
 	Step(lr float64)

@@ -24,7 +24,10 @@ type ScoreContext struct {
 	// Net is the network to score. Its masks (Dense or Masked
 	// parametrizations of the Set tensors) are read through
 	// Net.Parametrization; any other parametrization of a Set tensor is an
-	// error.
+	// error. SynFlow rewrites the net's state while scoring and restores it
+	// bit for bit; training-mode scoring (TrainMode) updates batch norm
+	// running statistics as any training forward does, so score a copy
+	// when that matters (the pai pipeline does).
 	Net nn.Net
 	// Set is the prunable set (ResolvePrunable), in canonical order.
 	Set []nn.ParamInfo
@@ -37,6 +40,14 @@ type ScoreContext struct {
 	// 1). The Net interface does not expose it, so the caller declares it;
 	// GraSP requires 200 (specs/pai.md §3) and errors otherwise.
 	Temperature float64
+	// TrainMode scores SNIP and GraSP in training mode (batch statistics,
+	// running statistics updated, dropout on: Net.Gradients), pai.md's
+	// `train_mode: true`. The default is evaluation mode (specs/pai.md
+	// §1.3): the cross-entropy gradient of the evaluation-mode logits is
+	// backpropagated with Net.Backward. The two agree on networks without
+	// batch norm or dropout. SynFlow always scores in evaluation mode
+	// (§4) and refuses TrainMode; magnitude and random run no network.
+	TrainMode bool
 }
 
 // GraSPTemperature is the softmax temperature GraSP scores at (specs/pai.md
@@ -52,22 +63,28 @@ var criteria = map[string]func() Criterion{
 	"random":    func() Criterion { return Random{} },
 	"snip":      func() Criterion { return SNIP{} },
 	"grasp":     func() Criterion { return GraSP{} },
+	"synflow":   func() Criterion { return SynFlow{} },
 }
 
-// notImplemented are criteria of specs/pai.md that CriterionByName knows but
-// cannot build yet; asking for one is an error wrapping nn.ErrNotImplemented
-// (never a fallback to another criterion).
-var notImplemented = map[string]string{
-	"synflow": "synflow needs a logit-gradient entry point in the engine contract: the gradient of the summed logits on absolute-valued parameters and buffers, in evaluation mode",
-}
+// NeedsData reports whether the named criterion scores on training data
+// (specs/pai.md §1.2): SNIP and GraSP do; SynFlow, magnitude and random do
+// not.
+func NeedsData(name string) bool { return name == "snip" || name == "grasp" }
 
-// CriterionNames lists the known criteria (implemented or not), sorted.
-func CriterionNames() []string {
-	names := make([]string, 0, len(criteria)+len(notImplemented))
-	for n := range criteria {
-		names = append(names, n)
+// DefaultIterations is the number of scoring iterations E of the prune loop
+// for a criterion (specs/pai.md §1.4): 100 for SynFlow (the SynFlow paper),
+// 1 for the others.
+func DefaultIterations(name string) int {
+	if name == "synflow" {
+		return 100
 	}
-	for n := range notImplemented {
+	return 1
+}
+
+// CriterionNames lists the criteria, sorted.
+func CriterionNames() []string {
+	names := make([]string, 0, len(criteria))
+	for n := range criteria {
 		names = append(names, n)
 	}
 	sort.Strings(names)
@@ -75,12 +92,8 @@ func CriterionNames() []string {
 }
 
 // CriterionByName returns the criterion with the given name; an unknown name
-// is an error listing the known ones. synflow is known but not implemented:
-// asking for it is an error wrapping nn.ErrNotImplemented.
+// is an error listing the known ones.
 func CriterionByName(name string) (Criterion, error) {
-	if why, ok := notImplemented[name]; ok {
-		return nil, fmt.Errorf("pruning criterion %s: %w (%s)", name, nn.ErrNotImplemented, why)
-	}
 	f, ok := criteria[name]
 	if !ok {
 		return nil, fmt.Errorf("pruning criterion %q: want one of %s", name, nameList(CriterionNames()))
@@ -142,9 +155,9 @@ func (Random) Scores(ctx ScoreContext) ([][]float32, error) {
 // (no effect on the ranking; logged scores match the reference); an all-zero
 // score vector is left unscaled.
 //
-// Net.Gradients runs in training mode: for nets with batch norm or dropout
-// this is pai.md's `train_mode: true`; eval-mode scoring needs an engine
-// entry point the contract does not have yet.
+// The gradients are taken in evaluation mode unless ctx.TrainMode
+// (ScoreContext.TrainMode, specs/pai.md §1.3), with the cross-entropy at
+// ctx.Temperature.
 type SNIP struct{}
 
 func (SNIP) Name() string { return "snip" }
@@ -157,7 +170,7 @@ func (SNIP) Scores(ctx ScoreContext) ([][]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	g, err := sumGradients(ctx.Net, ctx.Set, ctx.Batches, "snip")
+	g, err := sumGradients(ctx, ctx.Batches, "snip")
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +202,7 @@ func (SNIP) Scores(ctx ScoreContext) ([][]float32, error) {
 // The temperature divides the logits inside the engine's loss, so the net
 // must be built with nn.Config.Temperature = 200 and the caller must say so
 // in ctx.Temperature; any other value is an error. As for SNIP, gradients
-// are taken in training mode.
+// are taken in evaluation mode unless ctx.TrainMode.
 type GraSP struct{}
 
 func (GraSP) Name() string { return "grasp" }
@@ -205,7 +218,7 @@ func (GraSP) Scores(ctx ScoreContext) ([][]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	hg, err := graspHg(ctx.Net, ctx.Set, masks, ctx.Batches, GraSPEpsilon)
+	hg, err := graspHg(ctx, masks, GraSPEpsilon)
 	if err != nil {
 		return nil, err
 	}
@@ -226,12 +239,14 @@ func (GraSP) Scores(ctx ScoreContext) ([][]float32, error) {
 	return scaled(s, math.Abs(total)+1e-10), nil
 }
 
-// graspHg returns the summed gradient's Hessian-vector product Σ_b H_b g by
-// central differences (see GraSP), in float64. masks[k] (nil: dense) turns
-// gradients with respect to W into gradients with respect to θ.
-func graspHg(net nn.Net, set []nn.ParamInfo, masks [][]float32, batches []nn.Batch, eps float64) ([][]float64, error) {
+// graspHg returns the summed gradient's Hessian-vector product Σ_b H_b g
+// over ctx.Batches by central differences (see GraSP), in float64. masks[k]
+// (nil: dense) turns gradients with respect to W into gradients with
+// respect to θ.
+func graspHg(ctx ScoreContext, masks [][]float32, eps float64) ([][]float64, error) {
+	net, set := ctx.Net, ctx.Set
 	grad := func() ([][]float64, error) {
-		g, err := sumGradients(net, set, batches, "grasp")
+		g, err := sumGradients(ctx, ctx.Batches, "grasp")
 		if err != nil {
 			return nil, err
 		}
@@ -341,15 +356,18 @@ func effectiveWeights(ctx ScoreContext, who string) ([][]float32, [][]float32, e
 	return w, masks, nil
 }
 
-// sumGradients runs Net.Gradients on every batch and sums, in float64 and
-// with sign, the gradients with respect to W of the set's tensors.
-func sumGradients(net nn.Net, set []nn.ParamInfo, batches []nn.Batch, who string) ([][]float64, error) {
+// sumGradients runs the backward pass of every batch's mean cross-entropy
+// (lossGradients, in ctx's mode and at its temperature) and sums, in
+// float64 and with sign, the gradients with respect to W of the set's
+// tensors.
+func sumGradients(ctx ScoreContext, batches []nn.Batch, who string) ([][]float64, error) {
+	net, set := ctx.Net, ctx.Set
 	g := make([][]float64, len(set))
 	for k, info := range set {
 		g[k] = make([]float64, info.Size())
 	}
 	for b, batch := range batches {
-		if _, err := net.Gradients(batch); err != nil {
+		if err := lossGradients(net, batch, ctx.TrainMode, ctx.Temperature); err != nil {
 			return nil, fmt.Errorf("criterion %s: batch %d: %w", who, b, err)
 		}
 		for k, info := range set {
@@ -363,6 +381,74 @@ func sumGradients(net nn.Net, set []nn.ParamInfo, batches []nn.Batch, who string
 		}
 	}
 	return g, nil
+}
+
+// lossGradients leaves in every Param's Grad the gradient of the mean
+// cross-entropy of softmax(logits/T) on b (T = temperature, 0 meaning 1).
+// In training mode that is Net.Gradients. In evaluation mode the logits
+// come from Net.Logits, their gradient (softmax(z/T) − onehot(y)) / (N·T)
+// is computed here in float64 with each row shifted by its maximum (the
+// formula and order of the native engine's loss, so the two modes agree
+// to float32 rounding on nets without batch norm or dropout), and Net.Backward
+// backpropagates it in evaluation mode. T must be the temperature the net
+// was built with; the engine applies it only in Gradients.
+func lossGradients(net nn.Net, b nn.Batch, train bool, temperature float64) error {
+	if train {
+		_, err := net.Gradients(b)
+		return err
+	}
+	classes := net.Arch().Classes
+	if b.N < 1 || len(b.Y) < b.N {
+		return fmt.Errorf("batch of %d examples with %d labels", b.N, len(b.Y))
+	}
+	z := make([]float32, b.N*classes)
+	if err := net.Logits(z, b); err != nil {
+		return err
+	}
+	dl, err := crossEntropyGrad(z, b.Y[:b.N], classes, temperature)
+	if err != nil {
+		return err
+	}
+	return net.Backward(b, false, dl)
+}
+
+// crossEntropyGrad returns the gradient of the mean over the rows of z
+// (N×classes) of the cross-entropy of softmax(z/T) against y with respect
+// to z: (softmax(z_i/T)_j − [j = y_i]) / (N·T), computed in float64.
+func crossEntropyGrad(z []float32, y []int32, classes int, temperature float64) ([]float32, error) {
+	if temperature == 0 {
+		temperature = 1
+	}
+	n := len(y)
+	invT := 1 / temperature
+	scale := invT / float64(n)
+	dl := make([]float32, n*classes)
+	for i, label := range y {
+		if label < 0 || int(label) >= classes {
+			return nil, fmt.Errorf("label %d of example %d, want 0 to %d", label, i, classes-1)
+		}
+		row := z[i*classes : (i+1)*classes]
+		mx := row[0]
+		for _, v := range row[1:] {
+			if v > mx {
+				mx = v
+			}
+		}
+		m := float64(mx) * invT
+		var se float64
+		for _, v := range row {
+			se += math.Exp(float64(v)*invT - m)
+		}
+		lse := math.Log(se)
+		for j, v := range row {
+			p := math.Exp(float64(v)*invT - m - lse)
+			if j == int(label) {
+				p--
+			}
+			dl[i*classes+j] = float32(p * scale)
+		}
+	}
+	return dl, nil
 }
 
 // scaled divides s by div (left as is when div is 0 or not finite) and
@@ -379,4 +465,77 @@ func scaled(s [][]float64, div float64) [][]float32 {
 		}
 	}
 	return out
+}
+
+// PruneLoop is the prune loop of pruning at initialization (specs/pai.md
+// §1.4):
+//
+//	for e = 1 … E:
+//	    scores ← Criterion(network with the current masks)
+//	    masks  ← top round(d_e · N) of the scores among the alive entries
+//
+// with d_e from PAIDensities (exponential by default), N the scope unit's
+// size and the count rule of DensityPlan, so the last iteration keeps
+// exactly the one-shot count at Density. Every iteration rescores the
+// masked network: from the second iteration on, the previous masks are
+// installed on ctx.Net as MaskedForward (P1, the pattern of §1.1), so the
+// forward sees θ ⊙ m, pruned entries stay zero and score 0, and θ itself is
+// untouched. Selecting among alive entries only means nothing pruned comes
+// back (prunebench's rule; the reference rescoring every entry is not
+// reproduced).
+type PruneLoop struct {
+	Criterion Criterion
+	// Density is the final density d over the prunable set, in (0, 1].
+	Density float64
+	// Scope is Global (one top-k over the set) or LayerWise (d per tensor).
+	Scope Scope
+	// Iterations is E ≥ 1; see DefaultIterations.
+	Iterations int
+	// Schedule of the intermediate densities ("": exponential).
+	Schedule PAISchedule
+}
+
+// Run runs the loop on ctx and returns the final masks of ctx.Set. The
+// starting masks are those installed on ctx.Net (all ones for a dense
+// net); with E > 1 the masks of iteration E − 1 are left installed on
+// ctx.Net as MaskedForward: apply the result with the training pattern
+// (Masks.Apply). Errors name the iteration; an intermediate or final count
+// that leaves a tensor empty is an error from Plan.Select.
+func (l PruneLoop) Run(ctx ScoreContext) (*Masks, error) {
+	if l.Criterion == nil {
+		return nil, fmt.Errorf("prune loop: no criterion")
+	}
+	if err := checkSet(ctx.Set); err != nil {
+		return nil, err
+	}
+	ds, err := PAIDensities(l.Density, l.Iterations, l.Schedule)
+	if err != nil {
+		return nil, err
+	}
+	var current *Masks
+	if ctx.Net != nil {
+		if current, err = MasksFromNet(ctx.Net, infoNames(ctx.Set)); err != nil {
+			return nil, fmt.Errorf("prune loop: %w", err)
+		}
+	}
+	for i, d := range ds {
+		where := fmt.Sprintf("prune loop, iteration %d of %d (density %.6g)", i+1, len(ds), d)
+		if i > 0 && ctx.Net != nil {
+			if err := current.Apply(ctx.Net, nn.MaskedForward); err != nil {
+				return nil, fmt.Errorf("%s: %w", where, err)
+			}
+		}
+		scores, err := l.Criterion.Scores(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		plan, err := DensityPlan(ctx.Set, d, l.Scope, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		if current, err = plan.Select(scores, current); err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+	}
+	return current, nil
 }

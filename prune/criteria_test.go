@@ -1,7 +1,6 @@
 package prune
 
 import (
-	"errors"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/prunebench/prunebench/nn"
 	_ "github.com/prunebench/prunebench/nn/native"
+	"github.com/prunebench/prunebench/nn/nntest"
 )
 
 // linearArch is a 3-input, 2-class softmax regression without bias: one
@@ -139,14 +139,10 @@ func mustCriterion(t *testing.T, name string) Criterion {
 }
 
 func TestCriterionByName(t *testing.T) {
-	for _, n := range []string{"magnitude", "random", "snip", "grasp"} {
+	for _, n := range []string{"magnitude", "random", "snip", "grasp", "synflow"} {
 		mustCriterion(t, n)
 	}
-	_, err := CriterionByName("synflow")
-	if !errors.Is(err, nn.ErrNotImplemented) || !strings.Contains(err.Error(), "logit-gradient entry point") {
-		t.Errorf("synflow: %v, want an error wrapping nn.ErrNotImplemented", err)
-	}
-	_, err = CriterionByName("obd")
+	_, err := CriterionByName("obd")
 	if err == nil {
 		t.Fatal("unknown criterion: no error")
 	}
@@ -356,7 +352,7 @@ func TestGraSPHessianVector(t *testing.T) {
 			hg[i] += hb[i]
 		}
 	}
-	got, err := graspHg(net, set, [][]float32{nil}, batches, GraSPEpsilon)
+	got, err := graspHg(ScoreContext{Net: net, Set: set, Batches: batches, Temperature: temp}, [][]float32{nil}, GraSPEpsilon)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,4 +418,321 @@ func TestGraSPHessianVector(t *testing.T) {
 	if _, err := grasp.Scores(ScoreContext{Net: net, Set: set, Temperature: temp}); err == nil {
 		t.Error("grasp without data: no error")
 	}
+}
+
+// bnArch is the softmax regression of linearArch followed by a batch norm
+// on the two logits: in evaluation mode z_c = γ_c (h_c − μ_c)/σ_c + β_c with
+// h = W x and σ_c = √(var_c + eps), in training mode the batch's statistics.
+func bnArch() *nn.Arch {
+	return &nn.Arch{Name: "linear-bn", Input: []int{3}, Classes: 2, Layers: []nn.Layer{
+		nn.Linear{Name: "fc", In: 3, Out: 2},
+		nn.BatchNorm{Name: "bn", C: 2, Eps: 1e-5, Momentum: 0.1},
+	}}
+}
+
+var (
+	bnGamma = []float32{1.5, 0.7}
+	bnBeta  = []float32{0.1, -0.3}
+	bnMean  = []float32{0.3, -0.2}
+	bnVar   = []float32{0.5, 2}
+)
+
+func bnNet(t *testing.T, temp float64) (nn.Net, []nn.ParamInfo) {
+	t.Helper()
+	arch := bnArch()
+	net := buildNative(t, arch, temp, 4)
+	net.Param("fc.weight").SetValues(linW)
+	net.Param("bn.weight").SetValues(bnGamma)
+	net.Param("bn.bias").SetValues(bnBeta)
+	st, err := net.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(st.Tensors["buffer/bn.running_mean"], bnMean)
+	copy(st.Tensors["buffer/bn.running_var"], bnVar)
+	if err := net.SetState(st); err != nil {
+		t.Fatal(err)
+	}
+	set, err := ResolvePrunable(arch.Params(), nil, nil)
+	if err != nil || len(set) != 1 {
+		t.Fatalf("prunable set %v, %v", set, err)
+	}
+	return net, set
+}
+
+// bnEvalGrad is the float64 gradient with respect to W of the mean
+// cross-entropy of the evaluation-mode bnArch over xs: with
+// a_c = γ_c/σ_c, dL/dW_cj = (1/N) Σ_n (p_nc − [c = y_n]) a_c x_nj.
+func bnEvalGrad(xs []float64, ys []int32) []float64 {
+	const c, d = 2, 3
+	n := len(ys)
+	w := f64(linW)
+	g := make([]float64, c*d)
+	for e := 0; e < n; e++ {
+		x := xs[e*d : (e+1)*d]
+		z := make([]float64, c)
+		a := make([]float64, c)
+		for k := 0; k < c; k++ {
+			var h float64
+			for i := 0; i < d; i++ {
+				h += w[k*d+i] * x[i]
+			}
+			a[k] = float64(bnGamma[k]) / math.Sqrt(float64(bnVar[k])+1e-5)
+			z[k] = a[k]*(h-float64(bnMean[k])) + float64(bnBeta[k])
+		}
+		mx := math.Max(z[0], z[1])
+		s := math.Exp(z[0]-mx) + math.Exp(z[1]-mx)
+		for k := 0; k < c; k++ {
+			r := math.Exp(z[k]-mx) / s
+			if int32(k) == ys[e] {
+				r--
+			}
+			for i := 0; i < d; i++ {
+				g[k*d+i] += r * a[k] * x[i] / float64(n)
+			}
+		}
+	}
+	return g
+}
+
+// TestScoringMode checks evaluation-mode scoring (the default,
+// specs/pai.md §1.3) against training mode (ScoreContext.TrainMode):
+//
+//   - on a net with batch norm, evaluation-mode SNIP equals the hand
+//     computation with the running statistics (two batches, sum before the
+//     absolute value), and both SNIP and GraSP differ between the modes;
+//   - on the plain softmax regression the two modes agree.
+func TestScoringMode(t *testing.T) {
+	xs := f64(snipX)
+	g0 := bnEvalGrad(xs[:3], snipY[:1])
+	g1 := bnEvalGrad(xs[3:], snipY[1:])
+	w := f64(linW)
+	want := make([]float64, 6)
+	for i := range want {
+		want[i] = math.Abs(w[i] * (g0[i] + g1[i]))
+	}
+	want = normalized(want)
+	batches := []nn.Batch{batch0, batch1}
+	// Training mode normalizes each batch with its own statistics: use one
+	// batch of both examples there (a batch of one normalizes to β).
+	both := []nn.Batch{{X: snipX, Y: snipY, N: 2}}
+
+	net, set := bnNet(t, 0)
+	eval, err := SNIP{}.Scores(ScoreContext{Net: net, Set: set, Batches: batches})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "evaluation-mode snip on the batch-norm net", eval[0], want, 1e-6)
+
+	maxDiff := func(a, b []float32) float64 {
+		var d float64
+		for i := range a {
+			d = math.Max(d, math.Abs(float64(a[i]-b[i])))
+		}
+		return d
+	}
+	for _, c := range []struct {
+		crit Criterion
+		temp float64
+	}{{SNIP{}, 0}, {GraSP{}, GraSPTemperature}} {
+		net, set := bnNet(t, c.temp)
+		if c.temp != 0 {
+			// Logits of O(T) so that GraSP's softmax is not flat.
+			big := make([]float32, len(bnGamma))
+			for i, v := range bnGamma {
+				big[i] = 100 * v
+			}
+			net.Param("bn.weight").SetValues(big)
+		}
+		score := func(train bool) []float32 {
+			st, err := net.State()
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := c.crit.Scores(ScoreContext{Net: net, Set: set, Batches: both, Temperature: c.temp, TrainMode: train})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := net.SetState(st); err != nil { // training mode moved the running statistics
+				t.Fatal(err)
+			}
+			return s[0]
+		}
+		e, tr := score(false), score(true)
+		if d := maxDiff(e, tr); d < 1e-2 {
+			t.Errorf("%s on a batch-norm net: evaluation %v and training %v modes differ by only %g", c.crit.Name(), e, tr, d)
+		}
+		// Without batch norm the modes agree.
+		lin := buildNative(t, linearArch(), c.temp, 4)
+		lw := make([]float32, len(linW))
+		for i, v := range linW {
+			lw[i] = v
+			if c.temp != 0 {
+				lw[i] *= 100
+			}
+		}
+		lin.Param("fc.weight").SetValues(lw)
+		lset, _ := ResolvePrunable(linearArch().Params(), nil, nil)
+		var out [2][]float32
+		for k, train := range []bool{false, true} {
+			s, err := c.crit.Scores(ScoreContext{Net: lin, Set: lset, Batches: batches, Temperature: c.temp, TrainMode: train})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[k] = s[0]
+		}
+		if d := maxDiff(out[0], out[1]); d > 1e-6 {
+			t.Errorf("%s without batch norm: evaluation %v and training %v modes differ by %g", c.crit.Name(), out[0], out[1], d)
+		}
+	}
+}
+
+// recorder wraps a criterion and records, at every call, the masks installed
+// on the net and their patterns.
+type recorder struct {
+	Criterion
+	masks    []*Masks
+	patterns [][]nn.MaskPattern
+}
+
+func (r *recorder) Scores(ctx ScoreContext) ([][]float32, error) {
+	m, err := MasksFromNet(ctx.Net, infoNames(ctx.Set))
+	if err != nil {
+		return nil, err
+	}
+	r.masks = append(r.masks, m)
+	var ps []nn.MaskPattern
+	for _, info := range ctx.Set {
+		if z, ok := ctx.Net.Parametrization(info.Name).(nn.Masked); ok {
+			ps = append(ps, z.Pattern)
+		} else {
+			ps = append(ps, -1)
+		}
+	}
+	r.patterns = append(r.patterns, ps)
+	return r.Criterion.Scores(ctx)
+}
+
+// TestPruneLoop runs the prune loop of specs/pai.md §1.4 with E = 100 on an
+// MLP of 152 weights: every iteration after the first scores the network
+// with the previous masks installed as MaskedForward, keeps exactly
+// KeepCount(d_e, N) entries (globally, or per tensor layer-wise) among the
+// alive ones, and the last one the one-shot count; θ is untouched. E = 1
+// is one-shot selection.
+func TestPruneLoop(t *testing.T) {
+	arch := &nn.Arch{Name: "mlp", Input: []int{10}, Classes: 4, Layers: []nn.Layer{
+		nn.Linear{Name: "fc1", In: 10, Out: 8, Bias: true}, nn.ReLU{},
+		nn.Linear{Name: "fc2", In: 8, Out: 6, Bias: true}, nn.ReLU{},
+		nn.Linear{Name: "fc3", In: 6, Out: 4, Bias: true},
+	}}
+	const d, iters = 0.2, 100
+	ds, err := PAIDensities(d, iters, PAIExponential)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, scope := range []Scope{Global, LayerWise} {
+		for _, name := range []string{"synflow", "magnitude"} {
+			t.Run(string(scope)+"/"+name, func(t *testing.T) {
+				net := buildNative(t, arch, 0, 1)
+				nntest.SetRandom(net, nntest.NewRand(3))
+				set := prunableSet(t, arch)
+				theta := map[string][]float32{}
+				for _, p := range net.Params() {
+					theta[p.Info().Name] = slices.Clone(p.Values())
+				}
+				rec := &recorder{Criterion: mustCriterion(t, name)}
+				got, err := PruneLoop{Criterion: rec, Density: d, Scope: scope, Iterations: iters}.Run(ScoreContext{Net: net, Set: set})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(rec.masks) != iters {
+					t.Fatalf("%d scoring calls, want %d", len(rec.masks), iters)
+				}
+				keep := func(m *Masks, d float64) bool {
+					if scope == Global {
+						return m.Kept() == KeepCount(d, 152)
+					}
+					for _, info := range set {
+						if m.KeptOf(info.Name) != KeepCount(d, info.Size()) {
+							return false
+						}
+					}
+					return true
+				}
+				if rec.masks[0].Kept() != 152 {
+					t.Errorf("iteration 1 scored a masked net (%d kept)", rec.masks[0].Kept())
+				}
+				for e := 1; e < iters; e++ {
+					m := rec.masks[e]
+					if !keep(m, ds[e-1]) {
+						t.Fatalf("iteration %d scored masks keeping %v, want the counts of d_%d = %v", e+1, m.KeptCounts(), e, ds[e-1])
+					}
+					if err := m.Within(rec.masks[e-1]); err != nil {
+						t.Fatalf("iteration %d: %v", e+1, err)
+					}
+					for k, p := range rec.patterns[e] {
+						if p != nn.MaskedForward {
+							t.Fatalf("iteration %d: %s has pattern %v, want masked_forward", e+1, set[k].Name, p)
+						}
+					}
+				}
+				if !keep(got, d) || got.Within(rec.masks[iters-1]) != nil {
+					t.Errorf("final masks keep %v, want the one-shot counts of %v within the last scored masks", got.KeptCounts(), d)
+				}
+				for _, p := range net.Params() {
+					if !sameBits(p.Values(), theta[p.Info().Name]) {
+						t.Errorf("the loop changed θ of %s", p.Info().Name)
+					}
+				}
+			})
+		}
+	}
+
+	t.Run("one-shot", func(t *testing.T) {
+		net := buildNative(t, arch, 0, 1)
+		nntest.SetRandom(net, nntest.NewRand(4))
+		set := prunableSet(t, arch)
+		ctx := ScoreContext{Net: net, Set: set}
+		got, err := PruneLoop{Criterion: SynFlow{}, Density: d, Scope: Global, Iterations: 1}.Run(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := SynFlow{}.Scores(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := DensityPlan(set, d, Global, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := plan.Select(s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Equal(want) {
+			t.Error("E = 1 differs from one-shot selection")
+		}
+	})
+
+	t.Run("errors", func(t *testing.T) {
+		net := buildNative(t, arch, 0, 1)
+		nntest.SetRandom(net, nntest.NewRand(5))
+		set := prunableSet(t, arch)
+		ctx := ScoreContext{Net: net, Set: set}
+		for _, c := range []struct {
+			loop PruneLoop
+			want string
+		}{
+			{PruneLoop{Criterion: SynFlow{}, Density: d, Iterations: 0}, "iterations"},
+			{PruneLoop{Criterion: SynFlow{}, Density: 0, Iterations: 3}, "density"},
+			{PruneLoop{Criterion: SynFlow{}, Density: 0.01, Scope: LayerWise, Iterations: 3}, "fc2.weight"},
+			{PruneLoop{Criterion: SNIP{}, Density: d, Iterations: 2}, "needs pruning data"},
+			{PruneLoop{Density: d, Iterations: 2}, "no criterion"},
+		} {
+			_, err := c.loop.Run(ctx)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%+v: %v, want an error containing %q", c.loop, err, c.want)
+			}
+		}
+	})
 }

@@ -11,12 +11,15 @@ package prune
 //   - GradualSchedule (schedule_gradual.go): when GMP, GraNet and RigL-style
 //     DST update masks, the cubic density of each pruning update and the
 //     cosine death rate, specs/granet.md §1–§3.
+//   - PAIDensities (this file): the density of each iteration of the prune
+//     loop of pruning at initialization, specs/pai.md §1.4.
 //
 // Every count from a density or a rate uses RoundCount (allocate.go), the
 // rule of specs/README.md §1.3, unless a reference rounding is asked for.
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/prunebench/prunebench/nn"
 )
@@ -257,4 +260,55 @@ func checkDensity(what string, d float64) error {
 		return fmt.Errorf("%s = %v: want a value in (0, 1]", what, d)
 	}
 	return nil
+}
+
+// PAISchedule is how the prune loop of pruning at initialization
+// (specs/pai.md §1.4) spreads its E scoring iterations between the dense
+// network and the target density d. Both are the reference's (prune.py).
+type PAISchedule string
+
+const (
+	// PAIExponential keeps d_e = d^(e/E) after iteration e: the same
+	// fraction of the alive weights is removed every iteration. SynFlow's
+	// schedule (specs/pai.md §4) and the harness default.
+	PAIExponential PAISchedule = "exponential"
+	// PAILinear keeps d_e = 1 − (1 − d)·e/E: the same number of weights
+	// is removed every iteration.
+	PAILinear PAISchedule = "linear"
+)
+
+// PAIDensities returns d_1, …, d_E, the densities kept after each of the E
+// iterations of the prune loop toward density d on schedule s ("" is
+// PAIExponential). The last one is d itself rather than the computed
+// power or difference (1 − (1 − 0.1) is 0.09999999999999998 in floating
+// point), so the final count is KeepCount(d, N), exactly the one-shot count.
+// The sequence does not increase, so every iteration's count is reachable
+// from the previous mask. Errors: d ∉ (0, 1], E < 1, an unknown schedule.
+func PAIDensities(d float64, iterations int, s PAISchedule) ([]float64, error) {
+	if err := checkDensity("density", d); err != nil {
+		return nil, err
+	}
+	if iterations < 1 {
+		return nil, fmt.Errorf("prune loop: %d iterations, want at least 1", iterations)
+	}
+	ds := make([]float64, iterations)
+	for i := range ds {
+		e := i + 1
+		f := float64(e) / float64(iterations)
+		switch s {
+		case PAIExponential, "":
+			ds[i] = math.Pow(d, f)
+		case PAILinear:
+			ds[i] = 1 - (1-d)*f
+		default:
+			return nil, fmt.Errorf("prune loop: schedule %q: want %s or %s", s, PAIExponential, PAILinear)
+		}
+		// Guard against a last-ulp rise of the computed power, which
+		// would ask a later iteration for more weights than are alive.
+		if i > 0 && ds[i] > ds[i-1] {
+			ds[i] = ds[i-1]
+		}
+	}
+	ds[iterations-1] = d
+	return ds, nil
 }

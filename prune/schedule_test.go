@@ -1,6 +1,7 @@
 package prune
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -138,4 +139,81 @@ func TestScheduleErrors(t *testing.T) {
 	schedWantErr(t, "duplicate", err, "a is listed twice")
 	_, err = OneShotGlobal(append(schedTensors("a", 3), nn.ParamInfo{Name: "z", Shape: []int{0, 3}}), 0.5)
 	schedWantErr(t, "empty tensor", err, "z has shape [0 3]")
+}
+
+// TestPAIDensities checks the prune-at-init schedules of specs/pai.md §1.4
+// for E = 100 (and E = 1): d_e = d^(e/E) and 1 − (1 − d)·e/E, non-increasing,
+// and the last one exactly d, so that the final kept count is the one-shot
+// count KeepCount(d, N) (LeNet-300-100's 266,200 weights: 2,662 at 0.01).
+func TestPAIDensities(t *testing.T) {
+	lenet := schedPrunable(t, "lenet-300-100")
+	cases := []struct {
+		sched PAISchedule
+		d     float64
+		e     int
+		want  func(e, E int) float64
+	}{
+		{PAIExponential, 0.01, 100, func(e, E int) float64 { return math.Pow(0.01, float64(e)/float64(E)) }},
+		{"", 0.001, 100, func(e, E int) float64 { return math.Pow(0.001, float64(e)/float64(E)) }},
+		{PAILinear, 0.1, 100, func(e, E int) float64 { return 1 - 0.9*float64(e)/float64(E) }},
+		{PAIExponential, 0.05, 1, func(e, E int) float64 { return 0.05 }},
+	}
+	for _, c := range cases {
+		ds, err := PAIDensities(c.d, c.e, c.sched)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ds) != c.e {
+			t.Fatalf("%s d=%v: %d densities, want %d", c.sched, c.d, len(ds), c.e)
+		}
+		for i, d := range ds {
+			if w := c.want(i+1, c.e); math.Abs(d-w) > 1e-15 {
+				t.Errorf("%s d=%v: d_%d = %.17g, want %.17g", c.sched, c.d, i+1, d, w)
+			}
+			if i > 0 && d > ds[i-1] {
+				t.Errorf("%s d=%v: d_%d = %v above d_%d = %v", c.sched, c.d, i+1, d, i, ds[i-1])
+			}
+		}
+		if ds[len(ds)-1] != c.d {
+			t.Errorf("%s: last density %.17g, want exactly %v", c.sched, ds[len(ds)-1], c.d)
+		}
+		s, err := DensityLevels(lenet, true, ds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := s.Kept(s.Levels()), KeepCount(c.d, 266200); got != want {
+			t.Errorf("%s d=%v: final count %d, want the one-shot %d", c.sched, c.d, got, want)
+		}
+	}
+	// Worked values: exponential to 0.01 halves the log-density: d_50 = 0.1,
+	// and d_1 = 0.01^0.01 = 0.955 keeps round(254219.03) = 254219;
+	// linear to 0.1 keeps 0.55 at e = 50 and exactly 0.1 at e = 100, where
+	// 1 − 0.9 would be 0.09999999999999998.
+	ds, _ := PAIDensities(0.01, 100, PAIExponential)
+	if math.Abs(ds[49]-0.1) > 1e-15 || KeepCount(ds[0], 266200) != 254219 {
+		t.Errorf("exponential to 0.01: d_50 = %.17g (want 0.1), d_1 keeps %d of 266200 (want 254219)", ds[49], KeepCount(ds[0], 266200))
+	}
+	if d := 0.1; 1-(1-d) == d {
+		t.Fatal("1 − (1 − 0.1) is exact here: the exact-final-count case is vacuous")
+	}
+	lin, _ := PAIDensities(0.1, 100, PAILinear)
+	if math.Abs(lin[49]-0.55) > 1e-15 || lin[99] != 0.1 || KeepCount(lin[99], 266200) != 26620 {
+		t.Errorf("linear to 0.1: d_50 = %v, d_100 = %.17g", lin[49], lin[99])
+	}
+
+	for _, c := range []struct {
+		d     float64
+		e     int
+		sched PAISchedule
+		want  string
+	}{
+		{0.1, 0, PAIExponential, "iterations"},
+		{0.1, -3, PAIExponential, "iterations"},
+		{0, 10, PAIExponential, "density"},
+		{1.5, 10, PAILinear, "density"},
+		{0.1, 10, "cubic", "schedule"},
+	} {
+		_, err := PAIDensities(c.d, c.e, c.sched)
+		schedWantErr(t, "PAIDensities", err, c.want)
+	}
 }

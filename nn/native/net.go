@@ -175,14 +175,7 @@ func (n *Net) Gradients(b nn.Batch) (float64, error) {
 	logits := n.forward(b, true)
 	dl := n.dlogits[:b.N*n.classes]
 	loss := softmaxCrossEntropy(dl, logits, b.Y, b.N, n.classes, n.temp)
-	g := dl
-	for i := len(n.layers) - 1; i >= 0; i-- {
-		// The leading layers need no input gradient (buildLayers): the
-		// first one with parameters returns nil and the rest have no work.
-		if g = n.layers[i].backward(g, b.N); g == nil {
-			break
-		}
-	}
+	n.backprop(dl, b.N)
 	return loss, nil
 }
 

@@ -12,6 +12,7 @@ import (
 func TestBackend(t *testing.T, b nn.Backend) {
 	t.Run("Params", func(t *testing.T) { TestParams(t, b) })
 	t.Run("Gradients", func(t *testing.T) { TestGradients(t, b) })
+	t.Run("Backward", func(t *testing.T) { TestBackward(t, b) })
 	t.Run("Optimizers", func(t *testing.T) { TestOptimizers(t, b) })
 	t.Run("Masks", func(t *testing.T) { TestMasks(t, b) })
 	t.Run("MaskPatterns", func(t *testing.T) { TestMaskPatterns(t, b) })
