@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -654,5 +655,45 @@ func TestGradualBranches(t *testing.T) {
 	}
 	if !branch.Equal(trunk) {
 		t.Error("scratch_e does not train the GMP mask")
+	}
+}
+
+// TestGradualReferenceConfigs: the reference runs (dense, SNIP, SynFlow)
+// share the GraNet configs' recipe, seeds and output folder, and the quick
+// file is the LeNet-300-100 half of the full one.
+func TestGradualReferenceConfigs(t *testing.T) {
+	granet, err := LoadSweep("papers/granet-lenet5.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recipe := map[string]TrainingSpec{}
+	for _, s := range granet {
+		recipe[s.Model.Name] = s.Training
+	}
+	full, err := LoadSweep("papers/granet-lenet5-references.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	quick, err := LoadSweep("papers/granet-lenet5-references-quick.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(full) != 14 || len(quick) != 7 {
+		t.Fatalf("%d and %d runs, want 14 and 7", len(full), len(quick))
+	}
+	names := map[string]bool{}
+	for _, s := range full {
+		names[Hash(s)] = true
+		if _, err := Validate(s); err != nil {
+			t.Errorf("%v: %v", Canonical(s), err)
+		}
+		if !reflect.DeepEqual(s.Training, recipe[s.Model.Name]) || s.Seed != 18 || s.Replicates != 3 || s.Output != granet[0].Output {
+			t.Errorf("%v: not the GraNet recipe, seeds and output", Canonical(s))
+		}
+	}
+	for _, s := range quick {
+		if !names[Hash(s)] || s.Model.Name != "lenet-300-100" {
+			t.Errorf("quick run %v is not a LeNet-300-100 run of the full file", Canonical(s))
+		}
 	}
 }

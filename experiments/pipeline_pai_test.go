@@ -168,20 +168,28 @@ func TestPaiScoringMode(t *testing.T) {
 
 // TestPaiPaperConfigs loads the pruning-at-initialization paper configs
 // (specs/pai.md §7.1) and checks that every run of their sweeps validates
-// and pairs the model and density the paper's table does.
+// and pairs the model, pipeline, criterion and density the paper's table
+// does (density 1: the dense reference, pipeline train).
 func TestPaiPaperConfigs(t *testing.T) {
 	type run struct {
-		model   string
-		density float64
+		model, criterion string
+		density          float64
 	}
-	snip := []run{{"lenet-300-100", 0.05}, {"lenet-300-100", 0.02}, {"lenet5", 0.02}, {"lenet5", 0.01}}
+	snip := []run{{"lenet-300-100", "", 1}, {"lenet-300-100", "snip", 0.05}, {"lenet-300-100", "snip", 0.02},
+		{"lenet5", "", 1}, {"lenet5", "snip", 0.02}, {"lenet5", "snip", 0.01}}
+	var synflow []run
+	for _, c := range []string{"synflow", "snip", "magnitude", "random"} {
+		for _, d := range []float64{0.1, 0.01, 0.003, 0.001} {
+			synflow = append(synflow, run{"lenet-300-100", c, d})
+		}
+	}
 	cases := []struct {
-		file, criterion string
-		want            []run
+		file string
+		want []run
 	}{
-		{"papers/snip-lenet.yaml", "snip", snip},
-		{"papers/snip-lenet-quick.yaml", "snip", snip},
-		{"papers/synflow-lenet-quick.yaml", "synflow", []run{{"lenet-300-100", 0.1}, {"lenet-300-100", 0.01}, {"lenet-300-100", 0.003}, {"lenet-300-100", 0.001}}},
+		{"papers/snip-lenet.yaml", snip},
+		{"papers/snip-lenet-quick.yaml", snip},
+		{"papers/synflow-lenet-quick.yaml", synflow},
 	}
 	for _, c := range cases {
 		specs, err := LoadSweep(c.file, nil)
@@ -195,13 +203,21 @@ func TestPaiPaperConfigs(t *testing.T) {
 			if _, err := Validate(s); err != nil {
 				t.Errorf("%s run %d: %v", c.file, i, err)
 			}
-			am, _, err := s.Prune.Resolve()
+			am, ok, err := s.Prune.Resolve()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s.Pipeline != "pai" || s.Prune.Criterion != c.criterion || s.Model.Name != c.want[i].model || am.Density != c.want[i].density || s.Replicates != 3 {
-				t.Errorf("%s run %d: pipeline %s criterion %s model %s density %v replicates %d, want pai %s %s %v 3",
-					c.file, i, s.Pipeline, s.Prune.Criterion, s.Model.Name, am.Density, s.Replicates, c.criterion, c.want[i].model, c.want[i].density)
+			if !ok {
+				am.Density = 1
+			}
+			w := c.want[i]
+			pipeline := "pai"
+			if w.criterion == "" {
+				pipeline = "train"
+			}
+			got := run{s.Model.Name, s.Prune.Criterion, am.Density}
+			if got != w || s.Pipeline != pipeline || s.Replicates != 3 {
+				t.Errorf("%s run %d: %+v pipeline %s replicates %d, want %+v %s 3", c.file, i, got, s.Pipeline, s.Replicates, w, pipeline)
 			}
 		}
 	}

@@ -22,7 +22,8 @@ import (
 //
 // In product mode (the default) the sweep is the cartesian product of the
 // lists; in zip mode the lists have one length and the i-th run takes the
-// i-th value of each. Keys may be written dotted or nested. A swept value
+// i-th value of each. Keys may be written dotted or nested. A null value
+// leaves the key at the file's value (or the default) at that point. A swept value
 // takes precedence over the spec file and over --set.
 
 // LoadSweep reads a spec file and expands its sweep block (a file without one
@@ -90,9 +91,21 @@ func ParseSweep(name string, data []byte, overrides []string) ([]Spec, error) {
 	return specs, nil
 }
 
+// axis is one swept key; a value that is YAML null (unset[i]) leaves the
+// key at the file's value or the default at that point, so that a zip sweep
+// can mix, say, a dense run (no prune.sparsity) with pruned ones.
 type axis struct {
 	key    string
 	values []string
+	unset  []bool
+}
+
+// set is the --set string of value i, or "" when it leaves the key alone.
+func (a axis) set(i int) string {
+	if a.unset[i] {
+		return ""
+	}
+	return a.key + "=" + a.values[i]
 }
 
 // sweepAxes flattens the sweep block into dotted keys with their values as
@@ -130,6 +143,7 @@ func sweepAxes(name string, block any) ([]axis, error) {
 		a := axis{key: k}
 		for _, x := range list {
 			a.values = append(a.values, setString(x))
+			a.unset = append(a.unset, x == nil)
 		}
 		axes = append(axes, a)
 	}
@@ -160,7 +174,9 @@ func combine(name string, axes []axis, mode string) ([][]string, error) {
 		out := make([][]string, n)
 		for i := range out {
 			for _, a := range axes {
-				out[i] = append(out[i], a.key+"="+a.values[i])
+				if set := a.set(i); set != "" {
+					out[i] = append(out[i], set)
+				}
 			}
 		}
 		return out, nil
@@ -169,8 +185,12 @@ func combine(name string, axes []axis, mode string) ([][]string, error) {
 	for _, a := range axes {
 		var next [][]string
 		for _, prefix := range out {
-			for _, v := range a.values {
-				next = append(next, append(append([]string(nil), prefix...), a.key+"="+v))
+			for i := range a.values {
+				point := append([]string(nil), prefix...)
+				if set := a.set(i); set != "" {
+					point = append(point, set)
+				}
+				next = append(next, point)
 			}
 		}
 		out = next
