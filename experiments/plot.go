@@ -39,6 +39,9 @@ type PlotOptions struct {
 	Metric string
 }
 
+// PlotMetrics are the accepted values of PlotOptions.Metric.
+var PlotMetrics = []string{"best", "final", "best_iter"}
+
 // PlotFormats are the file extensions WritePlot accepts.
 var PlotFormats = []string{".png", ".svg"}
 

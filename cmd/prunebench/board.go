@@ -83,8 +83,8 @@ SVG. Select one model and dataset with --where unless --by tells them apart.`,
 			if ext := strings.ToLower(filepath.Ext(file)); !slices.Contains(experiments.PlotFormats, ext) {
 				return fmt.Errorf("-o %s: unknown file type %q; want one of %s", file, ext, strings.Join(experiments.PlotFormats, ", "))
 			}
-			if metric != "best" && metric != "final" {
-				return fmt.Errorf("--metric %q: want best (test accuracy at the early-stopping iteration) or final", metric)
+			if !slices.Contains(experiments.PlotMetrics, metric) {
+				return fmt.Errorf("--metric %q: want best (test accuracy at the early-stopping iteration), final, or best_iter (the early-stopping iteration)", metric)
 			}
 			if err := checkBoardColumn("--by", by); err != nil {
 				return err
