@@ -38,11 +38,12 @@ type AmountSpec struct {
 
 	// How pruning pipelines choose what to keep (not amounts; Resolve
 	// ignores them).
-	Criterion    string `mapstructure:"criterion" help:"pai: scoring criterion: magnitude, random, snip, grasp or synflow (synflow: 100 scoring iterations by default, see prune.iterations)"`
-	Scope        string `mapstructure:"scope" help:"global (one top-k over all prunable weights) or layerwise (the density per tensor)"`
-	DataExamples int    `mapstructure:"data_examples" help:"snip, grasp: training examples used for scoring (0: 100, as SNIP and the SynFlow harness)"`
-	TrainMode    bool   `mapstructure:"train_mode" help:"snip, grasp: score in training mode (batch statistics, dropout); the default is evaluation mode"`
-	Iterations   int    `mapstructure:"iterations" help:"pai: scoring iterations on the exponential schedule (0: the criterion's default, 100 for synflow, 1 otherwise)"`
+	Criterion    string   `mapstructure:"criterion" help:"pai: scoring criterion: magnitude, random, snip, grasp or synflow (synflow: 100 scoring iterations by default, see prune.iterations)"`
+	Exclude      []string `mapstructure:"exclude" help:"weights never pruned, as globs on parameter names (e.g. fc3.weight: open_lth's ignored output layer)"`
+	Scope        string   `mapstructure:"scope" help:"global (one top-k over all prunable weights) or layerwise (the density per tensor)"`
+	DataExamples int      `mapstructure:"data_examples" help:"snip, grasp: training examples used for scoring (0: 100, as SNIP and the SynFlow harness)"`
+	TrainMode    bool     `mapstructure:"train_mode" help:"snip, grasp: score in training mode (batch statistics, dropout); the default is evaluation mode"`
+	Iterations   int      `mapstructure:"iterations" help:"pai: scoring iterations on the exponential schedule (0: the criterion's default, 100 for synflow, 1 otherwise)"`
 	// IMP only.
 	Rewind     string   `mapstructure:"rewind" help:"imp: starting weights of each level: init (θ0), rewind:STEP (θ at STEP, schedule and data continue from STEP), lr_rewind:STEP (trained weights, schedule replayed from STEP), finetune[:STEP] (trained weights, the schedule's final rate, from STEP)"`
 	OutputRate *float64 `mapstructure:"output_rate" help:"imp: per-round rate of the output layer's weights (the LTH paper prunes it at half rate); empty: imp_rate"`

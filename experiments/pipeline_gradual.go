@@ -278,7 +278,7 @@ func setupGradual(p *Prepared, m prune.GradualMethod) (*gradualRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	set, err := prune.ResolvePrunable(p.Arch.Params(), nil, nil)
+	set, err := prunableSet(p.Arch, p.Spec)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/prunebench/prunebench/nn"
@@ -153,18 +154,22 @@ func impPrecheck(s Spec, mode resetMode) error {
 	if total := p.Config.Budget.Iters(ipe); mode.at.Iters(ipe) >= total {
 		return fmt.Errorf("prune.rewind step %s (%d iterations) is past the training budget %s (%d iterations)", mode.at, mode.at.Iters(ipe), p.Config.Budget, total)
 	}
+	set, err := prunableSet(p.Arch, s)
+	if err != nil {
+		return err
+	}
+	overrides, err := impOverrides(p.Arch, s, set)
+	if err != nil {
+		return err
+	}
 	scope, _ := paiScope(s.Prune.Scope)
 	if scope != prune.LayerWise || s.Prune.IMPRate == nil {
 		return nil // global levels are checked when they are allocated
 	}
-	set, err := prune.ResolvePrunable(p.Arch.Params(), nil, nil)
-	if err != nil {
-		return err
-	}
-	for i, t := range set {
-		rate := *s.Prune.IMPRate
-		if i == len(set)-1 && s.Prune.OutputRate != nil {
-			rate = *s.Prune.OutputRate
+	for _, t := range set {
+		rate, ok := overrides[t.Name]
+		if !ok {
+			rate = *s.Prune.IMPRate
 		}
 		alive := t.Size()
 		for round := 1; round <= *s.Prune.IMPRounds; round++ {
@@ -188,7 +193,7 @@ func impLevel(ctx context.Context, r *Replicate, level int, mode resetMode, dir 
 	if err != nil {
 		return Result{}, err
 	}
-	set, err := prune.ResolvePrunable(p.Arch.Params(), nil, nil)
+	set, err := prunableSet(p.Arch, s)
 	if err != nil {
 		return Result{}, err
 	}
@@ -208,7 +213,7 @@ func impLevel(ctx context.Context, r *Replicate, level int, mode resetMode, dir 
 				return Result{}, err
 			}
 		}
-		if masks, err = impPrune(s, set, masks, final); err != nil {
+		if masks, err = impPrune(s, p.Arch, set, masks, final); err != nil {
 			return Result{}, fmt.Errorf("level %d: %w", level, err)
 		}
 		switch mode.kind {
@@ -267,16 +272,32 @@ func finetuneSchedule(p *Prepared, at nn.Step) error {
 	return nil
 }
 
+// impOverrides is the per-round rate of the output layer's weight when
+// prune.output_rate is set (nil otherwise); an output layer that
+// prune.exclude removed cannot take one.
+func impOverrides(arch *nn.Arch, s Spec, set []nn.ParamInfo) (map[string]float64, error) {
+	if s.Prune.OutputRate == nil {
+		return nil, nil
+	}
+	out, err := outputWeight(arch)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.ContainsFunc(set, func(p nn.ParamInfo) bool { return p.Name == out }) {
+		return nil, fmt.Errorf("prune.output_rate: the output layer's weight %s is not pruned (prune.exclude)", out)
+	}
+	return map[string]float64{out: *s.Prune.OutputRate}, nil
+}
+
 // impPrune removes imp_rate of the alive weights of each scope unit (the
 // output layer at output_rate when set) by magnitude of the final weights.
-func impPrune(s Spec, set []nn.ParamInfo, current *prune.Masks, final map[string][]float32) (*prune.Masks, error) {
+func impPrune(s Spec, arch *nn.Arch, set []nn.ParamInfo, current *prune.Masks, final map[string][]float32) (*prune.Masks, error) {
 	scope, _ := paiScope(s.Prune.Scope)
-	var overrides map[string]float64
-	if s.Prune.OutputRate != nil {
-		overrides = map[string]float64{set[len(set)-1].Name: *s.Prune.OutputRate}
+	overrides, err := impOverrides(arch, s, set)
+	if err != nil {
+		return nil, err
 	}
 	var plan *prune.Plan
-	var err error
 	if s.Prune.IMPRate != nil {
 		plan, err = prune.RatePlan(set, current, *s.Prune.IMPRate, scope, overrides)
 	} else {

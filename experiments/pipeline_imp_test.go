@@ -267,3 +267,33 @@ func TestIMPFinetune(t *testing.T) {
 		}
 	}
 }
+
+// TestIMPExclude: prune.exclude keeps a layer dense at every level, and the
+// output rate needs the output layer in the set.
+func TestIMPExclude(t *testing.T) {
+	s := impSpec(t, "init")
+	s.Prune.IMPRounds = n(1)
+	s.Prune.Exclude = []string{"fc2.weight"}
+	rs, err := RunSpec(context.Background(), s, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := prune.LoadMasks(filepath.Join(s.Output, Hash(s), "replicate_0", "level_1", masksFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// fc1 has 576 weights: 288 kept; fc2's 48 weights and 19 biases stay.
+	if len(m.Names) != 1 || m.Names[0] != "fc1.weight" || rs[1].Density != 0.5 || rs[1].ParamsNonzero > 288+48+19 || rs[1].ParamsNonzero < 288+48 {
+		t.Errorf("masks %v, density %v, %d nonzero", m.Names, rs[1].Density, rs[1].ParamsNonzero)
+	}
+	s = impSpec(t, "init")
+	s.Prune.Exclude, s.Prune.OutputRate = []string{"fc2.weight"}, f(0.1)
+	if _, err := RunSpec(context.Background(), s, RunOptions{}); err == nil || !strings.Contains(err.Error(), "prune.output_rate") {
+		t.Errorf("output_rate with the output layer excluded: %v", err)
+	}
+	s = impSpec(t, "init")
+	s.Prune.Exclude = []string{"fc9.weight"}
+	if _, err := RunSpec(context.Background(), s, RunOptions{}); err == nil || !strings.Contains(err.Error(), "prune.exclude") {
+		t.Errorf("a pattern that matches nothing: %v", err)
+	}
+}

@@ -140,7 +140,7 @@ func paiMasks(p *Prepared) (*prune.Masks, error) {
 	if err != nil {
 		return nil, err
 	}
-	set, err := prune.ResolvePrunable(p.Arch.Params(), nil, nil)
+	set, err := prunableSet(p.Arch, s)
 	if err != nil {
 		return nil, err
 	}

@@ -120,11 +120,11 @@ func CheckRate(rate float64) error {
 // pattern, a pattern that matches no parameter of the model (a typo), and
 // an empty result are errors.
 func ResolvePrunable(params []nn.ParamInfo, include, exclude []string) ([]nn.ParamInfo, error) {
-	incl, err := matchAll("prunable.include", include, params)
+	incl, err := matchAll("prune.include", include, params)
 	if err != nil {
 		return nil, err
 	}
-	excl, err := matchAll("prunable.exclude", exclude, params)
+	excl, err := matchAll("prune.exclude", exclude, params)
 	if err != nil {
 		return nil, err
 	}

@@ -98,9 +98,9 @@ func TestResolvePrunable(t *testing.T) {
 			[]string{"conv2.weight", "fc3.weight", "fc3.bias", "fc4.weight", "fc4.bias"}, ""},
 		{"star crosses dots", lenet5, []string{"*"}, []string{"*.bias"},
 			[]string{"conv1.weight", "conv2.weight", "fc3.weight", "fc4.weight"}, ""},
-		{"bad pattern", lenet5, []string{"fc[3"}, nil, nil, `prunable.include: pattern "fc[3"`},
+		{"bad pattern", lenet5, []string{"fc[3"}, nil, nil, `prune.include: pattern "fc[3"`},
 		{"pattern that matches nothing", lenet5, nil, []string{"fc.weight"}, nil,
-			`prunable.exclude: pattern "fc.weight" matches no parameter`},
+			`prune.exclude: pattern "fc.weight" matches no parameter`},
 		{"everything excluded", lenet5, nil, []string{"*"}, nil, "prunable set is empty"},
 	}
 	for _, tc := range tests {
