@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 
 	"github.com/prunebench/prunebench/nn"
@@ -116,13 +115,7 @@ func runBranch(ctx context.Context, r *Replicate, branch string, t trunk, dir st
 	default:
 		return Result{}, fmt.Errorf("prune.branches: unknown branch %q", branch)
 	}
-	if err := masks.Save(filepath.Join(dir, masksFile)); err != nil {
-		return Result{}, err
-	}
-	if err := masks.Apply(p.Net, nn.ZeroAfterStep); err != nil {
-		return Result{}, err
-	}
-	h, err := trainPrepared(ctx, p, dir, cbs)
+	h, err := trainMasked(ctx, p, masks, dir, cbs)
 	if err != nil {
 		return Result{}, err
 	}

@@ -236,14 +236,8 @@ func impLevel(ctx context.Context, r *Replicate, level int, mode resetMode, dir 
 				return Result{}, err
 			}
 		}
-		if err := masks.Save(filepath.Join(dir, masksFile)); err != nil {
-			return Result{}, err
-		}
 	}
-	if err := masks.Apply(p.Net, nn.ZeroAfterStep); err != nil {
-		return Result{}, err
-	}
-	h, err := trainPrepared(ctx, p, dir, cbs)
+	h, err := trainMasked(ctx, p, masks, dir, cbs)
 	if err != nil {
 		return Result{}, err
 	}

@@ -104,13 +104,7 @@ func (paiPipeline) Run(ctx context.Context, r *Replicate) error {
 		if err != nil {
 			return Result{}, err
 		}
-		if err := masks.Save(filepath.Join(dir, masksFile)); err != nil {
-			return Result{}, err
-		}
-		if err := masks.Apply(p.Net, nn.ZeroAfterStep); err != nil {
-			return Result{}, err
-		}
-		h, err := trainPrepared(ctx, p, dir, cbs)
+		h, err := trainMasked(ctx, p, masks, dir, cbs)
 		if err != nil {
 			return Result{}, err
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prunebench/prunebench/datasets"
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/prune"
 )
 
 // Prepared is a spec resolved into the objects that train it.
@@ -92,6 +93,19 @@ func trainPrepared(ctx context.Context, p *Prepared, dir string, callbacks []nn.
 	return nn.Train(ctx, p.Net, nn.Data{
 		Train: p.Splits.Train, Val: p.Splits.Val, Test: p.Splits.Test, Augment: p.Splits.Augment,
 	}, cfg, callbacks...)
+}
+
+// trainMasked saves masks to dir/masks.bin, enforces them after every step
+// (pattern P3: θ and the optimizer state at pruned positions are zero) and
+// trains p: what every pruning pipeline and branch does with its mask.
+func trainMasked(ctx context.Context, p *Prepared, masks *prune.Masks, dir string, callbacks []nn.Callback) (*nn.History, error) {
+	if err := masks.Save(filepath.Join(dir, masksFile)); err != nil {
+		return nil, err
+	}
+	if err := masks.Apply(p.Net, nn.ZeroAfterStep); err != nil {
+		return nil, err
+	}
+	return trainPrepared(ctx, p, dir, callbacks)
 }
 
 func loadData(d DatasetSpec, seed uint64) (*datasets.Splits, error) {
