@@ -697,3 +697,37 @@ func TestGradualReferenceConfigs(t *testing.T) {
 		}
 	}
 }
+
+// TestGradualShortConfig: the LeNet-5 5-epoch file validates at every point
+// and its schedule is the one its header states: T = 2150, 9 pruning
+// updates (t = 100 … 900), 21 prune-and-regrow calls.
+func TestGradualShortConfig(t *testing.T) {
+	specs, err := LoadSweep("papers/granet-lenet5-short.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][2]int{"granet": {9, 21}, "gmp": {9, 0}, "dst": {0, 21}}
+	for _, s := range specs {
+		if _, err := Validate(s); err != nil {
+			t.Errorf("%v: %v", Canonical(s), err)
+		}
+		w, ok := want[s.Pipeline]
+		if !ok {
+			continue
+		}
+		gs, _, err := gradualSpec(s, gradualMethodOf(t, s.Pipeline))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := gs.Resolve(430, nn.MustParseStep(s.Training.Steps))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.Total != 2150 || len(g.PruneSteps()) != w[0] || len(g.RegrowSteps()) != w[1] {
+			t.Errorf("%s: T = %d, %d pruning updates, %d prune-and-regrow calls; want 2150, %d, %d", s.Pipeline, g.Total, len(g.PruneSteps()), len(g.RegrowSteps()), w[0], w[1])
+		}
+	}
+	if len(specs) != 6 {
+		t.Errorf("%d runs, want 6", len(specs))
+	}
+}
