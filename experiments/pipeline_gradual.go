@@ -239,7 +239,7 @@ func (g gradualPipeline) Run(ctx context.Context, r *Replicate) error {
 		if err := final.Save(filepath.Join(dir, masksFile)); err != nil {
 			return Result{}, err
 		}
-		return Measure(p, h, g.method.String(), final.Density()), nil
+		return Measure(p, h, gradualMethodName(g.method, run.sched.InitDensity), final.Density()), nil
 	})
 	if err != nil || len(r.Spec.Prune.Branches) == 0 {
 		return err
@@ -248,7 +248,22 @@ func (g gradualPipeline) Run(ctx context.Context, r *Replicate) error {
 	if err != nil {
 		return err
 	}
-	return runBranches(ctx, r, trunk{level: 0, method: g.method.String(), masks: final})
+	gs, _, err := gradualSpec(r.Spec, g.method)
+	if err != nil {
+		return err
+	}
+	return runBranches(ctx, r, trunk{level: 0, method: gradualMethodName(g.method, gs.InitDensity), masks: final})
+}
+
+// gradualMethodName is the result's method: gmp, dst, or GraNet with its
+// initial sparsity s_i = 1 − d_i as the paper's tables write it
+// ("granet s_i=0.5", "granet s_i=0" from dense), so that a board tells the
+// two apart.
+func gradualMethodName(m prune.GradualMethod, initDensity float64) string {
+	if m != prune.GradualGraNet {
+		return m.String()
+	}
+	return fmt.Sprintf("granet s_i=%.3g", 1-initDensity)
 }
 
 // gradualRun is a gradual unit resolved against its data and model.

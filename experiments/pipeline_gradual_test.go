@@ -359,15 +359,15 @@ func TestGradualPipelines(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		pipeline string
-		kept     int
-		calls    string
+		pipeline, method string
+		kept             int
+		calls            string
 	}{
 		// round(624 · (0.1 + 0.9/7³)) = round(64.04) = 64, from dense.
-		{"gmp", 64, ""},
+		{"gmp", "gmp", 64, ""},
 		// round(624 · (0.1 + 0.4/7³)) = round(63.13) = 63, from ERK 0.5.
-		{"granet", 63, "prune-and-regrow (b): 15 calls at t = 4 … 60"},
-		{"dst", erk.Keep(), "prune-and-regrow (b): 15 calls at t = 4 … 60"},
+		{"granet", "granet s_i=0.5", 63, "prune-and-regrow (b): 15 calls at t = 4 … 60"},
+		{"dst", "dst", erk.Keep(), "prune-and-regrow (b): 15 calls at t = 4 … 60"},
 	} {
 		t.Run(c.pipeline, func(t *testing.T) {
 			s := gradualTestSpec(t, c.pipeline)
@@ -379,7 +379,7 @@ func TestGradualPipelines(t *testing.T) {
 				t.Fatalf("%d results, want 1", len(rs))
 			}
 			r := rs[0]
-			if want := float64(c.kept) / gradualTestN; r.Method != c.pipeline || r.Density != want || r.Level != 0 {
+			if want := float64(c.kept) / gradualTestN; r.Method != c.method || r.Density != want || r.Level != 0 {
 				t.Errorf("method %s density %v level %d, want %s %v 0", r.Method, r.Density, r.Level, c.pipeline, want)
 			}
 			if r.ParamsNonzero > int64(c.kept)+19 {
