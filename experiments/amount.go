@@ -43,6 +43,7 @@ type AmountSpec struct {
 	Scope        string   `mapstructure:"scope" help:"global (one top-k over all prunable weights) or layerwise (the density per tensor)"`
 	DataExamples int      `mapstructure:"data_examples" help:"snip, grasp: training examples used for scoring (0: 100, as SNIP and the SynFlow harness)"`
 	TrainMode    bool     `mapstructure:"train_mode" help:"snip, grasp: score in training mode (batch statistics, dropout); the default is evaluation mode"`
+	AllowEmpty   bool     `mapstructure:"allow_empty" help:"pai, global scope: train a network whose criterion left a tensor with no weights (layer collapse) instead of stopping with an error"`
 	Iterations   int      `mapstructure:"iterations" help:"pai: scoring iterations on the exponential schedule (0: the criterion's default, 100 for synflow, 1 otherwise)"`
 	// IMP only.
 	Rewind     string   `mapstructure:"rewind" help:"imp: starting weights of each level: init (θ0), rewind:STEP (θ at STEP, schedule and data continue from STEP), lr_rewind:STEP (trained weights, schedule replayed from STEP), finetune[:STEP] (trained weights, the schedule's final rate, from STEP)"`

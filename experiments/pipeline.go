@@ -68,7 +68,7 @@ func (trainPipeline) Validate(s Spec) error {
 		key = am.Convention
 	}
 	for k, set := range map[string]bool{"criterion": s.Prune.Criterion != "", "scope": s.Prune.Scope != "",
-		"data_examples": s.Prune.DataExamples != 0, "train_mode": s.Prune.TrainMode, "branches": len(s.Prune.Branches) > 0, "iterations": s.Prune.Iterations != 0, "exclude": len(s.Prune.Exclude) > 0} {
+		"data_examples": s.Prune.DataExamples != 0, "train_mode": s.Prune.TrainMode, "branches": len(s.Prune.Branches) > 0, "iterations": s.Prune.Iterations != 0, "exclude": len(s.Prune.Exclude) > 0, "allow_empty": s.Prune.AllowEmpty} {
 		if set {
 			key = k
 		}

@@ -134,6 +134,7 @@ func (g gradualPipeline) refuseUnread(p AmountSpec) error {
 		{"data_examples", p.DataExamples != 0},
 		{"train_mode", p.TrainMode},
 		{"iterations", p.Iterations != 0},
+		{"allow_empty", p.AllowEmpty},
 		{"rewind", p.Rewind != ""},
 		{"output_rate", p.OutputRate != nil},
 	} {

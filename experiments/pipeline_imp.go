@@ -76,6 +76,12 @@ func (impPipeline) Validate(s Spec) error {
 	if p.Criterion != "" && p.Criterion != "magnitude" {
 		return fmt.Errorf("prune.criterion = %q: pipeline imp prunes by magnitude (leave it empty)", p.Criterion)
 	}
+	for key, set := range map[string]bool{"data_examples": p.DataExamples != 0, "train_mode": p.TrainMode,
+		"iterations": p.Iterations != 0, "allow_empty": p.AllowEmpty} {
+		if set {
+			return fmt.Errorf("pipeline imp scores by the magnitude of trained weights and does not read prune.%s (a pai key); remove it", key)
+		}
+	}
 	if p.OutputRate != nil {
 		if am.Convention != "imp_rate" {
 			return fmt.Errorf("prune.output_rate is a per-round rate: it needs prune.imp_rate and prune.imp_rounds, not prune.%s", am.Convention)

@@ -92,6 +92,8 @@ func TestIMPValidate(t *testing.T) {
 		{func(s *Spec) { s.Training.Steps = "20it"; s.Prune.Rewind = "rewind:30it" }, "past the training budget"},
 		{func(s *Spec) { s.Prune.OutputRate = f(1.5) }, "prune.output_rate"},
 		{func(s *Spec) { s.Prune.Criterion = "snip" }, "magnitude"},
+		{func(s *Spec) { s.Prune.Iterations = 10 }, "prune.iterations"},
+		{func(s *Spec) { s.Prune.AllowEmpty = true }, "prune.allow_empty"},
 	}
 	for _, c := range cases {
 		s := impSpec(t, "init")

@@ -160,7 +160,7 @@ func paiMasks(p *Prepared) (*prune.Masks, error) {
 			return nil, err
 		}
 	}
-	loop := prune.PruneLoop{Criterion: crit, Density: am.Density, Scope: scope, Iterations: paiIterations(s), Schedule: prune.PAIExponential}
+	loop := prune.PruneLoop{Criterion: crit, Density: am.Density, Scope: scope, Iterations: paiIterations(s), Schedule: prune.PAIExponential, AllowEmpty: s.Prune.AllowEmpty}
 	return loop.Run(sc)
 }
 

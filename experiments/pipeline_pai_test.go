@@ -254,3 +254,29 @@ func TestPaiBranches(t *testing.T) {
 		t.Errorf("scratch_e equal %v; random_prune equal %v, counts %v vs %v", se.Equal(trunk), rp.Equal(trunk), rp.KeptCounts(), trunk.KeptCounts())
 	}
 }
+
+// TestPaiAllowEmpty: global magnitude pruning of a torch_default-initialized
+// MLP to a tiny density empties fc1 (its weights are the smallest): an
+// error naming the tensor, or with prune.allow_empty a trained network
+// whose fc1 has no weight left.
+func TestPaiAllowEmpty(t *testing.T) {
+	s := tinySpec()
+	s.Pipeline, s.Output = "pai", t.TempDir()
+	s.Model.Init = "torch_default"
+	s.Prune.Criterion, s.Prune.Density = "magnitude", f(0.02) // 12 of 624 weights
+	if _, err := RunSpec(context.Background(), s, RunOptions{}); err == nil || !strings.Contains(err.Error(), "fc1.weight is left with no kept entry") {
+		t.Fatalf("error %v, want fc1 emptied", err)
+	}
+	s.Prune.AllowEmpty = true
+	rs, err := RunSpec(context.Background(), s, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := prune.LoadMasks(filepath.Join(s.Output, Hash(s), "replicate_0", "level_0", masksFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.KeptOf("fc1.weight") != 0 || m.Kept() != 12 || rs[0].Density != 12.0/624 {
+		t.Errorf("fc1 keeps %d, %d in all, density %v", m.KeptOf("fc1.weight"), m.Kept(), rs[0].Density)
+	}
+}

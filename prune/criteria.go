@@ -493,6 +493,10 @@ type PruneLoop struct {
 	Iterations int
 	// Schedule of the intermediate densities ("": exponential).
 	Schedule PAISchedule
+	// AllowEmpty lets a global selection leave a tensor with no kept entry
+	// (layer collapse, the failure SynFlow was designed against) instead of
+	// returning an error; see Plan.AllowEmpty.
+	AllowEmpty bool
 }
 
 // Run runs the loop on ctx and returns the final masks of ctx.Set. The
@@ -500,7 +504,7 @@ type PruneLoop struct {
 // net); with E > 1 the masks of iteration E − 1 are left installed on
 // ctx.Net as MaskedForward: apply the result with the training pattern
 // (Masks.Apply). Errors name the iteration; an intermediate or final count
-// that leaves a tensor empty is an error from Plan.Select.
+// that leaves a tensor empty is an error from Plan.Select unless AllowEmpty.
 func (l PruneLoop) Run(ctx ScoreContext) (*Masks, error) {
 	if l.Criterion == nil {
 		return nil, fmt.Errorf("prune loop: no criterion")
@@ -533,6 +537,7 @@ func (l PruneLoop) Run(ctx ScoreContext) (*Masks, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
+		plan.AllowEmpty = l.AllowEmpty
 		if current, err = plan.Select(scores, current); err != nil {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
