@@ -6,6 +6,7 @@ import (
 	"os"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -94,6 +95,55 @@ func ParseSweep(name string, data []byte, overrides []string) ([]Spec, error) {
 // axis is one swept key; a value that is YAML null (unset[i]) leaves the
 // key at the file's value or the default at that point, so that a zip sweep
 // can mix, say, a dense run (no prune.sparsity) with pruned ones.
+// FilterSweep keeps the runs of a sweep whose spec key equals a value for
+// every "key=value" of where (keys as in --set; numbers compare by value,
+// so prune.density=0.10 matches 0.1; an unset pointer matches "null").
+// It lets a command run one part of a paper's sweep, e.g. --where
+// model.name=lenet-300-100.
+func FilterSweep(specs []Spec, where []string) ([]Spec, error) {
+	keys := specKeys(reflect.TypeOf(Spec{}), "")
+	type cond struct{ key, value string }
+	var conds []cond
+	for _, w := range where {
+		k, v, ok := strings.Cut(w, "=")
+		k = strings.ToLower(strings.TrimSpace(k))
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--where %q: want key=value, e.g. model.name=lenet5", w)
+		}
+		if !contains(keys, k) {
+			return nil, unknownKey("--where", k, keys)
+		}
+		conds = append(conds, cond{k, strings.TrimSpace(v)})
+	}
+	var out []Spec
+	for _, s := range specs {
+		keep := true
+		for _, c := range conds {
+			keep = keep && specValueIs(fieldByKey(reflect.ValueOf(s), c.key), c.value)
+		}
+		if keep {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+func specValueIs(v reflect.Value, want string) bool {
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return want == "null"
+		}
+		v = v.Elem()
+	}
+	got := fmt.Sprint(v.Interface())
+	if got == want {
+		return true
+	}
+	a, errA := strconv.ParseFloat(got, 64)
+	b, errB := strconv.ParseFloat(want, 64)
+	return errA == nil && errB == nil && a == b
+}
+
 type axis struct {
 	key    string
 	values []string

@@ -144,3 +144,32 @@ sweep:
 		t.Errorf("product with null: %d specs, err %v", len(specs), err)
 	}
 }
+
+func TestFilterSweep(t *testing.T) {
+	specs, err := LoadSweep("papers/snip-lenet.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		where []string
+		n     int
+	}{
+		{nil, 6},
+		{[]string{"model.name=lenet-300-100"}, 3},
+		{[]string{"model.name=lenet5", "pipeline=pai"}, 2},
+		{[]string{"prune.sparsity=0.980"}, 2},
+		{[]string{"prune.sparsity=null"}, 2},
+		{[]string{"model.name=vgg16"}, 0},
+	}
+	for _, c := range cases {
+		got, err := FilterSweep(specs, c.where)
+		if err != nil || len(got) != c.n {
+			t.Errorf("%v: %d runs (err %v), want %d", c.where, len(got), err, c.n)
+		}
+	}
+	for _, bad := range []string{"model.nam=lenet5", "lenet5"} {
+		if _, err := FilterSweep(specs, []string{bad}); err == nil || !strings.Contains(err.Error(), "--where") {
+			t.Errorf("%q: error %v", bad, err)
+		}
+	}
+}

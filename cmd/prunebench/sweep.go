@@ -17,7 +17,7 @@ import (
 )
 
 func newSweepCmd() *cobra.Command {
-	var sets []string
+	var sets, where []string
 	var jobs int
 	var quiet, rerun bool
 	cmd := &cobra.Command{
@@ -27,12 +27,20 @@ func newSweepCmd() *cobra.Command {
 their zip with sweep_mode: zip) and run each point as ` + "`prunebench run`" + ` would,
 --jobs at a time, each on one core. A failed run does not stop the others;
 failures are listed at the end and the exit status is non-zero. Running the
-command again skips what finished.`,
+command again skips what finished. --where key=value runs only the points
+whose spec has that value (repeatable; all must hold), e.g. --where
+model.name=lenet-300-100 for one half of a paper's sweep.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			specs, err := experiments.LoadSweep(args[0], sets)
 			if err != nil {
 				return err
+			}
+			if specs, err = experiments.FilterSweep(specs, where); err != nil {
+				return err
+			}
+			if len(specs) == 0 {
+				return fmt.Errorf("no point of %s has %s", args[0], strings.Join(where, " and "))
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "sweep of %d runs, %d at a time, into %s\n", len(specs), jobs, specs[0].Output)
 			opts := experiments.SweepOptions{Jobs: jobs, Rerun: rerun}
@@ -65,6 +73,7 @@ command again skips what finished.`,
 		},
 	}
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a spec key for every run (repeatable)")
+	cmd.Flags().StringArrayVar(&where, "where", nil, "run only the points whose spec has key=value (repeatable; all must hold)")
 	cmd.Flags().IntVarP(&jobs, "jobs", "j", runtime.NumCPU(), "runs trained at once (one core each)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
 	cmd.Flags().BoolVar(&rerun, "rerun", false, "train levels whose run folder was deleted although results.db holds them, replacing their results")
