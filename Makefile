@@ -31,3 +31,17 @@ bench:
 # and prints the ratios. Installs python3-torch and libopenblas-dev if missing.
 bench-torch: openblas-deps
 	bash scripts/bench_torch.sh
+
+# The libtorch engine (nn/torch, build tag "torch"): scripts/torch/prepare.sh
+# installs Debian's libtorch-dev when missing (LIBTORCH=/path for another
+# libtorch), prepares gotch in build/torch and builds bin/prunebench-torch.
+# The default build above never needs libtorch.
+.PHONY: torch test-torch
+TORCH_GO = $(GO) $(1) -mod=mod -modfile=build/torch/go.mod -tags torch
+
+torch:
+	bash scripts/torch/prepare.sh
+
+# The conformance suite and the cross-engine test on the torch engine.
+test-torch: torch
+	$(call TORCH_GO,test) -count=1 ./nn/torch/

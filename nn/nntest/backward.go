@@ -242,9 +242,16 @@ func testBackwardTrainConv(t *testing.T, b nn.Backend) {
 		t.Fatal(err)
 	}
 	got := mustBackward(t, net, batch, true, dl)
+	// The absolute tolerance is on the scale of the whole network's
+	// gradients: a tensor whose true gradient cancels to zero (a bias that
+	// feeds batch norm) holds float32 rounding noise of that scale, which
+	// two correct code paths need not round alike.
+	var scale float64
+	for _, w := range want {
+		scale = max(scale, maxAbs(to64(w)))
+	}
 	for name, w := range want {
-		w64 := to64(w)
-		checkClose(t, "training-mode Backward gradient of "+name, got[name], w64, 1e-4*maxAbs(w64)+1e-7, 1e-3)
+		checkClose(t, "training-mode Backward gradient of "+name, got[name], to64(w), 1e-5*scale+1e-7, 1e-3)
 	}
 	compareStates(t, "state after a training-mode Backward (running statistics updated as by Gradients)", mustState(t, net), afterGradients)
 }

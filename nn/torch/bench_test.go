@@ -1,0 +1,47 @@
+//go:build torch
+
+package torch_test
+
+import (
+	"testing"
+
+	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/nntest"
+	"github.com/prunebench/prunebench/nn/torch"
+)
+
+// BenchmarkResNet20Step times training steps (forward, loss, backward, SGD
+// with momentum) of ResNet-20 on CIFAR-shaped random data, batch 128, on the
+// device PRUNEBENCH_TORCH_DEVICE names. scripts/torch/gpu_check.sh sets it
+// against the same loop in PyTorch.
+func BenchmarkResNet20Step(b *testing.B) {
+	arch, err := nn.BuildArch("resnet20", nn.ModelOptions{Input: []int{3, 32, 32}, Classes: 10})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const batch = 128
+	net, err := torch.Backend{}.Build(nn.Config{Arch: arch, MaxBatch: batch})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := nn.Initialize(net, nn.DefaultInit("resnet20"), nn.NewRand(1)); err != nil {
+		b.Fatal(err)
+	}
+	if err := net.SetOptimizer(nn.SGD(0.9, 1e-4)); err != nil {
+		b.Fatal(err)
+	}
+	data := nntest.RandomBatch(arch, batch, nntest.NewRand(2))
+	// Gradients returns the loss, which waits for the device: every step
+	// is timed to its end.
+	if _, err := net.Gradients(data); err != nil {
+		b.Fatal(err)
+	}
+	net.Step(0.01)
+	b.ResetTimer()
+	for range b.N {
+		if _, err := net.Gradients(data); err != nil {
+			b.Fatal(err)
+		}
+		net.Step(0.01)
+	}
+}

@@ -1,0 +1,198 @@
+//go:build torch
+
+package torch
+
+import (
+	"fmt"
+
+	"github.com/prunebench/prunebench/nn"
+)
+
+// entry is the net's record of one parameter: θ, the effective weight the
+// forward reads, the mask and the optimizer state, all libtorch tensors.
+//
+// The effective weight is the autograd leaf, so its gradient is the dense
+// gradient with respect to W that Param.Grad promises: θ itself for a dense
+// tensor and under ZeroAfterStep (θ is zero at pruned positions) and
+// ZeroBeforeForward (θ ← θ ⊙ m before each forward); under MaskedForward a
+// separate leaf w that each forward refills with θ ⊙ m, so θ keeps its
+// pruned values.
+type entry struct {
+	info  nn.ParamInfo
+	shape []int64
+
+	theta ct
+	w     ct // MaskedForward's leaf; nil otherwise
+
+	// mask is nil for a dense parameter; maskHost is its host copy
+	// (Parametrization and State return it without a device round trip).
+	mask     ct
+	maskHost []float32
+	pattern  nn.MaskPattern
+
+	// grad is the gradient with respect to leaf() of the last Gradients or
+	// Backward call (nil before the first).
+	grad ct
+
+	// s1, s2: SGD's momentum in s1; Adam's exp_avg and exp_avg_sq. nil
+	// when the optimizer keeps none.
+	s1, s2 ct
+}
+
+// leaf is the tensor the forward reads and autograd differentiates.
+func (e *entry) leaf() ct {
+	if e.w != nil {
+		return e.w
+	}
+	return e.theta
+}
+
+func (e *entry) masked(p nn.MaskPattern) bool { return e.mask != nil && e.pattern == p }
+
+// param is the nn.Param of an entry. Values and Grad copy from the device;
+// SetValues copies to it.
+type param struct {
+	n *Net
+	e *entry
+}
+
+func (p param) Info() nn.ParamInfo { return p.e.info }
+
+func (p param) Values() []float32 {
+	v := make([]float32, p.e.info.Size())
+	p.n.run(func(s *scope) { s.download(v, p.e.theta) })
+	return v
+}
+
+// SetValues copies src into θ; under ZeroAfterStep the mask is applied, so
+// pruned entries stay zero. It panics if src has the wrong length (a
+// programmer error, as on the native engine).
+func (p param) SetValues(src []float32) {
+	e := p.e
+	if len(src) != e.info.Size() {
+		panic(fmt.Sprintf("torch: SetValues on %s: %d values, want %d", e.info.Name, len(src), e.info.Size()))
+	}
+	p.n.run(func(s *scope) {
+		s.set(e.theta, src, e.shape)
+		if e.masked(nn.ZeroAfterStep) {
+			s.noGrad(func() { s.mul_(e.theta, e.mask) })
+		}
+	})
+}
+
+// Grad returns the dense gradient with respect to the effective weight of
+// the last Gradients or Backward call (zeros before the first).
+func (p param) Grad() []float32 {
+	g := make([]float32, p.e.info.Size())
+	p.n.run(func(s *scope) {
+		if p.e.grad != nil {
+			s.download(g, p.e.grad)
+		}
+	})
+	return g
+}
+
+// SetParametrization sets how the effective weight of a parameter is
+// produced: Dense for every parameter, Masked for weights (Kind Weight) with
+// any of the three patterns. Scored and Shared are not implemented on this
+// engine yet: the error wraps nn.ErrNotImplemented and nothing changes.
+// Masks are validated and copied.
+func (n *Net) SetParametrization(name string, p nn.Parametrization) error {
+	e, ok := n.byName[name]
+	if !ok {
+		return fmt.Errorf("torch: set parametrization: model %s has no parameter %q", n.arch.Name, name)
+	}
+	p, err := deref(p)
+	if err != nil {
+		return fmt.Errorf("torch: set parametrization of %s: %w", name, err)
+	}
+	if _, dense := p.(nn.Dense); !dense && e.info.Kind != nn.Weight {
+		return fmt.Errorf("torch: set parametrization of %s: %s is a %s; only weights of linear and convolutional layers take a %s", name, name, e.info.Kind, p.Describe())
+	}
+	switch p := p.(type) {
+	case nn.Dense:
+		return n.runErr(func(s *scope) { n.setMask(s, e, nil, 0) })
+	case nn.Masked:
+		if err := p.Validate(name, e.info.Size()); err != nil {
+			return fmt.Errorf("torch: %w", err)
+		}
+		return n.runErr(func(s *scope) { n.setMask(s, e, append([]float32(nil), p.Mask...), p.Pattern) })
+	case nn.Scored:
+		return fmt.Errorf("torch: set parametrization of %s: the scored parametrization (W = θ ⊙ topk(s)) is %w on the torch engine yet", name, nn.ErrNotImplemented)
+	case nn.Shared:
+		return fmt.Errorf("torch: set parametrization of %s: the shared parametrization (W = λ·g ⊙ z[h]) is %w on the torch engine yet", name, nn.ErrNotImplemented)
+	}
+	return nil
+}
+
+// deref turns pointers to the concrete types into values and rejects nil
+// and unknown types.
+func deref(p nn.Parametrization) (nn.Parametrization, error) {
+	switch q := p.(type) {
+	case nn.Dense, nn.Masked, nn.Scored, nn.Shared:
+		return p, nil
+	case *nn.Dense:
+		if q != nil {
+			return *q, nil
+		}
+	case *nn.Masked:
+		if q != nil {
+			return *q, nil
+		}
+	case *nn.Scored:
+		if q != nil {
+			return *q, nil
+		}
+	case *nn.Shared:
+		if q != nil {
+			return *q, nil
+		}
+	case nil:
+	default:
+		return nil, fmt.Errorf("unknown parametrization type %T", p)
+	}
+	return nil, fmt.Errorf("nil parametrization")
+}
+
+// Parametrization returns the current parametrization of a parameter (a
+// Masked one carries a copy of the mask), or nil for an unknown name.
+func (n *Net) Parametrization(name string) nn.Parametrization {
+	e, ok := n.byName[name]
+	if !ok {
+		return nil
+	}
+	if e.mask == nil {
+		return nn.Dense{}
+	}
+	return nn.Masked{Mask: append([]float32(nil), e.maskHost...), Pattern: e.pattern}
+}
+
+// setMask installs mask (owned by e from now on; nil for dense) with
+// pattern. The new tensors are the net's; the old ones are freed. Under
+// ZeroAfterStep θ and the optimizer state are zeroed at pruned positions
+// now; MaskedForward gets its own leaf.
+func (n *Net) setMask(s *scope, e *entry, mask []float32, pattern nn.MaskPattern) {
+	var m, w ct
+	if mask != nil {
+		m = s.upload(mask, e.shape...)
+		if pattern == nn.MaskedForward {
+			w = s.zeros(e.shape...)
+			s.requireGrad(w)
+		}
+		if pattern == nn.ZeroAfterStep {
+			s.noGrad(func() {
+				for _, t := range []ct{e.theta, e.s1, e.s2} {
+					if t != nil {
+						s.mul_(t, m)
+					}
+				}
+			})
+		}
+	}
+	if s.err != nil {
+		return
+	}
+	free(e.mask, e.w)
+	s.own(m, w)
+	e.mask, e.w, e.maskHost, e.pattern = m, w, mask, pattern
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# GPU check of the libtorch engine, for a CUDA machine with PyTorch but no Go
+# toolchain and no network (prepared, not yet run on a GPU). Run
+# scripts/torch/gpu_pack.sh on a machine with Go first and carry build/gpu;
+# then, at the root of the tree on the GPU machine:
+#
+#   bash scripts/torch/gpu_check.sh
+#
+# It unpacks the carried Go toolchain, module cache and gotch sources into
+# $WORK (default /tmp/prunebench-gpu), takes libtorch from the installed
+# PyTorch (its torch/lib and torch/include; LIBTORCH overrides), prepares
+# gotch v0.7.0 for it with scripts/torch/prepare.sh (CUDA libraries linked
+# because torch/lib has libtorch_cuda.so; wrappers that do not compile
+# against this libtorch are stubbed and listed), then
+#
+#   1. runs the conformance suite and the cross-engine test on the GPU
+#      (PRUNEBENCH_TORCH_DEVICE=cuda),
+#   2. times ResNet-20 training steps (batch 128, CIFAR-shaped, SGD with
+#      momentum) on the engine and in PyTorch on the same GPU.
+#
+# Needs g++ (cgo compiles gotch's C++ wrappers) and nvidia's driver.
+# Environment: WORK, LIBTORCH, PY (python with torch, default python3),
+# STEPS (timed steps, default 30).
+#
+# Which gotch: v0.7.0, the version the engine is written against, with the
+# wrappers that do not compile stubbed. gotch v0.9.1 (made for libtorch 2.1)
+# changed the Go API, and against a libtorch other than its own it crashed
+# in log_softmax on 1.13: a wrapper that compiles can still pass arguments a
+# different libtorch reads differently. Only the conformance suite (step 1)
+# catches that, which is why it runs before the timings. If gotch's
+# hand-written torch_api.cpp does not compile against this libtorch,
+# prepare.sh stops and prints the errors.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+WORK=${WORK:-/tmp/prunebench-gpu}
+PY=${PY:-python3}
+STEPS=${STEPS:-30}
+for f in build/gpu/go.tar.xz build/gpu/mod.tar.xz build/gpu/gotch.tar.xz; do
+  [[ -f $f ]] || { echo "gpu_check: $f missing: run scripts/torch/gpu_pack.sh where Go is installed and carry build/gpu" >&2; exit 1; }
+done
+command -v g++ >/dev/null || { echo "gpu_check: no g++: cgo needs a C++ compiler" >&2; exit 1; }
+mkdir -p "$WORK/gotch"
+[[ -x $WORK/go/bin/go ]] || tar -C "$WORK" -xJf build/gpu/go.tar.xz
+[[ -d $WORK/mod ]] || tar -C "$WORK" -xJf build/gpu/mod.tar.xz
+[[ -f $WORK/gotch/go.mod ]] || tar -C "$WORK/gotch" -xJf build/gpu/gotch.tar.xz
+export GOROOT=$WORK/go PATH=$WORK/go/bin:$PATH GOMODCACHE=$WORK/mod GOCACHE=$WORK/gocache
+export GOPROXY=off GOFLAGS=-mod=mod GOTOOLCHAIN=local GOTELEMETRY=off
+export GOTCH_SRC=$WORK/gotch
+if [[ -z ${LIBTORCH:-} ]]; then
+  LIBTORCH=$("$PY" -c 'import os, torch; print(os.path.dirname(torch.__file__))')
+fi
+export LIBTORCH
+"$PY" -c 'import torch; print("gpu_check: PyTorch", torch.__version__, "CUDA", torch.version.cuda, torch.cuda.get_device_name(0))'
+go version
+
+# The engine: prepare gotch for this libtorch (no binary: the CLI's other
+# dependencies are not in the carried module cache).
+OUT=none bash scripts/torch/prepare.sh
+echo "gpu_check: stubbed wrappers: $(wc -l <build/torch/stubbed.txt)"
+T=(-modfile=build/torch/go.mod -tags torch)
+
+# 1. Conformance and cross-engine tests on the GPU.
+PRUNEBENCH_TORCH_DEVICE=cuda go test "${T[@]}" -count=1 -v -run 'TestConformance|TestCrossEngine|TestRegistered' ./nn/torch/ |
+  grep -E '^(=== RUN|\s*--- (FAIL|SKIP)|\s+\S+\.go:[0-9]+:|PASS|FAIL|ok)' | grep -v '=== RUN' || true
+
+# 2. ResNet-20 steps: the engine, then PyTorch, on the same GPU.
+PRUNEBENCH_TORCH_DEVICE=cuda go test "${T[@]}" -run '^$' -bench ResNet20Step -benchtime "${STEPS}x" ./nn/torch/ |
+  awk '/^BenchmarkResNet20Step/ {printf "gpu_check: prunebench on torch, resnet20 step: %.2f ms\n", $3 / 1e6}'
+"$PY" - "$STEPS" <<'PY'
+import sys, time
+import torch
+import torch.nn.functional as F
+sys.path.insert(0, "scripts")
+from bench_torch import ResNet20
+steps = int(sys.argv[1])
+dev = torch.device("cuda")
+m = ResNet20().to(dev)
+opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+x = torch.randn(128, 3, 32, 32, device=dev)
+y = torch.randint(0, 10, (128,), device=dev)
+def step():
+    opt.zero_grad()
+    loss = F.cross_entropy(m(x), y)
+    loss.backward()
+    opt.step()
+    return loss.item()  # waits for the device, as the Go side's loss does
+step()
+t = time.perf_counter()
+for _ in range(steps):
+    step()
+print("gpu_check: PyTorch, resnet20 step: %.2f ms" % ((time.perf_counter() - t) / steps * 1e3))
+PY

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Packs what scripts/torch/gpu_check.sh needs on a GPU machine that has
+# PyTorch (with CUDA) but no Go toolchain and no network, into build/gpu
+# (ignored), small enough to travel with the tree (64 MiB):
+#
+#   go.tar.xz     this machine's Go toolchain, trimmed to what building and
+#                 testing needs (no src/cmd, tests, testdata, docs)
+#   mod.tar.xz    a module cache holding only what `go test -tags torch
+#                 ./nn/torch/` loads (filled from this machine's cache, not
+#                 the network)
+#   gotch.tar.xz  gotch $GOTCH_VERSION without examples and models: the
+#                 root package and libtch (nn/torch uses libtch only), for
+#                 prepare.sh's GOTCH_SRC
+#
+# Run it here after `make torch`; then on the GPU machine, from the tree with
+# build/gpu carried: bash scripts/torch/gpu_check.sh.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+GO=${GO:-go}
+GOTCH_VERSION=${GOTCH_VERSION:-v0.7.0}
+P=build/gpu
+[[ -f build/torch/go.mod ]] || { echo "gpu_pack: run make torch first" >&2; exit 1; }
+rm -rf "$P"
+mkdir -p "$P"
+tmp=$(mktemp -d)
+trap 'chmod -R u+w "$tmp"; rm -rf "$tmp"' EXIT
+
+# Toolchain.
+goroot=$($GO env GOROOT)
+tar -C "$(dirname "$goroot")" -cJf "$P/go.tar.xz" \
+  --exclude='*/src/cmd' --exclude='*/test' --exclude='*/api' --exclude='*/doc' --exclude='*/misc' \
+  --exclude='*/testdata' --exclude='*_test.go' --exclude='*/pkg/tool/*/fix' --exclude='*/pkg/tool/*/cover' \
+  --exclude='*/pkg/tool/*/preprofile' --exclude='*/pkg/obj' \
+  "$(basename "$goroot")"
+
+# Module cache: whatever the torch tests load, from the local cache.
+cache=$($GO env GOMODCACHE)/cache/download
+GOMODCACHE=$tmp/mod GOPROXY="file://$cache" GOFLAGS=-mod=mod \
+  $GO test -c -o /dev/null -modfile=build/torch/go.mod -tags torch ./nn/torch/
+find "$tmp/mod/cache/download" -name '*.zip' -delete
+rm -rf "$tmp/mod/cache/vcs"
+tar -C "$tmp" -cJf "$P/mod.tar.xz" mod
+
+# gotch: the packages prunebench loads, and the C++ sources.
+src=$($GO mod download -json "github.com/sugarme/gotch@$GOTCH_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+out=$PWD/$P/gotch.tar.xz
+(cd "$src" && tar -cJf "$out" --exclude='*_test.go' go.mod go.sum LICENSE ./*.go libtch)
+du -ch "$P"/* | sed 's/^/gpu_pack: /'
