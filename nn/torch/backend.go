@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/prunebench/prunebench/nn"
 	lib "github.com/sugarme/gotch/libtch"
@@ -25,8 +24,10 @@ import (
 //
 // One thread by default because a sweep runs one training run per core
 // (DESIGN.md); libtorch's own default is one per core, which makes parallel
-// runs fight. The thread count is process-wide in libtorch: the last Build
-// sets it.
+// runs fight. Each net runs its libtorch calls on a worker thread that holds
+// its count (worker.go), so nets with different counts coexist; only
+// OpenBLAS's pool, which serves the matrix products, is process-wide: the
+// last Build sizes it.
 type Backend struct {
 	// Device and Threads override the environment when set.
 	Device  string
@@ -37,8 +38,6 @@ func init() { nn.Register(Backend{}) }
 
 // Name returns "torch".
 func (Backend) Name() string { return "torch" }
-
-var threadsMu sync.Mutex
 
 // Build builds a Net for cfg with every parameter zero and no optimizer
 // (as the native engine). Every layer type of nn.Arch is implemented; an
@@ -68,11 +67,10 @@ func (b Backend) Build(cfg nn.Config) (nn.Net, error) {
 	if err != nil {
 		return nil, err
 	}
-	threadsMu.Lock()
-	setThreads(threads)
-	threadsMu.Unlock()
-
-	n := &Net{arch: cfg.Arch, cfg: cfg, dev: dev, temp: temp, st: &store{}}
+	n := &Net{arch: cfg.Arch, cfg: cfg, dev: dev, temp: temp, st: &store{}, w: startWorker(dev, threads)}
+	// From here on, dropping n (a failed Build included) frees its tensors
+	// and ends its worker.
+	runtime.AddCleanup(n, func(c cleanup) { c.st.free(); c.w.stop() }, cleanup{n.st, n.w})
 	n.cfg.Temperature = temp
 	n.inSize = prodInt(cfg.Arch.Input)
 	n.classes = cfg.Arch.Classes
@@ -88,7 +86,6 @@ func (b Backend) Build(cfg nn.Config) (nn.Net, error) {
 			s.err = fmt.Errorf("torch: model %s: %w", cfg.Arch.Name, lerr)
 		}
 	})
-	runtime.AddCleanup(n, func(st *store) { st.free() }, n.st)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +159,17 @@ func (b Backend) Describe() string {
 	if d == "" {
 		d = "cpu"
 	}
-	return fmt.Sprintf("torch (libtorch through gotch, %s, %d intra-op threads)", d, numThreads())
+	t, err := b.threads()
+	if err != nil {
+		return fmt.Sprintf("torch (libtorch through gotch, %s, %v)", d, err)
+	}
+	return fmt.Sprintf("torch (libtorch through gotch, %s, %d intra-op threads)", d, t)
+}
+
+// cleanup is what a net's cleanup needs: it must not reference the Net.
+type cleanup struct {
+	st *store
+	w  *worker
 }
 
 // store holds every libtorch tensor a net owns, for the cleanup that frees

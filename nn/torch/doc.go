@@ -35,15 +35,17 @@
 //	PRUNEBENCH_TORCH_THREADS  libtorch intra-op threads, default 1
 //
 // One intra-op thread by default, because a sweep runs one run per core.
-// A device without CUDA support is an error at Build.
+// A device without CUDA support is an error at Build. OMP_NUM_THREADS and
+// OPENBLAS_NUM_THREADS are not needed (see Threads below).
 //
 // # Design
 //
 // The package calls gotch's low-level libtch bindings directly: gotch's ts
 // package exits the process on libtorch errors and leaks a small C
 // allocation per op. Each method runs its ops in a scope (lib.go) that keeps
-// the first error and frees the op results afterwards, on a locked OS thread
-// (libtorch's error slot and autograd mode are thread-local). Gradients come
+// the first error and frees the op results afterwards, on the net's worker
+// thread (below; libtorch's error slot and autograd mode are thread-local
+// too). Gradients come
 // from autograd; the effective weight is the autograd leaf, so gradients are
 // the dense gradients with respect to W, as on the native engine. Masks are
 // libtorch tensors applied with libtorch ops; the optimizers are
@@ -52,4 +54,47 @@
 // the same stream as the native engine's, so both engines drop the same
 // units. The Scored and Shared parametrizations are not implemented yet
 // (nn.ErrNotImplemented).
+//
+// # Threads
+//
+// libtorch's intra-op thread count is OpenMP's, and OpenMP keeps it per OS
+// thread: at::set_num_threads sets it for the calling thread and records a
+// process-wide default that libtorch copies into a thread on that thread's
+// first parallel op, never again. Go runs a goroutine's successive cgo calls
+// on whichever OS thread it is on, so setting the count once (as the engine
+// first did) leaves the ops to whatever count their thread holds: the
+// default of a thread that asked before, OpenMP's one per core, another
+// net's count, or another library's. With more than one thread per run on a
+// loaded machine, libgomp's spin-waiting makes training 10 to 20 times
+// slower (LeNet-300-100 on 2 busy cores: 45 s with 2 threads, 2.5 s with 1).
+// Matrix products go to the BLAS, and Debian's libtorch uses OpenBLAS, whose
+// own pool (one thread per core unless OPENBLAS_NUM_THREADS or
+// OMP_NUM_THREADS says otherwise) at::set_num_threads never sizes: with it,
+// sched_yield spinning made that run 1.7 times slower alone and 3 to 5 times
+// slower two at a time (run --jobs 2).
+//
+// So each Net owns a worker (worker.go): a goroutine locked to its own OS
+// thread, started by Build, that sets the net's count once on that thread
+// and runs every libtorch call of the net, Build's included (only the CUDA
+// availability check, which runs no ops, stays on the caller); the methods
+// hand it a closure over a channel and wait. Nets on different goroutines
+// (sweep or run with --jobs) have their own workers and run in parallel,
+// each with its own OpenMP team. Build also sets OpenBLAS's count, looked
+// up at run time (no-op for another BLAS; MKL follows at::set_num_threads);
+// that pool is process-wide, so the last Build sizes it. A call costs two
+// goroutine handoffs between OS threads and no allocation beyond its
+// closure: tens of microseconds on a loaded machine (BenchmarkMLPStep, a
+// tiny MLP, doubles), within the noise of LeNet-300-100's training. The
+// alternative, re-setting the count on the caller's locked thread at every
+// call, works too, but it leaves the net's count on Go's threads for anyone
+// else, and with more than one thread gives every OS thread that ever ran
+// an op its own OpenMP team; the worker keeps one team and one set of
+// thread-local state per net.
+//
+// Net has no Close: a cleanup (runtime.AddCleanup) frees a dropped net's
+// tensors and ends its worker, whose OS thread then exits.
+//
+// More than one thread per run (PRUNEBENCH_TORCH_THREADS) only pays on idle
+// cores; on a loaded machine also set OMP_WAIT_POLICY=passive, which stops
+// libgomp's spin-waiting (read when the process starts).
 package torch

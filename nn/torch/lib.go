@@ -3,12 +3,29 @@
 package torch
 
 /*
+#cgo LDFLAGS: -ldl
+#include <dlfcn.h>
 #include <stdlib.h>
 // Defined by gotch's libtch (torch_api.cpp), which is linked into the same
 // binary; the Go side of libtch exports neither.
 char *get_and_reset_last_err();
 void at_set_num_threads(int n_threads);
 int at_get_num_threads();
+
+// OpenBLAS keeps its own thread pool, sized from OPENBLAS_NUM_THREADS or
+// OMP_NUM_THREADS, else one thread per core, and at::set_num_threads does
+// not resize it (it only knows MKL). Looked up at run time: a libtorch on
+// MKL or another BLAS has no such symbol, and then nothing is done.
+static int pb_set_openblas_threads(int n) {
+	void (*f)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+	if (f == NULL) return 0;
+	f(n);
+	return 1;
+}
+static int pb_openblas_threads(void) {
+	int (*f)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
+	return f == NULL ? -1 : f();
+}
 */
 import "C"
 
@@ -44,10 +61,23 @@ func lastErr() error {
 	return errors.New(C.GoString(p))
 }
 
-// setThreads sets libtorch's intra-op thread count (process-wide).
+// setThreads sets libtorch's intra-op thread count for the calling OS
+// thread (OpenMP's count is per thread; libtorch also keeps the value as the
+// default for threads that have not asked yet). Call it on a locked thread.
 func setThreads(n int) { C.at_set_num_threads(C.int(n)) }
 
+// numThreads returns libtorch's intra-op thread count on the calling OS
+// thread (initializing it from libtorch's default on the thread's first
+// call).
 func numThreads() int { return int(C.at_get_num_threads()) }
+
+// setBLASThreadsC sets OpenBLAS's thread count (process-wide) when the BLAS
+// linked in is OpenBLAS.
+func setBLASThreadsC(n int) { C.pb_set_openblas_threads(C.int(n)) }
+
+// blasThreads returns OpenBLAS's thread count, or -1 when the BLAS is not
+// OpenBLAS.
+func blasThreads() int { return int(C.pb_openblas_threads()) }
 
 // scope runs libtorch ops with a sticky error: after the first failure every
 // op returns nil without calling libtorch, so a sequence of ops is checked

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime"
 
 	"github.com/prunebench/prunebench/nn"
 )
@@ -16,9 +15,12 @@ import (
 // patterns); θ, buffers, masks and optimizer state live in libtorch tensors
 // on the net's device, and the host sees copies.
 //
-// A Net is not safe for concurrent use. Every method holds its goroutine's
-// OS thread while it calls libtorch, whose error slot and autograd mode are
-// thread-local.
+// A Net is not safe for concurrent use. Every libtorch call of a net runs
+// on the net's worker, one OS thread that holds the net's intra-op thread
+// count (worker.go): libtorch's thread count, error slot and autograd mode
+// are all per OS thread. Nets used from different goroutines run in
+// parallel, each on its own worker. A Net has no Close: when it becomes
+// garbage, a cleanup frees its tensors and ends its worker.
 type Net struct {
 	arch    *nn.Arch
 	cfg     nn.Config
@@ -36,20 +38,12 @@ type Net struct {
 	opt  *optimizer
 	step int64
 
-	sc scope // reused by run; one call at a time
+	w *worker // runs every libtorch call of the net
 }
 
-// run calls f in a fresh scope on a locked OS thread and frees the scope's
-// temporaries afterwards.
-func (n *Net) runErr(f func(s *scope)) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	s := &n.sc
-	s.dev, s.err = n.dev, nil
-	defer s.release()
-	f(s)
-	return s.err
-}
+// runErr calls f in a fresh scope on the net's worker thread, frees the
+// scope's temporaries afterwards and returns the scope's error.
+func (n *Net) runErr(f func(s *scope)) error { return n.w.run(f) }
 
 // run is runErr for methods that cannot return an error (Param accessors,
 // Step): a libtorch failure there is an engine bug or an exhausted device,

@@ -6,6 +6,7 @@
 # folder, and its generated wrappers target one libtorch release, so gotch is
 # built from a prepared copy in the ignored folder build/torch:
 #
+#   0. g++ (installed with apt-get when missing: cgo compiles gotch's C++).
 #   1. libtorch: Debian's libtorch-dev (installed with apt-get when missing),
 #      or the one in $LIBTORCH (a folder with lib/ and include/, e.g. a pip
 #      torch's site-packages/torch). The C++ ABI is read from libc10.so; CUDA
@@ -45,6 +46,12 @@ B=build/torch
 mkdir -p "$B" bin
 start=$(date +%s)
 say() { echo "torch: $*"; }
+
+# 0. A C++ compiler for cgo (gotch's wrappers are C++).
+if ! command -v g++ >/dev/null 2>&1; then
+  say "installing g++"
+  apt-get update && apt-get install -y g++
+fi
 
 # 1. libtorch.
 if [[ -n "${LIBTORCH:-}" ]]; then
