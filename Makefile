@@ -1,5 +1,7 @@
-# prunebench make targets. The default test suite is `go test ./...` (what
-# .ci/run runs); the targets below add the slower or optional checks.
+# prunebench make targets. The test suite is scripts/test.sh (what .ci/run
+# runs: go test ./..., a fuzzing run, the torch engine's conformance suite
+# and a quick pipeline on it); the targets below add the slower or optional
+# checks.
 GO ?= go
 
 .PHONY: build test test-long test-openblas bench bench-torch openblas-deps vet
@@ -8,7 +10,7 @@ build:
 	$(GO) build -o bin/prunebench ./cmd/prunebench
 
 test:
-	$(GO) test ./... && $(GO) test -run='^$$' -fuzz=FuzzParseSpec -fuzztime=20s -fuzzminimizetime=2s ./experiments
+	scripts/test.sh
 
 vet:
 	gofmt -l . | (! grep .) && $(GO) vet ./...

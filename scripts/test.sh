@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The test suite, as CI runs it (.ci/run) and as the README's second command:
+#
+#   1. go test ./... (the pure-Go default build: every package, the native
+#      engine's conformance suite, the pipelines on tiny data);
+#   2. 20 s of fuzzing the spec parser;
+#   3. the libtorch engine (what `make test-torch` does, without needing
+#      make): scripts/torch/prepare.sh installs Debian's libtorch-dev and g++
+#      when missing (apt-get, as root), prepares gotch and builds
+#      bin/prunebench-torch; then the conformance suite (nn/nntest) and the
+#      cross-engine test run on the torch engine, and one
+#      quick pipeline (IMP, two levels, LeNet-300-100 on MNIST) with
+#      backend: torch through bin/prunebench-torch.
+#
+# PRUNEBENCH_SKIP_TORCH=1 stops after step 2 and says so (for machines where
+# nothing may be installed); nothing is skipped silently.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+go test ./...
+go test -run='^$' -fuzz=FuzzParseSpec -fuzztime=20s -fuzzminimizetime=2s ./experiments
+if [[ "${PRUNEBENCH_SKIP_TORCH:-}" == 1 ]]; then
+  echo "test.sh: PRUNEBENCH_SKIP_TORCH=1: the torch engine was NOT tested" >&2
+  exit 0
+fi
+bash scripts/torch/prepare.sh
+go test -mod=mod -modfile=build/torch/go.mod -tags torch -count=1 ./nn/torch/
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+bin/prunebench-torch run experiments/papers/lenet-300-100-mnist.yaml -q \
+  --set backend=torch --set pipeline=imp --set prune.imp_rate=0.5 --set prune.imp_rounds=1 \
+  --set training.steps=300it --set training.eval_every=100it --set output="$out"
