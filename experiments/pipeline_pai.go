@@ -195,7 +195,7 @@ func scoringNet(p *Prepared, temperature float64) (nn.Net, error) {
 	if err != nil {
 		return nil, err
 	}
-	net, err := b.Build(nn.Config{Arch: p.Arch, MaxBatch: pruneBatch, Temperature: temperature})
+	net, err := b.Build(nn.Config{Arch: p.Arch, MaxBatch: pruneBatch, Temperature: temperature, Device: p.Spec.Device})
 	if err != nil {
 		return nil, err
 	}

@@ -32,6 +32,7 @@ type Spec struct {
 	Seed       uint64 `mapstructure:"seed" help:"master seed of replicate 0 (replicate r uses seed + r)"`
 	Replicates int    `mapstructure:"replicates" help:"number of replicates (seeds) to run"`
 	Backend    string `mapstructure:"backend" help:"engine: native (pure Go) or torch (build tag torch)"`
+	Device     string `mapstructure:"device" help:"where the engine computes: cpu, cuda or cuda:N (torch with a CUDA libtorch); empty: the engine's default (torch: PRUNEBENCH_TORCH_DEVICE, else cpu)"`
 	Output     string `mapstructure:"output" help:"root folder of runs and of results.db"`
 }
 

@@ -48,7 +48,7 @@ func Prepare(s Spec) (*Prepared, error) {
 	}
 	if p.Net, err = backend.Build(nn.Config{
 		Arch: p.Arch, MaxBatch: s.Training.BatchSize, Temperature: s.Training.Temperature,
-		DropoutSeed: nn.SeedFor(s.Seed, nn.NSDropout),
+		DropoutSeed: nn.SeedFor(s.Seed, nn.NSDropout), Device: s.Device,
 	}); err != nil {
 		return nil, err
 	}

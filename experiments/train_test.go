@@ -68,3 +68,18 @@ func TestTrainTinyLearns(t *testing.T) {
 		t.Errorf("final test accuracy %.3f, want ≥ 0.6", acc)
 	}
 }
+
+// TestDeviceOnNative: the native engine refuses a GPU device before
+// training, naming what to use instead.
+func TestDeviceOnNative(t *testing.T) {
+	s := tinySpec()
+	s.Device = "cuda"
+	_, err := Prepare(s)
+	if err == nil || !strings.Contains(err.Error(), `device "cuda"`) || !strings.Contains(err.Error(), "backend: torch") {
+		t.Errorf("error %v", err)
+	}
+	s.Device = "cpu"
+	if _, err := Prepare(s); err != nil {
+		t.Error(err)
+	}
+}

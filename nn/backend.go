@@ -27,6 +27,10 @@ type Config struct {
 	// DropoutSeed seeds the dropout stream; masks of step t are drawn from
 	// (DropoutSeed, t), so resuming reproduces them.
 	DropoutSeed uint64
+	// Device is where the Net computes: "" (the engine's default), "cpu",
+	// "cuda" or "cuda:N". An engine that cannot use the device returns an
+	// error from Build, never a Net on another device.
+	Device string
 }
 
 // Backend builds Nets. Backends register themselves with Register.

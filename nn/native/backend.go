@@ -37,6 +37,9 @@ func (Backend) Build(cfg nn.Config) (nn.Net, error) {
 	if cfg.MaxBatch < 1 {
 		return nil, fmt.Errorf("native: model %s: maximum batch %d, want at least 1", cfg.Arch.Name, cfg.MaxBatch)
 	}
+	if cfg.Device != "" && cfg.Device != "cpu" {
+		return nil, fmt.Errorf("native: device %q: the native engine runs on the CPU only; use backend: torch (make torch) with a CUDA libtorch", cfg.Device)
+	}
 	temp := cfg.Temperature
 	switch {
 	case math.IsNaN(temp) || math.IsInf(temp, 0) || temp < 0:

@@ -59,7 +59,7 @@ func (b Backend) Build(cfg nn.Config) (nn.Net, error) {
 	case temp == 0:
 		temp = 1
 	}
-	dev, err := b.device()
+	dev, err := b.device(cfg.Device)
 	if err != nil {
 		return nil, err
 	}
@@ -106,9 +106,13 @@ func (b Backend) Build(cfg nn.Config) (nn.Net, error) {
 }
 
 // device parses the device setting into gotch's encoding and checks that
-// libtorch can use it.
-func (b Backend) device() (int, error) {
-	d := b.Device
+// libtorch can use it. The spec's device (nn.Config.Device) comes first,
+// then Backend.Device, then PRUNEBENCH_TORCH_DEVICE.
+func (b Backend) device(spec string) (int, error) {
+	d := spec
+	if d == "" {
+		d = b.Device
+	}
 	if d == "" {
 		d = os.Getenv("PRUNEBENCH_TORCH_DEVICE")
 	}
@@ -131,7 +135,7 @@ func (b Backend) device() (int, error) {
 		}
 		return idx, nil
 	}
-	return 0, fmt.Errorf("torch: device %q: want cpu, cuda or cuda:N (PRUNEBENCH_TORCH_DEVICE)", d)
+	return 0, fmt.Errorf("torch: device %q: want cpu, cuda or cuda:N (the spec's device, or PRUNEBENCH_TORCH_DEVICE)", d)
 }
 
 func (b Backend) threads() (int, error) {
