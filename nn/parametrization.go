@@ -119,3 +119,33 @@ func maskDensity(m []float32) float64 {
 	}
 	return k / float64(len(m))
 }
+
+// ConcreteParametrization turns a pointer to one of the four parametrization
+// types into its value, so that engines switch on values only, and rejects
+// nil and types the contract does not define.
+func ConcreteParametrization(p Parametrization) (Parametrization, error) {
+	switch q := p.(type) {
+	case Dense, Masked, Scored, Shared:
+		return p, nil
+	case *Dense:
+		if q != nil {
+			return *q, nil
+		}
+	case *Masked:
+		if q != nil {
+			return *q, nil
+		}
+	case *Scored:
+		if q != nil {
+			return *q, nil
+		}
+	case *Shared:
+		if q != nil {
+			return *q, nil
+		}
+	case nil:
+	default:
+		return nil, fmt.Errorf("unknown parametrization type %T", p)
+	}
+	return nil, fmt.Errorf("nil parametrization")
+}

@@ -26,7 +26,7 @@ func (n *Net) SetParametrization(name string, p nn.Parametrization) error {
 	if !ok {
 		return fmt.Errorf("native: set parametrization: model %s has no parameter %q", n.arch.Name, name)
 	}
-	p, err := derefParametrization(p)
+	p, err := nn.ConcreteParametrization(p)
 	if err != nil {
 		return fmt.Errorf("native: set parametrization of %s: %w", name, err)
 	}
@@ -47,35 +47,6 @@ func (n *Net) SetParametrization(name string, p nn.Parametrization) error {
 		return fmt.Errorf("native: set parametrization of %s: the shared parametrization (W = λ·g ⊙ z[h], randomized parameter sharing) is %w on the native engine yet (issue #7)", name, nn.ErrNotImplemented)
 	}
 	return nil
-}
-
-// derefParametrization turns pointers to the concrete types into values and
-// rejects nil and unknown types.
-func derefParametrization(p nn.Parametrization) (nn.Parametrization, error) {
-	switch q := p.(type) {
-	case nn.Dense, nn.Masked, nn.Scored, nn.Shared:
-		return p, nil
-	case *nn.Dense:
-		if q != nil {
-			return *q, nil
-		}
-	case *nn.Masked:
-		if q != nil {
-			return *q, nil
-		}
-	case *nn.Scored:
-		if q != nil {
-			return *q, nil
-		}
-	case *nn.Shared:
-		if q != nil {
-			return *q, nil
-		}
-	case nil:
-	default:
-		return nil, fmt.Errorf("unknown parametrization type %T", p)
-	}
-	return nil, fmt.Errorf("nil parametrization")
 }
 
 func parametrizationKind(p nn.Parametrization) string {

@@ -102,7 +102,7 @@ func (n *Net) SetParametrization(name string, p nn.Parametrization) error {
 	if !ok {
 		return fmt.Errorf("torch: set parametrization: model %s has no parameter %q", n.arch.Name, name)
 	}
-	p, err := deref(p)
+	p, err := nn.ConcreteParametrization(p)
 	if err != nil {
 		return fmt.Errorf("torch: set parametrization of %s: %w", name, err)
 	}
@@ -123,35 +123,6 @@ func (n *Net) SetParametrization(name string, p nn.Parametrization) error {
 		return fmt.Errorf("torch: set parametrization of %s: the shared parametrization (W = λ·g ⊙ z[h]) is %w on the torch engine yet", name, nn.ErrNotImplemented)
 	}
 	return nil
-}
-
-// deref turns pointers to the concrete types into values and rejects nil
-// and unknown types.
-func deref(p nn.Parametrization) (nn.Parametrization, error) {
-	switch q := p.(type) {
-	case nn.Dense, nn.Masked, nn.Scored, nn.Shared:
-		return p, nil
-	case *nn.Dense:
-		if q != nil {
-			return *q, nil
-		}
-	case *nn.Masked:
-		if q != nil {
-			return *q, nil
-		}
-	case *nn.Scored:
-		if q != nil {
-			return *q, nil
-		}
-	case *nn.Shared:
-		if q != nil {
-			return *q, nil
-		}
-	case nil:
-	default:
-		return nil, fmt.Errorf("unknown parametrization type %T", p)
-	}
-	return nil, fmt.Errorf("nil parametrization")
 }
 
 // Parametrization returns the current parametrization of a parameter (a
