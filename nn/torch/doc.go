@@ -28,8 +28,9 @@
 //
 // # Running
 //
-// With `backend: torch` in a spec (or --set backend=torch). Two environment
-// variables configure the engine when a net is built:
+// With `backend: torch` in a spec (or --set backend=torch), and `device:
+// cuda` (nn.Config.Device) for a GPU. Two environment variables configure
+// the engine when a net is built (the spec's device comes first):
 //
 //	PRUNEBENCH_TORCH_DEVICE   cpu (default), cuda or cuda:N
 //	PRUNEBENCH_TORCH_THREADS  libtorch intra-op threads, default 1
