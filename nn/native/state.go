@@ -2,8 +2,6 @@ package native
 
 import (
 	"fmt"
-	"sort"
-	"strings"
 
 	"github.com/prunebench/prunebench/nn"
 )
@@ -72,108 +70,33 @@ func (e *entry) slot(k int) []float32 {
 // the offending tensor or counter and leaves the net as it was. The data are
 // copied.
 func (n *Net) SetState(s *nn.State) error {
-	if s == nil {
-		return fmt.Errorf("native: set state of model %s: nil state", n.arch.Name)
-	}
-	fail := func(format string, args ...any) error {
-		return fmt.Errorf("native: set state of model %s: "+format, append([]any{n.arch.Name}, args...)...)
-	}
-	var slots []string
-	if n.opt != nil {
-		slots = n.opt.slotNames()
-	}
-	used := make(map[string]bool, len(s.Tensors))
-	get := func(name string, size int) ([]float32, error) {
-		t, err := s.Tensor(name, size)
-		if err != nil {
-			return nil, fail("%v", err)
-		}
-		used[name] = true
-		return t, nil
-	}
-	type restore struct {
-		e       *entry
-		value   []float32
-		mask    []float32
-		pattern nn.MaskPattern
-		opt     [2][]float32
-	}
-	rs := make([]restore, len(n.entries))
-	usedCounters := map[string]bool{"step": true}
+	l := nn.StateLayout{Params: make([]nn.ParamInfo, len(n.entries)), Buffers: make([]nn.BufferInfo, len(n.buffers))}
 	for i, e := range n.entries {
-		name, size := e.info.Name, len(e.p.value)
-		r := restore{e: e}
-		var err error
-		if r.value, err = get("param/"+name, size); err != nil {
-			return err
-		}
-		if m, ok := s.Tensors["mask/"+name]; ok {
-			pat, ok := s.Counters["mask_pattern/"+name]
-			if !ok {
-				return fail("tensor mask/%s has no counter mask_pattern/%s", name, name)
-			}
-			if e.info.Kind != nn.Weight {
-				return fail("tensor mask/%s: %s is a %s, only weights can be masked", name, name, e.info.Kind)
-			}
-			mk := nn.Masked{Mask: m, Pattern: nn.MaskPattern(pat)}
-			if int64(mk.Pattern) != pat {
-				return fail("counter mask_pattern/%s = %d: not a mask pattern", name, pat)
-			}
-			if err := mk.Validate("mask/"+name, size); err != nil {
-				return fail("%v", err)
-			}
-			r.mask, r.pattern = m, mk.Pattern
-			used["mask/"+name] = true
-			usedCounters["mask_pattern/"+name] = true
-		} else if _, ok := s.Counters["mask_pattern/"+name]; ok {
-			return fail("counter mask_pattern/%s without tensor mask/%s", name, name)
-		}
-		for k, slot := range slots {
-			if r.opt[k], err = get("opt/"+slot+"/"+name, size); err != nil {
-				return err
-			}
-		}
-		rs[i] = r
+		l.Params[i] = e.info
 	}
-	bufs := make([][]float32, len(n.buffers))
 	for i, b := range n.buffers {
-		var err error
-		if bufs[i], err = get("buffer/"+b.name, len(b.data)); err != nil {
-			return err
-		}
+		l.Buffers[i] = nn.BufferInfo{Name: b.name, Size: len(b.data)}
 	}
-	step, ok := s.Counters["step"]
-	if !ok {
-		return fail("counter step is missing")
+	if n.opt != nil {
+		l.Optimizer, l.Slots = n.opt.spec.Name, n.opt.slotNames()
 	}
-	if step < 0 {
-		return fail("counter step = %d, want ≥ 0", step)
-	}
-	if extra := unused(s.Tensors, used); extra != "" {
-		if strings.HasPrefix(extra, "opt/") {
-			if n.opt == nil {
-				return fail("tensor %s: no optimizer is installed; call SetOptimizer with the optimizer the state was saved with before SetState", extra)
-			}
-			return fail("tensor %s: the installed optimizer (%s) keeps only %v", extra, n.opt.spec.Name, slots)
-		}
-		return fail("unknown tensor %s", extra)
-	}
-	if extra := unused(s.Counters, usedCounters); extra != "" {
-		return fail("unknown counter %s", extra)
+	u, err := s.Unpack(l)
+	if err != nil {
+		return fmt.Errorf("native: set state of model %s: %w", n.arch.Name, err)
 	}
 
-	for _, r := range rs {
-		e := r.e
-		copy(e.p.value, r.value)
+	for i, e := range n.entries {
+		r := u.Params[i]
+		copy(e.p.value, r.Value)
 		if e.s1 != nil {
-			copy(e.s1, r.opt[0])
+			copy(e.s1, r.Opt[0])
 		}
 		if e.s2 != nil {
-			copy(e.s2, r.opt[1])
+			copy(e.s2, r.Opt[1])
 		}
-		if r.mask != nil {
+		if r.Mask != nil {
 			e.mask, e.pattern = nil, 0 // setMasked re-installs
-			n.setMasked(e, append([]float32(nil), r.mask...), r.pattern)
+			n.setMasked(e, append([]float32(nil), r.Mask...), r.Pattern)
 		} else {
 			e.mask, e.alive = nil, nil
 			e.p.w = e.p.value
@@ -181,24 +104,8 @@ func (n *Net) SetState(s *nn.State) error {
 	}
 	n.relist()
 	for i, b := range n.buffers {
-		copy(b.data, bufs[i])
+		copy(b.data, u.Buffers[i])
 	}
-	n.step = step
+	n.step = u.Step
 	return nil
-}
-
-// unused returns the first name of m (in sorted order) that is not in used,
-// or "".
-func unused[V any](m map[string]V, used map[string]bool) string {
-	var extra []string
-	for name := range m {
-		if !used[name] {
-			extra = append(extra, name)
-		}
-	}
-	if len(extra) == 0 {
-		return ""
-	}
-	sort.Strings(extra)
-	return extra[0]
 }

@@ -1,0 +1,143 @@
+package nn
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// StateLayout is what a net restores from a State: its parameters in
+// canonical order, its buffers, and the slots of the installed optimizer.
+// Engines pass it to State.Unpack, so that every engine accepts and rejects
+// the same States with the same messages.
+type StateLayout struct {
+	Params  []ParamInfo
+	Buffers []BufferInfo
+	// Optimizer names the installed optimizer ("" when none is) and Slots
+	// its per-parameter state ("opt/<slot>/<param>").
+	Optimizer string
+	Slots     []string
+}
+
+// BufferInfo names a buffer (batch norm running statistics) and its size.
+type BufferInfo struct {
+	Name string
+	Size int
+}
+
+// UnpackedState is a State checked against a StateLayout, in the layout's
+// order. Its slices alias the State's: copy what you keep.
+type UnpackedState struct {
+	Params  []UnpackedParam
+	Buffers [][]float32
+	Step    int64
+}
+
+// UnpackedParam is one parameter's share of a State: θ, its mask and
+// pattern (Mask nil: dense), and one slice per optimizer slot.
+type UnpackedParam struct {
+	Value   []float32
+	Mask    []float32
+	Pattern MaskPattern
+	Opt     [][]float32
+}
+
+// Unpack checks every name, size and counter of s against l before
+// anything is restored: θ of every parameter, a mask only on weights and
+// always with its mask_pattern counter, exactly the installed optimizer's
+// slots, every buffer, a step counter ≥ 0, and nothing else. An error names
+// the offending tensor or counter.
+func (s *State) Unpack(l StateLayout) (*UnpackedState, error) {
+	if s == nil {
+		return nil, fmt.Errorf("nil state")
+	}
+	used := make(map[string]bool, len(s.Tensors))
+	get := func(name string, size int) ([]float32, error) {
+		t, err := s.Tensor(name, size)
+		if err != nil {
+			return nil, err
+		}
+		used[name] = true
+		return t, nil
+	}
+	out := &UnpackedState{Params: make([]UnpackedParam, len(l.Params)), Buffers: make([][]float32, len(l.Buffers))}
+	usedCounters := map[string]bool{"step": true}
+	for i, p := range l.Params {
+		name, size := p.Name, p.Size()
+		r := &out.Params[i]
+		var err error
+		if r.Value, err = get("param/"+name, size); err != nil {
+			return nil, err
+		}
+		if m, ok := s.Tensors["mask/"+name]; ok {
+			pat, ok := s.Counters["mask_pattern/"+name]
+			if !ok {
+				return nil, fmt.Errorf("tensor mask/%s has no counter mask_pattern/%s", name, name)
+			}
+			if p.Kind != Weight {
+				return nil, fmt.Errorf("tensor mask/%s: %s is a %s, only weights can be masked", name, name, p.Kind)
+			}
+			mk := Masked{Mask: m, Pattern: MaskPattern(pat)}
+			if int64(mk.Pattern) != pat {
+				return nil, fmt.Errorf("counter mask_pattern/%s = %d: not a mask pattern", name, pat)
+			}
+			if err := mk.Validate("mask/"+name, size); err != nil {
+				return nil, err
+			}
+			r.Mask, r.Pattern = m, mk.Pattern
+			used["mask/"+name] = true
+			usedCounters["mask_pattern/"+name] = true
+		} else if _, ok := s.Counters["mask_pattern/"+name]; ok {
+			return nil, fmt.Errorf("counter mask_pattern/%s without tensor mask/%s", name, name)
+		}
+		r.Opt = make([][]float32, len(l.Slots))
+		for k, slot := range l.Slots {
+			if r.Opt[k], err = get("opt/"+slot+"/"+name, size); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for i, b := range l.Buffers {
+		var err error
+		if out.Buffers[i], err = get("buffer/"+b.Name, b.Size); err != nil {
+			return nil, err
+		}
+	}
+	step, ok := s.Counters["step"]
+	if !ok {
+		return nil, fmt.Errorf("counter step is missing")
+	}
+	if step < 0 {
+		return nil, fmt.Errorf("counter step = %d, want ≥ 0", step)
+	}
+	out.Step = step
+	if extra := firstUnused(s.Tensors, used); extra != "" {
+		if strings.HasPrefix(extra, "opt/") {
+			if l.Optimizer == "" {
+				return nil, fmt.Errorf("tensor %s: no optimizer is installed; call SetOptimizer with the optimizer the state was saved with before SetState", extra)
+			}
+			return nil, fmt.Errorf("tensor %s: the installed optimizer (%s) keeps only %v", extra, l.Optimizer, l.Slots)
+		}
+		return nil, fmt.Errorf("unknown tensor %s", extra)
+	}
+	if extra := firstUnused(s.Counters, usedCounters); extra != "" {
+		return nil, fmt.Errorf("unknown counter %s", extra)
+	}
+	return out, nil
+}
+
+// firstUnused returns the first name of m (in sorted order) that is not in
+// used, or "".
+func firstUnused[V any](m map[string]V, used map[string]bool) string {
+	var extra []string
+	for name := range m {
+		if !used[name] {
+			extra = append(extra, name)
+		}
+	}
+	if len(extra) == 0 {
+		return ""
+	}
+	sort.Strings(extra)
+	return extra[0]
+}
