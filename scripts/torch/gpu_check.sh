@@ -20,7 +20,11 @@
 #
 # Needs g++ (cgo compiles gotch's C++ wrappers) and nvidia's driver.
 # Environment: WORK, LIBTORCH, PY (python with torch, default python3),
-# STEPS (timed steps, default 30).
+# STEPS (timed steps, default 30), DEVICE (default cuda; DEVICE=cpu and a
+# PY that prints nothing dry-run the script on a machine without a GPU), LOGS (folder for the full logs: prepare,
+# compiler errors, stubbed functions, tests; default $WORK), CXXOPT (the
+# wrappers' optimization level, default -O1: they only call into libtorch,
+# and the one C++ job compiles sooner than at -O2).
 #
 # Which gotch: v0.7.0, the version the engine is written against, with the
 # wrappers that do not compile stubbed. gotch v0.9.1 (made for libtorch 2.1)
@@ -35,11 +39,16 @@ cd "$(dirname "$0")/../.."
 WORK=${WORK:-/tmp/prunebench-gpu}
 PY=${PY:-python3}
 STEPS=${STEPS:-30}
+LOGS=${LOGS:-$WORK}
+DEVICE=${DEVICE:-cuda}
+export CXXOPT=${CXXOPT:--O1}
+t0=$(date +%s)
+elapsed() { echo "gpu_check: $* ($(($(date +%s) - t0)) s)"; }
 for f in build/gpu/go.tar.xz build/gpu/mod.tar.xz build/gpu/gotch.tar.xz; do
   [[ -f $f ]] || { echo "gpu_check: $f missing: run scripts/torch/gpu_pack.sh where Go is installed and carry build/gpu" >&2; exit 1; }
 done
 command -v g++ >/dev/null || { echo "gpu_check: no g++: cgo needs a C++ compiler" >&2; exit 1; }
-mkdir -p "$WORK/gotch"
+mkdir -p "$WORK/gotch" "$LOGS"
 [[ -x $WORK/go/bin/go ]] || tar -C "$WORK" -xJf build/gpu/go.tar.xz
 [[ -d $WORK/mod ]] || tar -C "$WORK" -xJf build/gpu/mod.tar.xz
 [[ -f $WORK/gotch/go.mod ]] || tar -C "$WORK/gotch" -xJf build/gpu/gotch.tar.xz
@@ -55,25 +64,31 @@ go version
 
 # The engine: prepare gotch for this libtorch (no binary: the CLI's other
 # dependencies are not in the carried module cache).
-OUT=none bash scripts/torch/prepare.sh
-echo "gpu_check: stubbed wrappers: $(wc -l <build/torch/stubbed.txt)"
+elapsed "toolchain unpacked"
+status=0
+OUT=none bash scripts/torch/prepare.sh 2>&1 | tee "$LOGS/prepare.log" || status=$?
+cp build/torch/stubbed.txt build/torch/errors.txt "$LOGS/" 2>/dev/null || true
+[[ $status == 0 ]] || { echo "gpu_check: prepare.sh failed (status $status); see $LOGS/prepare.log and errors.txt" >&2; exit 1; }
+elapsed "gotch prepared, $(wc -l <build/torch/stubbed.txt) functions stubbed"
 T=(-modfile=build/torch/go.mod -tags torch)
 
 # 1. Conformance and cross-engine tests on the GPU.
-PRUNEBENCH_TORCH_DEVICE=cuda go test "${T[@]}" -count=1 -v -run 'TestConformance|TestCrossEngine|TestRegistered' ./nn/torch/ |
-  grep -E '^(=== RUN|\s*--- (FAIL|SKIP)|\s+\S+\.go:[0-9]+:|PASS|FAIL|ok)' | grep -v '=== RUN' || true
+PRUNEBENCH_TORCH_DEVICE=$DEVICE go test "${T[@]}" -count=1 -v -run 'TestConformance|TestCrossEngine|TestRegistered' ./nn/torch/ >"$LOGS/test.log" 2>&1 || true
+grep -E '^(\s*--- (FAIL|SKIP)|\s+\S+\.go:[0-9]+:|PASS|FAIL|ok|panic|fatal error|SIG)' "$LOGS/test.log" | head -n 60
+echo "gpu_check: $(grep -c -- '--- PASS' "$LOGS/test.log") tests and subtests passed, $(grep -c -- '--- FAIL' "$LOGS/test.log") failed"
+elapsed "tests done"
 
 # 2. ResNet-20 steps: the engine, then PyTorch, on the same GPU.
-PRUNEBENCH_TORCH_DEVICE=cuda go test "${T[@]}" -run '^$' -bench ResNet20Step -benchtime "${STEPS}x" ./nn/torch/ |
+PRUNEBENCH_TORCH_DEVICE=$DEVICE go test "${T[@]}" -run '^$' -bench ResNet20Step -benchtime "${STEPS}x" ./nn/torch/ |
   awk '/^BenchmarkResNet20Step/ {printf "gpu_check: prunebench on torch, resnet20 step: %.2f ms\n", $3 / 1e6}'
-"$PY" - "$STEPS" <<'PY'
+"$PY" - "$STEPS" "$DEVICE" <<'PY'
 import sys, time
 import torch
 import torch.nn.functional as F
 sys.path.insert(0, "scripts")
 from bench_torch import ResNet20
 steps = int(sys.argv[1])
-dev = torch.device("cuda")
+dev = torch.device(sys.argv[2])
 m = ResNet20().to(dev)
 opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
 x = torch.randn(128, 3, 32, 32, device=dev)
@@ -90,3 +105,4 @@ for _ in range(steps):
     step()
 print("gpu_check: PyTorch, resnet20 step: %.2f ms" % ((time.perf_counter() - t) / steps * 1e3))
 PY
+elapsed "done"

@@ -15,10 +15,13 @@
 #      cache (`go mod download`; or from $GOTCH_SRC) into build/torch/gotch,
 #      made writable and gofmt'ed (so that `gofmt -l .` at the top stays
 #      quiet); lib.go gets the cgo flags of the found libtorch.
-#   3. The generated wrappers (libtch/torch_api_generated.cpp.h) are compiled
-#      with -fsyntax-only; every wrapper the compiler rejects gets a body that
-#      returns an error naming the op (scripts/torch/stub.go), until the file
-#      compiles. The stubbed ops are listed in build/torch/stubbed.txt.
+#   3. gotch's C functions (the generated wrappers in
+#      libtch/torch_api_generated.cpp.h and the hand-written ones in
+#      libtch/torch_api.cpp) are compiled with -fsyntax-only; every function
+#      the compiler rejects gets a body that returns an error naming it
+#      (scripts/torch/stub.go), until the files compile. Includes that the
+#      libtorch lacks are dropped first. The stubbed functions are listed in
+#      build/torch/stubbed.txt.
 #   4. build/torch/go.mod is the main go.mod plus gotch, replaced by the
 #      copy; the main go.mod is never touched, so the default build stays pure
 #      Go. Then: go build -modfile=build/torch/go.mod -tags torch.
@@ -78,9 +81,23 @@ cuda=no
 [[ -e $lib/libtorch_cuda.so ]] && cuda=yes
 say "libtorch $version in $lib (C++11 ABI $abi, CUDA $cuda), gotch $GOTCH_VERSION"
 
-# Standard folders need no -I/-L/rpath; others do.
-cxx="-std=c++17 -O2 -D_GLIBCXX_USE_CXX11_ABI=$abi -I$api"
-[[ $inc == /usr/include ]] || cxx="$cxx -I$inc"
+# Standard folders need no -I/-L/rpath; others do. The C++ standard is the
+# first of C++17 and C++20 that compiles torch.h (newer libtorch releases
+# may need C++20). CXXOPT is the optimization level of gotch's wrappers
+# (default -O2; gpu_check.sh uses -O1 to compile sooner: the wrappers only
+# call into libtorch).
+incs="-D_GLIBCXX_USE_CXX11_ABI=$abi -I$api"
+[[ $inc == /usr/include ]] || incs="$incs -I$inc"
+std=
+for s in c++17 c++20; do
+  # shellcheck disable=SC2086
+  if echo '#include <torch/torch.h>' | g++ -x c++ -fsyntax-only -w -std=$s $incs - 2>"$B/std-$s.txt"; then
+    std=$s
+    break
+  fi
+done
+[[ -n $std ]] || { echo "torch: torch/torch.h does not compile with g++ $(g++ -dumpversion) as C++17 or C++20; see $B/std-c++20.txt" >&2; exit 1; }
+cxx="-std=$std ${CXXOPT:--O2} $incs"
 ld="-lstdc++ -ltorch -ltorch_cpu -lc10"
 case $lib in
   /usr/lib|/usr/lib/*-linux-gnu) ;;
@@ -88,7 +105,10 @@ case $lib in
 esac
 # --no-as-needed: nothing references libtorch_cuda's symbols directly, but
 # loading it is what registers the CUDA kernels.
-[[ $cuda == yes ]] && ld="$ld -Wl,--no-as-needed -ltorch_cuda -lc10_cuda -Wl,--as-needed"
+# --allow-shlib-undefined: a pip libtorch finds its CUDA runtime libraries
+# (nvidia/*/lib) through its own RUNPATH when it loads, which the link step
+# need not follow.
+[[ $cuda == yes ]] && ld="$ld -Wl,--no-as-needed -ltorch_cuda -lc10_cuda -Wl,--as-needed -Wl,--allow-shlib-undefined"
 
 # 2-3. The prepared gotch copy.
 stamp=$(printf '%s\n' "$GOTCH_VERSION" "${GOTCH_SRC:-}" "$lib" "$inc" "$version" "$abi" "$cuda" "$cxx" "$ld" |
@@ -117,6 +137,15 @@ package libtch
 import "C"
 EOF
   : >"$B/stubbed.txt"
+  # Headers that this libtorch no longer has (gotch's hand-written code
+  # includes a few JIT internals) are dropped; the functions that needed
+  # them fail to compile and are stubbed below.
+  while read -r h; do
+    if [[ ! -e $api/$h && ! -e $inc/$h ]]; then
+      sed -i "s|^#include *<$h>|// prunebench: dropped, not in libtorch $version: &|" "$g/libtch/torch_api.cpp"
+      echo "#include <$h>" >>"$B/stubbed.txt"
+    fi
+  done < <(sed -nE 's,^#include *<((torch|ATen)/[^>]*)>.*,\1,p' "$g/libtch/torch_api.cpp")
   for round in 1 2 3 4 5 6 7 8; do
     say "compiling the generated wrappers (round $round, about a minute)"
     # shellcheck disable=SC2086
@@ -128,8 +157,8 @@ EOF
       exit 1
     fi
     if ! $GO run scripts/torch/stub.go -log "$B/errors.txt" -version "$version" \
-      "$g/libtch/torch_api_generated.cpp.h" >>"$B/stubbed.txt"; then
-      echo "torch: errors outside the generated wrappers (hand-written gotch code?):" >&2
+      "$g/libtch/torch_api_generated.cpp.h" "$g/libtch/torch_api.cpp" >>"$B/stubbed.txt"; then
+      echo "torch: errors outside gotch's C functions:" >&2
       grep -m 20 'error' "$B/errors.txt" >&2
       exit 1
     fi
