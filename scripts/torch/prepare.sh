@@ -72,7 +72,11 @@ api=$inc/torch/csrc/api/include
 for f in "$lib/libtorch.so" "$lib/libc10.so" "$api/torch/torch.h" "$api/torch/version.h"; do
   [[ -e $f ]] || { echo "torch: $f not found: set LIBTORCH to a libtorch folder (lib/ and include/) or install libtorch-dev" >&2; exit 1; }
 done
-version=$(awk '/define TORCH_VERSION_(MAJOR|MINOR|PATCH)/ {v = v (v == "" ? "" : ".") $3} END {print v}' "$api/torch/version.h")
+# The version macros are in torch/version.h up to libtorch 2.x and in
+# torch/headeronly/version.h in newer releases (2.11 has them there).
+vh=$(grep -rl --include=version.h 'define TORCH_VERSION_MAJOR' "$api/torch" "$inc/torch" 2>/dev/null | head -n1 || true)
+version=unknown
+[[ -n $vh ]] && version=$(awk '/define TORCH_VERSION_(MAJOR|MINOR|PATCH) / {v = v (v == "" ? "" : ".") $3} END {print v}' "$vh")
 # grep -c reads all of nm's output (grep -q would end the pipe early and
 # pipefail would then report nm's SIGPIPE).
 abi=0
