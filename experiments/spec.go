@@ -26,6 +26,9 @@ type Spec struct {
 	Training TrainingSpec `mapstructure:"training"`
 	Prune    AmountSpec   `mapstructure:"prune"`
 	Granet   GraNetSpec   `mapstructure:"granet"`
+	Bip      BipSpec      `mapstructure:"bip"`
+	Jackpot  JackpotSpec  `mapstructure:"jackpot"`
+	Layer    LayerSpec    `mapstructure:"layer"`
 	Pipeline string       `mapstructure:"pipeline" help:"what to run: train (dense); the pruning issues add theirs"`
 	// Seed is the master seed of replicate 0; replicate r uses Seed + r,
 	// and every random stream derives from that by namespace (nn.SeedFor).
@@ -52,9 +55,9 @@ type DatasetSpec struct {
 
 // ModelSpec names the architecture.
 type ModelSpec struct {
-	Name            string  `mapstructure:"name" help:"mlp, lenet-300-100, lenet5, conv2/4/6, vgg11/13/16/19, resnet20/32/44/56/110"`
+	Name            string  `mapstructure:"name" help:"mlp, lenet-300-100, lenet5, conv2/4/6, vgg11/13/16/19, resnet20/32/44/56/110, resmlp"`
 	Init            string  `mapstructure:"init" help:"kaiming_normal, kaiming_uniform, glorot_normal, glorot_uniform, torch_default; empty: the model's default"`
-	Widths          []int   `mapstructure:"widths" help:"mlp: hidden widths"`
+	Widths          []int   `mapstructure:"widths" help:"mlp: hidden widths; resmlp: stage widths"`
 	WidthMultiplier float64 `mapstructure:"width_multiplier" help:"scales channels and hidden widths"`
 	Shortcut        string  `mapstructure:"shortcut" help:"resnet shortcut: A (zero padding, the default) or B (1x1 conv + BN)"`
 }
@@ -115,6 +118,9 @@ func Defaults() Spec {
 			Schedule: "constant", Gamma: 0.1, EvalEvery: "1ep", Temperature: 1,
 		},
 		Granet:     defaultGraNetSpec(),
+		Bip:        defaultBipSpec(),
+		Jackpot:    defaultJackpotSpec(),
+		Layer:      defaultLayerSpec(),
 		Pipeline:   "train",
 		Replicates: 1,
 		Backend:    "native",

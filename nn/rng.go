@@ -8,7 +8,7 @@ import "math/rand/v2"
 type Namespace string
 
 // The namespaces of specs/README.md §7, plus Dropout for the engine's dropout
-// masks.
+// masks and UpperData for bi-level methods.
 const (
 	NSSplit       Namespace = "split"
 	NSInit        Namespace = "init"
@@ -18,6 +18,9 @@ const (
 	NSPruneData   Namespace = "prune_data"
 	NSControlInit Namespace = "control_init"
 	NSDropout     Namespace = "dropout"
+	// NSUpperData orders the second batch stream of bi-level methods (BiP's
+	// upper-level batches, independent of the θ-step's data_order).
+	NSUpperData Namespace = "upper_data"
 )
 
 // SeedFor derives the seed of namespace ns from a replicate's master seed:

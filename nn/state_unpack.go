@@ -34,12 +34,25 @@ type UnpackedState struct {
 }
 
 // UnpackedParam is one parameter's share of a State: θ, its mask and
-// pattern (Mask nil: dense), and one slice per optimizer slot.
+// pattern (Mask nil: not masked), its scores (Scored.Scores nil: not
+// scored), and one slice per optimizer slot.
 type UnpackedParam struct {
 	Value   []float32
 	Mask    []float32
 	Pattern MaskPattern
+	Scored  Scored
 	Opt     [][]float32
+}
+
+// Parametrization is the parametrization the State gives the parameter.
+func (r UnpackedParam) Parametrization() Parametrization {
+	switch {
+	case r.Scored.Scores != nil:
+		return r.Scored
+	case r.Mask != nil:
+		return Masked{Mask: r.Mask, Pattern: r.Pattern}
+	}
+	return Dense{}
 }
 
 // Unpack checks every name, size and counter of s against l before
@@ -89,6 +102,26 @@ func (s *State) Unpack(l StateLayout) (*UnpackedState, error) {
 			usedCounters["mask_pattern/"+name] = true
 		} else if _, ok := s.Counters["mask_pattern/"+name]; ok {
 			return nil, fmt.Errorf("counter mask_pattern/%s without tensor mask/%s", name, name)
+		}
+		if sc, ok := s.Tensors["scores/"+name]; ok {
+			keep, ok := s.Counters["scores_keep/"+name]
+			if !ok {
+				return nil, fmt.Errorf("tensor scores/%s has no counter scores_keep/%s", name, name)
+			}
+			if p.Kind != Weight {
+				return nil, fmt.Errorf("tensor scores/%s: %s is a %s, only weights can be scored", name, name, p.Kind)
+			}
+			if r.Mask != nil {
+				return nil, fmt.Errorf("tensors mask/%s and scores/%s: a parameter is masked or scored, not both", name, name)
+			}
+			r.Scored = Scored{Scores: sc, Keep: int(keep)}
+			if err := r.Scored.Validate("scores/"+name, size); err != nil {
+				return nil, err
+			}
+			used["scores/"+name] = true
+			usedCounters["scores_keep/"+name] = true
+		} else if _, ok := s.Counters["scores_keep/"+name]; ok {
+			return nil, fmt.Errorf("counter scores_keep/%s without tensor scores/%s", name, name)
 		}
 		r.Opt = make([][]float32, len(l.Slots))
 		for k, slot := range l.Slots {

@@ -16,9 +16,13 @@ import (
 //     and the optimizer state are zeroed at the pruned positions at once;
 //     under MaskedForward the layer reads θ ⊙ m from a separate buffer;
 //     under ZeroBeforeForward θ is zeroed before the next forward.
-//   - nn.Scored and nn.Shared are not implemented on the native engine yet
-//     (issues #6 and #7): the error wraps nn.ErrNotImplemented and the
-//     parameter keeps its parametrization.
+//   - nn.Scored is accepted for weights too: the scores are validated and
+//     copied, and the mask of their Keep largest entries (nn.TopKMask) is
+//     installed under MaskedForward (see nn/scored.go for why the engine
+//     stops there). Setting new scores recomputes the mask; θ is untouched.
+//   - nn.Shared is not implemented on the native engine yet (issue #7): the
+//     error wraps nn.ErrNotImplemented and the parameter keeps its
+//     parametrization.
 //
 // Pointers to these types are accepted too. On error nothing changes.
 func (n *Net) SetParametrization(name string, p nn.Parametrization) error {
@@ -42,7 +46,10 @@ func (n *Net) SetParametrization(name string, p nn.Parametrization) error {
 		}
 		n.setMasked(e, append([]float32(nil), p.Mask...), p.Pattern)
 	case nn.Scored:
-		return fmt.Errorf("native: set parametrization of %s: the scored parametrization (W = θ ⊙ topk(s), BiP and Lottery Jackpots) is %w on the native engine yet (issue #6)", name, nn.ErrNotImplemented)
+		if err := p.Validate(name, len(e.p.value)); err != nil {
+			return fmt.Errorf("native: %w", err)
+		}
+		n.setScored(e, append([]float32(nil), p.Scores...), p.Keep)
 	case nn.Shared:
 		return fmt.Errorf("native: set parametrization of %s: the shared parametrization (W = λ·g ⊙ z[h], randomized parameter sharing) is %w on the native engine yet (issue #7)", name, nn.ErrNotImplemented)
 	}
@@ -68,6 +75,9 @@ func (n *Net) Parametrization(name string) nn.Parametrization {
 	if !ok {
 		return nil
 	}
+	if e.scores != nil {
+		return nn.Scored{Scores: append([]float32(nil), e.scores...), Keep: e.keep}
+	}
 	if e.mask == nil {
 		return nn.Dense{}
 	}
@@ -76,14 +86,14 @@ func (n *Net) Parametrization(name string) nn.Parametrization {
 
 // setDense drops the mask of e: the layer reads θ again.
 func (n *Net) setDense(e *entry) {
-	e.mask, e.alive = nil, nil
+	e.mask, e.alive, e.scores = nil, nil, nil
 	e.p.w = e.p.value
 	n.relist()
 }
 
 // setMasked installs mask (owned by e from now on) with pattern on e.
 func (n *Net) setMasked(e *entry, mask []float32, pattern nn.MaskPattern) {
-	e.mask, e.pattern = mask, pattern
+	e.mask, e.pattern, e.scores = mask, pattern, nil
 	if pattern == nn.MaskedForward {
 		if aliases(e.p.w, e.p.value) {
 			e.p.w = make([]float32, len(e.p.value))
@@ -110,6 +120,13 @@ func (n *Net) setMasked(e *entry, mask []float32, pattern nn.MaskPattern) {
 		}
 	}
 	n.relist()
+}
+
+// setScored installs scores (owned by e from now on) and the mask of their
+// keep largest entries under MaskedForward.
+func (n *Net) setScored(e *entry, scores []float32, keep int) {
+	n.setMasked(e, nn.TopKMask(scores, keep), nn.MaskedForward)
+	e.scores, e.keep = scores, keep
 }
 
 // relist rebuilds the lists of entries whose mask is applied before each

@@ -88,7 +88,8 @@ func TestSetParametrizationErrors(t *testing.T) {
 		{"conv1.bias", nn.Masked{Mask: []float32{1, 1, 1, 1}}, []string{"conv1.bias", "bias"}, false},
 		{"conv1.weight", nil, []string{"conv1.weight", "nil"}, false},
 		{"conv1.weight", nilMask, []string{"conv1.weight", "nil"}, false},
-		{"conv1.weight", nn.Scored{Scores: make([]float32, size), Keep: 3}, []string{"conv1.weight", "scored", "issue #6"}, true},
+		{"conv1.weight", nn.Scored{Scores: make([]float32, size), Keep: 0}, []string{"conv1.weight", "keep 0"}, false},
+		{"conv1.weight", nn.Scored{Scores: make([]float32, size-1), Keep: 1}, []string{"conv1.weight", "entries"}, false},
 		{"conv1.weight", &nn.Shared{Array: "z", ArraySize: 3}, []string{"conv1.weight", "shared", "issue #7"}, true},
 		{"bn1.bias", nn.Scored{}, []string{"bn1.bias"}, false},
 	}

@@ -67,6 +67,10 @@ type entry struct {
 	// mask is nil for a dense parameter.
 	mask    []float32
 	pattern nn.MaskPattern
+	// scores and keep are a Scored parametrization's (nil: not scored); its
+	// mask is in mask, under MaskedForward.
+	scores []float32
+	keep   int
 	// alive lists the kept indices under ZeroAfterStep, the entries Step
 	// updates (the pruned ones are zero and stay zero).
 	alive []int32

@@ -13,11 +13,14 @@ import (
 //	                              may hold moved pruned entries after a step)
 //	buffer/<name>                 batch norm running statistics
 //	mask/<name>                   the mask of each Masked parameter
+//	scores/<name>                 the scores of each Scored parameter (its
+//	                              mask follows from them)
 //	opt/<slot>/<name>             the installed optimizer's buffers: slot
 //	                              "momentum" (SGD with momentum) or
 //	                              "exp_avg" and "exp_avg_sq" (Adam, AdamW)
 //	counter step                  optimizer steps since SetOptimizer
 //	counter mask_pattern/<name>   the nn.MaskPattern of each mask
+//	counter scores_keep/<name>    the Keep of each Scored parameter
 //
 // The State shares no memory with the net. The optimizer's name and
 // hyperparameters are not part of it: they belong to the training
@@ -31,7 +34,10 @@ func (n *Net) State() (*nn.State, error) {
 			mulMask(v, e.mask)
 		}
 		s.Tensors["param/"+name] = v
-		if e.mask != nil {
+		if e.scores != nil {
+			s.Tensors["scores/"+name] = append([]float32(nil), e.scores...)
+			s.Counters["scores_keep/"+name] = int64(e.keep)
+		} else if e.mask != nil {
 			s.Tensors["mask/"+name] = append([]float32(nil), e.mask...)
 			s.Counters["mask_pattern/"+name] = int64(e.pattern)
 		}
@@ -94,11 +100,15 @@ func (n *Net) SetState(s *nn.State) error {
 		if e.s2 != nil {
 			copy(e.s2, r.Opt[1])
 		}
-		if r.Mask != nil {
+		switch {
+		case r.Scored.Scores != nil:
+			e.mask, e.pattern = nil, 0 // setScored re-installs
+			n.setScored(e, append([]float32(nil), r.Scored.Scores...), r.Scored.Keep)
+		case r.Mask != nil:
 			e.mask, e.pattern = nil, 0 // setMasked re-installs
 			n.setMasked(e, append([]float32(nil), r.Mask...), r.Pattern)
-		} else {
-			e.mask, e.alive = nil, nil
+		default:
+			e.mask, e.alive, e.scores = nil, nil, nil
 			e.p.w = e.p.value
 		}
 	}

@@ -52,6 +52,7 @@ func TestParametrizations(t *testing.T, b nn.Backend) {
 			t.Fatal(err)
 		}
 		checkClose(t, "logits with a scored parametrization", got, want, 1e-5*(1+maxAbs(want)), 1e-5)
+		checkScored(t, b, net, name, scores, keep)
 		if err := net.SetParametrization(name, nn.Dense{}); err != nil {
 			t.Fatal(err)
 		}
@@ -127,4 +128,73 @@ func topK(s []float32, k int) []float32 {
 		m[i] = 1
 	}
 	return m
+}
+
+// checkScored checks the rest of the scored contract (nn/scored.go) on a net
+// whose parameter name has Scored{scores, keep}: Parametrization returns a
+// copy of the scores; Grad is the dense gradient ∂L/∂W at W = θ ⊙ m; θ is
+// never masked, so new scores move the mask over the same θ; and a State
+// carries the scores to a fresh net.
+func checkScored(t *testing.T, b nn.Backend, net nn.Net, name string, scores []float32, keep int) {
+	t.Helper()
+	arch := net.Arch()
+	batch := RandomBatch(arch, 8, NewRand(85))
+	got, ok := net.Parametrization(name).(nn.Scored)
+	if !ok || !reflect.DeepEqual(got.Scores, scores) || got.Keep != keep {
+		t.Fatalf("Parametrization(%s) = %v, want the scores and keep that were set", name, net.Parametrization(name))
+	}
+	got.Scores[0] += 100 // the returned scores must be a copy
+	if again := net.Parametrization(name).(nn.Scored); again.Scores[0] != scores[0] {
+		t.Errorf("changing the scores Parametrization returned changed the net's")
+	}
+
+	// The dense gradient at W = θ ⊙ topk(s).
+	ref, err := newRef(net, map[string][]float32{name: topK(scores, keep)}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, wantGrads := ref.mlpGrads(batch.X, batch.Y, 8)
+	mustGradients(t, net, batch)
+	checkClose(t, "gradient of "+name+" under a scored parametrization", grad(net.Param(name)), wantGrads[name], 1e-5, 1e-4)
+
+	// New scores: a new mask over the same θ.
+	theta := values(net.Param(name))
+	flipped := make([]float32, len(scores))
+	for i, v := range scores {
+		flipped[i] = -v
+	}
+	if err := net.SetParametrization(name, nn.Scored{Scores: flipped, Keep: keep}); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(values(net.Param(name)), theta) {
+		t.Errorf("setting new scores changed θ of %s", name)
+	}
+	ref, err = newRef(net, map[string][]float32{name: topK(flipped, keep)}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ref.logits(batch.X, 8, false)
+	logits := make([]float32, 8*arch.Classes)
+	if err := net.Logits(logits, batch); err != nil {
+		t.Fatal(err)
+	}
+	checkClose(t, "logits after new scores", logits, want, 1e-5*(1+maxAbs(want)), 1e-5)
+
+	// A State carries the scores.
+	st := mustState(t, net)
+	if _, ok := st.Tensors["scores/"+name]; !ok {
+		t.Fatalf("State has no tensor scores/%s", name)
+	}
+	fresh := build(t, b, arch, 8, 0, 0)
+	if err := fresh.SetState(st); err != nil {
+		t.Fatalf("SetState of a state with scores: %v", err)
+	}
+	if p, ok := fresh.Parametrization(name).(nn.Scored); !ok || !reflect.DeepEqual(p.Scores, flipped) || p.Keep != keep {
+		t.Errorf("after SetState, %s is %v, want the saved scores", name, fresh.Parametrization(name))
+	}
+	restored := make([]float32, 8*arch.Classes)
+	if err := fresh.Logits(restored, batch); err != nil {
+		t.Fatal(err)
+	}
+	checkClose(t, "logits after SetState with scores", restored, want, 1e-5*(1+maxAbs(want)), 1e-5)
 }

@@ -1,0 +1,243 @@
+package experiments
+
+import (
+	"context"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/prunebench/prunebench/datasets"
+	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/search"
+)
+
+func init() { RegisterPipeline("bip", bipPipeline{}) }
+
+// bipPipeline is BiP (specs/bip.md; search.BiP): level 0 is the pretrained
+// dense model (pipeline_search.go), level 1 the BiP search at the prune
+// amount's density k, pruned directly from the dense model as the
+// reference's README does for every k. Level 1 runs the frozen training loop
+// for the θ-steps (SGD at bip.lr, bip.schedule, over bip.steps) with
+// search.BiP's callback taking the score step on a second, independently
+// shuffled batch stream (seed namespace upper_data) after each θ-step. The
+// result's method is "bip", "bip (reference)" in reference mode, with the
+// structure appended when structured ("bip filter"). Its wall time is the
+// whole search, both levels' steps, so that a board compares it with IMP's.
+type bipPipeline struct{}
+
+func (bipPipeline) Validate(s Spec) error {
+	am, ok, err := s.Prune.Resolve()
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errors.New("pipeline bip needs the density k: set one of prune.density, prune.sparsity, prune.compression, ...")
+	}
+	if err := bipConfig(s, am.Density, 1).Validate(); err != nil {
+		return err
+	}
+	for k, set := range map[string]bool{"criterion": s.Prune.Criterion != "", "branches": len(s.Prune.Branches) > 0, "rewind": s.Prune.Rewind != "", "scope": s.Prune.Scope != ""} {
+		if set {
+			return fmt.Errorf("pipeline bip does not read prune.%s: BiP learns a global mask from its scores; remove it", k)
+		}
+	}
+	if s.Bip.Steps != "" {
+		if _, err := nn.ParseStep(s.Bip.Steps); err != nil {
+			return fmt.Errorf("bip.steps: %w", err)
+		}
+	}
+	switch s.Bip.Schedule {
+	case "constant", "cosine", "linear":
+	default:
+		return fmt.Errorf("bip.schedule = %q: want constant, cosine or linear", s.Bip.Schedule)
+	}
+	if !(s.Bip.LR > 0) {
+		return fmt.Errorf("bip.lr = %v: want a θ-step learning rate > 0", s.Bip.LR)
+	}
+	if s.Bip.Momentum < 0 || s.Bip.Momentum >= 1 || s.Bip.WeightDecay < 0 {
+		return fmt.Errorf("bip.momentum = %v, bip.weight_decay = %v: want momentum in [0, 1) and weight decay ≥ 0", s.Bip.Momentum, s.Bip.WeightDecay)
+	}
+	return checkPretrained("bip.pretrained", s.Bip.Pretrained, s.Replicates)
+}
+
+// bipConfig is the spec's search.BiPConfig for a search of steps iterations.
+func bipConfig(s Spec, k float64, steps int) search.BiPConfig {
+	b := s.Bip
+	return search.BiPConfig{Mode: b.Mode, Density: k, Structure: b.Structure, ScoreLR: b.ScoreLR, ThetaLR: b.LR,
+		ScoreMomentum: b.ScoreMomentum, ScoreWeightDecay: b.ScoreWeightDecay, IGCoef: b.IGCoef,
+		Accelerate: b.Accelerate, Steps: steps}
+}
+
+func (bipPipeline) Run(ctx context.Context, r *Replicate) error {
+	s := r.Spec
+	if err := bipPrecheck(s); err != nil {
+		return err
+	}
+	if err := pretrainUnit(ctx, r, s.Bip.Pretrained); err != nil {
+		return err
+	}
+	_, err := r.Unit(ctx, 1, "", func(ctx context.Context, dir string, cbs []Callback) (Result, error) {
+		return bipLevel(ctx, r, dir, cbs)
+	})
+	return err
+}
+
+// bipPrecheck checks, before level 0 trains, what needs the architecture: a
+// structured mask only on layers with filters.
+func bipPrecheck(s Spec) error {
+	if s.Bip.Structure == "unstructured" {
+		return nil
+	}
+	arch, err := nn.BuildArch(s.Model.Name, nn.ModelOptions{Widths: s.Model.Widths, WidthMultiplier: s.Model.WidthMultiplier, Shortcut: s.Model.Shortcut})
+	if err != nil {
+		return nil // Prepare reports it with the data set's shapes
+	}
+	set, err := prunableSet(arch, s)
+	if err != nil {
+		return err
+	}
+	for _, info := range set {
+		if len(info.Shape) != 4 {
+			return fmt.Errorf("bip.structure = %s: %s belongs to a layer without filters (only convolutions have filters and channels); exclude it with prune.exclude or use bip.structure: unstructured", s.Bip.Structure, info.Name)
+		}
+	}
+	return nil
+}
+
+// bipThetaTraining is the θ-step's training section: the spec's, with
+// SGD at bip.lr on bip.schedule over bip.steps.
+func bipThetaTraining(s Spec) TrainingSpec {
+	t := s.Training
+	if s.Bip.Steps != "" {
+		t.Steps = s.Bip.Steps
+	}
+	t.Optimizer, t.LR, t.Momentum, t.Nesterov, t.WeightDecay = "sgd", s.Bip.LR, s.Bip.Momentum, false, s.Bip.WeightDecay
+	t.Schedule, t.Milestones, t.Warmup, t.MinLR = s.Bip.Schedule, nil, "", 0
+	return t
+}
+
+func bipLevel(ctx context.Context, r *Replicate, dir string, cbs []Callback) (Result, error) {
+	s := r.Spec
+	p, err := Prepare(s)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := loadPretrained(p.Net, pretrainedCheckpoint(r, s.Bip.Pretrained)); err != nil {
+		return Result{}, err
+	}
+	if p.Config, err = trainConfig(bipThetaTraining(s), s.Seed); err != nil {
+		return Result{}, fmt.Errorf("bip: %w", err)
+	}
+	ipe, err := p.ItersPerEpoch()
+	if err != nil {
+		return Result{}, err
+	}
+	set, err := prunableSet(p.Arch, s)
+	if err != nil {
+		return Result{}, err
+	}
+	am, _, _ := s.Prune.Resolve()
+	b, err := search.NewBiP(p.Net, set, bipConfig(s, am.Density, p.Config.Budget.Iters(ipe)))
+	if err != nil {
+		return Result{}, err
+	}
+	side := filepath.Join(dir, bipStateFile)
+	if err := loadBiPState(b, p.Net, side, filepath.Join(dir, "checkpoint.gob")); err != nil {
+		return Result{}, err
+	}
+	loader, err := datasets.NewLoader(p.Splits.Train, p.Config.BatchSize, nn.SeedFor(s.Seed, nn.NSUpperData), p.Splits.Augment, p.Config.DropLast)
+	if err != nil {
+		return Result{}, fmt.Errorf("bip: %w", err)
+	}
+	ux := make([]float32, p.Config.BatchSize*p.Splits.Train.ExampleSize())
+	uy := make([]int32, p.Config.BatchSize)
+	upper := func(it int) nn.Batch { return nn.Batch{X: ux, Y: uy, N: loader.Batch(it, ux, uy)} }
+	save := func(e *nn.Event) error {
+		if e.Phase != nn.AfterEval {
+			return nil
+		}
+		return saveBiPState(b, side, e.Iter)
+	}
+	h, err := trainPrepared(ctx, p, dir, append(cbs, b.Callback(upper), save))
+	if err != nil {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			// The loop saved a checkpoint where it stopped; the scores'
+			// optimizer state goes with it.
+			if ck, cerr := nn.LoadCheckpoint(filepath.Join(dir, "checkpoint.gob")); cerr == nil {
+				err = errors.Join(err, saveBiPState(b, side, ck.Iter))
+			}
+		}
+		return Result{}, err
+	}
+	method := "bip"
+	if s.Bip.Mode == "reference" {
+		method = "bip (reference)"
+	}
+	if s.Bip.Structure != "unstructured" {
+		method += " " + s.Bip.Structure
+	}
+	// Zero the pruned θ (P1 kept them) so that the measured nonzero
+	// parameters and FLOPs are those of the found subnetwork.
+	kept, n := 0, 0
+	for i, m := range b.Masks() {
+		for _, v := range m {
+			kept += int(v)
+		}
+		n += set[i].Size()
+		if err := p.Net.SetParametrization(set[i].Name, nn.Masked{Mask: m, Pattern: nn.ZeroAfterStep}); err != nil {
+			return Result{}, err
+		}
+	}
+	return Measure(p, h, method, float64(kept)/float64(n)), nil
+}
+
+// bipStateFile holds the scores (signed) and their optimizer's momentum at
+// the iteration of the unit's checkpoint, so that a resumed search continues
+// exactly (the net's State carries only |s| as the scored parametrization).
+const bipStateFile = "bip_scores.gob"
+
+type bipState struct {
+	Iter             int
+	Scores, Momentum [][]float32
+}
+
+func saveBiPState(b *search.BiP, path string, iter int) error {
+	st := bipState{Iter: iter, Scores: b.Scores(), Momentum: b.Momentum()}
+	return writeFileAtomic(path, func(f *os.File) error { return gob.NewEncoder(f).Encode(st) })
+}
+
+// loadBiPState restores the scores and momentum saved with the checkpoint
+// a resumed search starts from; with no checkpoint it does nothing.
+func loadBiPState(b *search.BiP, net nn.Net, path, checkpoint string) error {
+	ck, err := nn.LoadCheckpoint(checkpoint)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("bip: resuming from %s needs %s: %w (delete the folder to start the search over)", checkpoint, path, err)
+	}
+	defer f.Close()
+	var st bipState
+	if err := gob.NewDecoder(f).Decode(&st); err != nil {
+		return fmt.Errorf("bip: %s is unreadable: %v (delete the folder to start the search over)", path, err)
+	}
+	if st.Iter != ck.Iter {
+		return fmt.Errorf("bip: %s is at iteration %d but the checkpoint at %d (the run was killed between the two writes); delete the folder to start the search over", path, st.Iter, ck.Iter)
+	}
+	if len(st.Scores) != len(b.Scores()) || len(st.Momentum) != len(b.Momentum()) {
+		return fmt.Errorf("bip: %s holds %d score tensors, want %d", path, len(st.Scores), len(b.Scores()))
+	}
+	for i := range st.Scores {
+		if len(st.Scores[i]) != len(b.Scores()[i]) || len(st.Momentum[i]) != len(b.Momentum()[i]) {
+			return fmt.Errorf("bip: %s: score tensor %d has the wrong size", path, i)
+		}
+		copy(b.Scores()[i], st.Scores[i])
+		copy(b.Momentum()[i], st.Momentum[i])
+	}
+	return b.Install(net)
+}

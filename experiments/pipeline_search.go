@@ -1,0 +1,89 @@
+package experiments
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/prunebench/prunebench/nn"
+)
+
+// What the search pipelines (bip, jackpot) share: they start from a
+// pretrained dense model (specs/bip.md §4, specs/baselines.md §2.1).
+//
+// Level 0 of such a run is that model, trained with the spec's training
+// section and recorded as method "dense", unless the section's `pretrained`
+// key names the checkpoint of a finished run to start from instead (e.g.
+// runs/<hash>/replicate_{replicate}/level_0/checkpoint.gob, where
+// {replicate} is replaced by the replicate index). The search levels load
+// θ and the batch-norm running statistics of that model; the optimizer
+// starts fresh.
+
+// pretrainedCheckpoint returns the checkpoint a search level starts from:
+// the named one, or level 0's.
+func pretrainedCheckpoint(r *Replicate, named string) string {
+	if named == "" {
+		return filepath.Join(r.UnitDir(0, ""), "checkpoint.gob")
+	}
+	return strings.ReplaceAll(named, "{replicate}", fmt.Sprint(r.Index))
+}
+
+// checkPretrained is the check before training: a named checkpoint must
+// exist for every replicate.
+func checkPretrained(key, named string, replicates int) error {
+	if named == "" {
+		return nil
+	}
+	for i := range max(replicates, 1) {
+		path := strings.ReplaceAll(named, "{replicate}", fmt.Sprint(i))
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("%s = %q: the pretrained model of replicate %d: %v (leave it empty to pretrain in this run with the training section)", key, named, i, err)
+		}
+	}
+	return nil
+}
+
+// pretrainUnit runs level 0: dense training with the spec's training
+// section, unless a pretrained checkpoint is named (then level 0 is not
+// run).
+func pretrainUnit(ctx context.Context, r *Replicate, named string) error {
+	if named != "" {
+		return nil
+	}
+	_, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []Callback) (Result, error) {
+		p, err := Prepare(r.Spec)
+		if err != nil {
+			return Result{}, err
+		}
+		h, err := trainPrepared(ctx, p, dir, cbs)
+		if err != nil {
+			return Result{}, err
+		}
+		return Measure(p, h, "dense", 1), nil
+	})
+	return err
+}
+
+// loadPretrained sets net's parameters and buffers to those of the
+// checkpoint at path; masks, optimizer state and the step counter are not
+// taken (the search starts with a fresh optimizer). The net must have no
+// optimizer installed yet.
+func loadPretrained(net nn.Net, path string) error {
+	ck, err := nn.LoadCheckpoint(path)
+	if err != nil {
+		return fmt.Errorf("pretrained model: %w", err)
+	}
+	st := nn.NewState()
+	for name, t := range ck.State.Tensors {
+		if strings.HasPrefix(name, "param/") || strings.HasPrefix(name, "buffer/") {
+			st.Tensors[name] = t
+		}
+	}
+	st.Counters["step"] = 0
+	if err := net.SetState(st); err != nil {
+		return fmt.Errorf("pretrained model %s: %w", path, err)
+	}
+	return nil
+}
