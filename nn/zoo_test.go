@@ -19,7 +19,7 @@ func mustBuild(t *testing.T, name string, o ModelOptions) *Arch {
 
 func TestModelNames(t *testing.T) {
 	want := []string{"conv2", "conv4", "conv6", "lenet-300-100", "lenet5", "mlp",
-		"resnet110", "resnet20", "resnet32", "resnet44", "resnet56", "vgg11", "vgg13", "vgg16", "vgg19"}
+		"resmlp", "resnet110", "resnet20", "resnet32", "resnet44", "resnet56", "vgg11", "vgg13", "vgg16", "vgg19"}
 	if got := ModelNames(); !slices.Equal(got, want) {
 		t.Errorf("ModelNames() = %v, want %v", got, want)
 	}

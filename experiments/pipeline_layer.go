@@ -1,0 +1,253 @@
+package experiments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/prune"
+	"github.com/prunebench/prunebench/search"
+)
+
+func init() { RegisterPipeline("layer", layerPipeline{}) }
+
+// layerPipeline is layer pruning, "When Layers Play the Lottery"
+// (specs/layer-lottery.md): remove layer.blocks residual blocks, chosen by
+// the greedy rule of §2 on a block score, by rebuilding a smaller network
+// and copying the kept weights into it (package search, layer*.go), then
+// train it with a fresh optimizer. No masks: parameters, FLOPs and step
+// time really shrink.
+//
+//   - Algorithm 2, at initialization (layer.when init; grasp, snip or
+//     random): level 1 scores the blocks of θ0, removes, and trains the
+//     rebuilt network from its inherited θ0 for the full budget. There is
+//     no level 0: the dense baseline is a `train` run with the same recipe
+//     (the paper configs sweep it).
+//   - Algorithm 1, after training (layer.when trained): level 0 trains the
+//     dense network (method "dense") and saves θ_i at layer.rewind_step;
+//     level 1 scores the blocks of θ_n, removes, sets the kept blocks to θ_i
+//     (rewind weights_and_lr) or keeps θ_n (lr_only), and trains from
+//     iteration i to the end of the budget, the schedule and data order
+//     continuing from i.
+//
+// Scoring at initialization follows the pai pipeline's data rules
+// (specs/pai.md §1.2): the first prune.data_examples (default 100) of a
+// prune_data-seeded permutation of the training split, evaluation mode
+// unless prune.train_mode, GraSP at temperature 200, every Linear and
+// Conv2d weight in the criterion's pass (search.WeightSet), aggregated
+// per block with layer.agg. After training, kl, cka, hrank and
+// expected_abs run on a class-balanced subsample of
+// layer.samples_per_class images per class drawn with the prune_data
+// seed; random draws from the mask seed.
+//
+// The result (level 1): method "layer-<criterion>[-mean][-strict]
+// [-lr_only][-rw<step>]-p<blocks>", so that a board grouped by method
+// separates every setting; params_total and flops_dense are the original
+// dense network's, params_nonzero, flops_nonzero and bytes the rebuilt
+// network's, and density = rebuilt parameters / dense parameters (d_all,
+// specs/README.md §1.1). The unit folder's layer.yaml (LayerReport) holds
+// blocks per stage, the removed blocks, the original → new block mapping,
+// the block scores, and the step time of the rebuilt network relative to
+// the dense one, both timed in that unit on this machine.
+type layerPipeline struct{}
+
+// Algorithms, the values of layer.when.
+const (
+	layerWhenInit    = "init"
+	layerWhenTrained = "trained"
+)
+
+var (
+	layerRewinds    = []string{"weights_and_lr", "lr_only"}
+	layerInitCrit   = []string{"grasp", "snip", search.CritRandom}
+	layerWhenValues = []string{layerWhenInit, layerWhenTrained}
+)
+
+// layerWhen resolves layer.when: explicit, or from the criterion.
+func layerWhen(l LayerSpec) string {
+	if l.When != "" {
+		return l.When
+	}
+	if slices.Contains(search.InitCriteria, l.Criterion) {
+		return layerWhenInit
+	}
+	return layerWhenTrained
+}
+
+func (layerPipeline) Validate(s Spec) error {
+	l, def := s.Layer, defaultLayerSpec()
+	if l.Blocks < 1 {
+		return fmt.Errorf("layer.blocks = %d: pipeline layer needs the number of residual blocks to remove, ≥ 1", l.Blocks)
+	}
+	if err := layerRejectPruneKeys(s); err != nil {
+		return err
+	}
+	if l.When != "" && !slices.Contains(layerWhenValues, l.When) {
+		return fmt.Errorf("layer.when = %q: want init, trained, or empty (from the criterion)", l.When)
+	}
+	when := layerWhen(l)
+	if when == layerWhenInit {
+		if !slices.Contains(layerInitCrit, l.Criterion) {
+			return fmt.Errorf("layer.criterion = %q: at initialization (layer.when = init), want one of %v", l.Criterion, layerInitCrit)
+		}
+		for key, set := range map[string]bool{"rewind": l.Rewind != def.Rewind, "rewind_step": l.RewindStep != def.RewindStep, "samples_per_class": l.SamplesPerClass != def.SamplesPerClass} {
+			if set {
+				return fmt.Errorf("layer.%s is read after training only, and criterion %s scores at initialization; remove it or set layer.when = trained", key, l.Criterion)
+			}
+		}
+	} else {
+		if err := search.CheckTrainedCriterion(l.Criterion); err != nil {
+			return err
+		}
+		if l.Agg != def.Agg {
+			return fmt.Errorf("layer.agg is read by the initialization criteria (grasp, snip) only; criterion %s scores blocks as a whole", l.Criterion)
+		}
+		if s.Prune.DataExamples != 0 || s.Prune.TrainMode {
+			return fmt.Errorf("prune.data_examples and prune.train_mode are the initialization criteria's pruning data; after training, layer.samples_per_class sets the data")
+		}
+	}
+	if !slices.Contains(search.Aggregations, l.Agg) {
+		return fmt.Errorf("layer.agg = %q: want one of %v", l.Agg, search.Aggregations)
+	}
+	if !slices.Contains(search.RemovableRules, l.Removable) {
+		return fmt.Errorf("layer.removable = %q: want one of %v", l.Removable, search.RemovableRules)
+	}
+	if !slices.Contains(layerRewinds, l.Rewind) {
+		return fmt.Errorf("layer.rewind = %q: want one of %v", l.Rewind, layerRewinds)
+	}
+	if l.SamplesPerClass < 1 {
+		return fmt.Errorf("layer.samples_per_class = %d: want ≥ 1", l.SamplesPerClass)
+	}
+	if _, err := nn.ParseStep(l.TimingSteps); err != nil {
+		return fmt.Errorf("layer.timing_steps: %w", err)
+	}
+	at, err := nn.ParseStep(l.RewindStep)
+	if err != nil {
+		return fmt.Errorf("layer.rewind_step: %w", err)
+	}
+	if budget, err := nn.ParseStep(s.Training.Steps); err == nil && budget.Epochs == 0 && at.Epochs == 0 && at.Iterations >= budget.Iterations {
+		return fmt.Errorf("layer.rewind_step %s is past the training budget %s", at, budget)
+	}
+	return layerCheckModel(s)
+}
+
+// layerRejectPruneKeys rejects the prune section's keys, which set masks
+// and densities: layer pruning removes whole blocks.
+func layerRejectPruneKeys(s Spec) error {
+	if am, ok, _ := s.Prune.Resolve(); ok {
+		return fmt.Errorf("prune.%s: pipeline layer removes layer.blocks whole blocks and takes no density; remove it", am.Convention)
+	}
+	for k, set := range map[string]bool{"criterion": s.Prune.Criterion != "", "scope": s.Prune.Scope != "", "branches": len(s.Prune.Branches) > 0,
+		"iterations": s.Prune.Iterations != 0, "exclude": len(s.Prune.Exclude) > 0, "allow_empty": s.Prune.AllowEmpty, "rewind": s.Prune.Rewind != ""} {
+		if set {
+			return fmt.Errorf("prune.%s: pipeline layer does not read it (its keys are under layer:, e.g. layer.criterion, layer.rewind)", k)
+		}
+	}
+	return nil
+}
+
+// layerCheckModel checks the model's blocks without loading data, on the
+// data set's shape when the spec gives it (synthetic) and the model's
+// canonical input otherwise: no residual blocks, or more blocks asked
+// for than removable, is an error here. A model that does not build on
+// that input is checked again by the replicate's precheck on the real
+// data.
+func layerCheckModel(s Spec) error {
+	a, err := nn.BuildArch(s.Model.Name, nn.ModelOptions{Input: s.Dataset.Shape, Classes: s.Dataset.Classes,
+		Widths: s.Model.Widths, WidthMultiplier: s.Model.WidthMultiplier, Shortcut: s.Model.Shortcut})
+	if err != nil {
+		return nil
+	}
+	return layerCheckArch(s, a)
+}
+
+func layerCheckArch(s Spec, a *nn.Arch) error {
+	bs, err := search.FindBlocks(a)
+	if errors.Is(err, search.ErrNoBlocks) {
+		return fmt.Errorf("model.name = %s: %w (pipeline layer needs a residual model: resnet20…110 or resmlp)", s.Model.Name, err)
+	}
+	if err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	return bs.CheckRemovable(s.Layer.Blocks, s.Layer.Removable)
+}
+
+// layerMethod is the result's method name (see layerPipeline).
+func layerMethod(s Spec) string {
+	l, def := s.Layer, defaultLayerSpec()
+	m := "layer-" + l.Criterion
+	if l.Agg != def.Agg {
+		m += "-" + l.Agg
+	}
+	if l.Removable != def.Removable {
+		m += "-" + l.Removable
+	}
+	if layerWhen(l) == layerWhenTrained {
+		if l.Rewind != def.Rewind {
+			m += "-" + l.Rewind
+		}
+		if at, _ := nn.ParseStep(l.RewindStep); !at.IsZero() {
+			m += "-rw" + l.RewindStep
+		}
+	} else if l.When == layerWhenInit && l.Criterion == search.CritRandom {
+		m += "-init"
+	}
+	return fmt.Sprintf("%s-p%d", m, l.Blocks)
+}
+
+func (layerPipeline) Run(ctx context.Context, r *Replicate) error {
+	s := r.Spec
+	if err := layerPrecheck(s); err != nil {
+		return err
+	}
+	if layerWhen(s.Layer) == layerWhenTrained {
+		if _, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []Callback) (Result, error) {
+			return layerDense(ctx, s, dir, cbs)
+		}); err != nil {
+			return err
+		}
+	}
+	_, err := r.Unit(ctx, 1, "", func(ctx context.Context, dir string, cbs []Callback) (Result, error) {
+		return layerPruned(ctx, r, dir, cbs)
+	})
+	return err
+}
+
+// layerPrecheck checks on the real data, before anything trains, what
+// Validate could not: the blocks of the model as built for the data set,
+// and the rewind step against the budget in iterations.
+func layerPrecheck(s Spec) error {
+	p, err := Prepare(s)
+	if err != nil {
+		return err
+	}
+	if err := layerCheckArch(s, p.Arch); err != nil {
+		return err
+	}
+	if layerWhen(s.Layer) != layerWhenTrained {
+		if !prune.NeedsData(s.Layer.Criterion) {
+			return nil
+		}
+		ps := s
+		ps.Prune.Criterion = s.Layer.Criterion
+		_, err := pruneBatches(p, ps) // prune.data_examples against the training split
+		return err
+	}
+	ipe, err := p.ItersPerEpoch()
+	if err != nil {
+		return err
+	}
+	at, _ := nn.ParseStep(s.Layer.RewindStep)
+	if total := p.Config.Budget.Iters(ipe); at.Iters(ipe) >= total {
+		return fmt.Errorf("layer.rewind_step %s (%d iterations) is past the training budget %s (%d iterations)", at, at.Iters(ipe), p.Config.Budget, total)
+	}
+	if search.NeedsSubsample(s.Layer.Criterion) {
+		train := p.Splits.Train
+		if _, err := search.BalancedSubset(train.Y, train.Classes, s.Layer.SamplesPerClass, nn.NewRand(0)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
