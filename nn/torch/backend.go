@@ -67,6 +67,9 @@ func (b Backend) Build(cfg nn.Config) (nn.Net, error) {
 	if err != nil {
 		return nil, err
 	}
+	if dev == cpu {
+		keepHeap()
+	}
 	n := &Net{arch: cfg.Arch, cfg: cfg, dev: dev, temp: temp, st: &store{}, w: startWorker(dev, threads)}
 	// From here on, dropping n (a failed Build included) frees its tensors
 	// and ends its worker.
@@ -181,6 +184,7 @@ type cleanup struct {
 type store struct {
 	entries []*entry
 	buffers []*buffer
+	consts  []ct // the optimizer's constant tensors
 }
 
 func (st *store) free() {
@@ -190,4 +194,5 @@ func (st *store) free() {
 	for _, b := range st.buffers {
 		free(b.t)
 	}
+	free(st.consts...)
 }

@@ -5,6 +5,7 @@ package torch
 /*
 #cgo LDFLAGS: -ldl
 #include <dlfcn.h>
+#include <malloc.h>
 #include <stdlib.h>
 // Defined by gotch's libtch (torch_api.cpp), which is linked into the same
 // binary; the Go side of libtch exports neither.
@@ -26,12 +27,24 @@ static int pb_openblas_threads(void) {
 	int (*f)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
 	return f == NULL ? -1 : f();
 }
+
+// Keeps freed memory in the process (see keepHeap). 32 MiB is glibc's
+// largest mmap threshold (half a thread arena's heap); 1 GiB trim and pad
+// mean "never give back" for the sizes a step frees.
+static int pb_keep_heap(void) {
+	return mallopt(M_MMAP_THRESHOLD, 32 << 20) &&
+	       mallopt(M_TRIM_THRESHOLD, 1 << 30) &&
+	       mallopt(M_TOP_PAD, 256 << 20);
+}
 */
 import "C"
 
 import (
 	"errors"
 	"fmt"
+	"os"
+	"strings"
+	"sync"
 	"unsafe"
 
 	lib "github.com/sugarme/gotch/libtch"
@@ -78,6 +91,34 @@ func setBLASThreadsC(n int) { C.pb_set_openblas_threads(C.int(n)) }
 // blasThreads returns OpenBLAS's thread count, or -1 when the BLAS is not
 // OpenBLAS.
 func blasThreads() int { return int(C.pb_openblas_threads()) }
+
+// keepHeap makes glibc's malloc keep the memory a training step frees, once
+// per process, before the first net's worker starts (mallopt is
+// process-wide). libtorch's CPU allocator mallocs every activation and
+// gradient and frees it within the step, and a worker thread allocates from
+// its own glibc arena, whose heaps glibc shrinks (MADV_DONTNEED) as soon as
+// the top of a heap is free: the next step faults the same pages back in and
+// the kernel zeroes them. On ResNet-20 (batch 128, CPU) that was about 20,000
+// page faults (80 MB) a step and 10 to 20% of its time, in the kernel
+// (clear_page); with the thresholds here the steps fault no pages. PyTorch
+// runs its ops on the main thread, whose arena grows with brk and is trimmed
+// less eagerly. A trim threshold alone is worse (it turns off glibc's
+// dynamic mmap threshold, so every tensor above 128 KiB would be mmapped and
+// faulted); the mmap threshold goes with it, and the top pad stops the
+// arena heaps from shrinking. Memory is then held at its high-water mark,
+// as a training process wants. Settings the user made through
+// GLIBC_TUNABLES or MALLOC_*_ win: nothing is changed then.
+var keepHeap = sync.OnceValue(func() bool {
+	if strings.Contains(os.Getenv("GLIBC_TUNABLES"), "glibc.malloc.") {
+		return false
+	}
+	for _, v := range []string{"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_ARENA_MAX"} {
+		if os.Getenv(v) != "" {
+			return false
+		}
+	}
+	return C.pb_keep_heap() != 0
+})
 
 // scope runs libtorch ops with a sticky error: after the first failure every
 // op returns nil without calling libtorch, so a sequence of ops is checked
@@ -343,12 +384,6 @@ func (s *scope) zero_(a ct)   { s.op("zero_", func(o *ct) { lib.AtgZero_(o, a) }
 func (s *scope) addScalar_(a ct, v float64) {
 	c := s.scalar(v)
 	s.op("add_", func(o *ct) { lib.AtgAddScalar_(o, a, c) })
-}
-
-// lerp_ sets a ← a + w·(b − a).
-func (s *scope) lerp_(a, b ct, w float64) {
-	c := s.scalar(w)
-	s.op("lerp_", func(o *ct) { lib.AtgLerp_(o, a, b, c) })
 }
 
 // addcmul_ sets a ← a + b ⊙ c; addcdiv_ sets a ← a + b / c.

@@ -27,6 +27,9 @@ import (
 type optimizer struct {
 	spec  nn.Optimizer
 	slots []string
+	// oneMinusBeta1 is Adam's 1−β1 as a one-element tensor (owned by the
+	// net's store), for m ← m·β1 + g·(1−β1) as mul_ and addcmul_ (see adam).
+	oneMinusBeta1 ct
 }
 
 // SetOptimizer installs o with fresh (zero) state and restarts the step
@@ -52,16 +55,25 @@ func (n *Net) SetOptimizer(o nn.Optimizer) error {
 				s.own(news[i][k])
 			}
 		}
+		var consts []ct
+		if o.Name == "adam" || o.Name == "adamw" {
+			opt.oneMinusBeta1 = s.upload([]float32{float32(1 - o.Beta1)}, 1)
+			s.own(opt.oneMinusBeta1)
+			consts = append(consts, opt.oneMinusBeta1)
+		}
 		if s.err != nil {
 			for _, nw := range news {
 				free(nw[0], nw[1])
 			}
+			free(consts...)
 			return
 		}
 		for i, e := range n.st.entries {
 			free(e.s1, e.s2)
 			e.s1, e.s2 = news[i][0], news[i][1]
 		}
+		free(n.st.consts...)
+		n.st.consts = consts
 	})
 	if err != nil {
 		return err
@@ -93,7 +105,7 @@ func (n *Net) Step(lr float64) {
 				case "sgd":
 					sgd(s, e, g, o, lr)
 				default:
-					adam(s, e, g, o, lr, n.step)
+					adam(s, e, g, n.opt, lr, n.step)
 				}
 				if e.masked(nn.ZeroAfterStep) {
 					s.mul_(e.theta, e.mask)
@@ -125,10 +137,15 @@ func sgd(s *scope, e *entry, g ct, o nn.Optimizer, lr float64) {
 // θ ← θ − (lr/(1−β1ᵗ))·m / (sqrt(v)/sqrt(1−β2ᵗ) + ε).
 //
 // In fused in-place ops, as torch.optim does it (one temporary for g² and
-// one for the denominator): m as lerp_ toward g, v with addcmul_, and θ with
-// addcdiv_ by a denominator that carries −1/step size. A first version with
-// one op per term cost 2× PyTorch's Adam on LeNet-300-100.
-func adam(s *scope, e *entry, g ct, o nn.Optimizer, lr float64, t int64) {
+// one for the denominator): m with mul_ and addcmul_ by the one-element
+// tensor 1−β1 (libtch's add_ and addcmul_ have no alpha or value argument),
+// v with addcmul_, and θ with addcdiv_ by a denominator that carries −1/step
+// size. A first version with one op per term cost 2× PyTorch's Adam on
+// LeNet-300-100. m was lerp_ toward g, one op, but libtorch 1.13's lerp_
+// with a scalar weight is not vectorized: 230 µs on a 300×784 tensor against
+// 20 µs for mul_ and 27 µs for addcmul_, 12% of a LeNet-300-100 step.
+func adam(s *scope, e *entry, g ct, opt *optimizer, lr float64, t int64) {
+	o := opt.spec
 	if o.WeightDecay != 0 {
 		if o.Name == "adamw" {
 			s.mulScalar_(e.theta, 1-lr*o.WeightDecay)
@@ -136,16 +153,18 @@ func adam(s *scope, e *entry, g ct, o nn.Optimizer, lr float64, t int64) {
 			g = s.add(g, s.mulScalar(e.theta, o.WeightDecay))
 		}
 	}
-	s.lerp_(e.s1, g, 1-o.Beta1)
+	s.mulScalar_(e.s1, o.Beta1)
+	s.addcmul_(e.s1, g, opt.oneMinusBeta1)
 	s.mulScalar_(e.s2, o.Beta2)
 	s.addcmul_(e.s2, g, s.mulScalar(g, 1-o.Beta2))
 	bc1 := 1 - math.Pow(o.Beta1, float64(t))
 	bc2 := 1 - math.Pow(o.Beta2, float64(t))
 	step := lr / bc1
-	// denom = −(sqrt(v)/sqrt(bc2) + ε)/step, so θ + m/denom is the update.
+	// denom = −(sqrt(v)/sqrt(bc2) + ε)/step, so θ + m/denom is the update,
+	// as sqrt(v)·(−1/(sqrt(bc2)·step)) − ε/step: two passes over the
+	// temporary instead of three.
 	denom := s.sqrt(e.s2)
-	s.mulScalar_(denom, 1/math.Sqrt(bc2))
-	s.addScalar_(denom, o.Eps)
-	s.mulScalar_(denom, -1/step)
+	s.mulScalar_(denom, -1/(math.Sqrt(bc2)*step))
+	s.addScalar_(denom, -o.Eps/step)
 	s.addcdiv_(e.theta, e.s1, denom)
 }
