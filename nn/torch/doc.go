@@ -65,8 +65,11 @@
 // nn.Optimizer's rules written as fused in-place libtorch ops, with mask
 // enforcement folded in (optim.go). Dropout masks are drawn on the host from
 // the same stream as the native engine's, so both engines drop the same
-// units. The Scored and Shared parametrizations are not implemented yet
-// (nn.ErrNotImplemented).
+// units. The Scored parametrization computes its top-k mask on the host
+// with nn.TopKMask (the native engine's selection, so both engines keep the
+// same entries) and uploads it as a MaskedForward mask; the method sets new
+// scores once per score step. The Shared parametrization is not implemented
+// yet (nn.ErrNotImplemented).
 //
 // # Threads
 //

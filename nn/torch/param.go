@@ -28,6 +28,11 @@ type entry struct {
 	// (Parametrization and State return it without a device round trip).
 	mask     ct
 	maskHost []float32
+	// scores and keep are a Scored parametrization's (nil: not scored);
+	// its mask, nn.TopKMask of the scores, is installed under
+	// MaskedForward (see nn/scored.go).
+	scores []float32
+	keep   int
 	pattern  nn.MaskPattern
 
 	// grad is the gradient with respect to leaf() of the last Gradients or
@@ -94,9 +99,12 @@ func (p param) Grad() []float32 {
 
 // SetParametrization sets how the effective weight of a parameter is
 // produced: Dense for every parameter, Masked for weights (Kind Weight) with
-// any of the three patterns. Scored and Shared are not implemented on this
-// engine yet: the error wraps nn.ErrNotImplemented and nothing changes.
-// Masks are validated and copied.
+// any of the three patterns, and Scored for weights (the mask of the Keep
+// largest scores, computed on the host with nn.TopKMask as on the native
+// engine so that both engines pick the same entries, then uploaded as a
+// MaskedForward mask). Shared is not implemented on this engine yet: the
+// error wraps nn.ErrNotImplemented and nothing changes. Masks and scores are
+// validated and copied.
 func (n *Net) SetParametrization(name string, p nn.Parametrization) error {
 	e, ok := n.byName[name]
 	if !ok {
@@ -118,7 +126,11 @@ func (n *Net) SetParametrization(name string, p nn.Parametrization) error {
 		}
 		return n.runErr(func(s *scope) { n.setMask(s, e, append([]float32(nil), p.Mask...), p.Pattern) })
 	case nn.Scored:
-		return fmt.Errorf("torch: set parametrization of %s: the scored parametrization (W = θ ⊙ topk(s)) is %w on the torch engine yet", name, nn.ErrNotImplemented)
+		if err := p.Validate(name, e.info.Size()); err != nil {
+			return fmt.Errorf("torch: %w", err)
+		}
+		scores := append([]float32(nil), p.Scores...)
+		return n.runErr(func(s *scope) { n.setScored(s, e, scores, p.Keep) })
 	case nn.Shared:
 		return fmt.Errorf("torch: set parametrization of %s: the shared parametrization (W = λ·g ⊙ z[h]) is %w on the torch engine yet", name, nn.ErrNotImplemented)
 	}
@@ -131,6 +143,9 @@ func (n *Net) Parametrization(name string) nn.Parametrization {
 	e, ok := n.byName[name]
 	if !ok {
 		return nil
+	}
+	if e.scores != nil {
+		return nn.Scored{Scores: append([]float32(nil), e.scores...), Keep: e.keep}
 	}
 	if e.mask == nil {
 		return nn.Dense{}
@@ -165,5 +180,14 @@ func (n *Net) setMask(s *scope, e *entry, mask []float32, pattern nn.MaskPattern
 	}
 	free(e.mask, e.w)
 	s.own(m, w)
-	e.mask, e.w, e.maskHost, e.pattern = m, w, mask, pattern
+	e.mask, e.w, e.maskHost, e.pattern, e.scores = m, w, mask, pattern, nil
+}
+
+// setScored installs scores (owned by e from now on) and the mask of their
+// keep largest entries under MaskedForward.
+func (n *Net) setScored(s *scope, e *entry, scores []float32, keep int) {
+	n.setMask(s, e, nn.TopKMask(scores, keep), nn.MaskedForward)
+	if s.err == nil {
+		e.scores, e.keep = scores, keep
+	}
 }

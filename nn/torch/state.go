@@ -10,8 +10,8 @@ import (
 
 // State returns a copy of everything needed to resume, named as nn.State
 // describes and as the native engine writes it (so states move between the
-// engines): param/ (θ ⊙ m under ZeroBeforeForward), buffer/, mask/, opt/,
-// and the counters step and mask_pattern/.
+// engines): param/ (θ ⊙ m under ZeroBeforeForward), buffer/, mask/,
+// scores/, opt/, and the counters step, mask_pattern/ and scores_keep/.
 func (n *Net) State() (*nn.State, error) {
 	st := nn.NewState()
 	err := n.runErr(func(s *scope) {
@@ -25,7 +25,10 @@ func (n *Net) State() (*nn.State, error) {
 				}
 			}
 			st.Tensors["param/"+name] = v
-			if e.mask != nil {
+			if e.scores != nil {
+				st.Tensors["scores/"+name] = append([]float32(nil), e.scores...)
+				st.Counters["scores_keep/"+name] = int64(e.keep)
+			} else if e.mask != nil {
 				st.Tensors["mask/"+name] = append([]float32(nil), e.maskHost...)
 				st.Counters["mask_pattern/"+name] = int64(e.pattern)
 			}
@@ -81,6 +84,10 @@ func (n *Net) SetState(s *nn.State) error {
 			}
 			if e.s2 != nil {
 				sc.set(e.s2, r.Opt[1], e.shape)
+			}
+			if r.Scored.Scores != nil {
+				n.setScored(sc, e, append([]float32(nil), r.Scored.Scores...), r.Scored.Keep)
+				continue
 			}
 			var mask []float32
 			if r.Mask != nil {
