@@ -31,9 +31,9 @@ type entry struct {
 	// scores and keep are a Scored parametrization's (nil: not scored);
 	// its mask, nn.TopKMask of the scores, is installed under
 	// MaskedForward (see nn/scored.go).
-	scores []float32
-	keep   int
-	pattern  nn.MaskPattern
+	scores  []float32
+	keep    int
+	pattern nn.MaskPattern
 
 	// grad is the gradient with respect to leaf() of the last Gradients or
 	// Backward call (nil before the first).
