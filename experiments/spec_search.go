@@ -30,7 +30,19 @@ func defaultBipSpec() BipSpec {
 
 // JackpotSpec is the `jackpot:` section of a spec: the Lottery Jackpots
 // pipeline (specs/baselines.md §2; pipeline_jackpot.go).
-type JackpotSpec struct{}
+type JackpotSpec struct {
+	Pretrained string  `mapstructure:"pretrained" help:"checkpoint of the pretrained dense model ({replicate} is replaced by the replicate index); empty: level 0 trains it with the training section"`
+	Steps      string  `mapstructure:"steps" help:"search length (the reference searches 30ep or 160ep)"`
+	BatchSize  int     `mapstructure:"batch_size" help:"search minibatch size (the reference's 256)"`
+	LR         float64 `mapstructure:"lr" help:"score learning rate, cosine-annealed to 0 over the search, stepped per epoch (reference 0.1)"`
+	Momentum   float64 `mapstructure:"momentum" help:"score SGD momentum (reference 0.9)"`
+	// WeightDecay acts on the scores (the weights are frozen).
+	WeightDecay      float64 `mapstructure:"weight_decay" help:"weight decay on the scores (reference 5e-4)"`
+	ShortRestriction string  `mapstructure:"short_restriction" help:"decay4: swap ceil(q·(1−e/E)^4) of the q crossing pairs at epoch e of E (the paper's short restriction as intended); off: swap every crossing pair (what the reference code computes)"`
+	SearchOutput     bool    `mapstructure:"search_output" help:"search the output layer's weights too (the reference keeps the classifier dense)"`
+}
 
 // defaultJackpotSpec is JackpotSpec's defaults.
-func defaultJackpotSpec() JackpotSpec { return JackpotSpec{} }
+func defaultJackpotSpec() JackpotSpec {
+	return JackpotSpec{Steps: "30ep", BatchSize: 256, LR: 0.1, Momentum: 0.9, WeightDecay: 5e-4, ShortRestriction: "decay4"}
+}

@@ -62,7 +62,7 @@ func TopKMask(scores []float32, keep int) []float32 {
 		return mask
 	}
 	buf := append([]float32(nil), scores...)
-	t := kthLargest(buf, keep)
+	t := KthLargest(buf, keep)
 	left := keep
 	for i, v := range scores {
 		if v > t {
@@ -82,10 +82,10 @@ func TopKMask(scores []float32, keep int) []float32 {
 	return mask
 }
 
-// kthLargest returns the k-th largest value of a (1 ≤ k ≤ len(a)),
-// reordering a: Hoare's quickselect with a median-of-three pivot, which
-// splits runs of equal values evenly.
-func kthLargest(a []float32, k int) float32 {
+// KthLargest returns the k-th largest value of a (1 ≤ k ≤ len(a); a holds
+// no NaN), reordering a: Hoare's quickselect with a median-of-three pivot,
+// which splits runs of equal values evenly, in expected O(len(a)).
+func KthLargest(a []float32, k int) float32 {
 	lo, hi, want := 0, len(a)-1, k-1 // index of the answer in descending order
 	for lo < hi {
 		mid := lo + (hi-lo)/2
