@@ -67,6 +67,21 @@ func DropoutMLP() *nn.Arch {
 	}}
 }
 
+// DropoutConvNet is a small convolutional net with dropout on a 4-d
+// activation (after the convolution's ReLU) and after the flatten: engines
+// that lay activations out differently (NCHW, CNHW) must still drop the same
+// units.
+func DropoutConvNet() *nn.Arch {
+	return &nn.Arch{Name: "nntest-dropout-conv", Input: []int{2, 5, 5}, Classes: 3, Layers: []nn.Layer{
+		nn.Conv2d{Name: "conv1", In: 2, Out: 3, Kernel: 3, Stride: 1, Pad: 1, Bias: true},
+		nn.ReLU{},
+		nn.Dropout{P: 0.3},
+		nn.Flatten{}, // 75
+		nn.Dropout{P: 0.2},
+		nn.Linear{Name: "fc", In: 75, Out: 3, Bias: true},
+	}}
+}
+
 // NewRand returns the suite's deterministic source for a seed.
 func NewRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x5eed)) }
 

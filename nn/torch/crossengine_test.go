@@ -33,6 +33,7 @@ func TestCrossEngine(t *testing.T) {
 		{nntest.MLP(), nn.SGD(0.9, 5e-4), 1, map[string]nn.MaskPattern{"fc1.weight": nn.ZeroAfterStep, "fc2.weight": nn.MaskedForward}},
 		{nntest.MaskMLP(), nn.Adam(1e-4), 2.5, map[string]nn.MaskPattern{"fc1.weight": nn.ZeroBeforeForward}},
 		{nntest.DropoutMLP(), nn.AdamW(0.05), 1, nil},
+		{nntest.DropoutConvNet(), nn.SGD(0.9, 0), 1, nil},
 		// Not Adam here: fc1's bias feeds batch norm, so its gradient is
 		// zero up to rounding, and Adam would turn that noise into full
 		// steps that differ between the engines.
