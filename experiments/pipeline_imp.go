@@ -29,7 +29,8 @@ func init() { RegisterPipeline("imp", impPipeline{}) }
 //
 // One-shot (lth.md §2.1): with any other amount key (prune.density,
 // prune.sparsity, ...) instead of imp_rate/imp_rounds there is one pruned
-// level, which prunes level 0's final weights straight to that density.
+// level, which prunes level 0's final weights straight to that density; its
+// method is "oneshot".
 //
 // Reset modes (lth.md §2.2): init starts every level from m ⊙ θ0 at
 // iteration 0; rewind:k from m ⊙ θk at iteration k, with the learning-rate
@@ -130,11 +131,21 @@ func (impPipeline) Run(ctx context.Context, r *Replicate) error {
 		if err != nil {
 			return err
 		}
-		if err := runBranches(ctx, r, trunk{level: level, method: "imp", masks: masks, start: mode.at}); err != nil {
+		if err := runBranches(ctx, r, trunk{level: level, method: impMethod(s), masks: masks, start: mode.at}); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// impMethod is the method name of the pruned levels: "imp" for iterative
+// pruning, "oneshot" for one-shot pruning to a density, so that a board
+// holding both at one density keeps them apart.
+func impMethod(s Spec) string {
+	if s.Prune.IMPRate != nil {
+		return "imp"
+	}
+	return "oneshot"
 }
 
 // impLevels is the number of pruned levels: imp_rounds, or 1 for one-shot.
@@ -247,7 +258,7 @@ func impLevel(ctx context.Context, r *Replicate, level int, mode resetMode, dir 
 	if err != nil {
 		return Result{}, err
 	}
-	method := "imp"
+	method := impMethod(s)
 	if level == 0 {
 		method = "dense"
 	}

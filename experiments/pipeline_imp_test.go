@@ -197,6 +197,9 @@ func TestIMPOneShot(t *testing.T) {
 	if len(rs) != 2 || rs[1].Density != 156.0/624 {
 		t.Fatalf("%d results, level 1 density %v; want 2 results and 156/624", len(rs), rs[len(rs)-1].Density)
 	}
+	if rs[1].Method != "oneshot" {
+		t.Errorf("one-shot level method %q, want oneshot (apart from iterative imp on a board)", rs[1].Method)
+	}
 	root := filepath.Join(s.Output, Hash(s), "replicate_0")
 	final, err := finalWeights(filepath.Join(root, "level_0"))
 	if err != nil {
