@@ -29,6 +29,7 @@ type Spec struct {
 	Bip      BipSpec      `mapstructure:"bip"`
 	Jackpot  JackpotSpec  `mapstructure:"jackpot"`
 	Layer    LayerSpec    `mapstructure:"layer"`
+	RPS      RPSSpec      `mapstructure:"rps"`
 	Pipeline string       `mapstructure:"pipeline" help:"what to run: train (dense); the pruning issues add theirs"`
 	// Seed is the master seed of replicate 0; replicate r uses Seed + r,
 	// and every random stream derives from that by namespace (nn.SeedFor).
@@ -121,6 +122,7 @@ func Defaults() Spec {
 		Bip:        defaultBipSpec(),
 		Jackpot:    defaultJackpotSpec(),
 		Layer:      defaultLayerSpec(),
+		RPS:        defaultRPSSpec(),
 		Pipeline:   "train",
 		Replicates: 1,
 		Backend:    "native",

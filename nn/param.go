@@ -59,6 +59,10 @@ func (p ParamInfo) Prunable() bool { return p.Kind == Weight }
 // engine Values and Grad return the live slices (writes through them change
 // the network); on other engines they return copies, and SetValues is the way
 // to write. Code that must work on every engine writes with SetValues.
+//
+// A tensor under a Shared parametrization has no θ: its Values is a fresh
+// copy of the effective weight W, its Grad is nil and its SetValues panics;
+// the trained values are the shared array's (nn/shared.go).
 type Param interface {
 	Info() ParamInfo
 	// Values returns θ, the trained values (not the effective weight W).

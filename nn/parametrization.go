@@ -66,12 +66,39 @@ type Scored struct {
 // Shared is W_i = Scale · Sign_i · z[Index_i]: every virtual weight reads one
 // entry of a trained shared array z of length ArraySize (HashedNet, ROAST,
 // STABLE-RPS; specs/rps.md). Tensors that name the same Array share it.
+// The trained values are z, reached through SharedNet.SharedArray; the
+// tensor's own θ and dense gradient do not exist while it is shared
+// (nn/shared.go says what its Param returns).
+//
+// The index and sign of every virtual weight come from Map, which the
+// engine calls inside its forward and backward kernels, so that no O(n)
+// index or sign tensor is stored (specs/rps.md §8; share.Mapper provides
+// one per shared tensor). Index and Sign, full explicit tables of the
+// tensor's size, are the alternative for small cases and tests: exactly one
+// of Map and (Index, Sign) is given. The tables stay in the contract
+// because materializing them is the simplest correct form (a reference for
+// tests, share.Mapper.Shared); engines copy them, as they copy masks, and
+// read them through a TableMap.
+//
+// GradDivisor, nil or one positive entry per array entry, is the STABLE-RPS
+// gradient scaler (specs/rps.md §6): the engine divides ∂ℓ/∂z by it after
+// the backward pass and before the optimizer step and its weight decay. It
+// is a property of the array, so every tensor that names the array must
+// give the same divisors (or none), as they must give the same ArraySize.
 type Shared struct {
 	Array     string
 	ArraySize int
-	Index     []int32
-	Sign      []float32
-	Scale     float32
+	// Map gives the indices and signs on the fly; it must be deterministic
+	// and safe to call from the engine's kernels at every step (it is kept,
+	// not copied).
+	Map SharedMap
+	// Index and Sign are explicit tables (row-major, the tensor's size),
+	// used when Map is nil.
+	Index []int32
+	Sign  []float32
+	Scale float32
+	// GradDivisor is the scaler's s_j per array entry; nil: no scaling.
+	GradDivisor []float32
 }
 
 func (Dense) Describe() string { return "dense" }

@@ -9,9 +9,12 @@ import "fmt"
 //	buffer/<name>        non-trained state, e.g. "buffer/bn1.running_mean"
 //	mask/<name>          the 0/1 mask of a Masked parameter
 //	opt/<slot>/<name>    optimizer state, slot "momentum", "exp_avg" or "exp_avg_sq"
+//	shared/<array>       a shared array z (nn/shared.go); a shared parameter has no param/<name>
+//	opt/<slot>/shared/<array>  the optimizer state of a shared array
 //
 // Counters: "step" (optimizer steps taken; Adam's bias correction and the
-// dropout stream use it) and "mask_pattern/<name>".
+// dropout stream use it), "mask_pattern/<name>", "scores_keep/<name>" and
+// "shared/<name>" (the size of the array a shared parameter reads).
 type State struct {
 	Tensors  map[string][]float32
 	Counters map[string]int64

@@ -40,6 +40,7 @@ func (n *Net) Backward(b nn.Batch, train bool, dLogits []float32) error {
 // backprop runs the layers' backward passes from the gradient g of the
 // logits of the last forward of n examples.
 func (n *Net) backprop(g []float32, batch int) {
+	n.clearArrayGrads()
 	for i := len(n.layers) - 1; i >= 0; i-- {
 		// The leading layers need no input gradient (buildLayers): the
 		// first one with parameters returns nil and the rest have no work.

@@ -19,6 +19,12 @@ import (
 // dcol = Wᵀ·dY into the same scratch and scatters it back with col2im. A 1×1
 // convolution with stride 1 and no padding needs no columns: col is the input
 // itself, and the whole batch is one GEMM.
+//
+// A shared weight (shared.go) is gathered in blocks of filters for each
+// block of columns: y[block rows] = W_block·col. Backward, per column
+// block: dW_block = dY[block rows]·colᵀ for every filter block, scattered
+// into the array's gradient, then (for dx) dcol = Σ_blocks W_blockᵀ·dY[block
+// rows] written over col, whose columns are no longer needed.
 type conv2d struct {
 	convGeom
 	in, out      int
@@ -86,6 +92,10 @@ func (l *conv2d) forward(x []float32, n int, train bool) []float32 {
 		}
 		beta = 1
 	}
+	if sh := l.weight.sh; sh != nil {
+		l.forwardShared(sh, y, n, beta)
+		return y
+	}
 	if l.direct {
 		gemm.Sgemm(false, false, l.out, cols, ckk, 1, l.weight.w, ckk, l.x, cols, beta, y, cols)
 		return y
@@ -117,6 +127,10 @@ func (l *conv2d) backward(dy []float32, n int) []float32 {
 	if l.needDx {
 		dx = l.dx[:n*l.in*l.h*l.w]
 	}
+	if sh := l.weight.sh; sh != nil {
+		l.backwardShared(sh, dy, dx, n)
+		return dx
+	}
 	if l.direct {
 		gemm.Sgemm(false, true, l.out, ckk, cols, 1, dy, cols, l.x, cols, 0, l.weight.grad, ckk)
 		if dx != nil {
@@ -138,6 +152,78 @@ func (l *conv2d) backward(dy []float32, n int) []float32 {
 		}
 	}
 	return dx
+}
+
+// forwardShared computes y (bias already in place when beta is 1) with a
+// shared weight (see conv2d).
+func (l *conv2d) forwardShared(sh *sharedWeight, y []float32, n int, beta float32) {
+	cols := n * l.oh * l.ow
+	ckk := l.in * l.k * l.k
+	if l.direct {
+		for r0 := 0; r0 < l.out; r0 += sh.block {
+			nr := min(sh.block, l.out-r0)
+			w := sh.gather(r0, nr)
+			gemm.Sgemm(false, false, nr, cols, ckk, 1, w, ckk, l.x, cols, beta, y[r0*cols:], cols)
+		}
+		return
+	}
+	ohw := l.oh * l.ow
+	for i0 := 0; i0 < n; i0 += l.chunkN {
+		nb := min(l.chunkN, n-i0)
+		col := l.columns(n, i0, nb)
+		for r0 := 0; r0 < l.out; r0 += sh.block {
+			nr := min(sh.block, l.out-r0)
+			w := sh.gather(r0, nr)
+			gemm.Sgemm(false, false, nr, nb*ohw, ckk, 1, w, ckk, col, nb*ohw, beta, y[r0*cols+i0*ohw:], cols)
+		}
+	}
+}
+
+// backwardShared accumulates the shared weight's contribution to its
+// array's gradient and writes dx when it is not nil (see conv2d).
+func (l *conv2d) backwardShared(sh *sharedWeight, dy, dx []float32, n int) {
+	cols := n * l.oh * l.ow
+	ckk := l.in * l.k * l.k
+	if l.direct {
+		var beta float32 // the first block overwrites dx, the others add to it
+		for r0 := 0; r0 < l.out; r0 += sh.block {
+			nr := min(sh.block, l.out-r0)
+			idx, sign := sh.fill(r0, nr)
+			w := sh.scr.w[:len(idx)]
+			if dx != nil {
+				sh.gatherTo(w, idx, sign)
+				gemm.Sgemm(true, false, ckk, cols, nr, 1, w, ckk, dy[r0*cols:], cols, beta, dx, cols)
+				beta = 1
+			}
+			gemm.Sgemm(false, true, nr, ckk, cols, 1, dy[r0*cols:], cols, l.x, cols, 0, w, ckk)
+			sh.scatter(w, idx, sign)
+		}
+		return
+	}
+	ohw := l.oh * l.ow
+	for i0 := 0; i0 < n; i0 += l.chunkN {
+		nb := min(l.chunkN, n-i0)
+		col := l.columns(n, i0, nb)
+		dyb := dy[i0*ohw:]
+		for r0 := 0; r0 < l.out; r0 += sh.block {
+			nr := min(sh.block, l.out-r0)
+			idx, sign := sh.fill(r0, nr)
+			w := sh.scr.w[:len(idx)]
+			gemm.Sgemm(false, true, nr, ckk, nb*ohw, 1, dyb[r0*cols:], cols, col, nb*ohw, 0, w, ckk)
+			sh.scatter(w, idx, sign)
+		}
+		if dx == nil {
+			continue
+		}
+		var beta float32
+		for r0 := 0; r0 < l.out; r0 += sh.block {
+			nr := min(sh.block, l.out-r0)
+			w := sh.gather(r0, nr)
+			gemm.Sgemm(true, false, ckk, nb*ohw, nr, 1, w, ckk, dyb[r0*cols:], cols, beta, col, nb*ohw)
+			beta = 1
+		}
+		l.col2im(dx, col, n, i0, nb)
+	}
 }
 
 func (l *conv2d) params() []*param  { return l.ps }

@@ -16,4 +16,10 @@
 // place, and batch norm reads each channel contiguously. Vectors are N×D row
 // major. The net converts its NCHW input once and Flatten converts back to
 // torch's (c, h, w) feature order, so weights mean the same on every engine.
+//
+// Every parametrization of nn is implemented. Shared weights (randomized
+// parameter sharing) hold no tensor of their own size: the Linear and
+// Conv2d kernels gather W from the shared array in blocks of rows and
+// scatter-add its gradient back, computing indices and signs on the fly
+// (shared.go).
 package native

@@ -30,6 +30,10 @@ type param struct {
 	w []float32
 	// grad is the dense gradient with respect to w, overwritten by backward.
 	grad []float32
+	// sh is the shared parametrization (shared.go), nil when the tensor is
+	// not shared. While it is set value, w and grad are nil and the layer
+	// gathers W from the array block by block.
+	sh *sharedWeight
 }
 
 func newParam(info nn.ParamInfo) *param {

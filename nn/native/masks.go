@@ -20,9 +20,17 @@ import (
 //     copied, and the mask of their Keep largest entries (nn.TopKMask) is
 //     installed under MaskedForward (see nn/scored.go for why the engine
 //     stops there). Setting new scores recomputes the mask; θ is untouched.
-//   - nn.Shared is not implemented on the native engine yet (issue #7): the
-//     error wraps nn.ErrNotImplemented and the parameter keeps its
-//     parametrization.
+//   - nn.Shared is accepted for weights (nn/shared.go, shared.go): it is
+//     validated (nn.Shared.Validate walks the map once) and checked against
+//     the tensors that already read the same array (same size and
+//     divisors); the array is created zero when no tensor reads it yet, and
+//     the tensor's θ, gradient, mask and optimizer state are released.
+//     Explicit Index/Sign tables are copied; a Map is kept and called by
+//     every forward and backward pass.
+//
+// Setting Dense, Masked or Scored on a shared tensor first gives it a θ
+// equal to its current W (and zero optimizer state), then proceeds as
+// above; an array no tensor reads any more is dropped.
 //
 // Pointers to these types are accepted too. On error nothing changes.
 func (n *Net) SetParametrization(name string, p nn.Parametrization) error {
@@ -39,19 +47,25 @@ func (n *Net) SetParametrization(name string, p nn.Parametrization) error {
 	}
 	switch p := p.(type) {
 	case nn.Dense:
+		n.unshare(e)
 		n.setDense(e)
 	case nn.Masked:
-		if err := p.Validate(name, len(e.p.value)); err != nil {
+		if err := p.Validate(name, e.info.Size()); err != nil {
 			return fmt.Errorf("native: %w", err)
 		}
+		n.unshare(e)
 		n.setMasked(e, append([]float32(nil), p.Mask...), p.Pattern)
 	case nn.Scored:
-		if err := p.Validate(name, len(e.p.value)); err != nil {
+		if err := p.Validate(name, e.info.Size()); err != nil {
 			return fmt.Errorf("native: %w", err)
 		}
+		n.unshare(e)
 		n.setScored(e, append([]float32(nil), p.Scores...), p.Keep)
 	case nn.Shared:
-		return fmt.Errorf("native: set parametrization of %s: the shared parametrization (W = λ·g ⊙ z[h], randomized parameter sharing) is %w on the native engine yet (issue #7)", name, nn.ErrNotImplemented)
+		if err := p.Validate(name, e.info.Size()); err != nil {
+			return fmt.Errorf("native: %w", err)
+		}
+		return n.setShared(e, p)
 	}
 	return nil
 }
@@ -69,11 +83,16 @@ func parametrizationKind(p nn.Parametrization) string {
 }
 
 // Parametrization returns the current parametrization of a parameter (a
-// Masked one carries a copy of the mask), or nil for an unknown name.
+// Masked one carries a copy of the mask; a Shared one the Map that was set,
+// or copies of its tables, and a copy of the divisors), or nil for an
+// unknown name.
 func (n *Net) Parametrization(name string) nn.Parametrization {
 	e, ok := n.byName[name]
 	if !ok {
 		return nil
+	}
+	if e.p.sh != nil {
+		return sharedParametrization(e.p.sh)
 	}
 	if e.scores != nil {
 		return nn.Scored{Scores: append([]float32(nil), e.scores...), Keep: e.keep}

@@ -55,6 +55,13 @@ type Net struct {
 
 	opt  *optimizer // nil until SetOptimizer
 	step int64      // optimizer steps taken since SetOptimizer
+
+	// arrays are the shared arrays by name, arrayList the same sorted by
+	// name (the order of Step and State), scr the shared kernels' block
+	// buffers (shared.go); all empty until a Shared parametrization is set.
+	arrays    map[string]*sharedArray
+	arrayList []*sharedArray
+	scr       *sharedScratch
 }
 
 // entry is the net's record of one parameter: the layer's param, its
@@ -87,13 +94,22 @@ func (p *netParam) Info() nn.ParamInfo { return p.e.info }
 
 // Values returns θ itself; writes through it change the network. Under
 // ZeroAfterStep, write with SetValues (which applies the mask) or keep the
-// pruned entries zero.
-func (p *netParam) Values() []float32 { return p.e.p.value }
+// pruned entries zero. A shared tensor has no θ: Values returns a new slice
+// holding its effective weight W (nn/shared.go).
+func (p *netParam) Values() []float32 {
+	if sh := p.e.p.sh; sh != nil {
+		return sh.weights()
+	}
+	return p.e.p.value
+}
 
 // SetValues copies src into θ. Under ZeroAfterStep the mask is applied, so
 // the pruned entries stay zero. It panics if src has the wrong length.
 func (p *netParam) SetValues(src []float32) {
 	e := p.e
+	if sh := e.p.sh; sh != nil {
+		panic(fmt.Sprintf("native: SetValues on %s: the tensor is shared (W = λ·g ⊙ z[h]) and has no θ; initialize before sharing, or write the array with SharedArray(%q).SetValues", e.info.Name, sh.arr.e.info.Name))
+	}
 	if len(src) != len(e.p.value) {
 		panic(fmt.Sprintf("native: SetValues on %s: %d values, want %d", e.info.Name, len(src), len(e.p.value)))
 	}
@@ -104,7 +120,8 @@ func (p *netParam) SetValues(src []float32) {
 }
 
 // Grad returns the dense gradient of the last Gradients call with respect to
-// the effective weight, pruned positions included (live slice).
+// the effective weight, pruned positions included (live slice); nil for a
+// shared tensor, whose gradient is the array's.
 func (p *netParam) Grad() []float32 { return p.e.p.grad }
 
 // Arch returns the architecture the net was built from.
@@ -184,7 +201,9 @@ func (n *Net) Gradients(b nn.Batch) (float64, error) {
 }
 
 // Step applies one optimizer update with learning rate lr to every
-// parameter, fused with mask enforcement (see Net and optimizer.go). It
+// parameter, fused with mask enforcement (see Net and optimizer.go), and to
+// every shared array after dividing its gradient by its GradDivisor
+// (shared tensors have nothing to update). It
 // panics if no optimizer was installed with SetOptimizer.
 func (n *Net) Step(lr float64) {
 	if n.opt == nil {
@@ -193,8 +212,11 @@ func (n *Net) Step(lr float64) {
 	n.step++
 	n.opt.prepare(lr, n.step)
 	for _, e := range n.entries {
-		n.opt.update(e)
+		if e.p.sh == nil {
+			n.opt.update(e)
+		}
 	}
+	n.stepArrays()
 }
 
 // Evaluate runs b in evaluation mode and returns the summed loss and the

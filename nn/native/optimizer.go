@@ -3,6 +3,7 @@ package native
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/prunebench/prunebench/nn"
 )
@@ -94,7 +95,8 @@ func (o *optimizer) slotNames() []string {
 }
 
 // SetOptimizer installs o with fresh state: the momentum and moment buffers
-// are allocated zero (SGD without momentum keeps none) and the step counter
+// are allocated zero (SGD without momentum keeps none), for every parameter
+// but the shared ones and for every shared array, and the step counter
 // restarts at 0, as with a new torch.optim optimizer (Adam's bias correction
 // and the dropout stream restart with it). To resume, call SetOptimizer with
 // the optimizer the State was saved with, then SetState.
@@ -120,8 +122,15 @@ func (n *Net) SetOptimizer(o nn.Optimizer) error {
 		opt.c1, opt.c2 = float32(1-o.Beta1), float32(1-o.Beta2)
 	}
 	nslots := len(opt.slotNames())
-	for _, e := range n.entries {
+	entries := slices.Clip(n.entries) // the first append copies
+	for _, a := range n.arrayList {
+		entries = append(entries, a.e)
+	}
+	for _, e := range entries {
 		e.s1, e.s2 = nil, nil
+		if e.p.sh != nil {
+			continue // a shared tensor's state is its array's
+		}
 		size := len(e.p.value)
 		if nslots >= 1 {
 			e.s1 = make([]float32, size)

@@ -21,6 +21,10 @@ import (
 //	counter step                  optimizer steps since SetOptimizer
 //	counter mask_pattern/<name>   the nn.MaskPattern of each mask
 //	counter scores_keep/<name>    the Keep of each Scored parameter
+//	shared/<array>                each shared array z
+//	opt/<slot>/shared/<array>     its optimizer buffers
+//	counter shared/<name>         the array size of each shared parameter,
+//	                              which has no param/ and no opt/ tensor
 //
 // The State shares no memory with the net. The optimizer's name and
 // hyperparameters are not part of it: they belong to the training
@@ -29,6 +33,10 @@ func (n *Net) State() (*nn.State, error) {
 	s := nn.NewState()
 	for _, e := range n.entries {
 		name := e.info.Name
+		if sh := e.p.sh; sh != nil {
+			s.Counters["shared/"+name] = int64(len(sh.arr.e.p.value))
+			continue
+		}
 		v := append([]float32(nil), e.p.value...)
 		if e.mask != nil && e.pattern == nn.ZeroBeforeForward {
 			mulMask(v, e.mask)
@@ -44,6 +52,15 @@ func (n *Net) State() (*nn.State, error) {
 		if n.opt != nil {
 			for k, slot := range n.opt.slotNames() {
 				s.Tensors["opt/"+slot+"/"+name] = append([]float32(nil), e.slot(k)...)
+			}
+		}
+	}
+	for _, a := range n.arrayList {
+		name := a.e.info.Name
+		s.Tensors["shared/"+name] = append([]float32(nil), a.e.p.value...)
+		if n.opt != nil {
+			for k, slot := range n.opt.slotNames() {
+				s.Tensors["opt/"+slot+"/shared/"+name] = append([]float32(nil), a.e.slot(k)...)
 			}
 		}
 	}
@@ -67,6 +84,11 @@ func (e *entry) slot(k int) []float32 {
 // mask and pattern where the State has a mask, Dense elsewhere), the
 // optimizer state and the step counter.
 //
+// Shared parameters are the exception: a State does not carry their maps,
+// so the net must have the shared parametrizations the State was saved with
+// (the same parameters on the same arrays) before SetState, which restores
+// the arrays and their optimizer state and leaves the maps as they are.
+//
 // The optimizer itself is not in a State: call SetOptimizer with the
 // optimizer the State was saved with first (nn.Train does), then SetState.
 // The State must then hold exactly the slots that optimizer keeps for every
@@ -79,6 +101,15 @@ func (n *Net) SetState(s *nn.State) error {
 	l := nn.StateLayout{Params: make([]nn.ParamInfo, len(n.entries)), Buffers: make([]nn.BufferInfo, len(n.buffers))}
 	for i, e := range n.entries {
 		l.Params[i] = e.info
+		if sh := e.p.sh; sh != nil {
+			if l.Shared == nil {
+				l.Shared = make([]string, len(n.entries))
+			}
+			l.Shared[i] = sh.arr.e.info.Name
+		}
+	}
+	for _, a := range n.arrayList {
+		l.Arrays = append(l.Arrays, nn.BufferInfo{Name: a.e.info.Name, Size: len(a.e.p.value)})
 	}
 	for i, b := range n.buffers {
 		l.Buffers[i] = nn.BufferInfo{Name: b.name, Size: len(b.data)}
@@ -91,8 +122,21 @@ func (n *Net) SetState(s *nn.State) error {
 		return fmt.Errorf("native: set state of model %s: %w", n.arch.Name, err)
 	}
 
+	for i, a := range n.arrayList {
+		r := u.Arrays[i]
+		copy(a.e.p.value, r.Value)
+		if a.e.s1 != nil {
+			copy(a.e.s1, r.Opt[0])
+		}
+		if a.e.s2 != nil {
+			copy(a.e.s2, r.Opt[1])
+		}
+	}
 	for i, e := range n.entries {
 		r := u.Params[i]
+		if r.Array != "" {
+			continue // restored with its array
+		}
 		copy(e.p.value, r.Value)
 		if e.s1 != nil {
 			copy(e.s1, r.Opt[0])

@@ -23,7 +23,11 @@
 //   - the three mask enforcement patterns of specs/README.md §4, including
 //     the required equivalence test of §4.3;
 //   - bit-identical resumption through State and SetState;
-//   - that Scored and Shared either work or fail with nn.ErrNotImplemented;
+//   - that Scored and Shared either work or fail with nn.ErrNotImplemented,
+//     and where they work, their contracts: for Shared, logits and ∂ℓ/∂z of
+//     two tensors on one array against the reference with explicit tables,
+//     the gradient divisors in Step, the shared Params (W on demand, no
+//     gradient), nn.SharedNet, State round trips and leaving Shared;
 //   - errors (never panics) for bad batches, masks, names and states.
 //
 // Tolerances are those of float32 arithmetic against float64 references;

@@ -10,8 +10,10 @@ import (
 )
 
 // TestParametrizations checks that Scored and Shared either work or fail
-// with an error wrapping nn.ErrNotImplemented (never a silent fallback), and
-// that masks are copied in and out.
+// with an error wrapping nn.ErrNotImplemented (never a silent fallback), that
+// an engine that implements them follows their contract against the
+// reference (checkScored, checkShared), and that masks are copied in and
+// out.
 func TestParametrizations(t *testing.T, b nn.Backend) {
 	arch := MLP()
 	net := build(t, b, arch, 8, 0, 0)
@@ -59,13 +61,8 @@ func TestParametrizations(t *testing.T, b nn.Backend) {
 	})
 
 	t.Run("Shared", func(t *testing.T) {
-		idx := make([]int32, size)
-		sign := make([]float32, size)
-		for i := range idx {
-			idx[i] = int32(i % 7)
-			sign[i] = 1
-		}
-		err := net.SetParametrization(name, nn.Shared{Array: "z", ArraySize: 7, Index: idx, Sign: sign, Scale: 1})
+		p := sharedFixture(net, []string{"fc1.weight", name}, 7, NewRand(86))
+		err := net.SetParametrization(name, p[name])
 		if err != nil {
 			if !errors.Is(err, nn.ErrNotImplemented) {
 				t.Fatalf("shared parametrization: error %q does not wrap nn.ErrNotImplemented", err)
@@ -78,9 +75,7 @@ func TestParametrizations(t *testing.T, b nn.Backend) {
 		if _, ok := net.Parametrization(name).(nn.Shared); !ok {
 			t.Fatalf("after setting a shared parametrization, %s reports %v", name, net.Parametrization(name))
 		}
-		if err := net.SetParametrization(name, nn.Dense{}); err != nil {
-			t.Fatal(err)
-		}
+		checkShared(t, b, net, p)
 	})
 
 	t.Run("MaskCopies", func(t *testing.T) {
