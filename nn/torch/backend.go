@@ -185,11 +185,23 @@ type store struct {
 	entries []*entry
 	buffers []*buffer
 	consts  []ct // the optimizer's constant tensors
+	// arrays are the shared arrays by name, and arrayList the same sorted
+	// by name (shared.go).
+	arrays    map[string]*sharedArray
+	arrayList []*sharedArray
 }
 
 func (st *store) free() {
 	for _, e := range st.entries {
 		free(e.theta, e.w, e.mask, e.grad, e.s1, e.s2)
+	}
+	for _, e := range st.entries {
+		if e.sh != nil {
+			free(e.sh.idx, e.sh.coef)
+		}
+	}
+	for _, a := range st.arrayList {
+		a.free()
 	}
 	for _, b := range st.buffers {
 		free(b.t)

@@ -68,8 +68,10 @@
 // units. The Scored parametrization computes its top-k mask on the host
 // with nn.TopKMask (the native engine's selection, so both engines keep the
 // same entries) and uploads it as a MaskedForward mask; the method sets new
-// scores once per score step. The Shared parametrization is not implemented
-// yet (nn.ErrNotImplemented).
+// scores once per score step. The Shared parametrization gathers W from
+// the array with index_select over a device index tensor built when it is
+// set, and autograd scatters the gradient back (shared.go); unlike the
+// native engine it holds that O(n) map on the device.
 //
 // # Threads
 //

@@ -106,6 +106,7 @@ func (n *Net) forward(s *scope, b nn.Batch, train bool) ct {
 			}
 		}
 	})
+	n.gatherShared(s)
 	if s.err != nil {
 		return nil
 	}
@@ -117,10 +118,20 @@ func (n *Net) forward(s *scope, b nn.Batch, train bool) ct {
 }
 
 // backprop computes the gradients of the scalar root with respect to every
-// leaf and makes them the entries' gradients (freeing the previous ones).
+// leaf (the unshared parameters' and the shared arrays') and makes them their
+// gradients (freeing the previous ones).
 func (n *Net) backprop(s *scope, root ct) {
-	leaves := make([]ct, len(n.st.entries))
-	for i, e := range n.st.entries {
+	var owners []*entry // the unshared entries, then the arrays' entries
+	for _, e := range n.st.entries {
+		if e.sh == nil {
+			owners = append(owners, e)
+		}
+	}
+	for _, a := range n.st.arrayList {
+		owners = append(owners, &a.e)
+	}
+	leaves := make([]ct, len(owners))
+	for i, e := range owners {
 		leaves[i] = e.leaf()
 	}
 	gs := s.gradients(root, leaves)
@@ -128,7 +139,7 @@ func (n *Net) backprop(s *scope, root ct) {
 		return
 	}
 	s.own(gs...)
-	for i, e := range n.st.entries {
+	for i, e := range owners {
 		free(e.grad)
 		e.grad = gs[i]
 	}

@@ -48,8 +48,9 @@ func (n *Net) SetOptimizer(o nn.Optimizer) error {
 		opt.slots = []string{"exp_avg", "exp_avg_sq"}
 	}
 	err := n.runErr(func(s *scope) {
-		news := make([][2]ct, len(n.st.entries))
-		for i, e := range n.st.entries {
+		owners := n.optimized()
+		news := make([][2]ct, len(owners))
+		for i, e := range owners {
 			for k := range opt.slots {
 				news[i][k] = s.zeros(e.shape...)
 				s.own(news[i][k])
@@ -68,7 +69,7 @@ func (n *Net) SetOptimizer(o nn.Optimizer) error {
 			free(consts...)
 			return
 		}
-		for i, e := range n.st.entries {
+		for i, e := range owners {
 			free(e.s1, e.s2)
 			e.s1, e.s2 = news[i][0], news[i][1]
 		}
@@ -80,6 +81,21 @@ func (n *Net) SetOptimizer(o nn.Optimizer) error {
 	}
 	n.opt, n.step = opt, 0
 	return nil
+}
+
+// optimized lists what the optimizer steps: the unshared parameters' entries
+// and the shared arrays'.
+func (n *Net) optimized() []*entry {
+	var es []*entry
+	for _, e := range n.st.entries {
+		if e.sh == nil {
+			es = append(es, e)
+		}
+	}
+	for _, a := range n.st.arrayList {
+		es = append(es, &a.e)
+	}
+	return es
 }
 
 // Step applies one optimizer update with learning rate lr to every
@@ -94,6 +110,9 @@ func (n *Net) Step(lr float64) {
 	n.run(func(s *scope) {
 		s.noGrad(func() {
 			for _, e := range n.st.entries {
+				if e.sh != nil {
+					continue // its array is stepped below
+				}
 				g := e.grad
 				if g == nil {
 					g = s.zeros(e.shape...)
@@ -111,6 +130,7 @@ func (n *Net) Step(lr float64) {
 					s.mul_(e.theta, e.mask)
 				}
 			}
+			n.stepArrays(s, lr)
 		})
 	})
 }

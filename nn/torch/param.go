@@ -42,10 +42,17 @@ type entry struct {
 	// s1, s2: SGD's momentum in s1; Adam's exp_avg and exp_avg_sq. nil
 	// when the optimizer keeps none.
 	s1, s2 ct
+
+	// sh is the map of a shared tensor (shared.go), which has no θ,
+	// gradient, mask or optimizer state of its own; nil otherwise.
+	sh *sharedWeight
 }
 
 // leaf is the tensor the forward reads and autograd differentiates.
 func (e *entry) leaf() ct {
+	if e.sh != nil {
+		return e.sh.w
+	}
 	if e.w != nil {
 		return e.w
 	}
@@ -65,7 +72,13 @@ func (p param) Info() nn.ParamInfo { return p.e.info }
 
 func (p param) Values() []float32 {
 	v := make([]float32, p.e.info.Size())
-	p.n.run(func(s *scope) { s.download(v, p.e.theta) })
+	p.n.run(func(s *scope) {
+		if p.e.sh != nil {
+			v = p.n.sharedWeights(s, p.e.sh, len(v))
+			return
+		}
+		s.download(v, p.e.theta)
+	})
 	return v
 }
 
@@ -76,6 +89,9 @@ func (p param) SetValues(src []float32) {
 	e := p.e
 	if len(src) != e.info.Size() {
 		panic(fmt.Sprintf("torch: SetValues on %s: %d values, want %d", e.info.Name, len(src), e.info.Size()))
+	}
+	if e.sh != nil {
+		panic(fmt.Sprintf("torch: SetValues on %s: a shared parameter has no θ; set its array with SharedArray(%q).SetValues", e.info.Name, e.sh.arr.name()))
 	}
 	p.n.run(func(s *scope) {
 		s.set(e.theta, src, e.shape)
@@ -88,6 +104,9 @@ func (p param) SetValues(src []float32) {
 // Grad returns the dense gradient with respect to the effective weight of
 // the last Gradients or Backward call (zeros before the first).
 func (p param) Grad() []float32 {
+	if p.e.sh != nil {
+		return nil // ∂ℓ/∂W is not formed: the array's Grad is ∂ℓ/∂z
+	}
 	g := make([]float32, p.e.info.Size())
 	p.n.run(func(s *scope) {
 		if p.e.grad != nil {
@@ -102,8 +121,8 @@ func (p param) Grad() []float32 {
 // any of the three patterns, and Scored for weights (the mask of the Keep
 // largest scores, computed on the host with nn.TopKMask as on the native
 // engine so that both engines pick the same entries, then uploaded as a
-// MaskedForward mask). Shared is not implemented on this engine yet: the
-// error wraps nn.ErrNotImplemented and nothing changes. Masks and scores are
+// MaskedForward mask), and Shared for weights (shared.go). Leaving Shared
+// gives the tensor a θ equal to its current W. Masks, scores and maps are
 // validated and copied.
 func (n *Net) SetParametrization(name string, p nn.Parametrization) error {
 	e, ok := n.byName[name]
@@ -116,6 +135,12 @@ func (n *Net) SetParametrization(name string, p nn.Parametrization) error {
 	}
 	if _, dense := p.(nn.Dense); !dense && e.info.Kind != nn.Weight {
 		return fmt.Errorf("torch: set parametrization of %s: %s is a %s; only weights of linear and convolutional layers take a %s", name, name, e.info.Kind, p.Describe())
+	}
+	if _, shared := p.(nn.Shared); !shared && e.sh != nil {
+		// Leave the shared parametrization with θ = the current W.
+		if err := n.runErr(func(s *scope) { n.unshare(s, e) }); err != nil {
+			return err
+		}
 	}
 	switch p := p.(type) {
 	case nn.Dense:
@@ -132,7 +157,10 @@ func (n *Net) SetParametrization(name string, p nn.Parametrization) error {
 		scores := append([]float32(nil), p.Scores...)
 		return n.runErr(func(s *scope) { n.setScored(s, e, scores, p.Keep) })
 	case nn.Shared:
-		return fmt.Errorf("torch: set parametrization of %s: the shared parametrization (W = λ·g ⊙ z[h]) is %w on the torch engine yet", name, nn.ErrNotImplemented)
+		if err := p.Validate(name, e.info.Size()); err != nil {
+			return fmt.Errorf("torch: %w", err)
+		}
+		return n.runErr(func(s *scope) { n.setShared(s, e, p) })
 	}
 	return nil
 }
@@ -143,6 +171,9 @@ func (n *Net) Parametrization(name string) nn.Parametrization {
 	e, ok := n.byName[name]
 	if !ok {
 		return nil
+	}
+	if e.sh != nil {
+		return sharedParametrization(e.sh)
 	}
 	if e.scores != nil {
 		return nn.Scored{Scores: append([]float32(nil), e.scores...), Keep: e.keep}

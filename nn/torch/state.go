@@ -11,12 +11,18 @@ import (
 // State returns a copy of everything needed to resume, named as nn.State
 // describes and as the native engine writes it (so states move between the
 // engines): param/ (θ ⊙ m under ZeroBeforeForward), buffer/, mask/,
-// scores/, opt/, and the counters step, mask_pattern/ and scores_keep/.
+// scores/, shared/ (arrays), opt/ (opt/<slot>/shared/<array> for arrays),
+// and the counters step, mask_pattern/, scores_keep/ and shared/ (the array
+// size of each shared parameter, which has no param/ or opt/ of its own).
 func (n *Net) State() (*nn.State, error) {
 	st := nn.NewState()
 	err := n.runErr(func(s *scope) {
 		for _, e := range n.st.entries {
 			name, size := e.info.Name, e.info.Size()
+			if e.sh != nil {
+				st.Counters["shared/"+name] = int64(e.sh.arr.size())
+				continue
+			}
 			v := make([]float32, size)
 			s.download(v, e.theta)
 			if e.masked(nn.ZeroBeforeForward) {
@@ -37,6 +43,18 @@ func (n *Net) State() (*nn.State, error) {
 					x := make([]float32, size)
 					s.download(x, [2]ct{e.s1, e.s2}[k])
 					st.Tensors["opt/"+slot+"/"+name] = x
+				}
+			}
+		}
+		for _, a := range n.st.arrayList {
+			z := make([]float32, a.size())
+			s.download(z, a.e.theta)
+			st.Tensors["shared/"+a.name()] = z
+			if n.opt != nil {
+				for k, slot := range n.opt.slots {
+					x := make([]float32, a.size())
+					s.download(x, [2]ct{a.e.s1, a.e.s2}[k])
+					st.Tensors["opt/"+slot+"/shared/"+a.name()] = x
 				}
 			}
 		}
@@ -63,6 +81,15 @@ func (n *Net) SetState(s *nn.State) error {
 	l := nn.StateLayout{Params: make([]nn.ParamInfo, len(n.st.entries)), Buffers: make([]nn.BufferInfo, len(n.st.buffers))}
 	for i, e := range n.st.entries {
 		l.Params[i] = e.info
+		if e.sh != nil {
+			if l.Shared == nil {
+				l.Shared = make([]string, len(n.st.entries))
+			}
+			l.Shared[i] = e.sh.arr.name()
+		}
+	}
+	for _, a := range n.st.arrayList {
+		l.Arrays = append(l.Arrays, nn.BufferInfo{Name: a.name(), Size: a.size()})
 	}
 	for i, b := range n.st.buffers {
 		l.Buffers[i] = nn.BufferInfo{Name: b.name, Size: b.size}
@@ -76,8 +103,21 @@ func (n *Net) SetState(s *nn.State) error {
 	}
 
 	err = n.runErr(func(sc *scope) {
+		for i, a := range n.st.arrayList {
+			r := u.Arrays[i]
+			sc.set(a.e.theta, r.Value, a.e.shape)
+			if a.e.s1 != nil {
+				sc.set(a.e.s1, r.Opt[0], a.e.shape)
+			}
+			if a.e.s2 != nil {
+				sc.set(a.e.s2, r.Opt[1], a.e.shape)
+			}
+		}
 		for i, e := range n.st.entries {
 			r := u.Params[i]
+			if r.Array != "" {
+				continue // restored with its array
+			}
 			sc.set(e.theta, r.Value, e.shape)
 			if e.s1 != nil {
 				sc.set(e.s1, r.Opt[0], e.shape)
