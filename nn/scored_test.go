@@ -2,10 +2,16 @@ package nn
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
+)
+
+var (
+	negZero32 = float32(math.Copysign(0, -1))
+	inf       = float32(math.Inf(1))
 )
 
 func TestTopKMaskByHand(t *testing.T) {
@@ -24,6 +30,11 @@ func TestTopKMaskByHand(t *testing.T) {
 		{[]float32{1, 2}, 0, []float32{0, 0}},
 		{[]float32{1, 2}, 2, []float32{1, 1}},
 		{[]float32{1, 2}, 9, []float32{1, 1}},
+		// −0 and +0 tie (to the lower index); infinities order as numbers.
+		{[]float32{negZero32, 0, 1, -1}, 2, []float32{1, 0, 1, 0}},
+		{[]float32{0, negZero32, 1, -1}, 2, []float32{1, 0, 1, 0}},
+		{[]float32{inf, -inf, 3, -inf}, 2, []float32{1, 0, 1, 0}},
+		{[]float32{-inf, -inf, -5}, 2, []float32{1, 0, 1}},
 	}
 	for _, c := range cases {
 		if got := TopKMask(c.scores, c.keep); !slices.Equal(got, c.want) {

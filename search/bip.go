@@ -222,14 +222,16 @@ func (c BiPConfig) ScoreGradient(dst, s, theta, m, g []float32) {
 	if c.Accelerate {
 		coef = 0
 	}
-	for i := range dst {
-		sg := sign(s[i])
-		if c.Mode == "reference" {
-			t := sg * theta[i] * g[i]
+	s, theta, m, g = s[:len(dst)], theta[:len(dst)], m[:len(dst)], g[:len(dst)]
+	if c.Mode == "reference" {
+		for i := range dst {
+			t := sign(s[i]) * theta[i] * g[i]
 			dst[i] = t - coef*t*t
-			continue
 		}
-		dst[i] = sg * (theta[i]*g[i] - coef*m[i]*g[i]*g[i])
+		return
+	}
+	for i := range dst {
+		dst[i] = sign(s[i]) * (theta[i]*g[i] - coef*m[i]*g[i]*g[i])
 	}
 }
 
