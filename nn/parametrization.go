@@ -73,12 +73,10 @@ type Scored struct {
 // The index and sign of every virtual weight come from Map, which the
 // engine calls inside its forward and backward kernels, so that no O(n)
 // index or sign tensor is stored (specs/rps.md §8; share.Mapper provides
-// one per shared tensor). Index and Sign, full explicit tables of the
-// tensor's size, are the alternative for small cases and tests: exactly one
-// of Map and (Index, Sign) is given. The tables stay in the contract
-// because materializing them is the simplest correct form (a reference for
-// tests, share.Mapper.Shared); engines copy them, as they copy masks, and
-// read them through a TableMap.
+// one per shared tensor). For small cases and tests, Map can be a TableMap
+// of full explicit tables of the tensor's size: materializing them is the
+// simplest correct form (a reference for tests, share.Mapper.Shared);
+// engines copy a TableMap's tables, as they copy masks.
 //
 // GradDivisor, nil or one positive entry per array entry, is the STABLE-RPS
 // gradient scaler (specs/rps.md §6): the engine divides ∂ℓ/∂z by it after
@@ -90,12 +88,8 @@ type Shared struct {
 	ArraySize int
 	// Map gives the indices and signs on the fly; it must be deterministic
 	// and safe to call from the engine's kernels at every step (it is kept,
-	// not copied).
-	Map SharedMap
-	// Index and Sign are explicit tables (row-major, the tensor's size),
-	// used when Map is nil.
-	Index []int32
-	Sign  []float32
+	// not copied, unless it is a TableMap, whose tables are copied).
+	Map   SharedMap
 	Scale float32
 	// GradDivisor is the scaler's s_j per array entry; nil: no scaling.
 	GradDivisor []float32

@@ -69,7 +69,9 @@ type SharedMap interface {
 
 // TableMap is a SharedMap read from explicit tables of the tensor's size. It
 // stores 8 bytes per virtual weight, which defeats the memory saving of
-// sharing: use it for tests and small cases.
+// sharing: use it for tests and small cases. It is the simplest correct map
+// (a reference for tests, share.Mapper.Shared); engines copy its tables when
+// the parametrization is set, as they copy masks, where they keep other maps.
 type TableMap struct {
 	Index []int32
 	Sign  []float32
@@ -95,21 +97,13 @@ type SharedNet interface {
 	SharedArray(name string) Param
 }
 
-// Mapping returns the map of s: Map, or a TableMap over Index and Sign.
-func (s Shared) Mapping() SharedMap {
-	if s.Map != nil {
-		return s.Map
-	}
-	return TableMap{Index: s.Index, Sign: s.Sign}
-}
-
 // validateBlock is how many virtual weights Validate and Weights ask the map
 // for at once.
 const validateBlock = 4096
 
 // Validate checks s for a tensor of size entries: an array name, 1 ≤
-// ArraySize < 2³¹ (indices are int32), exactly one of Map and full tables, a
-// finite Scale, divisors that are nil or one finite positive value per array
+// ArraySize < 2³¹ (indices are int32), a Map (full tables when it is a
+// TableMap), a finite Scale, divisors that are nil or one finite positive value per array
 // entry, and, walking the whole map once (O(size) time, no O(size) memory),
 // every index in [0, ArraySize) and every sign ±1. Errors name the tensor.
 func (s Shared) Validate(name string, size int) error {
@@ -120,14 +114,11 @@ func (s Shared) Validate(name string, size int) error {
 	if s.ArraySize < 1 || s.ArraySize > math.MaxInt32 {
 		return fmt.Errorf("%s: array %q of %d entries, want 1 to %d", what, s.Array, s.ArraySize, math.MaxInt32)
 	}
-	if s.Map != nil && (s.Index != nil || s.Sign != nil) {
-		return fmt.Errorf("%s: both a Map and explicit Index/Sign tables; give one", what)
+	if s.Map == nil {
+		return fmt.Errorf("%s: no Map", what)
 	}
-	if s.Map == nil && (len(s.Index) != size || len(s.Sign) != size) {
-		if s.Index == nil && s.Sign == nil {
-			return fmt.Errorf("%s: no Map and no Index/Sign tables", what)
-		}
-		return fmt.Errorf("%s: tables of %d indices and %d signs, want %d each", what, len(s.Index), len(s.Sign), size)
+	if t, ok := s.Map.(TableMap); ok && (len(t.Index) != size || len(t.Sign) != size) {
+		return fmt.Errorf("%s: tables of %d indices and %d signs, want %d each", what, len(t.Index), len(t.Sign), size)
 	}
 	if math.IsNaN(float64(s.Scale)) || math.IsInf(float64(s.Scale), 0) {
 		return fmt.Errorf("%s: scale %v, want a finite value", what, s.Scale)
@@ -142,7 +133,7 @@ func (s Shared) Validate(name string, size int) error {
 			}
 		}
 	}
-	m := s.Mapping()
+	m := s.Map
 	b := min(size, validateBlock)
 	idx, sign := make([]int32, b), make([]float32, b)
 	for start := 0; start < size; start += b {
@@ -179,7 +170,7 @@ func (s Shared) CheckArray(size int, divisor []float32) error {
 // exactly as the shared one. z has ArraySize entries. It allocates a small
 // block buffer, not O(len(dst)).
 func (s Shared) Weights(dst, z []float32) {
-	m := s.Mapping()
+	m := s.Map
 	b := min(len(dst), validateBlock)
 	idx, sign := make([]int32, b), make([]float32, b)
 	for start := 0; start < len(dst); start += b {

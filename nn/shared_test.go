@@ -2,52 +2,55 @@ package nn
 
 import (
 	"math"
-	"slices"
 	"strings"
 	"testing"
 )
 
-func sharedTables(size, m int) Shared {
-	s := Shared{Array: "z", ArraySize: m, Index: make([]int32, size), Sign: make([]float32, size), Scale: 0.5}
+func sharedTables(size, m int) (Shared, TableMap) {
+	t := TableMap{Index: make([]int32, size), Sign: make([]float32, size)}
 	for i := range size {
-		s.Index[i] = int32(i * 7 % m)
-		s.Sign[i] = float32(1 - 2*(i%3%2))
+		t.Index[i] = int32(i * 7 % m)
+		t.Sign[i] = float32(1 - 2*(i%3%2))
 	}
-	return s
+	return Shared{Array: "z", ArraySize: m, Map: t, Scale: 0.5}, t
 }
 
-// Validate accepts a good parametrization in either form and names what is
-// wrong with a bad one.
+// Validate accepts a good parametrization and names what is wrong with a
+// bad one.
 func TestSharedValidate(t *testing.T) {
-	good := sharedTables(10, 4)
+	good, tab := sharedTables(10, 4)
 	if err := good.Validate("w", 10); err != nil {
 		t.Fatalf("tables: %v", err)
 	}
-	viaMap := Shared{Array: "z", ArraySize: 4, Map: TableMap{Index: good.Index, Sign: good.Sign}, Scale: 1, GradDivisor: []float32{1, 2, 3, 4}}
-	if err := viaMap.Validate("w", 10); err != nil {
-		t.Fatalf("map: %v", err)
+	withDiv := Shared{Array: "z", ArraySize: 4, Map: tab, Scale: 1, GradDivisor: []float32{1, 2, 3, 4}}
+	if err := withDiv.Validate("w", 10); err != nil {
+		t.Fatalf("divisors: %v", err)
 	}
-	mod := func(f func(s *Shared)) Shared {
-		s := sharedTables(10, 4)
-		s.Index, s.Sign = slices.Clone(s.Index), slices.Clone(s.Sign)
-		f(&s)
+	// mod gives f a fresh good parametrization and its own tables, which
+	// become its Map unless f removes the Map.
+	mod := func(f func(s *Shared, tab *TableMap)) Shared {
+		s, tab := sharedTables(10, 4)
+		f(&s, &tab)
+		if s.Map != nil {
+			s.Map = tab
+		}
 		return s
 	}
 	for _, c := range []struct {
 		s    Shared
 		want string
 	}{
-		{mod(func(s *Shared) { s.Array = "" }), "no array name"},
-		{mod(func(s *Shared) { s.ArraySize = 0 }), "0 entries"},
-		{mod(func(s *Shared) { s.Map = TableMap{} }), "both"},
-		{mod(func(s *Shared) { s.Index, s.Sign = nil, nil }), "no Map"},
-		{mod(func(s *Shared) { s.Sign = s.Sign[:9] }), "9 signs"},
-		{mod(func(s *Shared) { s.Index[3] = 4 }), "virtual weight 3 reads index 4"},
-		{mod(func(s *Shared) { s.Index[5] = -1 }), "reads index -1"},
-		{mod(func(s *Shared) { s.Sign[2] = 0.5 }), "sign 0.5"},
-		{mod(func(s *Shared) { s.Scale = float32(math.NaN()) }), "scale NaN"},
-		{mod(func(s *Shared) { s.GradDivisor = []float32{1, 1, 1} }), "3 gradient divisors"},
-		{mod(func(s *Shared) { s.GradDivisor = []float32{1, 1, -1, 1} }), "divisor 2 is -1"},
+		{mod(func(s *Shared, _ *TableMap) { s.Array = "" }), "no array name"},
+		{mod(func(s *Shared, _ *TableMap) { s.ArraySize = 0 }), "0 entries"},
+		{mod(func(s *Shared, _ *TableMap) { s.Map = nil }), "no Map"},
+		{mod(func(_ *Shared, tab *TableMap) { tab.Sign = tab.Sign[:9] }), "9 signs"},
+		{mod(func(_ *Shared, tab *TableMap) { tab.Index, tab.Sign = nil, nil }), "0 indices and 0 signs"},
+		{mod(func(_ *Shared, tab *TableMap) { tab.Index[3] = 4 }), "virtual weight 3 reads index 4"},
+		{mod(func(_ *Shared, tab *TableMap) { tab.Index[5] = -1 }), "reads index -1"},
+		{mod(func(_ *Shared, tab *TableMap) { tab.Sign[2] = 0.5 }), "sign 0.5"},
+		{mod(func(s *Shared, _ *TableMap) { s.Scale = float32(math.NaN()) }), "scale NaN"},
+		{mod(func(s *Shared, _ *TableMap) { s.GradDivisor = []float32{1, 1, 1} }), "3 gradient divisors"},
+		{mod(func(s *Shared, _ *TableMap) { s.GradDivisor = []float32{1, 1, -1, 1} }), "divisor 2 is -1"},
 	} {
 		err := c.s.Validate("w", 10)
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "of w") {
@@ -78,19 +81,16 @@ func TestSharedCheckArray(t *testing.T) {
 
 // Weights is Scale·Sign·z[Index], across block boundaries.
 func TestSharedWeights(t *testing.T) {
-	s := sharedTables(2*validateBlock+3, 11)
+	s, tab := sharedTables(2*validateBlock+3, 11)
 	z := make([]float32, 11)
 	for j := range z {
 		z[j] = float32(j) - 5
 	}
-	w := make([]float32, len(s.Index))
+	w := make([]float32, len(tab.Index))
 	s.Weights(w, z)
 	for i := range w {
-		if want := s.Scale * s.Sign[i] * z[s.Index[i]]; w[i] != want {
+		if want := s.Scale * tab.Sign[i] * z[tab.Index[i]]; w[i] != want {
 			t.Fatalf("W[%d] = %v, want %v", i, w[i], want)
 		}
-	}
-	if s.Mapping().(TableMap).Index == nil {
-		t.Errorf("Mapping of tables is not a TableMap over them")
 	}
 }

@@ -40,8 +40,9 @@
 //     time, m float32 per array), then ScaleGrad(gradZ, divisors) after the
 //     backward pass and before the optimizer step and its weight decay.
 //   - Mapper.Shared(ℓ, λ) materializes the full nn.Shared parametrization
-//     (Index and Sign slices, 8 bytes per virtual weight) for engines that
-//     store indices and for tests; it defeats the memory saving.
+//     (an nn.TableMap of Index and Sign slices, 8 bytes per virtual weight)
+//     for engines that store indices and for tests; it defeats the memory
+//     saving.
 //
 // # Decisions
 //

@@ -272,18 +272,20 @@ func (mp *Mapper) TableBytes() int64 {
 }
 
 // Shared materializes the full index and sign tensors of layer l as an
-// nn.Shared parametrization with scale λ. It allocates 8·N_ℓ bytes: use it
-// for tests and for engines that store indices; kernels should call Index
-// or Fill instead.
+// nn.Shared parametrization with scale λ whose Map is an nn.TableMap. It
+// allocates 8·N_ℓ bytes: use it for tests and for engines that store
+// indices; kernels should call Index or Fill instead.
 func (mp *Mapper) Shared(l int, scale float32) nn.Shared {
 	info := mp.layers[l].info
-	s := nn.Shared{
+	t := nn.TableMap{
+		Index: make([]int32, mp.layers[l].size),
+		Sign:  make([]float32, mp.layers[l].size),
+	}
+	mp.Fill(l, 0, t.Index, t.Sign)
+	return nn.Shared{
 		Array:     mp.arrays[info.Array].Name,
 		ArraySize: info.ArraySize,
-		Index:     make([]int32, mp.layers[l].size),
-		Sign:      make([]float32, mp.layers[l].size),
+		Map:       t,
 		Scale:     scale,
 	}
-	mp.Fill(l, 0, s.Index, s.Sign)
-	return s
 }

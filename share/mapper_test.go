@@ -48,8 +48,11 @@ func mustMapper(t testing.TB, ts []Tensor, cfg Config) *Mapper {
 }
 
 func indices(mp *Mapper, l int) []int32 {
-	return mp.Shared(l, 1).Index
+	return tables(mp.Shared(l, 1)).Index
 }
+
+// tables returns the tables of a parametrization from Mapper.Shared.
+func tables(s nn.Shared) nn.TableMap { return s.Map.(nn.TableMap) }
 
 var small = Hasher{A: [4]int64{3, 5, 7, 9}}
 
@@ -305,8 +308,8 @@ func TestSharedMaterialization(t *testing.T) {
 	ts := []Tensor{lin("fc1", 4, 5), lin("fc2", 2, 4)}
 	g := mustMapper(t, ts, Config{Mapper: Pareto, Ratio: 0.5, Seed: 1})
 	s := g.Shared(1, 0.25)
-	if s.Array != "rps" || s.ArraySize != 14 || s.Scale != 0.25 || len(s.Index) != 8 || len(s.Sign) != 8 {
-		t.Errorf("global Shared = %q/%d scale %v, %d indices, %d signs; want rps/14, 0.25, 8, 8", s.Array, s.ArraySize, s.Scale, len(s.Index), len(s.Sign))
+	if s.Array != "rps" || s.ArraySize != 14 || s.Scale != 0.25 || len(tables(s).Index) != 8 || len(tables(s).Sign) != 8 {
+		t.Errorf("global Shared = %q/%d scale %v, %d indices, %d signs; want rps/14, 0.25, 8, 8", s.Array, s.ArraySize, s.Scale, len(tables(s).Index), len(tables(s).Sign))
 	}
 	l := mustMapper(t, ts, Config{Mapper: Pareto, Ratio: 0.5, Scope: "local", Seed: 1})
 	s = l.Shared(1, 1)
@@ -329,7 +332,7 @@ func TestMapperDeterministic(t *testing.T) {
 		a, b := mustMapper(t, ts, cfg), mustMapper(t, ts, cfg)
 		cfg.Seed = 13
 		c := mustMapper(t, ts, cfg)
-		sa, sb, sc := a.Shared(0, 1), b.Shared(0, 1), c.Shared(0, 1)
+		sa, sb, sc := tables(a.Shared(0, 1)), tables(b.Shared(0, 1)), tables(c.Shared(0, 1))
 		if !slices.Equal(sa.Index, sb.Index) || !slices.Equal(sa.Sign, sb.Sign) {
 			t.Errorf("%s: same seed, different maps", mapper)
 		}

@@ -118,7 +118,7 @@ func TestReferenceScalerAtRatioOne(t *testing.T) {
 			t.Fatal(err)
 		}
 		for l := range mp.NumLayers() {
-			s := mp.Shared(l, 1)
+			s := tables(mp.Shared(l, 1))
 			for _, j := range s.Index {
 				ratio := lams[l] * lams[l] / float64(div[0][j])
 				want := 1.0
@@ -160,7 +160,7 @@ func TestScalerInvariance(t *testing.T) {
 		}
 		gz := make([]float64, mp.M())
 		for l := range ts {
-			s := mp.Shared(l, 1)
+			s := tables(mp.Shared(l, 1))
 			for i, j := range s.Index {
 				gz[j] += lams[l] * float64(s.Sign[i]) * grads[l][i]
 			}
@@ -173,7 +173,7 @@ func TestScalerInvariance(t *testing.T) {
 		}
 		out := make([][]float64, len(ts))
 		for l := range ts {
-			s := mp.Shared(l, 1)
+			s := tables(mp.Shared(l, 1))
 			out[l] = make([]float64, len(s.Index))
 			for i, j := range s.Index {
 				out[l][i] = lams[l] * float64(s.Sign[i]) * gz[j]

@@ -31,7 +31,7 @@ func TestSignsBalancedAndMapperIndependent(t *testing.T) {
 	var plus, agree float64
 	n := 0
 	for l := range ref.NumLayers() {
-		s := ref.Shared(l, 1)
+		s := tables(ref.Shared(l, 1))
 		for i, g := range s.Sign {
 			if g != 1 && g != -1 {
 				t.Fatalf("sign %v", g)

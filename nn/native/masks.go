@@ -25,7 +25,7 @@ import (
 //     the tensors that already read the same array (same size and
 //     divisors); the array is created zero when no tensor reads it yet, and
 //     the tensor's θ, gradient, mask and optimizer state are released.
-//     Explicit Index/Sign tables are copied; a Map is kept and called by
+//     A TableMap's tables are copied; another Map is kept and called by
 //     every forward and backward pass.
 //
 // Setting Dense, Masked or Scored on a shared tensor first gives it a θ
@@ -84,8 +84,8 @@ func parametrizationKind(p nn.Parametrization) string {
 
 // Parametrization returns the current parametrization of a parameter (a
 // Masked one carries a copy of the mask; a Shared one the Map that was set,
-// or copies of its tables, and a copy of the divisors), or nil for an
-// unknown name.
+// or a TableMap over copies of its tables, and a copy of the divisors), or
+// nil for an unknown name.
 func (n *Net) Parametrization(name string) nn.Parametrization {
 	e, ok := n.byName[name]
 	if !ok {

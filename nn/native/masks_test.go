@@ -93,8 +93,8 @@ func TestSetParametrizationErrors(t *testing.T) {
 		{"conv1.weight", &nn.Shared{Array: "z", ArraySize: 3}, []string{"conv1.weight", "shared", "no Map"}, false},
 		{"conv1.weight", nn.Shared{Array: "z", ArraySize: 0, Map: nn.TableMap{}}, []string{"conv1.weight", "0 entries"}, false},
 		{"conv1.weight", nn.Shared{ArraySize: 3, Map: nn.TableMap{}}, []string{"conv1.weight", "no array name"}, false},
-		{"conv1.weight", nn.Shared{Array: "z", ArraySize: 3, Index: make([]int32, size), Sign: make([]float32, size)}, []string{"conv1.weight", "sign 0"}, false},
-		{"conv1.bias", nn.Shared{Array: "z", ArraySize: 3, Index: make([]int32, 4), Sign: make([]float32, 4)}, []string{"conv1.bias", "bias"}, false},
+		{"conv1.weight", nn.Shared{Array: "z", ArraySize: 3, Map: nn.TableMap{Index: make([]int32, size), Sign: make([]float32, size)}}, []string{"conv1.weight", "sign 0"}, false},
+		{"conv1.bias", nn.Shared{Array: "z", ArraySize: 3, Map: nn.TableMap{Index: make([]int32, 4), Sign: make([]float32, 4)}}, []string{"conv1.bias", "bias"}, false},
 		{"bn1.bias", nn.Scored{}, []string{"bn1.bias"}, false},
 	}
 	for _, c := range cases {

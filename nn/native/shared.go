@@ -44,8 +44,8 @@ type sharedArray struct {
 // read it.
 type sharedWeight struct {
 	arr   *sharedArray
-	m     nn.SharedMap // the caller's Map, or a TableMap over copied tables
-	table bool         // m is the engine's TableMap copy of explicit tables
+	m     nn.SharedMap // the caller's Map, or a copy of the caller's TableMap
+	table bool         // m is the engine's copy of a TableMap
 	scale float32
 	// rows × cols is the weight as a matrix ([out, in·kh·kw]); block is the
 	// number of rows gathered at a time.
@@ -158,8 +158,8 @@ func (n *Net) setShared(e *entry, p nn.Shared) error {
 		arr = n.newArray(p)
 	}
 	m, table := p.Map, false
-	if m == nil {
-		m, table = nn.TableMap{Index: slices.Clone(p.Index), Sign: slices.Clone(p.Sign)}, true
+	if t, ok := m.(nn.TableMap); ok {
+		m, table = nn.TableMap{Index: slices.Clone(t.Index), Sign: slices.Clone(t.Sign)}, true
 	}
 	rows := e.info.Shape[0]
 	cols := e.info.Size() / rows
@@ -258,13 +258,14 @@ func (n *Net) unshare(e *entry) {
 }
 
 // sharedParametrization is the nn.Shared that Parametrization reports: the
-// caller's Map, or copies of the tables, and a copy of the divisors.
+// caller's Map, or a TableMap over copies of the tables, and a copy of the
+// divisors.
 func sharedParametrization(sh *sharedWeight) nn.Shared {
 	p := sh.spec()
 	p.GradDivisor = slices.Clone(p.GradDivisor)
 	if sh.table {
 		t := sh.m.(nn.TableMap)
-		p.Map, p.Index, p.Sign = nil, slices.Clone(t.Index), slices.Clone(t.Sign)
+		p.Map = nn.TableMap{Index: slices.Clone(t.Index), Sign: slices.Clone(t.Sign)}
 	}
 	return p
 }

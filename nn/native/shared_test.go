@@ -265,16 +265,16 @@ func TestSharedParetoContinuity(t *testing.T) {
 			for k, name := range names {
 				size := net.Param(name).Info().Size()
 				s := c.scales[k%len(c.scales)]
-				p := nn.Shared{Array: "z", ArraySize: total, Index: make([]int32, size), Sign: make([]float32, size), Scale: s, GradDivisor: div}
+				tab := nn.TableMap{Index: make([]int32, size), Sign: make([]float32, size)}
 				for i := range size {
-					p.Index[i] = int32(perm[off+i])
-					p.Sign[i] = float32(1 - 2*rng.IntN(2))
+					tab.Index[i] = int32(perm[off+i])
+					tab.Sign[i] = float32(1 - 2*rng.IntN(2))
 					if div != nil {
 						// v1 with one weight per slot: A²/c = Scale².
-						div[p.Index[i]] = s * s
+						div[tab.Index[i]] = s * s
 					}
 				}
-				ps[k] = p
+				ps[k] = nn.Shared{Array: "z", ArraySize: total, Map: tab, Scale: s, GradDivisor: div}
 				off += size
 			}
 			for k, name := range names {
@@ -508,7 +508,7 @@ func TestSharedArrays(t *testing.T) {
 		{nn.Shared{Array: "z", ArraySize: 8, Map: hashMap{m: 8}, Scale: 1}, "9 entries"},
 		{nn.Shared{Array: "z", ArraySize: 9, Map: m, Scale: 1, GradDivisor: slices.Repeat([]float32{2}, 9)}, "gradient divisors differ"},
 		{nn.Shared{Array: "z", ArraySize: 9, Map: hashMap{m: 10}, Scale: 1}, "reads index 9"},
-		{nn.Shared{Array: "z", ArraySize: 9, Map: m, Index: []int32{0}, Scale: 1}, "both"},
+		{nn.Shared{Array: "z", ArraySize: 9, Map: nn.TableMap{Index: []int32{0}}, Scale: 1}, "tables of 1 indices"},
 		{nn.Shared{Array: "z", ArraySize: 9, Map: m, Scale: float32(math.Inf(1))}, "scale"},
 		{nn.Shared{Array: "z", ArraySize: 9, Map: m, Scale: 1, GradDivisor: []float32{1}}, "1 gradient divisors"},
 		{nn.Shared{Array: "z", ArraySize: 9, Map: m, Scale: 1, GradDivisor: make([]float32, 9)}, "divisor 0 is 0"},

@@ -11,9 +11,10 @@ import (
 )
 
 // sharedFixture returns Shared parametrizations of the named weights of net
-// on one array "z" of m entries, with explicit tables: uniform indices (so
-// that slots collect weights of several tensors), random signs, a different
-// scale per tensor and one set of gradient divisors for the array.
+// on one array "z" of m entries, with explicit tables (an nn.TableMap):
+// uniform indices (so that slots collect weights of several tensors), random
+// signs, a different scale per tensor and one set of gradient divisors for
+// the array.
 func sharedFixture(net nn.Net, names []string, m int, rng *rand.Rand) map[string]nn.Shared {
 	div := make([]float32, m)
 	for j := range div {
@@ -22,22 +23,26 @@ func sharedFixture(net nn.Net, names []string, m int, rng *rand.Rand) map[string
 	out := map[string]nn.Shared{}
 	for k, name := range names {
 		size := net.Param(name).Info().Size()
-		p := nn.Shared{Array: "z", ArraySize: m, Index: make([]int32, size), Sign: make([]float32, size), Scale: float32(0.5 + 0.75*float64(k)), GradDivisor: div}
-		for i := range p.Index {
-			p.Index[i] = int32(rng.IntN(m))
-			p.Sign[i] = float32(1 - 2*rng.IntN(2))
+		tab := nn.TableMap{Index: make([]int32, size), Sign: make([]float32, size)}
+		for i := range tab.Index {
+			tab.Index[i] = int32(rng.IntN(m))
+			tab.Sign[i] = float32(1 - 2*rng.IntN(2))
 		}
-		out[name] = p
+		out[name] = nn.Shared{Array: "z", ArraySize: m, Map: tab, Scale: float32(0.5 + 0.75*float64(k)), GradDivisor: div}
 	}
 	return out
 }
 
+// tables returns the tables of a parametrization built by sharedFixture.
+func tables(p nn.Shared) nn.TableMap { return p.Map.(nn.TableMap) }
+
 // refWeights is W_i = Scale · Sign_i · z[Index_i] in float64, from the
 // tables, independently of nn.Shared.Weights.
 func refWeights(p nn.Shared, z []float32) []float64 {
-	w := make([]float64, len(p.Index))
-	for i, j := range p.Index {
-		w[i] = float64(p.Scale) * float64(p.Sign[i]) * float64(z[j])
+	tab := tables(p)
+	w := make([]float64, len(tab.Index))
+	for i, j := range tab.Index {
+		w[i] = float64(p.Scale) * float64(tab.Sign[i]) * float64(z[j])
 	}
 	return w
 }
@@ -130,8 +135,9 @@ func checkShared(t *testing.T, b nn.Backend, net nn.Net, ps map[string]nn.Shared
 	gz := make([]float64, m)
 	for _, name := range names {
 		p := ps[name]
-		for i, j := range p.Index {
-			gz[j] += float64(p.Scale) * float64(p.Sign[i]) * grads[name][i]
+		tab := tables(p)
+		for i, j := range tab.Index {
+			gz[j] += float64(p.Scale) * float64(tab.Sign[i]) * grads[name][i]
 		}
 		if g := net.Param(name).Grad(); len(g) != 0 {
 			t.Errorf("Grad of shared %s has %d entries, want none (the gradient is the array's)", name, len(g))
@@ -162,11 +168,16 @@ func checkShared(t *testing.T, b nn.Backend, net nn.Net, ps map[string]nn.Shared
 	for _, name := range names {
 		got, ok := net.Parametrization(name).(nn.Shared)
 		p := ps[name]
-		if !ok || got.Array != p.Array || got.ArraySize != p.ArraySize || got.Scale != p.Scale ||
-			!slices.Equal(got.Index, p.Index) || !slices.Equal(got.Sign, p.Sign) || !slices.Equal(got.GradDivisor, p.GradDivisor) {
+		if !ok {
 			t.Fatalf("Parametrization(%s) = %v, want the shared parametrization that was set", name, net.Parametrization(name))
 		}
-		got.Index[0] = (got.Index[0] + 1) % int32(m)
+		gotTab, isTab := got.Map.(nn.TableMap)
+		tab := tables(p)
+		if !isTab || got.Array != p.Array || got.ArraySize != p.ArraySize || got.Scale != p.Scale ||
+			!slices.Equal(gotTab.Index, tab.Index) || !slices.Equal(gotTab.Sign, tab.Sign) || !slices.Equal(got.GradDivisor, p.GradDivisor) {
+			t.Fatalf("Parametrization(%s) = %v, want the shared parametrization that was set (its Map a TableMap over the same tables)", name, net.Parametrization(name))
+		}
+		gotTab.Index[0] = (gotTab.Index[0] + 1) % int32(m)
 		got.GradDivisor[0] = 1e9
 	}
 

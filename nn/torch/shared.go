@@ -26,8 +26,8 @@ import (
 // sharedWeight is a shared tensor's map on the device.
 type sharedWeight struct {
 	arr   *sharedArray
-	spec  nn.Shared // as set (tables copied; divisors are the array's)
-	table bool      // the caller gave tables, not a Map
+	spec  nn.Shared // as set (a TableMap copied; divisors are the array's)
+	table bool      // the caller's Map is a TableMap
 	idx   ct        // int64 [size]
 	coef  ct        // float32 [size]: Scale·Sign
 	w     ct        // W of the current forward (a scope temporary)
@@ -54,7 +54,7 @@ func (a *sharedArray) free() { free(a.e.theta, a.e.grad, a.e.s1, a.e.s2, a.div) 
 func (n *Net) setShared(s *scope, e *entry, p nn.Shared) {
 	size := e.info.Size()
 	idx32, sign := make([]int32, size), make([]float32, size)
-	p.Mapping().Fill(0, idx32, sign)
+	p.Map.Fill(0, idx32, sign)
 	idx := make([]int64, size)
 	for i, j := range idx32 {
 		idx[i] = int64(j)
@@ -94,9 +94,10 @@ func (n *Net) setShared(s *scope, e *entry, p nn.Shared) {
 			return
 		}
 	}
-	sh := &sharedWeight{arr: arr, spec: p, table: p.Map == nil}
-	if sh.table {
-		sh.spec.Index, sh.spec.Sign = slices.Clone(p.Index), slices.Clone(p.Sign)
+	sh := &sharedWeight{arr: arr, spec: p}
+	if t, ok := p.Map.(nn.TableMap); ok {
+		sh.table = true
+		sh.spec.Map = nn.TableMap{Index: slices.Clone(t.Index), Sign: slices.Clone(t.Sign)}
 	}
 	sh.spec.GradDivisor = nil
 	sh.idx = s.uploadRaw(unsafe.Pointer(&idx[0]), 8, kLong, size, []int64{int64(size)})
@@ -301,7 +302,8 @@ func sharedParametrization(sh *sharedWeight) nn.Shared {
 	p.ArraySize = sh.arr.size()
 	p.GradDivisor = slices.Clone(sh.arr.divHost)
 	if sh.table {
-		p.Index, p.Sign = slices.Clone(p.Index), slices.Clone(p.Sign)
+		t := p.Map.(nn.TableMap)
+		p.Map = nn.TableMap{Index: slices.Clone(t.Index), Sign: slices.Clone(t.Sign)}
 	}
 	return p
 }
