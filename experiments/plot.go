@@ -83,7 +83,7 @@ var plotGlyphs = []draw.GlyphDrawer{
 // each density, points connected in density order, with a marker, and
 // error bars of ± one sample standard deviation where there are two or
 // more replicates. NaN accuracies are left out. Rows of the method "dense"
-// and rows at density 1 make the dense baseline, drawn as a dashed
+// (or, when there are none, rows at density 1) make the dense baseline, drawn as a dashed
 // horizontal line (with a band of ± std) labelled with its mean ± std;
 // density-1 rows of a pruning method are also the first point of their
 // line. With a line key other than method and several baseline values of
@@ -148,13 +148,17 @@ func WritePlot(path string, rs []Result, o PlotOptions) error {
 	}
 	lineRows := map[string][]Result{}
 	baseRows := map[string][]Result{}
+	// Density-1 rows of other methods join the baseline only when no row
+	// is the method "dense": a shared model at 1× or a pruning method at
+	// density 1 is not the dense model when the dense model is there.
+	haveDense := slices.ContainsFunc(rs, func(r Result) bool { return r.Method == "dense" })
 	for i := range rs {
 		r := &rs[i]
 		if !(r.Density > 0 && r.Density <= 1) {
 			continue // not a density: nothing to place on the axis
 		}
 		k := key.text(r)
-		dense := r.Method == "dense" || r.Density == 1
+		dense := r.Method == "dense" || (!haveDense && r.Density == 1)
 		if dense {
 			bk := k
 			if by == "method" {

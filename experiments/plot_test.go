@@ -160,3 +160,24 @@ func TestWritePlotErrors(t *testing.T) {
 		}
 	}
 }
+
+// With the dense model among the rows, another method's rows at density 1
+// (a shared model at 1×) are a point of that method's line, not part of the
+// dense baseline.
+func TestWritePlotBaselineIsTheDenseMethod(t *testing.T) {
+	rs := plotRows()
+	for r := range 3 {
+		rs = append(rs, Result{Model: "lenet", Dataset: "mnist", Method: "stable-rps", Replicate: r, Density: 1, BestTestAcc: 0.90})
+	}
+	path := filepath.Join(t.TempDir(), "acc.svg")
+	if err := WritePlot(path, rs, PlotOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svg := string(data); !strings.Contains(svg, "dense 98.10 ± 0.10%") || !strings.Contains(svg, ">stable-rps<") {
+		t.Errorf("the baseline is not the dense method's 98.10 ± 0.10%%, or stable-rps has no line")
+	}
+}
