@@ -52,6 +52,7 @@ type BiP struct {
 	scores [][]float32 // s, signed
 	mom    [][]float32 // the score optimizer's momentum buffers
 	masks  [][]float32 // the installed masks
+	abs    []float32   // |s| of all tensors, reused by every Install (engines copy the scores they are given)
 }
 
 // BiPConfig is BiP's upper level.
@@ -171,12 +172,13 @@ func (b *BiP) Install(net nn.Net) error {
 	if b.cfg.Structure != "unstructured" {
 		return b.installStructured(net)
 	}
-	abs := make([]float32, 0, b.total())
+	abs := b.abs[:0]
 	for _, s := range b.scores {
 		for _, v := range s {
 			abs = append(abs, float32(math.Abs(float64(v))))
 		}
 	}
+	b.abs = abs
 	global := nn.TopKMask(abs, b.keep)
 	b.masks = b.masks[:0]
 	off := 0
@@ -200,14 +202,6 @@ func (b *BiP) Install(net nn.Net) error {
 		b.masks = append(b.masks, m)
 	}
 	return nil
-}
-
-func (b *BiP) total() int {
-	n := 0
-	for _, s := range b.scores {
-		n += len(s)
-	}
-	return n
 }
 
 // ScoreGradient returns G_s for one tensor from its scores s, weights θ,
