@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/prune"
 )
@@ -76,7 +77,7 @@ type trunk struct {
 // runBranches runs prune.branches off a finished level, in the order listed.
 func runBranches(ctx context.Context, r *Replicate, t trunk) error {
 	for _, b := range r.Spec.Prune.Branches {
-		_, err := r.Unit(ctx, t.level, b, func(ctx context.Context, dir string, cbs []Callback) (Result, error) {
+		_, err := r.Unit(ctx, t.level, b, func(ctx context.Context, dir string, cbs []Callback) (results.Result, error) {
 			return runBranch(ctx, r, b, t, dir, cbs)
 		})
 		if err != nil {
@@ -86,14 +87,14 @@ func runBranches(ctx context.Context, r *Replicate, t trunk) error {
 	return nil
 }
 
-func runBranch(ctx context.Context, r *Replicate, branch string, t trunk, dir string, cbs []Callback) (Result, error) {
+func runBranch(ctx context.Context, r *Replicate, branch string, t trunk, dir string, cbs []Callback) (results.Result, error) {
 	s := r.Spec
 	p, err := Prepare(s)
 	if err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	if err := nn.Initialize(p.Net, p.Init, nn.NewRand(nn.SeedFor(s.Seed, nn.NSControlInit))); err != nil {
-		return Result{}, fmt.Errorf("model.init: %w", err)
+		return results.Result{}, fmt.Errorf("model.init: %w", err)
 	}
 	masks := t.masks
 	switch branch {
@@ -101,7 +102,7 @@ func runBranch(ctx context.Context, r *Replicate, branch string, t trunk, dir st
 		p.Config.Start = t.start
 	case BranchRandomPrune:
 		if masks, err = randomPrune(t.masks, p.Arch, nn.SeedFor(s.Seed, nn.NSMask), t.level); err != nil {
-			return Result{}, err
+			return results.Result{}, err
 		}
 		p.Config.Start = t.start
 	case BranchScratchE:
@@ -109,15 +110,15 @@ func runBranch(ctx context.Context, r *Replicate, branch string, t trunk, dir st
 		factor := scratchFactor(p.Arch, masks, s.Prune.MaxBudgetFactor)
 		ipe, err := p.ItersPerEpoch()
 		if err != nil {
-			return Result{}, err
+			return results.Result{}, err
 		}
 		scaleBudget(&p.Config, factor, ipe)
 	default:
-		return Result{}, fmt.Errorf("prune.branches: unknown branch %q", branch)
+		return results.Result{}, fmt.Errorf("prune.branches: unknown branch %q", branch)
 	}
 	h, err := trainMasked(ctx, p, masks, dir, cbs)
 	if err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	return Measure(p, h, t.method+"/"+branch, masks.Density()), nil
 }

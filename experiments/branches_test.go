@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/prune"
 )
@@ -137,7 +138,7 @@ func TestIMPBranches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	byBranch := map[string]Result{}
+	byBranch := map[string]results.Result{}
 	for _, r := range rs[2:] {
 		byBranch[r.Branch] = r
 		if r.Level != 1 || r.Method != "imp/"+r.Branch || r.Density != trunk.Density() {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+
+	"github.com/prunebench/prunebench/experiments/results"
 )
 
 // Pipeline turns a spec into levels and branches (OpenLTH's runner
@@ -80,10 +82,10 @@ func (trainPipeline) Validate(s Spec) error {
 }
 
 func (trainPipeline) Run(ctx context.Context, r *Replicate) error {
-	_, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []Callback) (Result, error) {
+	_, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []Callback) (results.Result, error) {
 		p, h, err := Train(ctx, r.Spec, dir, cbs...)
 		if err != nil {
-			return Result{}, err
+			return results.Result{}, err
 		}
 		return Measure(p, h, "dense", 1), nil
 	})

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/prunebench/prunebench/datasets"
+	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/search"
 )
@@ -78,7 +79,7 @@ func (bipPipeline) Run(ctx context.Context, r *Replicate) error {
 	if err := pretrainUnit(ctx, r, s.Bip.Pretrained); err != nil {
 		return err
 	}
-	_, err := r.Unit(ctx, 1, "", func(ctx context.Context, dir string, cbs []Callback) (Result, error) {
+	_, err := r.Unit(ctx, 1, "", func(ctx context.Context, dir string, cbs []Callback) (results.Result, error) {
 		return bipLevel(ctx, r, dir, cbs)
 	})
 	return err
@@ -118,38 +119,38 @@ func bipThetaTraining(s Spec) TrainingSpec {
 	return t
 }
 
-func bipLevel(ctx context.Context, r *Replicate, dir string, cbs []Callback) (Result, error) {
+func bipLevel(ctx context.Context, r *Replicate, dir string, cbs []Callback) (results.Result, error) {
 	s := r.Spec
 	p, err := Prepare(s)
 	if err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	if err := loadPretrained(p.Net, pretrainedCheckpoint(r, s.Bip.Pretrained)); err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	if p.Config, err = trainConfig(bipThetaTraining(s), s.Seed); err != nil {
-		return Result{}, fmt.Errorf("bip: %w", err)
+		return results.Result{}, fmt.Errorf("bip: %w", err)
 	}
 	ipe, err := p.ItersPerEpoch()
 	if err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	set, err := prunableSet(p.Arch, s)
 	if err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	am, _, _ := s.Prune.Resolve()
 	b, err := search.NewBiP(p.Net, set, bipConfig(s, am.Density, p.Config.Budget.Iters(ipe)))
 	if err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	side := filepath.Join(dir, bipStateFile)
 	if err := loadBiPState(b, p.Net, side, filepath.Join(dir, "checkpoint.gob")); err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	loader, err := datasets.NewLoader(p.Splits.Train, p.Config.BatchSize, nn.SeedFor(s.Seed, nn.NSUpperData), p.Splits.Augment, p.Config.DropLast)
 	if err != nil {
-		return Result{}, fmt.Errorf("bip: %w", err)
+		return results.Result{}, fmt.Errorf("bip: %w", err)
 	}
 	ux := make([]float32, p.Config.BatchSize*p.Splits.Train.ExampleSize())
 	uy := make([]int32, p.Config.BatchSize)
@@ -169,7 +170,7 @@ func bipLevel(ctx context.Context, r *Replicate, dir string, cbs []Callback) (Re
 				err = errors.Join(err, saveBiPState(b, side, ck.Iter))
 			}
 		}
-		return Result{}, err
+		return results.Result{}, err
 	}
 	method := "bip"
 	if s.Bip.Mode == "reference" {
@@ -187,7 +188,7 @@ func bipLevel(ctx context.Context, r *Replicate, dir string, cbs []Callback) (Re
 		}
 		n += set[i].Size()
 		if err := p.Net.SetParametrization(set[i].Name, nn.Masked{Mask: m, Pattern: nn.ZeroAfterStep}); err != nil {
-			return Result{}, err
+			return results.Result{}, err
 		}
 	}
 	return Measure(p, h, method, float64(kept)/float64(n)), nil

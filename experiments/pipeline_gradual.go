@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/prune"
 )
@@ -210,35 +211,35 @@ func gradualSpec(s Spec, m prune.GradualMethod) (gs prune.GradualSpec, densityKe
 }
 
 func (g gradualPipeline) Run(ctx context.Context, r *Replicate) error {
-	_, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []Callback) (Result, error) {
+	_, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []Callback) (results.Result, error) {
 		p, err := Prepare(r.Spec)
 		if err != nil {
-			return Result{}, err
+			return results.Result{}, err
 		}
 		run, err := setupGradual(p, g.method)
 		if err != nil {
-			return Result{}, err
+			return results.Result{}, err
 		}
 		if err := os.WriteFile(filepath.Join(dir, scheduleFile), []byte(run.describe()), 0o644); err != nil {
-			return Result{}, err
+			return results.Result{}, err
 		}
 		for _, w := range run.sched.Warnings() {
 			fmt.Fprintf(os.Stderr, "warning: %s: %s\n", dir, w)
 		}
 		if err := run.init.Apply(p.Net, nn.ZeroAfterStep); err != nil {
-			return Result{}, err
+			return results.Result{}, err
 		}
 		u := newGradualUpdater(run)
 		h, err := trainPrepared(ctx, p, dir, append([]Callback{u.callback}, cbs...))
 		if err != nil {
-			return Result{}, err
+			return results.Result{}, err
 		}
 		final, err := prune.MasksFromNet(p.Net, run.init.Names)
 		if err != nil {
-			return Result{}, err
+			return results.Result{}, err
 		}
 		if err := final.Save(filepath.Join(dir, masksFile)); err != nil {
-			return Result{}, err
+			return results.Result{}, err
 		}
 		return Measure(p, h, gradualMethodName(g.method, run.sched.InitDensity), final.Density()), nil
 	})

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/prune"
 )
@@ -118,7 +119,7 @@ func (impPipeline) Run(ctx context.Context, r *Replicate) error {
 		return err
 	}
 	for level := 0; level <= impLevels(s); level++ {
-		_, err := r.Unit(ctx, level, "", func(ctx context.Context, dir string, cbs []Callback) (Result, error) {
+		_, err := r.Unit(ctx, level, "", func(ctx context.Context, dir string, cbs []Callback) (results.Result, error) {
 			return impLevel(ctx, r, level, mode, dir, cbs)
 		})
 		if err != nil {
@@ -204,15 +205,15 @@ const (
 )
 
 // impLevel trains one level in dir.
-func impLevel(ctx context.Context, r *Replicate, level int, mode resetMode, dir string, cbs []Callback) (Result, error) {
+func impLevel(ctx context.Context, r *Replicate, level int, mode resetMode, dir string, cbs []Callback) (results.Result, error) {
 	s := r.Spec
 	p, err := Prepare(s) // θ0: the initialization is a function of the seed
 	if err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	set, err := prunableSet(p.Arch, s)
 	if err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	masks := prune.NewMasks(set)
 	if level == 0 {
@@ -223,15 +224,15 @@ func impLevel(ctx context.Context, r *Replicate, level int, mode resetMode, dir 
 		prev := r.UnitDir(level-1, "")
 		final, err := finalWeights(prev)
 		if err != nil {
-			return Result{}, err
+			return results.Result{}, err
 		}
 		if level > 1 {
 			if masks, err = prune.LoadMasks(filepath.Join(prev, masksFile)); err != nil {
-				return Result{}, err
+				return results.Result{}, err
 			}
 		}
 		if masks, err = impPrune(s, p.Arch, set, masks, final); err != nil {
-			return Result{}, fmt.Errorf("level %d: %w", level, err)
+			return results.Result{}, fmt.Errorf("level %d: %w", level, err)
 		}
 		switch mode.kind {
 		case "rewind":
@@ -240,7 +241,7 @@ func impLevel(ctx context.Context, r *Replicate, level int, mode resetMode, dir 
 			}
 			theta, err := loadRewind(filepath.Join(r.UnitDir(0, ""), rewindFile))
 			if err != nil {
-				return Result{}, err
+				return results.Result{}, err
 			}
 			setWeights(p.Net, theta)
 			p.Config.Start = mode.at
@@ -250,13 +251,13 @@ func impLevel(ctx context.Context, r *Replicate, level int, mode resetMode, dir 
 		case "finetune":
 			setWeights(p.Net, final)
 			if err := finetuneSchedule(p, mode.at); err != nil {
-				return Result{}, err
+				return results.Result{}, err
 			}
 		}
 	}
 	h, err := trainMasked(ctx, p, masks, dir, cbs)
 	if err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	method := impMethod(s)
 	if level == 0 {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/prune"
 	"github.com/prunebench/prunebench/search"
@@ -109,12 +110,12 @@ func (jackpotPipeline) Run(ctx context.Context, r *Replicate) error {
 		return err
 	}
 	_, magnitude := jackpotMethods(s)
-	if _, err := r.Unit(ctx, 1, jackpotBaselineBranch, func(ctx context.Context, dir string, cbs []Callback) (Result, error) {
+	if _, err := r.Unit(ctx, 1, jackpotBaselineBranch, func(ctx context.Context, dir string, cbs []Callback) (results.Result, error) {
 		return jackpotMagnitude(r, dir, magnitude)
 	}); err != nil {
 		return err
 	}
-	_, err := r.Unit(ctx, 1, "", func(ctx context.Context, dir string, cbs []Callback) (Result, error) {
+	_, err := r.Unit(ctx, 1, "", func(ctx context.Context, dir string, cbs []Callback) (results.Result, error) {
 		return jackpotLevel(ctx, r, dir, cbs)
 	})
 	return err
@@ -194,25 +195,25 @@ func jackpotPrepare(s Spec) (*Prepared, error) {
 // jackpotMagnitude evaluates the starting mask of the search, the magnitude
 // mask of the pretrained weights, without any training: validation and test
 // metrics at iteration 0. The mask is saved to dir/masks.bin.
-func jackpotMagnitude(r *Replicate, dir, method string) (Result, error) {
+func jackpotMagnitude(r *Replicate, dir, method string) (results.Result, error) {
 	p, masks, err := jackpotStart(r)
 	if err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	if err := masks.Save(filepath.Join(dir, masksFile)); err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	if err := masks.Apply(p.Net, nn.ZeroAfterStep); err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	pt := nn.EvalPoint{ValLoss: math.NaN(), ValAcc: math.NaN()}
 	if p.Splits.Val != nil && p.Splits.Val.Len() > 0 {
 		if pt.ValLoss, pt.ValAcc, err = nn.Evaluate(p.Net, p.Splits.Val, p.Config.BatchSize); err != nil {
-			return Result{}, err
+			return results.Result{}, err
 		}
 	}
 	if pt.TestLoss, pt.TestAcc, err = nn.Evaluate(p.Net, p.Splits.Test, p.Config.BatchSize); err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	h := &nn.History{Points: []nn.EvalPoint{pt}}
 	return Measure(p, h, method, masks.Density()), nil

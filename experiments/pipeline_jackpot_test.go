@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/prune"
 )
@@ -53,7 +54,7 @@ func TestJackpotPipeline(t *testing.T) {
 			if len(rs) != 3 || rs[0].Method != "dense" {
 				t.Fatalf("results %+v, want dense, magnitude and jackpot", rs)
 			}
-			var mag, jp Result
+			var mag, jp results.Result
 			for _, r := range rs[1:] {
 				if r.Branch == jackpotBaselineBranch {
 					mag = r
@@ -64,7 +65,7 @@ func TestJackpotPipeline(t *testing.T) {
 			if mag.Method != c.magnitude || jp.Method != c.jackpot || mag.Level != 1 || jp.Level != 1 {
 				t.Errorf("methods %q (level %d), %q (level %d); want %q, %q at level 1", mag.Method, mag.Level, jp.Method, jp.Level, c.magnitude, c.jackpot)
 			}
-			for _, r := range []Result{mag, jp} {
+			for _, r := range []results.Result{mag, jp} {
 				if r.Density != 0.25 {
 					t.Errorf("%s: density %v, want 144/576", r.Method, r.Density)
 				}

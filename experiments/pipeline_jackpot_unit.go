@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/search"
 )
@@ -34,23 +35,23 @@ func jackpotStatePath(dir string, it int) string {
 }
 
 // jackpotLevel runs the search of level 1 in dir.
-func jackpotLevel(ctx context.Context, r *Replicate, dir string, cbs []Callback) (Result, error) {
+func jackpotLevel(ctx context.Context, r *Replicate, dir string, cbs []Callback) (results.Result, error) {
 	s := r.Spec
 	p, masks, err := jackpotStart(r)
 	if err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	frozen := search.Freeze(p.Net)
 	j, err := search.NewJackpot(jackpotConfig(s.Jackpot), masks)
 	if err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	saved, err := jackpotResume(j, dir)
 	if err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	if err := j.Install(p.Net); err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	save := func() error {
 		if err := j.SaveState(jackpotStatePath(dir, j.Iter)); err != nil {
@@ -75,21 +76,21 @@ func jackpotLevel(ctx context.Context, r *Replicate, dir string, cbs []Callback)
 	if err != nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			if serr := save(); serr != nil {
-				return Result{}, fmt.Errorf("%w (and saving the search state failed: %v)", err, serr)
+				return results.Result{}, fmt.Errorf("%w (and saving the search state failed: %v)", err, serr)
 			}
 		}
-		return Result{}, err
+		return results.Result{}, err
 	}
 	if err := frozen.Check(p.Net); err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	final := j.MaskSet()
 	if err := final.Save(filepath.Join(dir, masksFile)); err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	// θ ⊙ m, so that the nonzero counts are those of the pruned network.
 	if err := final.Apply(p.Net, nn.ZeroAfterStep); err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	method, _ := jackpotMethods(s)
 	return Measure(p, h, method, final.Density()), nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/prune"
 	"github.com/prunebench/prunebench/search"
@@ -203,13 +204,13 @@ func (layerPipeline) Run(ctx context.Context, r *Replicate) error {
 		return err
 	}
 	if layerWhen(s.Layer) == layerWhenTrained {
-		if _, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []Callback) (Result, error) {
+		if _, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []Callback) (results.Result, error) {
 			return layerDense(ctx, s, dir, cbs)
 		}); err != nil {
 			return err
 		}
 	}
-	_, err := r.Unit(ctx, 1, "", func(ctx context.Context, dir string, cbs []Callback) (Result, error) {
+	_, err := r.Unit(ctx, 1, "", func(ctx context.Context, dir string, cbs []Callback) (results.Result, error) {
 		return layerPruned(ctx, r, dir, cbs)
 	})
 	return err

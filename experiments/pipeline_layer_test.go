@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
 )
 
@@ -56,7 +57,7 @@ func readLayerReport(t *testing.T, s Spec, level int) LayerReport {
 // checkLayerResult checks a pruned level's result against its report and
 // the dense model: p blocks fewer, counts of the rebuilt network, density
 // = rebuilt / dense parameters, a step time measured for both networks.
-func checkLayerResult(t *testing.T, s Spec, r Result, method string) {
+func checkLayerResult(t *testing.T, s Spec, r results.Result, method string) {
 	t.Helper()
 	rep := readLayerReport(t, s, 1)
 	dense, err := nn.BuildArch("resmlp", nn.ModelOptions{Input: []int{1, 6, 6}, Classes: 3, Widths: []int{4, 6, 8}})

@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/prune"
 	"github.com/prunebench/prunebench/search"
@@ -67,10 +68,10 @@ type LayerReport struct {
 
 // layerDense is Algorithm 1's level 0: dense training from θ0, saving the
 // full state at layer.rewind_step when it is not 0.
-func layerDense(ctx context.Context, s Spec, dir string, cbs []Callback) (Result, error) {
+func layerDense(ctx context.Context, s Spec, dir string, cbs []Callback) (results.Result, error) {
 	p, err := Prepare(s)
 	if err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	if at, _ := nn.ParseStep(s.Layer.RewindStep); !at.IsZero() {
 		path := filepath.Join(dir, layerRewindFile)
@@ -87,7 +88,7 @@ func layerDense(ctx context.Context, s Spec, dir string, cbs []Callback) (Result
 	}
 	h, err := trainPrepared(ctx, p, dir, cbs)
 	if err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	return Measure(p, h, "dense", 1), nil
 }
@@ -109,23 +110,23 @@ func layerWeightState(net nn.Net) (*nn.State, error) {
 
 // layerPruned is level 1 of both algorithms: score, remove, rebuild,
 // time, train.
-func layerPruned(ctx context.Context, r *Replicate, dir string, cbs []Callback) (Result, error) {
+func layerPruned(ctx context.Context, r *Replicate, dir string, cbs []Callback) (results.Result, error) {
 	s := r.Spec
 	p, err := Prepare(s) // θ0
 	if err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	bs, err := search.FindBlocks(p.Arch)
 	if err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	cand, err := bs.Candidates(s.Layer.Removable)
 	if err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	src, err := layerWeightState(p.Net)
 	if err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	var scores []float64
 	start := nn.Step{}
@@ -135,39 +136,39 @@ func layerPruned(ctx context.Context, r *Replicate, dir string, cbs []Callback) 
 		scores, src, start, err = layerTrainedScores(r, p, bs, cand, src)
 	}
 	if err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	removed, err := bs.SelectRemoval(scores, s.Layer.Blocks, s.Layer.Removable)
 	if err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	rb, err := bs.Rebuild(removed)
 	if err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	dense := *p
 	if p.Arch, p.Net, err = layerBuild(s, rb.Arch, s.Training.BatchSize); err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	if err := rb.Transfer(p.Net, src); err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	p.Config.Start = start
 	rep := layerReport(s, bs, rb, removed, scores, cand)
 	ipe, err := p.ItersPerEpoch()
 	if err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	rep.StartIter = start.Iters(ipe)
 	if err := layerTiming(&dense, p, src, rb, &rep); err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	if err := writeFileAtomic(filepath.Join(dir, layerReportFile), func(f *os.File) error { return yaml.NewEncoder(f).Encode(rep) }); err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	h, err := trainPrepared(ctx, p, dir, cbs)
 	if err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	res := Measure(p, h, rep.Method, 1)
 	d := float64(rep.Params) / float64(rep.ParamsDense)

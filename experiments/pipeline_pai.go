@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/prune"
 )
@@ -95,18 +96,18 @@ func paiScope(s string) (prune.Scope, error) {
 
 func (paiPipeline) Run(ctx context.Context, r *Replicate) error {
 	s := r.Spec
-	_, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []Callback) (Result, error) {
+	_, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []Callback) (results.Result, error) {
 		p, err := Prepare(s)
 		if err != nil {
-			return Result{}, err
+			return results.Result{}, err
 		}
 		masks, err := paiMasks(p)
 		if err != nil {
-			return Result{}, err
+			return results.Result{}, err
 		}
 		h, err := trainMasked(ctx, p, masks, dir, cbs)
 		if err != nil {
-			return Result{}, err
+			return results.Result{}, err
 		}
 		return Measure(p, h, s.Prune.Criterion, masks.Density()), nil
 	})

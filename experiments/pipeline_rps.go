@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/share"
 )
@@ -110,17 +111,17 @@ func rpsMethod(r RPSSpec) string {
 
 func (rpsPipeline) Run(ctx context.Context, r *Replicate) error {
 	s := r.Spec
-	_, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []Callback) (Result, error) {
+	_, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []Callback) (results.Result, error) {
 		p, sh, err := prepareShared(s)
 		if err != nil {
-			return Result{}, err
+			return results.Result{}, err
 		}
 		if err := writeRPSInfo(filepath.Join(dir, rpsInfoFile), sh); err != nil {
-			return Result{}, err
+			return results.Result{}, err
 		}
 		h, err := trainPrepared(ctx, p, dir, cbs)
 		if err != nil {
-			return Result{}, err
+			return results.Result{}, err
 		}
 		return measureShared(p, h, sh), nil
 	})
@@ -340,7 +341,7 @@ func projectInit(net nn.Net, mp *share.Mapper, scales []float64) map[string][]fl
 // measureShared is Measure with the shared model's counts: M/n as the
 // density, the non-zero entries of z plus the non-zero unshared
 // parameters, and 4·(m + P_unshared) bytes.
-func measureShared(p *Prepared, h *nn.History, sm *sharedModel) Result {
+func measureShared(p *Prepared, h *nn.History, sm *sharedModel) results.Result {
 	res := Measure(p, h, sm.Method, sm.Density)
 	shared := map[string]bool{}
 	for l := range sm.Mapper.NumLayers() {
@@ -497,18 +498,18 @@ func narrowTarget(s Spec, rho float64) (target, m, n int64, o nn.ModelOptions, e
 
 func (narrowPipeline) Run(ctx context.Context, r *Replicate) error {
 	s := r.Spec
-	_, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []Callback) (Result, error) {
+	_, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []Callback) (results.Result, error) {
 		am, _, err := s.Prune.Resolve()
 		if err != nil {
-			return Result{}, err
+			return results.Result{}, err
 		}
 		target, m, n, o, err := narrowTarget(s, am.Density)
 		if err != nil {
-			return Result{}, err
+			return results.Result{}, err
 		}
 		w, got, err := share.NarrowWidth(s.Model.Name, o, target)
 		if err != nil {
-			return Result{}, err
+			return results.Result{}, err
 		}
 		info := narrowInfo{Rho: am.Density, Target: target, WidthMultiplier: w, Achieved: got}
 		if got > target {
@@ -518,13 +519,13 @@ func (narrowPipeline) Run(ctx context.Context, r *Replicate) error {
 			}
 		}
 		if err := writeFileAtomic(filepath.Join(dir, "narrow.yaml"), func(f *os.File) error { return yaml.NewEncoder(f).Encode(info) }); err != nil {
-			return Result{}, err
+			return results.Result{}, err
 		}
 		ns := s
 		ns.Model.WidthMultiplier = w
 		p, h, err := Train(ctx, ns, dir, cbs...)
 		if err != nil {
-			return Result{}, err
+			return results.Result{}, err
 		}
 		return Measure(p, h, "narrow", float64(m)/float64(n)), nil
 	})

@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/share"
 )
@@ -206,7 +207,7 @@ func loadCheckpoint(t *testing.T, s Spec) *nn.Checkpoint {
 // writing: v1 95.8% for every a; none 95.8% at a = 0.4 and a NaN loss for
 // the three smaller values.)
 func TestRPSStability(t *testing.T) {
-	run := func(scaler string, a float64) (Result, error) {
+	run := func(scaler string, a float64) (results.Result, error) {
 		s := rpsSpec(t, share.Pareto, 4)
 		s.Training.Steps = "10ep"
 		s.Training.Optimizer = "sgd"
@@ -216,7 +217,7 @@ func TestRPSStability(t *testing.T) {
 		s.RPS.InitStd = a
 		rs, err := RunSpec(context.Background(), s, RunOptions{})
 		if err != nil {
-			return Result{}, err
+			return results.Result{}, err
 		}
 		return rs[0], nil
 	}
@@ -248,7 +249,7 @@ func TestRPSStability(t *testing.T) {
 			if r.FinalTestAcc <= chance+0.1 {
 				bad++
 			}
-			none = append(none, strings.TrimSpace(FormatAccuracy(Stat{Mean: r.FinalTestAcc, Std: math.NaN(), N: 1}, 1)))
+			none = append(none, strings.TrimSpace(results.FormatAccuracy(results.Stat{Mean: r.FinalTestAcc, Std: math.NaN(), N: 1}, 1)))
 		}
 	}
 	if bad == 0 {

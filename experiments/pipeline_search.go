@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
 )
 
@@ -52,14 +53,14 @@ func pretrainUnit(ctx context.Context, r *Replicate, named string) error {
 	if named != "" {
 		return nil
 	}
-	_, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []Callback) (Result, error) {
+	_, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []Callback) (results.Result, error) {
 		p, err := Prepare(r.Spec)
 		if err != nil {
-			return Result{}, err
+			return results.Result{}, err
 		}
 		h, err := trainPrepared(ctx, p, dir, cbs)
 		if err != nil {
-			return Result{}, err
+			return results.Result{}, err
 		}
 		return Measure(p, h, "dense", 1), nil
 	})

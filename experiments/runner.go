@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
 )
 
@@ -31,7 +32,7 @@ type RunOptions struct {
 	Watch func(u UnitInfo) (cbs []Callback, done func())
 	// Store, when set, is used instead of opening <output>/results.db
 	// (a sweep shares one).
-	Store *Store
+	Store *results.Store
 	// Rerun trains units whose folder lost its result.yaml although the
 	// store holds their result (a folder deleted by hand), replacing the
 	// stored result. Without it such a unit is an error, so nothing stored
@@ -67,14 +68,14 @@ type Replicate struct {
 	Hash string
 	Dir  string
 
-	store *Store
+	store *results.Store
 	watch func(UnitInfo) ([]Callback, func())
 	rerun bool
 }
 
 // UnitFunc trains one level or branch in dir (which exists; checkpoints go
 // there) and returns its Result; the identity fields are filled in by Unit.
-type UnitFunc func(ctx context.Context, dir string, cbs []Callback) (Result, error)
+type UnitFunc func(ctx context.Context, dir string, cbs []Callback) (results.Result, error)
 
 // UnitDir is the folder of a level (branch "") or of a branch off it.
 func (r *Replicate) UnitDir(level int, branch string) string {
@@ -93,26 +94,26 @@ const resultFile = "result.yaml"
 // case its stored result is returned (and written to the store again, so a
 // lost or replaced database is refilled from the run folders). A finished
 // unit's result is written to its folder atomically, then to the store.
-func (r *Replicate) Unit(ctx context.Context, level int, branch string, fn UnitFunc) (Result, error) {
+func (r *Replicate) Unit(ctx context.Context, level int, branch string, fn UnitFunc) (results.Result, error) {
 	dir := r.UnitDir(level, branch)
 	path := filepath.Join(dir, resultFile)
 	if res, err := readResult(path); err == nil {
 		return res, r.store.Put(res)
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	if !r.rerun {
 		stored, err := r.store.Results(map[string]string{"spec_hash": r.Hash, "replicate": fmt.Sprint(r.Index), "level": fmt.Sprint(level), "branch": branch})
 		if err != nil {
-			return Result{}, err
+			return results.Result{}, err
 		}
 		if len(stored) > 0 {
-			return Result{}, fmt.Errorf("%s has no %s, but %s holds its result (finished %s): the run folder was deleted or moved; restore it, or run again with --rerun to train that level anew and replace the stored result",
+			return results.Result{}, fmt.Errorf("%s has no %s, but %s holds its result (finished %s): the run folder was deleted or moved; restore it, or run again with --rerun to train that level anew and replace the stored result",
 				dir, resultFile, r.store.Path(), stored[0].Finished.Format(time.RFC3339))
 		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	var cbs []Callback
 	if r.watch != nil {
@@ -122,17 +123,17 @@ func (r *Replicate) Unit(ctx context.Context, level int, branch string, fn UnitF
 	}
 	res, err := fn(ctx, dir, cbs)
 	if err != nil {
-		return Result{}, fmt.Errorf("replicate %d level %d%s: %w", r.Index, level, branchSuffix(branch), err)
+		return results.Result{}, fmt.Errorf("replicate %d level %d%s: %w", r.Index, level, branchSuffix(branch), err)
 	}
 	res.SpecHash, res.Pipeline, res.Replicate, res.Seed = r.Hash, r.Spec.Pipeline, r.Index, r.Spec.Seed
 	res.Level, res.Branch = level, branch
 	res.Dataset, res.Model, res.Backend = r.Spec.Dataset.Name, r.Spec.Model.Name, r.Spec.Backend
 	res.Version, res.Finished = Version, time.Now().UTC().Truncate(time.Second)
 	if err := writeProvenance(dir, r.Spec.Backend); err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	if err := writeFileAtomic(path, func(f *os.File) error { return yaml.NewEncoder(f).Encode(res) }); err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
 	return res, r.store.Put(res)
 }
@@ -144,14 +145,14 @@ func branchSuffix(b string) string {
 	return " branch " + b
 }
 
-func readResult(path string) (Result, error) {
+func readResult(path string) (results.Result, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return Result{}, err
+		return results.Result{}, err
 	}
-	var res Result
+	var res results.Result
 	if err := yaml.Unmarshal(data, &res); err != nil {
-		return Result{}, fmt.Errorf("%s is corrupt (%v); delete its folder to run that level again", path, err)
+		return results.Result{}, fmt.Errorf("%s is corrupt (%v); delete its folder to run that level again", path, err)
 	}
 	return res, nil
 }
@@ -161,12 +162,12 @@ func readResult(path string) (Result, error) {
 // 1 for dense training), sparsity and compression from d, nonzero parameters
 // and FLOPs, bytes, and the test metrics at the early-stopping iteration and
 // at the end.
-func Measure(p *Prepared, h *nn.History, method string, density float64) Result {
+func Measure(p *Prepared, h *nn.History, method string, density float64) results.Result {
 	arch := p.Arch
 	dense := nn.Count(arch)
 	values := func(name string) []float32 { return p.Net.Param(name).Values() }
 	nz := nn.CountNonzero(arch, values)
-	res := Result{Method: method, ParamsTotal: dense.Params, ParamsNonzero: nz.Params,
+	res := results.Result{Method: method, ParamsTotal: dense.Params, ParamsNonzero: nz.Params,
 		FLOPsDense: dense.FLOPs, FLOPsNonzero: nz.FLOPs, Bytes: dense.Bytes}
 	res.Density, res.Sparsity, res.Compression = density, 1-density, 1/density
 	best, final := h.BestPoint(), h.Final()
@@ -181,7 +182,7 @@ func Measure(p *Prepared, h *nn.History, method string, density float64) Result 
 // writes the resolved spec to <output>/<hash>/spec.yaml, and runs the
 // pipeline for each replicate. Finished units are skipped, interrupted ones
 // resume from their checkpoints.
-func RunSpec(ctx context.Context, s Spec, o RunOptions) ([]Result, error) {
+func RunSpec(ctx context.Context, s Spec, o RunOptions) ([]results.Result, error) {
 	pl, err := Validate(s)
 	if err != nil {
 		return nil, err
@@ -196,7 +197,7 @@ func RunSpec(ctx context.Context, s Spec, o RunOptions) ([]Result, error) {
 	}
 	store := o.Store
 	if store == nil {
-		if store, err = OpenStore(filepath.Join(s.Output, "results.db")); err != nil {
+		if store, err = results.Open(filepath.Join(s.Output, "results.db")); err != nil {
 			return nil, err
 		}
 		defer store.Close()
@@ -204,7 +205,7 @@ func RunSpec(ctx context.Context, s Spec, o RunOptions) ([]Result, error) {
 	// Replicates run Jobs at a time; results come back in replicate order.
 	// After a failure no further replicate starts, and the first failure
 	// (by replicate) is returned once the running ones stopped.
-	runRep := func(i int) ([]Result, error) {
+	runRep := func(i int) ([]results.Result, error) {
 		rs := s
 		rs.Seed = s.Seed + uint64(i)
 		rep := &Replicate{Spec: rs, Index: i, Hash: hash, Dir: filepath.Join(root, fmt.Sprintf("replicate_%d", i)), store: store, watch: o.Watch, rerun: o.Rerun}
@@ -213,7 +214,7 @@ func RunSpec(ctx context.Context, s Spec, o RunOptions) ([]Result, error) {
 		}
 		return store.Results(map[string]string{"spec_hash": hash, "replicate": fmt.Sprint(i)})
 	}
-	results := make([][]Result, s.Replicates)
+	perRep := make([][]results.Result, s.Replicates)
 	errs := make([]error, s.Replicates)
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -226,7 +227,7 @@ func RunSpec(ctx context.Context, s Spec, o RunOptions) ([]Result, error) {
 				if failed.Load() {
 					continue
 				}
-				if results[i], errs[i] = runRep(i); errs[i] != nil {
+				if perRep[i], errs[i] = runRep(i); errs[i] != nil {
 					failed.Store(true)
 				}
 			}
@@ -237,12 +238,12 @@ func RunSpec(ctx context.Context, s Spec, o RunOptions) ([]Result, error) {
 	}
 	close(next)
 	wg.Wait()
-	var all []Result
+	var all []results.Result
 	for i := range s.Replicates {
 		if errs[i] != nil {
 			return all, errs[i]
 		}
-		all = append(all, results[i]...)
+		all = append(all, perRep[i]...)
 	}
 	return all, nil
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/prunebench/prunebench/experiments/results"
 )
 
 // TestRunSpecDeletedFolder deletes a finished run's folder by hand: running
@@ -30,7 +32,7 @@ func TestRunSpecDeletedFolder(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), rep1) || !strings.Contains(err.Error(), "--rerun") {
 		t.Fatalf("error %v, want one naming %s and --rerun", err, rep1)
 	}
-	st, err := OpenStore(filepath.Join(s.Output, "results.db"))
+	st, err := results.Open(filepath.Join(s.Output, "results.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +77,7 @@ func TestValidateBeforeTraining(t *testing.T) {
 // TestRunSpecJobs: replicates trained in parallel give the results of the
 // sequential run, in replicate order.
 func TestRunSpecJobs(t *testing.T) {
-	var got [2][]Result
+	var got [2][]results.Result
 	for k, jobs := range []int{1, 3} {
 		s := tinySpec()
 		s.Replicates = 3

@@ -7,7 +7,7 @@ package experiments
 // β = 0.1 as the paper states, momentum 0.9 and weight decay 1e-4 for both
 // levels, c_IG = 1e-4).
 type BipSpec struct {
-	Mode             string  `mapstructure:"mode" help:"clean (the paper's formulation) or reference (what OPTML-Group/BiP computes; search/bip.go lists the quirks it reproduces and those it does not)"`
+	Mode             string  `mapstructure:"mode" help:"clean (the paper's formulation) or reference (what OPTML-results.Group/BiP computes; search/bip.go lists the quirks it reproduces and those it does not)"`
 	Pretrained       string  `mapstructure:"pretrained" help:"checkpoint of a pretrained dense model ({replicate} is replaced by the replicate index); empty: level 0 pretrains it with the training section"`
 	Steps            string  `mapstructure:"steps" help:"length of the search (a step: 20ep, 5000it); empty: training.steps"`
 	LR               float64 `mapstructure:"lr" help:"θ-step learning rate α (SGD)"`

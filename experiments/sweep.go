@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
 	"go.yaml.in/yaml/v3"
 )
@@ -251,7 +252,7 @@ func combine(name string, axes []axis, mode string) ([][]string, error) {
 // SweepOutcome is what one run of a sweep produced.
 type SweepOutcome struct {
 	Spec    Spec
-	Results []Result
+	Results []results.Result
 	Err     error
 }
 
@@ -286,7 +287,7 @@ func RunSweep(ctx context.Context, specs []Spec, o SweepOptions) ([]SweepOutcome
 	if err := os.MkdirAll(specs[0].Output, 0o755); err != nil {
 		return nil, err
 	}
-	store, err := OpenStore(specs[0].Output + "/results.db")
+	store, err := results.Open(specs[0].Output + "/results.db")
 	if err != nil {
 		return nil, err
 	}
@@ -316,7 +317,7 @@ func RunSweep(ctx context.Context, specs []Spec, o SweepOptions) ([]SweepOutcome
 	return out, nil
 }
 
-func runOne(ctx context.Context, i int, s Spec, store *Store, so SweepOptions) SweepOutcome {
+func runOne(ctx context.Context, i int, s Spec, store *results.Store, so SweepOptions) SweepOutcome {
 	opts := RunOptions{Store: store, Rerun: so.Rerun}
 	progress := so.Progress
 	if progress != nil {

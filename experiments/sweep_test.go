@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/prunebench/prunebench/experiments/results"
 )
 
 func TestParseSweepProductAndZip(t *testing.T) {
@@ -92,7 +94,7 @@ func TestRunSweepKeepsGoing(t *testing.T) {
 	if len(progress) == 0 {
 		t.Error("no progress reported")
 	}
-	st, err := OpenStore(filepath.Join(out, "results.db"))
+	st, err := results.Open(filepath.Join(out, "results.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

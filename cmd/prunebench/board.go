@@ -9,10 +9,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/spf13/cobra"
 	"gonum.org/v1/plot/vg"
-
-	"github.com/prunebench/prunebench/experiments"
 )
 
 // boardResultsDB is the results store's file name inside the output folder.
@@ -37,8 +36,8 @@ first), then density from dense to sparse; --sort changes it, e.g.
   prunebench board --by method,density --sort -best_test_acc --format csv > board.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !slices.Contains(experiments.BoardFormats, format) {
-				return fmt.Errorf("--format %q: want one of %s", format, strings.Join(experiments.BoardFormats, ", "))
+			if !slices.Contains(results.BoardFormats, format) {
+				return fmt.Errorf("--format %q: want one of %s", format, strings.Join(results.BoardFormats, ", "))
 			}
 			for _, k := range by {
 				if err := checkBoardColumn("--by", k); err != nil {
@@ -49,13 +48,13 @@ first), then density from dense to sparse; --sort changes it, e.g.
 			if err != nil {
 				return err
 			}
-			return experiments.WriteBoard(cmd.OutOrStdout(), rs, experiments.BoardOptions{By: by, Format: format, Sort: sortBy})
+			return results.WriteBoard(cmd.OutOrStdout(), rs, results.BoardOptions{By: by, Format: format, Sort: sortBy})
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&output, "output", "runs", "the output folder that holds "+boardResultsDB)
 	f.StringArrayVar(&where, "where", nil, "keep rows whose column equals a value, key=value (repeatable; all must hold)")
-	f.StringSliceVar(&by, "by", experiments.DefaultBoardBy, "columns that name an entry; other rows with the same values are its replicates")
+	f.StringSliceVar(&by, "by", results.DefaultBoardBy, "columns that name an entry; other rows with the same values are its replicates")
 	f.StringVar(&format, "format", "table", "table, markdown or csv")
 	f.StringVar(&sortBy, "sort", "", "sort keys, comma-separated, - for descending (default model,dataset,method,-density)")
 	return cmd
@@ -80,10 +79,10 @@ SVG. Select one model and dataset with --where unless --by tells them apart.`,
 			if file == "" {
 				return errors.New("-o FILE is required: the plot to write, .png or .svg")
 			}
-			if ext := strings.ToLower(filepath.Ext(file)); !slices.Contains(experiments.PlotFormats, ext) {
-				return fmt.Errorf("-o %s: unknown file type %q; want one of %s", file, ext, strings.Join(experiments.PlotFormats, ", "))
+			if ext := strings.ToLower(filepath.Ext(file)); !slices.Contains(results.PlotFormats, ext) {
+				return fmt.Errorf("-o %s: unknown file type %q; want one of %s", file, ext, strings.Join(results.PlotFormats, ", "))
 			}
-			if !slices.Contains(experiments.PlotMetrics, metric) {
+			if !slices.Contains(results.PlotMetrics, metric) {
 				return fmt.Errorf("--metric %q: want best (test accuracy at the early-stopping iteration), final, or best_iter (the early-stopping iteration)", metric)
 			}
 			if err := checkBoardColumn("--by", by); err != nil {
@@ -96,11 +95,11 @@ SVG. Select one model and dataset with --where unless --by tells them apart.`,
 			if err != nil {
 				return err
 			}
-			o := experiments.PlotOptions{
+			o := results.PlotOptions{
 				Title: title, By: by, Metric: metric,
 				Width: vg.Length(width) * vg.Inch, Height: vg.Length(height) * vg.Inch,
 			}
-			if err := experiments.WritePlot(file, rs, o); err != nil {
+			if err := results.WritePlot(file, rs, o); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s (%d results)\n", file, len(rs))
@@ -114,14 +113,14 @@ SVG. Select one model and dataset with --where unless --by tells them apart.`,
 	f.StringVar(&by, "by", "method", "the column whose values are the lines")
 	f.StringVar(&metric, "metric", "best", "best (test accuracy at the early-stopping iteration), final, or best_iter (the early-stopping iteration)")
 	f.StringVar(&title, "title", "", `the title (default "MODEL on DATASET")`)
-	f.Float64Var(&width, "width", float64(experiments.DefaultPlotWidth/vg.Inch), "width in inches (PNG at 96 dpi)")
-	f.Float64Var(&height, "height", float64(experiments.DefaultPlotHeight/vg.Inch), "height in inches")
+	f.Float64Var(&width, "width", float64(results.DefaultPlotWidth/vg.Inch), "width in inches (PNG at 96 dpi)")
+	f.Float64Var(&height, "height", float64(results.DefaultPlotHeight/vg.Inch), "height in inches")
 	return cmd
 }
 
 // checkBoardColumn says which flag named an unknown results column.
 func checkBoardColumn(flag, name string) error {
-	if cols := experiments.Columns(); !slices.Contains(cols, name) {
+	if cols := results.Columns(); !slices.Contains(cols, name) {
 		return fmt.Errorf("%s %q: unknown column; the columns are %s", flag, name, strings.Join(cols, ", "))
 	}
 	return nil
@@ -130,7 +129,7 @@ func checkBoardColumn(flag, name string) error {
 // loadBoardResults reads the rows of OUTPUT/results.db that match every
 // --where flag. A missing database, a malformed or unknown --where, and no
 // matching rows are errors; the latter two name the flag.
-func loadBoardResults(output string, where []string) ([]experiments.Result, error) {
+func loadBoardResults(output string, where []string) ([]results.Result, error) {
 	filter := map[string]string{}
 	flagOf := map[string]string{}
 	for _, w := range where {
@@ -139,8 +138,8 @@ func loadBoardResults(output string, where []string) ([]experiments.Result, erro
 		if !ok || k == "" {
 			return nil, fmt.Errorf("--where %q: want key=value, e.g. --where method=imp", w)
 		}
-		if !slices.Contains(experiments.Columns(), k) {
-			return nil, fmt.Errorf("--where %q: unknown column %q; the columns are %s", w, k, strings.Join(experiments.Columns(), ", "))
+		if !slices.Contains(results.Columns(), k) {
+			return nil, fmt.Errorf("--where %q: unknown column %q; the columns are %s", w, k, strings.Join(results.Columns(), ", "))
 		}
 		if prev, dup := flagOf[k]; dup && filter[k] != v {
 			return nil, fmt.Errorf("--where %q: contradicts --where %q (all --where flags must hold)", w, prev)
@@ -151,7 +150,7 @@ func loadBoardResults(output string, where []string) ([]experiments.Result, erro
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("no results store %s: run experiments first, or point --output at the folder that holds %s", path, boardResultsDB)
 	}
-	st, err := experiments.OpenStore(path)
+	st, err := results.Open(path)
 	if err != nil {
 		return nil, err
 	}

@@ -11,9 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/spf13/cobra"
-
-	"github.com/prunebench/prunebench/experiments"
 )
 
 // boardStore writes a results store with the dense baseline and two methods
@@ -22,14 +21,14 @@ import (
 func boardStore(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := experiments.OpenStore(filepath.Join(dir, "results.db"))
+	st, err := results.Open(filepath.Join(dir, "results.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
 	put := func(model, method string, level int, d float64, accs ...float64) {
 		for r, a := range accs {
-			err := st.Put(experiments.Result{
+			err := st.Put(results.Result{
 				SpecHash: model + "-" + method, Pipeline: "imp", Method: method, Dataset: "mnist", Model: model,
 				Backend: "native", Replicate: r, Seed: uint64(r), Level: level,
 				Density: d, Sparsity: 1 - d, Compression: 1 / d,

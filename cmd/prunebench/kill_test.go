@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prunebench/prunebench/experiments"
+	"github.com/prunebench/prunebench/experiments/results"
 )
 
 // TestMain lets a test run this binary as the CLI: with PRUNEBENCH_RUN_MAIN=1
@@ -97,9 +97,9 @@ replicates: 2
 	}
 }
 
-func storedResults(t *testing.T, output string) []experiments.Result {
+func storedResults(t *testing.T, output string) []results.Result {
 	t.Helper()
-	st, err := experiments.OpenStore(filepath.Join(output, "results.db"))
+	st, err := results.Open(filepath.Join(output, "results.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/prunebench/prunebench/experiments"
+	"github.com/prunebench/prunebench/experiments/results"
 )
 
 // lsStoreFile is the results store's file name in the output folder.
@@ -139,15 +140,15 @@ func (e lsMissingStore) Error() string { return lsNoResults(e.path) }
 func (e lsMissingStore) Unwrap() error { return fs.ErrNotExist }
 
 // lsOpenStore opens an existing store; it never creates one.
-func lsOpenStore(path string) (*experiments.Store, error) {
+func lsOpenStore(path string) (*results.Store, error) {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, lsMissingStore{path}
 	}
-	return experiments.OpenStore(path)
+	return results.Open(path)
 }
 
 // lsRender prints one line per run, the run finished last at the bottom.
-func lsRender(w io.Writer, rs []experiments.Result) error {
+func lsRender(w io.Writer, rs []results.Result) error {
 	type run struct {
 		hash, pipeline, model, dataset string
 		methods                        []string
@@ -217,7 +218,7 @@ func lsRanges(set map[int]bool) string {
 }
 
 // showRender prints a run's rows under a line that names the run.
-func showRender(w io.Writer, rs []experiments.Result) error {
+func showRender(w io.Writer, rs []results.Result) error {
 	first := rs[0]
 	var backends, versions []string
 	for _, r := range rs {

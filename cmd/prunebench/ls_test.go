@@ -10,9 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/spf13/cobra"
-
-	"github.com/prunebench/prunebench/experiments"
 )
 
 // lsBase is when the first result of lsStore finished.
@@ -27,14 +26,14 @@ var lsBase = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 func lsStore(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "out")
-	st, err := experiments.OpenStore(filepath.Join(dir, "results.db"))
+	st, err := results.Open(filepath.Join(dir, "results.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
 	put := func(hash, pipeline, method, model, dataset string, rep, level int, branch string, d, acc float64, finished time.Duration) {
 		t.Helper()
-		err := st.Put(experiments.Result{
+		err := st.Put(results.Result{
 			SpecHash: hash, Pipeline: pipeline, Method: method, Dataset: dataset, Model: model, Backend: "native",
 			Replicate: rep, Seed: uint64(rep), Level: level, Branch: branch,
 			Density: d, Sparsity: 1 - d, Compression: 1 / d,
@@ -174,7 +173,7 @@ func TestLsMissingStore(t *testing.T) {
 	}
 
 	// A store with no rows is an empty listing too.
-	st, err := experiments.OpenStore(path)
+	st, err := results.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}

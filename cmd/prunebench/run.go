@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/prunebench/prunebench/experiments"
+	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
 )
 
@@ -93,7 +94,7 @@ func runAndReport(cmd *cobra.Command, spec experiments.Spec, f runFlags) error {
 }
 
 // printResults prints one row per replicate and level.
-func printResults(w io.Writer, rs []experiments.Result) error {
+func printResults(w io.Writer, rs []results.Result) error {
 	rows := make([][]string, 0, len(rs))
 	for _, r := range rs {
 		rows = append(rows, []string{

@@ -1,9 +1,9 @@
-package experiments
+package results
 
 import "time"
 
 // Result is one finished level or branch of a run: one row of the results
-// store (DESIGN.md, "Results store"). Accuracies and losses are on the test
+// store, and the result.yaml of the unit's folder. Accuracies and losses are on the test
 // set at the early-stopping iteration (minimum validation loss) and at the end
 // of training; the test set never selects anything.
 type Result struct {

@@ -1,4 +1,4 @@
-package experiments
+package results
 
 import (
 	"bytes"
@@ -104,9 +104,9 @@ func WritePlot(path string, rs []Result, o PlotOptions) error {
 	if by == "" {
 		by = "method"
 	}
-	key, ok := boardFieldByName(by)
+	key, ok := columnByName(by)
 	if !ok {
-		return fmt.Errorf("plot %s: unknown line key %q; the keys are the result columns: %s", path, by, boardFieldNames())
+		return fmt.Errorf("plot %s: unknown line key %q; the keys are the result columns: %s", path, by, columnList())
 	}
 	// metric is in the units plotted (accuracies in percent), and
 	// formatStat labels the dense baseline in them.

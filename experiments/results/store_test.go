@@ -1,4 +1,4 @@
-package experiments
+package results
 
 import (
 	"bytes"
@@ -65,7 +65,7 @@ func sameResult(a, b Result) (string, bool) {
 func openTestStore(t *testing.T) (*Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "runs", "results.db")
-	s, err := OpenStore(path)
+	s, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,11 +119,11 @@ func wantErr(t *testing.T, err error, wants ...string) {
 // a column (and a migration that adds it).
 func TestStoreSchemaMatchesResult(t *testing.T) {
 	typ := reflect.TypeOf(Result{})
-	if typ.NumField() != len(resultColumns) {
-		t.Errorf("Result has %d fields, resultColumns %d", typ.NumField(), len(resultColumns))
+	if typ.NumField() != len(columns) {
+		t.Errorf("Result has %d fields, columns %d", typ.NumField(), len(columns))
 	}
 	for i := 0; i < typ.NumField(); i++ {
-		if !slices.ContainsFunc(resultColumns, func(c column) bool { return c.index == i }) {
+		if !slices.ContainsFunc(columns, func(c column) bool { return c.index == i }) {
 			t.Errorf("Result.%s has no column", typ.Field(i).Name)
 		}
 	}
@@ -376,7 +376,7 @@ func TestStoreMigrations(t *testing.T) {
 	path := filepath.Join(dir, "results.db")
 
 	// A fresh file gets every migration, WAL and the application id.
-	s, err := OpenStore(path)
+	s, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,7 +399,7 @@ func TestStoreMigrations(t *testing.T) {
 	s.Close()
 
 	// Opening again changes nothing.
-	s, err = OpenStore(path)
+	s, err = Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -429,7 +429,7 @@ func TestStoreMigrations(t *testing.T) {
 	migrations = append(slices.Clip(saved), migration{version: len(saved) + 1, name: "test index", stmts: []string{
 		"CREATE INDEX results_test ON results (version)",
 	}})
-	s, err = OpenStore(old)
+	s, err = Open(old)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,7 +449,7 @@ func TestStoreMigrations(t *testing.T) {
 	migrations = append(migrations, migration{version: len(saved) + 2, name: "broken", stmts: []string{
 		"CREATE TABLE extra (x)", "CREATE INDEX nope ON missing (x)",
 	}})
-	_, err = OpenStore(old)
+	_, err = Open(old)
 	wantErr(t, err, old, "migration "+strconv.Itoa(len(saved)+2)+" (broken)", "missing")
 	db := rawDB(t, old)
 	if v := pragmaInt(t, db, "user_version"); v != len(saved)+1 {
@@ -472,7 +472,7 @@ func refused(t *testing.T, path string, wants ...string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := OpenStore(path)
+	s, err := Open(path)
 	if err == nil {
 		s.Close()
 	}
@@ -547,7 +547,7 @@ func TestStoreCorruptPages(t *testing.T) {
 		data[i] = byte(i * 7)
 	}
 	os.WriteFile(path, data, 0o644)
-	s, err = OpenStore(path)
+	s, err = Open(path)
 	if err != nil {
 		wantErr(t, err, path, "corrupt")
 		return
@@ -580,18 +580,18 @@ func TestStorePaths(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "file")
 	os.WriteFile(file, []byte("x"), 0o644)
-	_, err := OpenStore(filepath.Join(file, "runs", "results.db"))
+	_, err := Open(filepath.Join(file, "runs", "results.db"))
 	wantErr(t, err, filepath.Join(file, "runs", "results.db"), "cannot create its directory")
 
-	_, err = OpenStore(dir)
+	_, err = Open(dir)
 	wantErr(t, err, dir, "not a regular file")
 
-	_, err = OpenStore("")
+	_, err = Open("")
 	wantErr(t, err, "empty path")
 
 	// URI syntax in a path is escaped.
 	odd := filepath.Join(dir, "a?b#c%20d", "results.db")
-	s, err := OpenStore(odd)
+	s, err := Open(odd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -603,7 +603,7 @@ func TestStorePaths(t *testing.T) {
 
 	// A relative path is relative to the working directory.
 	t.Chdir(dir)
-	s, err = OpenStore(filepath.Join("rel", "results.db"))
+	s, err = Open(filepath.Join("rel", "results.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -617,7 +617,7 @@ func TestStorePaths(t *testing.T) {
 // and passes SQLite's integrity check.
 func checkStore(t *testing.T, path string, want int) {
 	t.Helper()
-	s, err := OpenStore(path)
+	s, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -647,7 +647,7 @@ func checkStore(t *testing.T, path string, want int) {
 // interval of a run's Finished times overlaps another run's.
 func checkOverlap(t *testing.T, path string) {
 	t.Helper()
-	s, err := OpenStore(path)
+	s, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -690,7 +690,7 @@ func checkOverlap(t *testing.T, path string) {
 // of run hash, one per level, a millisecond apart (as runs finish levels now
 // and then), reading the run back between writes.
 func writeRows(path, hash string, n int, start time.Time) error {
-	s, err := OpenStore(path)
+	s, err := Open(path)
 	if err != nil {
 		return err
 	}
@@ -822,7 +822,7 @@ func TestStoreLocked(t *testing.T) {
 		t.Errorf("read while locked: %+v, %v", rows, err)
 	}
 	// A second store opens a current database without taking the lock.
-	s2, err := OpenStore(path)
+	s2, err := Open(path)
 	if err != nil {
 		t.Errorf("open while locked: %v", err)
 	} else {

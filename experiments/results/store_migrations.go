@@ -1,10 +1,10 @@
-package experiments
+package results
 
 import "strconv"
 
 // The results store's schema is versioned by SQLite's PRAGMA user_version: a
 // database at version v has had migrations[:v] applied, each in its own
-// transaction together with the version bump. OpenStore applies the missing
+// transaction together with the version bump. Open applies the missing
 // ones and refuses a database whose version is newer than len(migrations).
 //
 // Append only: a released migration is never edited or removed, because

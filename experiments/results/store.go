@@ -1,4 +1,4 @@
-package experiments
+package results
 
 import (
 	"database/sql"
@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -18,9 +17,9 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// Store is the results store: an embedded SQLite database (DESIGN.md,
-// "Results store") with one row per finished level or branch (Result),
-// keyed by spec hash, replicate, level and branch. The runner keeps it at
+// Store is the results store: an embedded SQLite database with one row per
+// finished level or branch (Result), keyed by spec hash, replicate, level
+// and branch. The runner keeps it at
 // OUTPUT/results.db.
 //
 // Several processes (a sweep's jobs) may write the same file at once: the
@@ -31,7 +30,7 @@ import (
 type Store struct {
 	db   *sql.DB
 	path string
-	// applied is the number of migrations OpenStore applied.
+	// applied is the number of migrations Open applied.
 	applied int
 }
 
@@ -52,13 +51,13 @@ const storeTimeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 // density=0.2 matches a stored 0.19999999999999996 (1 − 0.8).
 const floatTolerance = 1e-9
 
-// OpenStore opens the results database at path, creating it (and its
+// Open opens the results database at path, creating it (and its
 // directory) when it does not exist, puts it in WAL mode with a busy timeout,
 // and migrates its schema to the current version. A file that is not a
 // SQLite database, another program's database, or a database written by a
 // newer prunebench (a schema version above the one this build knows) is
 // refused and left untouched; every error names the file.
-func OpenStore(path string) (*Store, error) {
+func Open(path string) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("results store: empty path")
 	}
@@ -221,7 +220,7 @@ func (s *Store) migrate(target int) (int, error) {
 	n := 0
 	for _, m := range migrations[version:target] {
 		if m.version != version+1 {
-			panic(fmt.Sprintf("experiments: migration %q has version %d, want %d", m.name, m.version, version+1))
+			panic(fmt.Sprintf("results: migration %q has version %d, want %d", m.name, m.version, version+1))
 		}
 		for _, stmt := range m.stmts {
 			if _, err := tx.Exec(stmt); err != nil {
@@ -248,7 +247,7 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Path is the database file's path as given to OpenStore.
+// Path is the database file's path as given to Open.
 func (s *Store) Path() string { return s.path }
 
 // wrap names the file and the operation, and explains the SQLite errors a
@@ -273,110 +272,15 @@ func (s *Store) wrap(op string, err error) error {
 	return fmt.Errorf("results store %s: %s: %w", s.path, op, err)
 }
 
-// A column of the results table: the snake_case name of a Result field.
-type column struct {
-	name  string
-	field string
-	kind  columnKind
-	index int // field index in Result
-}
-
-type columnKind int
-
-const (
-	colText     columnKind = iota // string
-	colInt                        // int, int64
-	colUint                       // uint64, stored as its int64 bits
-	colReal                       // float64, NULL for NaN
-	colDuration                   // time.Duration, nanoseconds
-	colTime                       // time.Time, storeTimeLayout, NULL for zero
-)
-
-// resultColumns maps the fields of Result, in order, to the columns of the
-// results table.
-var resultColumns = newColumns([][2]string{
-	{"spec_hash", "SpecHash"},
-	{"pipeline", "Pipeline"},
-	{"method", "Method"},
-	{"dataset", "Dataset"},
-	{"model", "Model"},
-	{"backend", "Backend"},
-	{"replicate", "Replicate"},
-	{"seed", "Seed"},
-	{"level", "Level"},
-	{"branch", "Branch"},
-	{"density", "Density"},
-	{"sparsity", "Sparsity"},
-	{"compression", "Compression"},
-	{"params_total", "ParamsTotal"},
-	{"params_nonzero", "ParamsNonzero"},
-	{"flops_dense", "FLOPsDense"},
-	{"flops_nonzero", "FLOPsNonzero"},
-	{"bytes", "Bytes"},
-	{"best_iter", "BestIter"},
-	{"best_test_acc", "BestTestAcc"},
-	{"best_test_loss", "BestTestLoss"},
-	{"best_val_acc", "BestValAcc"},
-	{"best_val_loss", "BestValLoss"},
-	{"final_test_acc", "FinalTestAcc"},
-	{"final_test_loss", "FinalTestLoss"},
-	{"iterations", "Iterations"},
-	{"wall", "Wall"},
-	{"version", "Version"},
-	{"finished", "Finished"},
-})
-
-func newColumns(pairs [][2]string) []column {
-	t := reflect.TypeOf(Result{})
-	cols := make([]column, len(pairs))
-	for i, p := range pairs {
-		f, ok := t.FieldByName(p[1])
-		if !ok {
-			panic("experiments: Result has no field " + p[1])
-		}
-		c := column{name: p[0], field: p[1], index: f.Index[0]}
-		switch {
-		case f.Type == reflect.TypeOf(time.Duration(0)):
-			c.kind = colDuration
-		case f.Type == reflect.TypeOf(time.Time{}):
-			c.kind = colTime
-		case f.Type.Kind() == reflect.String:
-			c.kind = colText
-		case f.Type.Kind() == reflect.Int || f.Type.Kind() == reflect.Int64:
-			c.kind = colInt
-		case f.Type.Kind() == reflect.Uint64:
-			c.kind = colUint
-		case f.Type.Kind() == reflect.Float64:
-			c.kind = colReal
-		default:
-			panic("experiments: no column kind for Result." + p[1] + " of type " + f.Type.String())
-		}
-		cols[i] = c
-	}
-	return cols
-}
-
-// Columns lists the results table's columns, which are the names Results
-// filters on: the snake_case of the Result fields, in field order.
-func Columns() []string {
-	names := make([]string, len(resultColumns))
-	for i, c := range resultColumns {
-		names[i] = c.name
-	}
-	return names
-}
-
-func columnList() string { return strings.Join(Columns(), ", ") }
-
 // Put stores r, replacing the row of the same (SpecHash, Replicate, Level,
 // Branch) if there is one, in one transaction.
 func (s *Store) Put(r Result) error {
 	if r.SpecHash == "" {
 		return fmt.Errorf("results store %s: put: result without a spec hash", s.path)
 	}
-	args := make([]any, len(resultColumns))
+	args := make([]any, len(columns))
 	v := reflect.ValueOf(r)
-	for i, c := range resultColumns {
+	for i, c := range columns {
 		args[i] = c.value(v.Field(c.index))
 	}
 	q := "INSERT OR REPLACE INTO results (" + columnList() + ") VALUES (?" + strings.Repeat(", ?", len(args)-1) + ")"
@@ -396,29 +300,6 @@ func (s *Store) Put(r Result) error {
 		return s.wrap(op, err)
 	}
 	return nil
-}
-
-// value is the SQL value of a Result field.
-func (c column) value(f reflect.Value) any {
-	switch c.kind {
-	case colText:
-		return f.String()
-	case colInt, colDuration:
-		return f.Int()
-	case colUint:
-		return int64(f.Uint())
-	case colReal:
-		if x := f.Float(); !math.IsNaN(x) {
-			return x
-		}
-		return nil
-	case colTime:
-		if t := f.Interface().(time.Time); !t.IsZero() {
-			return t.UTC().Format(storeTimeLayout)
-		}
-		return nil
-	}
-	panic("unreachable")
 }
 
 // Results returns the rows that match every filter, ordered by spec hash,
@@ -446,7 +327,7 @@ func (s *Store) Results(filter map[string]string) ([]Result, error) {
 	for _, k := range keys {
 		c, ok := columnByName(k)
 		if !ok {
-			return nil, unknownColumn(k)
+			return nil, unknownColumn("results", k)
 		}
 		cond, a, err := c.condition(filter[k])
 		if err != nil {
@@ -463,80 +344,6 @@ func (s *Store) Results(filter map[string]string) ([]Result, error) {
 	return s.query("query", q, args...)
 }
 
-func columnByName(name string) (column, bool) {
-	for _, c := range resultColumns {
-		if c.name == name {
-			return c, true
-		}
-	}
-	return column{}, false
-}
-
-func unknownColumn(k string) error {
-	best, bestD := "", len(k)/3+2
-	for _, c := range resultColumns {
-		if d := editDistance(k, c.name); d < bestD {
-			best, bestD = c.name, d
-		}
-	}
-	hint := ""
-	if best != "" {
-		hint = fmt.Sprintf(" (did you mean %q?)", best)
-	}
-	return fmt.Errorf("results: unknown column %q%s; the columns are %s", k, hint, columnList())
-}
-
-// condition is the WHERE term and arguments of "c = value".
-func (c column) condition(value string) (string, []any, error) {
-	bad := func(want string) error {
-		return fmt.Errorf("results: %s=%q: want %s", c.name, value, want)
-	}
-	v := strings.TrimSpace(value)
-	switch c.kind {
-	case colText:
-		return c.name + " = ?", []any{value}, nil
-	case colInt:
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return "", nil, bad("an integer")
-		}
-		return c.name + " = ?", []any{n}, nil
-	case colUint:
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			return "", nil, bad("an unsigned integer")
-		}
-		return c.name + " = ?", []any{int64(n)}, nil
-	case colDuration:
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			return c.name + " = ?", []any{n}, nil
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return "", nil, bad(`a duration such as "1m30s" or nanoseconds`)
-		}
-		return c.name + " = ?", []any{int64(d)}, nil
-	case colReal:
-		x, err := strconv.ParseFloat(v, 64)
-		switch {
-		case err != nil:
-			return "", nil, bad("a number")
-		case math.IsNaN(x):
-			return c.name + " IS NULL", nil, nil
-		case math.IsInf(x, 0):
-			return c.name + " = ?", []any{x}, nil
-		}
-		return "abs(" + c.name + " - ?) <= ?", []any{x, floatTolerance * math.Abs(x)}, nil
-	case colTime:
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			return "", nil, bad("an RFC 3339 time such as 2025-01-02T15:04:05Z")
-		}
-		return c.name + " = ?", []any{t.UTC().Format(storeTimeLayout)}, nil
-	}
-	panic("unreachable")
-}
-
 // query runs a SELECT of columnList and scans the rows.
 func (s *Store) query(op, q string, args ...any) ([]Result, error) {
 	rows, err := s.db.Query(q, args...)
@@ -545,8 +352,8 @@ func (s *Store) query(op, q string, args ...any) ([]Result, error) {
 	}
 	defer rows.Close()
 	var out []Result
-	dest := make([]any, len(resultColumns))
-	for i, c := range resultColumns {
+	dest := make([]any, len(columns))
+	for i, c := range columns {
 		switch c.kind {
 		case colText:
 			dest[i] = new(string)
@@ -564,7 +371,7 @@ func (s *Store) query(op, q string, args ...any) ([]Result, error) {
 		}
 		var r Result
 		v := reflect.ValueOf(&r).Elem()
-		for i, c := range resultColumns {
+		for i, c := range columns {
 			f := v.Field(c.index)
 			switch c.kind {
 			case colText:

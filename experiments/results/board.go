@@ -1,0 +1,263 @@
+package results
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+)
+
+// BoardOptions configures a leaderboard (WriteBoard).
+type BoardOptions struct {
+	// By lists the grouping keys: Result columns by their snake_case names
+	// (Columns). Rows that agree on every key are replicates of one entry
+	// and are aggregated. Empty means DefaultBoardBy.
+	By []string
+	// Format is "table" (the default: a terminal table), "markdown" (a
+	// GitHub-flavoured pipe table) or "csv" (machine-readable: raw numbers,
+	// means and standard deviations in separate columns).
+	Format string
+	// Sort is a comma-separated list of sort keys, each optionally prefixed
+	// by "-" for descending order: a grouping key, or one of n, density,
+	// sparsity, compression, params_total, params_nonzero, flops_nonzero,
+	// best_test_acc, final_test_acc, wall (metrics sort by their means;
+	// entries without a value go last). Empty means DefaultBoardSort.
+	// Keys of the default that are not grouping keys are skipped. Wherever
+	// methods are compared, "dense" (the baseline) comes before the others;
+	// ties are broken by the grouping keys in order, so the order is total.
+	Sort string
+}
+
+// DefaultBoardBy groups replicates of one method, model, dataset and density.
+var DefaultBoardBy = []string{"method", "model", "dataset", "density"}
+
+// DefaultBoardSort orders a board by model, then dataset, then method (the
+// dense baseline first), then density from dense to sparse.
+const DefaultBoardSort = "model,dataset,method,-density"
+
+// BoardFormats are the accepted values of BoardOptions.Format.
+var BoardFormats = []string{"table", "markdown", "csv"}
+
+// WriteBoard aggregates rs (Aggregate), sorts the groups (SortGroups) and
+// writes the leaderboard to w in o.Format.
+//
+// The columns are the grouping keys except density, sparsity and
+// compression, which have their own columns; then n (replicates), density,
+// sparsity (percent), compression ("10.0×"), params (total), nonzero
+// (parameters that are non-zero after training), FLOPs (nonzero), test
+// accuracy at the early-stopping iteration and final test accuracy (percent,
+// mean ± sample std), the early-stopping iteration t* (mean ± std), and the
+// mean wall time. Counts are means over
+// replicates. An accuracy of one replicate reads "97.81 (n=1)", never
+// "± 0"; NaN accuracies are left out of the mean and std, and the count of
+// the others is shown when it is below n ("97.81 ± 0.12 (n=2)"); "—" means
+// no replicate has a value. A density range ("0.1–1") marks a group that
+// mixes densities.
+//
+// The table and markdown formats are rendered with tablewriter. The csv
+// format uses encoding/csv, since tablewriter's CSV support reads CSV
+// into a table and does not write it; its numbers are raw (accuracies as
+// stored fractions, wall time in seconds) with means, standard deviations
+// and counts in separate columns, and empty cells for undefined values.
+func WriteBoard(w io.Writer, rs []Result, o BoardOptions) error {
+	format := o.Format
+	if format == "" {
+		format = "table"
+	}
+	if !slices.Contains(BoardFormats, format) {
+		return fmt.Errorf("board: unknown format %q; want one of %s", o.Format, strings.Join(BoardFormats, ", "))
+	}
+	by := o.By
+	if len(by) == 0 {
+		by = DefaultBoardBy
+	}
+	gs, err := Aggregate(rs, by)
+	if err != nil {
+		return err
+	}
+	if err := SortGroups(gs, by, o.Sort); err != nil {
+		return err
+	}
+	var keys []string
+	for _, k := range by {
+		if k != "density" && k != "sparsity" && k != "compression" {
+			keys = append(keys, k)
+		}
+	}
+	if format == "csv" {
+		return writeBoardCSV(w, keys, gs)
+	}
+	header := append(slices.Clone(keys), "n", "density", "sparsity", "compression", "params", "nonzero",
+		"FLOPs (nonzero)", "test acc @ best-val (%)", "final test acc (%)", "t* (it)", "wall time")
+	rows := make([][]string, len(gs))
+	for i := range gs {
+		g := &gs[i]
+		row := make([]string, 0, len(header))
+		for _, k := range keys {
+			row = append(row, g.Keys[k])
+		}
+		dens, spars, comp := formatDensity(g)
+		row = append(row, strconv.Itoa(g.N), dens, spars, comp,
+			formatCount(g.ParamsTotal), formatCount(g.ParamsNonzero), formatCount(g.FLOPsNonzero),
+			FormatAccuracy(g.BestTestAcc, g.N), FormatAccuracy(g.FinalTestAcc, g.N), formatIter(g.BestIter, g.N), formatWall(g.Wall))
+		rows[i] = row
+	}
+	opts := []tablewriter.Option{}
+	if format == "markdown" {
+		opts = append(opts, tablewriter.WithRenderer(renderer.NewMarkdown()))
+	}
+	t := tablewriter.NewTable(w, opts...)
+	align := make([]tw.Align, len(header))
+	for i := range align {
+		align[i] = tw.AlignRight
+		if i < len(keys) {
+			align[i] = tw.AlignLeft
+		}
+	}
+	t.Configure(func(c *tablewriter.Config) {
+		c.Header.Formatting.AutoFormat = tw.Off // keep "test acc @ best-val (%)" as written
+		c.Header.Alignment.PerColumn = align
+		c.Row.Alignment.PerColumn = align
+	})
+	hdr := make([]any, len(header))
+	for i, h := range header {
+		hdr[i] = h
+	}
+	t.Header(hdr...)
+	if err := t.Bulk(rows); err != nil {
+		return err
+	}
+	return t.Render()
+}
+
+func writeBoardCSV(w io.Writer, keys []string, gs []Group) error {
+	cw := csv.NewWriter(w)
+	header := append(slices.Clone(keys), "n", "density", "sparsity", "compression",
+		"params_total", "params_nonzero", "flops_nonzero",
+		"best_test_acc_mean", "best_test_acc_std", "best_test_acc_n",
+		"final_test_acc_mean", "final_test_acc_std", "final_test_acc_n",
+		"best_iter_mean", "best_iter_std", "wall_s_mean")
+	if err := cw.Write(header); err != nil {
+		return err
+	}
+	num := func(x float64) string {
+		if math.IsNaN(x) {
+			return ""
+		}
+		return strconv.FormatFloat(x, 'g', 10, 64)
+	}
+	for i := range gs {
+		g := &gs[i]
+		row := make([]string, 0, len(header))
+		for _, k := range keys {
+			row = append(row, g.Keys[k])
+		}
+		row = append(row, strconv.Itoa(g.N), num(g.Density), num(g.Sparsity), num(g.Compression),
+			num(g.ParamsTotal.Mean), num(g.ParamsNonzero.Mean), num(g.FLOPsNonzero.Mean),
+			num(g.BestTestAcc.Mean), num(g.BestTestAcc.Std), strconv.Itoa(g.BestTestAcc.N),
+			num(g.FinalTestAcc.Mean), num(g.FinalTestAcc.Std), strconv.Itoa(g.FinalTestAcc.N),
+			num(g.BestIter.Mean), num(g.BestIter.Std), num(g.Wall.Mean))
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// FormatAccuracy renders an accuracy Stat (fractions) of a group of n rows
+// as a percentage with two decimals: "97.81 ± 0.12", "97.81 (n=1)" for a
+// single value, "97.81 ± 0.12 (n=2)" when some of the n values were NaN,
+// and "—" when none has a value.
+func FormatAccuracy(s Stat, n int) string {
+	switch {
+	case s.N == 0:
+		return "—"
+	case s.N == 1:
+		return fmt.Sprintf("%.2f (n=1)", 100*s.Mean)
+	case s.N < n:
+		return fmt.Sprintf("%.2f ± %.2f (n=%d)", 100*s.Mean, 100*s.Std, s.N)
+	}
+	return fmt.Sprintf("%.2f ± %.2f", 100*s.Mean, 100*s.Std)
+}
+
+// formatDensity renders density, sparsity (percent) and compression.
+func formatDensity(g *Group) (d, s, c string) {
+	if math.IsNaN(g.Density) {
+		return "—", "—", "—"
+	}
+	if g.DensityMax-g.DensityMin > 1e-9*g.DensityMax {
+		lo, hi := g.DensityMin, g.DensityMax
+		return fmt.Sprintf("%.4g–%.4g", lo, hi),
+			fmt.Sprintf("%.2f–%.2f%%", 100*(1-hi), 100*(1-lo)),
+			fmt.Sprintf("%.1f–%.1f×", 1/hi, 1/lo)
+	}
+	return fmt.Sprintf("%.4g", g.Density), fmt.Sprintf("%.2f%%", 100*g.Sparsity), fmt.Sprintf("%.1f×", g.Compression)
+}
+
+// formatCount renders the mean of a count, rounded, with thousands
+// separators.
+func formatCount(s Stat) string {
+	if s.N == 0 {
+		return "—"
+	}
+	n := int64(math.Round(s.Mean))
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	digits := strconv.FormatInt(n, 10)
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, ch := range digits {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(ch)
+	}
+	return b.String()
+}
+
+// formatWall renders a mean wall time in seconds as a duration rounded to
+// a precision that suits its size.
+// formatIter renders an iteration Stat as "2,340 ± 410" (one replicate:
+// "2,340 (n=1)").
+func formatIter(s Stat, n int) string {
+	if s.N == 0 {
+		return "—"
+	}
+	if s.N == 1 {
+		return formatCount(s) + " (n=1)"
+	}
+	out := formatCount(s) + " ± " + formatCount(Stat{N: 1, Mean: s.Std})
+	if s.N < n {
+		out += fmt.Sprintf(" (n=%d)", s.N)
+	}
+	return out
+}
+
+func formatWall(s Stat) string {
+	if s.N == 0 {
+		return "—"
+	}
+	d := time.Duration(s.Mean * float64(time.Second))
+	switch {
+	case d >= time.Minute:
+		d = d.Round(time.Second)
+	case d >= time.Second:
+		d = d.Round(100 * time.Millisecond)
+	default:
+		d = d.Round(time.Millisecond)
+	}
+	return d.String()
+}
