@@ -8,16 +8,19 @@ import (
 	"strings"
 )
 
-// AmountSpec says how much of the prunable set a pruning pipeline keeps, in
-// one of the conventions of specs/README.md §1.2, each under its own key so
-// that a bare number is never ambiguous. At most one may be set; the config
-// layer converts it to a density d in (0, 1] once, and results record d,
-// sparsity 1 − d and compression 1/d.
+// AmountSpec is the part of the prune section that says how much of the
+// prunable set a pruning pipeline keeps, in one of the conventions of
+// docs/methods/conventions.md, each under its own key so that a bare number
+// is never ambiguous. Pipelines embed it in their prune section
+// (`mapstructure:",squash"`), so every pruning pipeline reads the same keys
+// and runs of different methods at one density share one setting. At most
+// one may be set; the config layer converts it to a density d in (0, 1]
+// once, and results record d, sparsity 1 − d and compression 1/d.
 //
 // Conversions are exact where they can be: the value is read back as the
 // decimal the YAML wrote (its shortest representation) and the arithmetic is
 // done on rationals, so sparsity 0.9 gives exactly density 0.1, not
-// 0.09999999999999998 (specs/README.md §1.3).
+// 0.09999999999999998.
 type AmountSpec struct {
 	Density     *float64 `mapstructure:"density" help:"kept fraction of the prunable weights, in (0, 1]"`
 	Sparsity    *float64 `mapstructure:"sparsity" help:"removed fraction, in [0, 1) (jaxpruner, NNI, SparseML, the SNIP/GraSP/GraNet tables)"`
@@ -35,23 +38,6 @@ type AmountSpec struct {
 	// round, n rounds: d = (1 − p)^n for one scope.
 	IMPRate   *float64 `mapstructure:"imp_rate" help:"fraction of the remaining weights removed per round, in [0, 1) (with imp_rounds)"`
 	IMPRounds *int     `mapstructure:"imp_rounds" help:"number of pruning rounds (with imp_rate)"`
-
-	// How pruning pipelines choose what to keep (not amounts; Resolve
-	// ignores them).
-	Criterion    string   `mapstructure:"criterion" help:"pai: scoring criterion: magnitude, random, snip, grasp or synflow (synflow: 100 scoring iterations by default, see prune.iterations)"`
-	Exclude      []string `mapstructure:"exclude" help:"weights never pruned, as globs on parameter names (e.g. fc3.weight: open_lth's ignored output layer)"`
-	Scope        string   `mapstructure:"scope" help:"global (one top-k over all prunable weights) or layerwise (the density per tensor)"`
-	DataExamples int      `mapstructure:"data_examples" help:"snip, grasp: training examples used for scoring (0: 100, as SNIP and the SynFlow harness)"`
-	TrainMode    bool     `mapstructure:"train_mode" help:"snip, grasp: score in training mode (batch statistics, dropout); the default is evaluation mode"`
-	AllowEmpty   bool     `mapstructure:"allow_empty" help:"pai, global scope: train a network whose criterion left a tensor with no weights (layer collapse) instead of stopping with an error"`
-	Iterations   int      `mapstructure:"iterations" help:"pai: scoring iterations on the exponential schedule (0: the criterion's default, 100 for synflow, 1 otherwise)"`
-	// IMP only.
-	Rewind     string   `mapstructure:"rewind" help:"imp: starting weights of each level: init (θ0), rewind:STEP (θ at STEP, schedule and data continue from STEP), lr_rewind:STEP (trained weights, schedule replayed from STEP), finetune[:STEP] (trained weights, the schedule's final rate, from STEP)"`
-	OutputRate *float64 `mapstructure:"output_rate" help:"imp: per-round rate of the output layer's weights (the LTH paper prunes it at half rate); empty: imp_rate"`
-	// Branches run off every pruned level (IMP) or off the pruned model
-	// (pai, gradual pipelines).
-	Branches        []string `mapstructure:"branches" help:"control branches off each pruned level: random_reinit, random_prune, scratch_e, scratch_b"`
-	MaxBudgetFactor *float64 `mapstructure:"max_budget_factor" help:"scratch_b: cap on the budget factor FLOPs_dense / FLOPs_pruned (empty: no cap)"`
 }
 
 // Amount is a resolved amount of pruning.

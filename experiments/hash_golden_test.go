@@ -33,11 +33,11 @@ func TestRunHashesPinned(t *testing.T) {
 	}
 	var b strings.Builder
 	for _, f := range files {
-		specs, err := experiments.LoadSweep(f, nil)
+		sw, err := experiments.LoadSweep(f, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
-		for i, s := range specs {
+		for i, s := range sw.Specs {
 			fmt.Fprintf(&b, "%s %d %s\n", f, i, experiments.Hash(s))
 		}
 	}

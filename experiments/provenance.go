@@ -2,16 +2,15 @@ package experiments
 
 import (
 	"bufio"
-	"io"
 	"os"
 	"path/filepath"
-	"reflect"
 	"runtime"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/prunebench/prunebench/internal/atomicfile"
 	"github.com/prunebench/prunebench/nn"
 )
 
@@ -45,7 +44,7 @@ func Machine(backend string) Provenance {
 }
 
 func writeProvenance(dir, backend string) error {
-	return writeFileAtomic(filepath.Join(dir, "provenance.yaml"), func(f *os.File) error {
+	return atomicfile.Write(filepath.Join(dir, "provenance.yaml"), func(f *os.File) error {
 		return yaml.NewEncoder(f).Encode(Machine(backend))
 	})
 }
@@ -64,34 +63,4 @@ func cpuModel() string {
 		}
 	}
 	return "unknown"
-}
-
-// WriteSpecYAML writes every key of s (defaults included) as YAML, nested by
-// section, in the form ParseSpec reads back to the same spec and hash.
-func WriteSpecYAML(w io.Writer, s Spec) error {
-	root := map[string]any{}
-	v := reflect.ValueOf(s)
-	for _, k := range specKeys(v.Type(), "") {
-		f := fieldByKey(v, k)
-		if f.Kind() == reflect.Pointer {
-			if f.IsNil() {
-				continue
-			}
-			f = f.Elem()
-		}
-		m := root
-		parts := strings.Split(k, ".")
-		for _, p := range parts[:len(parts)-1] {
-			sub, ok := m[p].(map[string]any)
-			if !ok {
-				sub = map[string]any{}
-				m[p] = sub
-			}
-			m = sub
-		}
-		m[parts[len(parts)-1]] = f.Interface()
-	}
-	enc := yaml.NewEncoder(w)
-	enc.SetIndent(2)
-	return enc.Encode(root)
 }

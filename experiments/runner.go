@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/prunebench/prunebench/experiments/results"
+	"github.com/prunebench/prunebench/internal/atomicfile"
 	"github.com/prunebench/prunebench/nn"
 )
 
@@ -132,7 +134,7 @@ func (r *Replicate) Unit(ctx context.Context, level int, branch string, fn UnitF
 	if err := writeProvenance(dir, r.Spec.Backend); err != nil {
 		return results.Result{}, err
 	}
-	if err := writeFileAtomic(path, func(f *os.File) error { return yaml.NewEncoder(f).Encode(res) }); err != nil {
+	if err := atomicfile.Write(path, func(f *os.File) error { return yaml.NewEncoder(f).Encode(res) }); err != nil {
 		return results.Result{}, err
 	}
 	return res, r.store.Put(res)
@@ -187,12 +189,13 @@ func RunSpec(ctx context.Context, s Spec, o RunOptions) ([]results.Result, error
 	if err != nil {
 		return nil, err
 	}
+	s.Config = pl
 	hash := Hash(s)
 	root := filepath.Join(s.Output, hash)
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(root, "spec.yaml"), func(f *os.File) error { return WriteSpecYAML(f, s) }); err != nil {
+	if err := atomicfile.Write(filepath.Join(root, "spec.yaml"), func(f *os.File) error { return WriteSpecYAML(f, s) }); err != nil {
 		return nil, err
 	}
 	store := o.Store
@@ -248,24 +251,24 @@ func RunSpec(ctx context.Context, s Spec, o RunOptions) ([]results.Result, error
 	return all, nil
 }
 
-// Validate checks a whole spec without loading data: the pipeline, its own
-// fields, the amount of pruning, the training hyperparameters, the model and
-// backend names, the replicate count. It returns the pipeline.
+// Validate checks a whole spec without loading data: the pipeline, the
+// keys it does not read, the training hyperparameters, the backend name, the
+// replicate count and output, then the pipeline's own checks. It returns the
+// spec's pipeline (its Config, or the registered defaults when Config is
+// nil).
 func Validate(s Spec) (Pipeline, error) {
-	pl, err := getPipeline(s.Pipeline)
+	pl, err := s.pipeline()
 	if err != nil {
 		return nil, err
+	}
+	if len(s.unread) > 0 {
+		k := s.unread[0]
+		return nil, fmt.Errorf("pipeline %s does not read %s (remove it, or use pipeline %s)", s.Pipeline, k, orList(specKeyTable().info[k].readers))
 	}
 	if s.Replicates < 1 {
 		return nil, fmt.Errorf("replicates = %d: want at least 1", s.Replicates)
 	}
-	if _, _, err := s.Prune.Resolve(); err != nil {
-		return nil, err
-	}
-	if err := validateBranches(s.Prune); err != nil {
-		return nil, err
-	}
-	if _, err := trainConfig(s.Training, s.Seed); err != nil {
+	if _, err := s.Training.Config(s.Seed); err != nil {
 		return nil, err
 	}
 	if _, err := nn.GetBackend(s.Backend); err != nil {
@@ -274,27 +277,22 @@ func Validate(s Spec) (Pipeline, error) {
 	if s.Output == "" {
 		return nil, errors.New("output: want a folder for the runs")
 	}
+	s.Config = pl
 	return pl, pl.Validate(s)
 }
 
-// writeFileAtomic writes a file through a temporary file in the same folder
-// and a rename, so readers never see it half written.
-func writeFileAtomic(path string, write func(*os.File) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+// pipeline is the spec's Config, or the registered defaults of its pipeline
+// when Config is nil. A Config of another pipeline's type is an error.
+func (s Spec) pipeline() (Pipeline, error) {
+	def, err := PipelineDefaults(s.Pipeline)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer os.Remove(f.Name())
-	if err := write(f); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
+	if s.Config == nil {
+		return def, nil
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if reflect.TypeOf(s.Config) != reflect.TypeOf(def) {
+		return nil, fmt.Errorf("spec: Config is a %T, but pipeline %s is configured by a %T", s.Config, s.Pipeline, def)
 	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return s.Config, nil
 }

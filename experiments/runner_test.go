@@ -54,26 +54,6 @@ func TestRunSpecDeletedFolder(t *testing.T) {
 	}
 }
 
-func TestValidateBeforeTraining(t *testing.T) {
-	cases := []struct {
-		edit func(*Spec)
-		want string
-	}{
-		{func(s *Spec) { s.Pipeline = "imp2" }, "pipeline"},
-		{func(s *Spec) { s.Replicates = 0 }, "replicates"},
-		{func(s *Spec) { s.Prune.Density = f(0) }, "prune.density"},
-		{func(s *Spec) { s.Prune.Sparsity = f(0.5) }, "does not read prune.sparsity"},
-		{func(s *Spec) { s.Output = "" }, "output"},
-	}
-	for _, c := range cases {
-		s := tinySpec()
-		c.edit(&s)
-		if _, err := Validate(s); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("error %v, want one containing %q", err, c.want)
-		}
-	}
-}
-
 // TestRunSpecJobs: replicates trained in parallel give the results of the
 // sequential run, in replicate order.
 func TestRunSpecJobs(t *testing.T) {

@@ -1,8 +1,10 @@
-package experiments
+package experiments_test
 
 import (
 	"bytes"
 	"testing"
+
+	"github.com/prunebench/prunebench/experiments"
 )
 
 // FuzzParseSpec feeds arbitrary YAML and overrides to the spec parser. It
@@ -16,20 +18,20 @@ func FuzzParseSpec(f *testing.F) {
 	f.Add([]byte("dataset: mnist\n"), "=")
 	f.Add([]byte("sweep:\n  seed: [1, 2]\n"), "training.lr=x")
 	f.Fuzz(func(t *testing.T, yaml []byte, override string) {
-		s, err := ParseSpec("fuzz.yaml", yaml, []string{override})
+		s, err := experiments.ParseSpec("fuzz.yaml", yaml, []string{override})
 		if err != nil {
 			return
 		}
 		var buf bytes.Buffer
-		if err := WriteSpecYAML(&buf, s); err != nil {
+		if err := experiments.WriteSpecYAML(&buf, s); err != nil {
 			t.Fatalf("WriteSpecYAML: %v", err)
 		}
-		back, err := ParseSpec("resolved.yaml", buf.Bytes(), nil)
+		back, err := experiments.ParseSpec("resolved.yaml", buf.Bytes(), nil)
 		if err != nil {
 			t.Fatalf("the resolved spec does not parse: %v\n%s", err, buf.String())
 		}
-		if Hash(back) != Hash(s) {
-			t.Fatalf("round trip changed the run name: %v → %v", Canonical(s), Canonical(back))
+		if experiments.Hash(back) != experiments.Hash(s) {
+			t.Fatalf("round trip changed the run name: %v → %v", experiments.Canonical(s), experiments.Canonical(back))
 		}
 	})
 }

@@ -73,15 +73,3 @@ func TestHashOmitsDefaults(t *testing.T) {
 		t.Error("output folder or an empty list changed the hash")
 	}
 }
-
-func TestEditDistance(t *testing.T) {
-	cases := []struct {
-		a, b string
-		want int
-	}{{"", "", 0}, {"lr", "lr", 0}, {"lr", "lrr", 1}, {"kitten", "sitting", 3}, {"abc", "", 3}}
-	for _, c := range cases {
-		if got := editDistance(c.a, c.b); got != c.want {
-			t.Errorf("editDistance(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
-		}
-	}
-}

@@ -3,8 +3,10 @@ package experiments
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,29 +30,47 @@ import (
 // leaves the key at the file's value (or the default) at that point. A swept value
 // takes precedence over the spec file and over --set.
 
+// Sweep is a sweep file expanded into the specs of its points.
+type Sweep struct {
+	Specs []Spec
+	// Notes say what the expansion did that the file does not show: a key
+	// set for every point that only some points' pipelines read applies
+	// to those points only ("bip.steps applies to 3 of 9 points").
+	Notes []string
+}
+
 // LoadSweep reads a spec file and expands its sweep block (a file without one
 // is a sweep of one run). Runs whose expanded specs are identical (same hash)
 // are kept once.
-func LoadSweep(path string, overrides []string) ([]Spec, error) {
+func LoadSweep(path string, overrides []string) (Sweep, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("spec: %w", err)
+		return Sweep{}, fmt.Errorf("spec: %w", err)
 	}
 	return ParseSweep(path, data, overrides)
 }
 
 // ParseSweep is LoadSweep on bytes.
-func ParseSweep(name string, data []byte, overrides []string) ([]Spec, error) {
+//
+// A sweep may mix pipelines, and each pipeline reads its own keys (see
+// Pipeline). A key that is set at every point (in the file, by --set, or by
+// a sweep list without nulls) but that the pipelines of only some points
+// read is dropped from the others, where it would have no effect, and the
+// sweep says so in its Notes. A key set at some points only is kept where it
+// is set: a point whose pipeline does not read it fails validation, as a
+// spec that sets it would. A key that no point reads is kept everywhere, so
+// that validation names it.
+func ParseSweep(name string, data []byte, overrides []string) (Sweep, error) {
 	var doc map[string]any
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("spec %s: not valid YAML: %w", name, err)
+		return Sweep{}, fmt.Errorf("spec %s: not valid YAML: %w", name, err)
 	}
 	block, hasSweep := doc["sweep"]
 	mode := "product"
 	if m, ok := doc["sweep_mode"]; ok {
 		s, isStr := m.(string)
 		if !isStr || (s != "product" && s != "zip") {
-			return nil, fmt.Errorf("spec %s: sweep_mode = %v: want product or zip", name, m)
+			return Sweep{}, fmt.Errorf("spec %s: sweep_mode = %v: want product or zip", name, m)
 		}
 		mode = s
 	}
@@ -58,51 +78,95 @@ func ParseSweep(name string, data []byte, overrides []string) ([]Spec, error) {
 	delete(doc, "sweep_mode")
 	rest, err := yaml.Marshal(doc)
 	if err != nil {
-		return nil, err
+		return Sweep{}, err
 	}
 	if len(doc) == 0 {
 		rest = nil
 	}
-	if !hasSweep {
-		s, err := ParseSpec(name, rest, overrides)
+	combos := [][]string{nil}
+	if hasSweep {
+		axes, err := sweepAxes(name, block)
 		if err != nil {
-			return nil, err
+			return Sweep{}, err
 		}
-		return []Spec{s}, nil
+		if combos, err = combine(name, axes, mode); err != nil {
+			return Sweep{}, err
+		}
 	}
-	axes, err := sweepAxes(name, block)
-	if err != nil {
-		return nil, err
+	specs := make([]Spec, len(combos))
+	everywhere := map[string]bool{} // keys set at every point
+	for i, c := range combos {
+		s, explicit, err := parseSpec(name, rest, append(append([]string(nil), overrides...), c...))
+		if err != nil {
+			if hasSweep {
+				err = fmt.Errorf("sweep point %v: %w", c, err)
+			}
+			return Sweep{}, err
+		}
+		specs[i] = s
+		if i == 0 {
+			maps.Copy(everywhere, explicit)
+		}
+		for k := range everywhere {
+			if !explicit[k] {
+				delete(everywhere, k)
+			}
+		}
 	}
-	combos, err := combine(name, axes, mode)
-	if err != nil {
-		return nil, err
-	}
-	var specs []Spec
+	var sw Sweep
 	seen := map[string]bool{}
-	for _, c := range combos {
-		s, err := ParseSpec(name, rest, append(append([]string(nil), overrides...), c...))
-		if err != nil {
-			return nil, fmt.Errorf("sweep point %v: %w", c, err)
-		}
+	for _, s := range dropUnread(specs, everywhere) {
 		if h := Hash(s); !seen[h] {
 			seen[h] = true
-			specs = append(specs, s)
+			sw.Specs = append(sw.Specs, s)
 		}
 	}
-	return specs, nil
+	sw.Notes = partialKeys(sw.Specs, everywhere)
+	return sw, nil
 }
 
-// axis is one swept key; a value that is YAML null (unset[i]) leaves the
-// key at the file's value or the default at that point, so that a zip sweep
-// can mix, say, a dense run (no prune.sparsity) with pruned ones.
+// dropUnread removes, from every spec, the unread keys in everywhere that
+// the pipeline of at least one spec reads.
+func dropUnread(specs []Spec, everywhere map[string]bool) []Spec {
+	tab := specKeyTable()
+	readSomewhere := func(k string) bool {
+		return slices.ContainsFunc(specs, func(s Spec) bool { return tab.info[k].reads(s.Pipeline) })
+	}
+	for i := range specs {
+		specs[i].unread = slices.DeleteFunc(slices.Clone(specs[i].unread), func(k string) bool {
+			return everywhere[k] && readSomewhere(k)
+		})
+	}
+	return specs
+}
+
+// partialKeys are the notes on the keys set everywhere that only some
+// points read.
+func partialKeys(specs []Spec, everywhere map[string]bool) []string {
+	tab := specKeyTable()
+	var notes []string
+	for _, k := range slices.Sorted(maps.Keys(everywhere)) {
+		n := 0
+		for _, s := range specs {
+			if tab.info[k].reads(s.Pipeline) {
+				n++
+			}
+		}
+		if n > 0 && n < len(specs) {
+			notes = append(notes, fmt.Sprintf("%s applies to %d of %d points", k, n, len(specs)))
+		}
+	}
+	return notes
+}
+
 // FilterSweep keeps the runs of a sweep whose spec key equals a value for
 // every "key=value" of where (keys as in --set; numbers compare by value,
-// so prune.density=0.10 matches 0.1; an unset pointer matches "null").
+// so prune.density=0.10 matches 0.1; an unset pointer matches "null"; a
+// point whose pipeline does not read the key does not match).
 // It lets a command run one part of a paper's sweep, e.g. --where
 // model.name=lenet-300-100.
 func FilterSweep(specs []Spec, where []string) ([]Spec, error) {
-	keys := specKeys(reflect.TypeOf(Spec{}), "")
+	tab := specKeyTable()
 	type cond struct{ key, value string }
 	var conds []cond
 	for _, w := range where {
@@ -111,8 +175,8 @@ func FilterSweep(specs []Spec, where []string) ([]Spec, error) {
 		if !ok || k == "" {
 			return nil, fmt.Errorf("--where %q: want key=value, e.g. model.name=lenet5", w)
 		}
-		if !contains(keys, k) {
-			return nil, unknownKey("--where", k, keys)
+		if _, known := tab.info[k]; !known {
+			return nil, unknownKey("--where", k, tab.keys)
 		}
 		conds = append(conds, cond{k, strings.TrimSpace(v)})
 	}
@@ -120,7 +184,8 @@ func FilterSweep(specs []Spec, where []string) ([]Spec, error) {
 	for _, s := range specs {
 		keep := true
 		for _, c := range conds {
-			keep = keep && specValueIs(fieldByKey(reflect.ValueOf(s), c.key), c.value)
+			v, ok := s.lookup(c.key)
+			keep = keep && ok && specValueIs(v, c.value)
 		}
 		if keep {
 			out = append(out, s)
@@ -145,6 +210,9 @@ func specValueIs(v reflect.Value, want string) bool {
 	return errA == nil && errB == nil && a == b
 }
 
+// axis is one swept key; a value that is YAML null (unset[i]) leaves the
+// key at the file's value or the default at that point, so that a zip sweep
+// can mix, say, a dense run (no prune.sparsity) with pruned ones.
 type axis struct {
 	key    string
 	values []string
@@ -178,14 +246,14 @@ func sweepAxes(name string, block any) ([]axis, error) {
 		}
 	}
 	walk("", m)
-	keys := specKeys(reflect.TypeOf(Spec{}), "")
+	tab := specKeyTable()
 	var axes []axis
 	for k, v := range flat {
-		if !contains(keys, k) || k == "output" {
+		if _, known := tab.info[k]; !known || k == "output" {
 			if k == "output" {
 				return nil, fmt.Errorf("spec %s: sweep.output: a sweep writes to one output folder", name)
 			}
-			return nil, unknownKey("spec "+name+" sweep", k, keys)
+			return nil, unknownKey("spec "+name+" sweep", k, tab.keys)
 		}
 		list, ok := v.([]any)
 		if !ok || len(list) == 0 {

@@ -28,12 +28,12 @@ func TestParseSweepProductAndZip(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			specs, err := ParseSweep("s.yaml", []byte(base+c.sweep), nil)
+			sw, err := ParseSweep("s.yaml", []byte(base+c.sweep), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var got []string
-			for _, s := range specs {
+			for _, s := range sw.Specs {
 				if s.Model.Name != "mlp" {
 					t.Errorf("a sweep point lost the base spec: model %q", s.Model.Name)
 				}
@@ -111,67 +111,3 @@ func TestRunSweepKeepsGoing(t *testing.T) {
 
 func fmtFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 func fmtUint(v uint64) string   { return strconv.FormatUint(v, 10) }
-
-// TestParseSweepNull: a null value leaves the key unset at that point, so a
-// zip sweep can hold a dense baseline next to pruned runs.
-func TestParseSweepNull(t *testing.T) {
-	doc := []byte(`
-sweep_mode: zip
-sweep:
-  pipeline: [train, pai]
-  prune.criterion: [null, snip]
-  prune.sparsity: [null, 0.95]
-`)
-	specs, err := ParseSweep("null.yaml", doc, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(specs) != 2 {
-		t.Fatalf("%d specs, want 2", len(specs))
-	}
-	if s := specs[0]; s.Pipeline != "train" || s.Prune.Criterion != "" || s.Prune.Sparsity != nil {
-		t.Errorf("dense point: pipeline %s criterion %q sparsity %v", s.Pipeline, s.Prune.Criterion, s.Prune.Sparsity)
-	}
-	if s := specs[1]; s.Pipeline != "pai" || s.Prune.Criterion != "snip" || s.Prune.Sparsity == nil || *s.Prune.Sparsity != 0.95 {
-		t.Errorf("pruned point: %+v", s.Prune)
-	}
-	for _, s := range specs {
-		if _, err := Validate(s); err != nil {
-			t.Error(err)
-		}
-	}
-	// In product mode a null is one more value of the axis.
-	specs, err = ParseSweep("null.yaml", []byte("sweep:\n  training.lr: [null, 0.5]\n"), nil)
-	if err != nil || len(specs) != 2 || specs[0].Training.LR != Defaults().Training.LR || specs[1].Training.LR != 0.5 {
-		t.Errorf("product with null: %d specs, err %v", len(specs), err)
-	}
-}
-
-func TestFilterSweep(t *testing.T) {
-	specs, err := LoadSweep("papers/snip-lenet.yaml", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cases := []struct {
-		where []string
-		n     int
-	}{
-		{nil, 6},
-		{[]string{"model.name=lenet-300-100"}, 3},
-		{[]string{"model.name=lenet5", "pipeline=pai"}, 2},
-		{[]string{"prune.sparsity=0.980"}, 2},
-		{[]string{"prune.sparsity=null"}, 2},
-		{[]string{"model.name=vgg16"}, 0},
-	}
-	for _, c := range cases {
-		got, err := FilterSweep(specs, c.where)
-		if err != nil || len(got) != c.n {
-			t.Errorf("%v: %d runs (err %v), want %d", c.where, len(got), err, c.n)
-		}
-	}
-	for _, bad := range []string{"model.nam=lenet5", "lenet5"} {
-		if _, err := FilterSweep(specs, []string{bad}); err == nil || !strings.Contains(err.Error(), "--where") {
-			t.Errorf("%q: error %v", bad, err)
-		}
-	}
-}

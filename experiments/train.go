@@ -7,7 +7,6 @@ import (
 
 	"github.com/prunebench/prunebench/datasets"
 	"github.com/prunebench/prunebench/nn"
-	"github.com/prunebench/prunebench/prune"
 )
 
 // Prepared is a spec resolved into the objects that train it.
@@ -19,6 +18,10 @@ type Prepared struct {
 	Config nn.TrainConfig
 	// Init is the initializer used (the spec's or the model's default).
 	Init string
+	// Backend is the spec's engine, looked up once: every net of the unit
+	// (the trained one, a scoring net, a rebuilt network) is built by
+	// BuildNet on it.
+	Backend nn.Backend
 }
 
 // Prepare loads the data, builds and initializes the network and resolves the
@@ -26,7 +29,7 @@ type Prepared struct {
 func Prepare(s Spec) (*Prepared, error) {
 	p := &Prepared{Spec: s}
 	var err error
-	if p.Splits, err = loadData(s.Dataset, s.Seed); err != nil {
+	if p.Splits, err = s.Dataset.Load(s.Seed); err != nil {
 		return nil, err
 	}
 	train := p.Splits.Train
@@ -39,17 +42,13 @@ func Prepare(s Spec) (*Prepared, error) {
 	if err := p.Arch.CheckInput(s.Dataset.Name, train.Shape, train.Classes); err != nil {
 		return nil, fmt.Errorf("model.name: %w", err)
 	}
-	if p.Config, err = trainConfig(s.Training, s.Seed); err != nil {
+	if p.Config, err = s.Training.Config(s.Seed); err != nil {
 		return nil, err
 	}
-	backend, err := nn.GetBackend(s.Backend)
-	if err != nil {
+	if p.Backend, err = nn.GetBackend(s.Backend); err != nil {
 		return nil, fmt.Errorf("backend: %w", err)
 	}
-	if p.Net, err = backend.Build(nn.Config{
-		Arch: p.Arch, MaxBatch: s.Training.BatchSize, Temperature: s.Training.Temperature,
-		DropoutSeed: nn.SeedFor(s.Seed, nn.NSDropout), Device: s.Device,
-	}); err != nil {
+	if p.Net, err = p.BuildNet(p.Arch, s.Training.BatchSize, s.Training.Temperature); err != nil {
 		return nil, err
 	}
 	p.Init = s.Model.Init
@@ -60,6 +59,18 @@ func Prepare(s Spec) (*Prepared, error) {
 		return nil, fmt.Errorf("model.init: %w", err)
 	}
 	return p, nil
+}
+
+// BuildNet builds a net for arch on the spec's engine and device, for
+// batches of at most maxBatch examples, with the loss at the given softmax
+// temperature (the training one, or a criterion's own: GraSP scores at
+// 200). Dropout draws from the spec's dropout stream. It is the one place a
+// spec's nets are built.
+func (p *Prepared) BuildNet(arch *nn.Arch, maxBatch int, temperature float64) (nn.Net, error) {
+	return p.Backend.Build(nn.Config{
+		Arch: arch, MaxBatch: maxBatch, Temperature: temperature,
+		DropoutSeed: nn.SeedFor(p.Spec.Seed, nn.NSDropout), Device: p.Spec.Device,
+	})
 }
 
 // ItersPerEpoch is the number of iterations of one epoch of the training
@@ -79,13 +90,14 @@ func Train(ctx context.Context, s Spec, dir string, callbacks ...nn.Callback) (*
 	if err != nil {
 		return nil, nil, err
 	}
-	h, err := trainPrepared(ctx, p, dir, callbacks)
+	h, err := p.Train(ctx, dir, callbacks...)
 	return p, h, err
 }
 
-// trainPrepared trains a prepared network (masks already applied),
-// checkpointing into dir.
-func trainPrepared(ctx context.Context, p *Prepared, dir string, callbacks []nn.Callback) (*nn.History, error) {
+// Train trains the prepared network (with whatever parametrization the
+// pipeline set on it) with the frozen training loop, checkpointing into dir
+// and resuming from it; no checkpoints when dir is empty.
+func (p *Prepared) Train(ctx context.Context, dir string, callbacks ...nn.Callback) (*nn.History, error) {
 	cfg := p.Config
 	if dir != "" {
 		cfg.Checkpoint = filepath.Join(dir, "checkpoint.gob")
@@ -95,20 +107,10 @@ func trainPrepared(ctx context.Context, p *Prepared, dir string, callbacks []nn.
 	}, cfg, callbacks...)
 }
 
-// trainMasked saves masks to dir/masks.bin, enforces them after every step
-// (pattern P3: θ and the optimizer state at pruned positions are zero) and
-// trains p: what every pruning pipeline and branch does with its mask.
-func trainMasked(ctx context.Context, p *Prepared, masks *prune.Masks, dir string, callbacks []nn.Callback) (*nn.History, error) {
-	if err := masks.Save(filepath.Join(dir, masksFile)); err != nil {
-		return nil, err
-	}
-	if err := masks.Apply(p.Net, nn.ZeroAfterStep); err != nil {
-		return nil, err
-	}
-	return trainPrepared(ctx, p, dir, callbacks)
-}
-
-func loadData(d DatasetSpec, seed uint64) (*datasets.Splits, error) {
+// Load loads the data set with its splits (the validation split drawn
+// from the split stream of the given master seed) and augmentation. Every
+// error names the key at fault.
+func (d DatasetSpec) Load(seed uint64) (*datasets.Splits, error) {
 	o := datasets.Options{
 		Dir: d.Dir, ValSize: d.ValSize, SplitSeed: nn.SeedFor(seed, nn.NSSplit),
 		Shape: d.Shape, Classes: d.Classes, TrainSize: d.TrainSize, TestSize: d.TestSize,
@@ -129,7 +131,10 @@ func loadData(d DatasetSpec, seed uint64) (*datasets.Splits, error) {
 	return sp, nil
 }
 
-func trainConfig(t TrainingSpec, seed uint64) (nn.TrainConfig, error) {
+// Config resolves the training section into the training loop's
+// configuration, with the data order of the given master seed. Every error
+// names the key at fault.
+func (t TrainingSpec) Config(seed uint64) (nn.TrainConfig, error) {
 	var c nn.TrainConfig
 	var err error
 	if c.Budget, err = nn.ParseStep(t.Steps); err != nil {

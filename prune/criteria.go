@@ -5,8 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"sort"
 
+	"github.com/prunebench/prunebench/internal/registry"
 	"github.com/prunebench/prunebench/nn"
 )
 
@@ -16,7 +16,33 @@ import (
 // ready for Plan.Select.
 type Criterion interface {
 	Name() string
+	// Needs says what the criterion needs to score, so that callers build
+	// its ScoreContext from the criterion instead of switching on its name.
+	Needs() Needs
 	Scores(ctx ScoreContext) ([][]float32, error)
+}
+
+// Needs is what a Criterion needs to score (as gonum's optimize methods
+// report theirs).
+type Needs struct {
+	// Network: the criterion runs the network (SNIP, GraSP, SynFlow);
+	// magnitude and random read the weights only.
+	Network bool
+	// Data: it scores on training batches (ScoreContext.Batches): SNIP
+	// and GraSP (specs/pai.md §1.2).
+	Data bool
+	// Temperature is the softmax temperature the scoring net must be
+	// built with (ScoreContext.Temperature); 0: any, the training one.
+	// GraSP needs GraSPTemperature.
+	Temperature float64
+	// TrainMode: it can also score in training mode (ScoreContext.
+	// TrainMode): SNIP and GraSP. SynFlow scores in evaluation mode by
+	// definition (specs/pai.md §4); magnitude and random run no network.
+	TrainMode bool
+	// Iterations is the default number of scoring iterations E of the
+	// prune loop (specs/pai.md §1.4): 100 for SynFlow (the SynFlow paper),
+	// 1 for the others.
+	Iterations int
 }
 
 // ScoreContext is what a Criterion scores.
@@ -58,45 +84,28 @@ const GraSPTemperature = 200
 // unit vector g/‖g‖ (specs/pai.md §3).
 const GraSPEpsilon = 1e-3
 
-var criteria = map[string]func() Criterion{
-	"magnitude": func() Criterion { return Magnitude{} },
-	"random":    func() Criterion { return Random{} },
-	"snip":      func() Criterion { return SNIP{} },
-	"grasp":     func() Criterion { return GraSP{} },
-	"synflow":   func() Criterion { return SynFlow{} },
-}
+// criteria is the registry of criteria: a constructor per name.
+var criteria = registry.New[func() Criterion]("pruning criterion")
 
-// NeedsData reports whether the named criterion scores on training data
-// (specs/pai.md §1.2): SNIP and GraSP do; SynFlow, magnitude and random do
-// not.
-func NeedsData(name string) bool { return name == "snip" || name == "grasp" }
-
-// DefaultIterations is the number of scoring iterations E of the prune loop
-// for a criterion (specs/pai.md §1.4): 100 for SynFlow (the SynFlow paper),
-// 1 for the others.
-func DefaultIterations(name string) int {
-	if name == "synflow" {
-		return 100
+func init() {
+	for _, c := range []Criterion{Magnitude{}, Random{}, SNIP{}, GraSP{}, SynFlow{}} {
+		RegisterCriterion(c.Name(), func() Criterion { return c })
 	}
-	return 1
 }
 
-// CriterionNames lists the criteria, sorted.
-func CriterionNames() []string {
-	names := make([]string, 0, len(criteria))
-	for n := range criteria {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+// RegisterCriterion makes a criterion available by name (prune.criterion);
+// it panics when the name is taken.
+func RegisterCriterion(name string, new func() Criterion) { criteria.Register(name, new) }
 
-// CriterionByName returns the criterion with the given name; an unknown name
-// is an error listing the known ones.
+// CriterionNames lists the registered criteria, sorted.
+func CriterionNames() []string { return criteria.Names() }
+
+// CriterionByName returns a new criterion of the given name; an unknown
+// name is an error that lists the registered ones.
 func CriterionByName(name string) (Criterion, error) {
-	f, ok := criteria[name]
-	if !ok {
-		return nil, fmt.Errorf("pruning criterion %q: want one of %s", name, nameList(CriterionNames()))
+	f, err := criteria.Get(name)
+	if err != nil {
+		return nil, err
 	}
 	return f(), nil
 }
@@ -108,6 +117,9 @@ func CriterionByName(name string) (Criterion, error) {
 type Magnitude struct{}
 
 func (Magnitude) Name() string { return "magnitude" }
+
+// Needs: magnitude reads the weights only.
+func (Magnitude) Needs() Needs { return Needs{Iterations: 1} }
 
 func (Magnitude) Scores(ctx ScoreContext) ([][]float32, error) {
 	w, _, err := effectiveWeights(ctx, "magnitude")
@@ -128,6 +140,9 @@ func (Magnitude) Scores(ctx ScoreContext) ([][]float32, error) {
 type Random struct{}
 
 func (Random) Name() string { return "random" }
+
+// Needs: random draws from ScoreContext.Rng only.
+func (Random) Needs() Needs { return Needs{Iterations: 1} }
 
 func (Random) Scores(ctx ScoreContext) ([][]float32, error) {
 	if ctx.Rng == nil {
@@ -161,6 +176,9 @@ func (Random) Scores(ctx ScoreContext) ([][]float32, error) {
 type SNIP struct{}
 
 func (SNIP) Name() string { return "snip" }
+
+// Needs: SNIP scores on training data, in either mode.
+func (SNIP) Needs() Needs { return Needs{Network: true, Data: true, TrainMode: true, Iterations: 1} }
 
 func (SNIP) Scores(ctx ScoreContext) ([][]float32, error) {
 	if len(ctx.Batches) == 0 {
@@ -206,6 +224,12 @@ func (SNIP) Scores(ctx ScoreContext) ([][]float32, error) {
 type GraSP struct{}
 
 func (GraSP) Name() string { return "grasp" }
+
+// Needs: GraSP scores on training data, in either mode, on a net built at
+// GraSPTemperature.
+func (GraSP) Needs() Needs {
+	return Needs{Network: true, Data: true, Temperature: GraSPTemperature, TrainMode: true, Iterations: 1}
+}
 
 func (GraSP) Scores(ctx ScoreContext) ([][]float32, error) {
 	if len(ctx.Batches) == 0 {

@@ -153,6 +153,40 @@ func TestCriterionByName(t *testing.T) {
 	}
 }
 
+// Each criterion reports what it needs (the pipelines build its context
+// from this, never from its name).
+func TestCriterionNeeds(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want Needs
+	}{
+		{"magnitude", Needs{Iterations: 1}},
+		{"random", Needs{Iterations: 1}},
+		{"snip", Needs{Network: true, Data: true, TrainMode: true, Iterations: 1}},
+		{"grasp", Needs{Network: true, Data: true, Temperature: 200, TrainMode: true, Iterations: 1}},
+		{"synflow", Needs{Network: true, Iterations: 100}},
+	} {
+		if got := mustCriterion(t, tc.name).Needs(); got != tc.want {
+			t.Errorf("%s needs %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// A criterion that runs the network but cannot score in training mode
+// refuses a context that asks for it.
+func TestCriterionRefusesTrainMode(t *testing.T) {
+	net, set := linearNet(t, 0)
+	for _, name := range CriterionNames() {
+		c := mustCriterion(t, name)
+		if n := c.Needs(); !n.Network || n.TrainMode {
+			continue
+		}
+		if _, err := c.Scores(ScoreContext{Net: net, Set: set, TrainMode: true, Temperature: 1}); err == nil {
+			t.Errorf("%s scored in training mode, which its Needs says it cannot", name)
+		}
+	}
+}
+
 func TestMagnitudeScores(t *testing.T) {
 	net, set := linearNet(t, 0)
 	s, err := mustCriterion(t, "magnitude").Scores(ScoreContext{Net: net, Set: set})

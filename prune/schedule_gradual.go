@@ -72,22 +72,30 @@ type GradualSpec struct {
 	// FinalDensity d_f ∈ (0, d_i] (granet.final_density). DST ignores it
 	// when 0 and otherwise requires d_f = d_i.
 	FinalDensity float64
-	// InitPruneEpoch e_i (granet.init_prune_epoch): start of the pruning
-	// window; "" means 0. Ignored by DST.
-	InitPruneEpoch string
-	// FinalPruneEpoch e_f (granet.final_prune_epoch): end of the pruning
-	// window, required by GraNet and GMP. Ignored by DST.
-	FinalPruneEpoch string
-	// UpdateFrequency ΔT ≥ 1 (granet.update_frequency): iterations between
-	// mask updates.
-	UpdateFrequency int
-	// PruneRate r_0 ∈ [0, 1) (granet.prune_rate): the death rate of
-	// prune-and-regrow at t = 0 (GraNet and DST; GMP ignores it).
-	PruneRate float64
-	// DeathRateMin η_min ∈ [0, r_0] (granet.death_rate_min): the death
-	// rate at the end of training. GraNet's code fixes it at
-	// GraNetDeathRateMin; RigL's paper uses 0.
-	DeathRateMin float64
+	GradualSettings
+}
+
+// GradualSettings are the fields of a GradualSpec that a spec's granet
+// section sets as they are, under GraNet's flag names (--init-prune-epoch
+// is granet.init_prune_epoch), so a paper's command line translates key by
+// key; the densities are resolved from the prune amount and the method
+// first. The help tags are what `prunebench config --defaults` prints.
+type GradualSettings struct {
+	// InitPruneEpoch e_i: start of the pruning window; "" means 0. Ignored
+	// by DST.
+	InitPruneEpoch string `mapstructure:"init_prune_epoch" help:"granet, gmp: start e_i of the pruning window (a step: 0ep, 500it)"`
+	// FinalPruneEpoch e_f: end of the pruning window, required by GraNet
+	// and GMP. Ignored by DST.
+	FinalPruneEpoch string `mapstructure:"final_prune_epoch" help:"granet, gmp: end e_f of the pruning window (a step: 80ep); must lie within training.steps"`
+	// UpdateFrequency ΔT ≥ 1: iterations between mask updates.
+	UpdateFrequency int `mapstructure:"update_frequency" help:"iterations ΔT between mask updates (GraNet --update-frequency)"`
+	// PruneRate r_0 ∈ [0, 1): the death rate of prune-and-regrow at t = 0
+	// (GraNet and DST; GMP ignores it).
+	PruneRate float64 `mapstructure:"prune_rate" help:"granet, dst: death rate r_0 of prune-and-regrow at t = 0, in [0, 1) (GraNet --prune-rate); not prune.prune_rate"`
+	// DeathRateMin η_min ∈ [0, r_0]: the death rate at the end of
+	// training. GraNet's code fixes it at GraNetDeathRateMin; RigL's paper
+	// uses 0.
+	DeathRateMin float64 `mapstructure:"death_rate_min" help:"granet, dst: death rate at the end of training, in [0, prune_rate] (GraNet's cosine decay fixes 0.005; RigL uses 0)"`
 }
 
 // DefaultGradualSpec returns GraNet's argparse defaults (specs/granet.md §7):
@@ -95,14 +103,16 @@ type GradualSpec struct {
 // paper configs override the window and ΔT with the script values.
 func DefaultGradualSpec() GradualSpec {
 	return GradualSpec{
-		Method:          GradualGraNet,
-		InitDensity:     0.5,
-		FinalDensity:    0.05,
-		InitPruneEpoch:  "0ep",
-		FinalPruneEpoch: "110ep",
-		UpdateFrequency: 100,
-		PruneRate:       0.5,
-		DeathRateMin:    GraNetDeathRateMin,
+		Method:       GradualGraNet,
+		InitDensity:  0.5,
+		FinalDensity: 0.05,
+		GradualSettings: GradualSettings{
+			InitPruneEpoch:  "0ep",
+			FinalPruneEpoch: "110ep",
+			UpdateFrequency: 100,
+			PruneRate:       0.5,
+			DeathRateMin:    GraNetDeathRateMin,
+		},
 	}
 }
 

@@ -195,8 +195,8 @@ func TestGradualWindows(t *testing.T) {
 			regrowFirst: 30, regrowN: 3, // 30, 60, 90; never at t = 0
 		},
 	} {
-		s := GradualSpec{Method: tc.method, InitDensity: tc.di, FinalDensity: tc.df, InitPruneEpoch: tc.start, FinalPruneEpoch: tc.end,
-			UpdateFrequency: tc.every, PruneRate: 0.5, DeathRateMin: GraNetDeathRateMin}
+		s := GradualSpec{Method: tc.method, InitDensity: tc.di, FinalDensity: tc.df, GradualSettings: GradualSettings{InitPruneEpoch: tc.start, FinalPruneEpoch: tc.end,
+			UpdateFrequency: tc.every, PruneRate: 0.5, DeathRateMin: GraNetDeathRateMin}}
 		g, err := s.Resolve(10, nn.MustParseStep(tc.budget))
 		if err != nil {
 			t.Errorf("%s: %v", tc.desc, err)
@@ -232,7 +232,7 @@ func TestGradualWindows(t *testing.T) {
 // TestGradualKeepCounts checks the density trajectory as kept counts
 // (specs/granet.md §10.1): round(N · density_j) after every pruning update.
 func TestGradualKeepCounts(t *testing.T) {
-	s := GradualSpec{Method: GradualGMP, InitDensity: 1, FinalDensity: 0.1, FinalPruneEpoch: "10ep", UpdateFrequency: 10}
+	s := GradualSpec{Method: GradualGMP, InitDensity: 1, FinalDensity: 0.1, GradualSettings: GradualSettings{FinalPruneEpoch: "10ep", UpdateFrequency: 10}}
 	g, err := s.Resolve(10, nn.MustParseStep("20ep"))
 	if err != nil {
 		t.Fatal(err)

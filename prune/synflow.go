@@ -70,6 +70,10 @@ type SynFlow struct{}
 
 func (SynFlow) Name() string { return "synflow" }
 
+// Needs: SynFlow runs the network on an all-ones input, data-free, in
+// evaluation mode only, for 100 iterations by default (the SynFlow paper).
+func (SynFlow) Needs() Needs { return Needs{Network: true, Iterations: 100} }
+
 func (SynFlow) Scores(ctx ScoreContext) ([][]float32, error) {
 	s, _, err := synflowScores(ctx, true)
 	if err != nil {

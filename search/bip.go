@@ -55,29 +55,56 @@ type BiP struct {
 	abs    []float32   // |s| of all tensors, reused by every Install (engines copy the scores they are given)
 }
 
-// BiPConfig is BiP's upper level.
+// BiPConfig is BiP's configuration, and the `bip:` section of a spec (the
+// mapstructure tags are its keys; the help tags what `prunebench config
+// --defaults` prints). Density and Iterations are not keys: the pipeline
+// sets them from the prune amount and the resolved search length. The
+// θ-step fields (Steps, LR, Schedule, Momentum, WeightDecay) configure the
+// frozen training loop that BiP's score steps ride on; the others the
+// score step itself.
 type BiPConfig struct {
 	// Mode is "clean" or "reference".
-	Mode string
-	// Density is k ∈ (0, 1], the kept fraction of the prunable weights
-	// (of the filters or channels of each layer when structured).
-	Density float64
+	Mode string `mapstructure:"mode" help:"clean (the paper's formulation) or reference (what OPTML-Group/BiP computes; search/bip.go lists the quirks it reproduces and those it does not)"`
+	// Pretrained is the checkpoint of the dense model the search starts
+	// from; empty: level 0 pretrains it.
+	Pretrained string `mapstructure:"pretrained" help:"checkpoint of a pretrained dense model ({replicate} is replaced by the replicate index); empty: level 0 pretrains it with the training section"`
+	// Steps is the length of the search, a step ("20ep"); empty: the
+	// training budget.
+	Steps string `mapstructure:"steps" help:"length of the search (a step: 20ep, 5000it); empty: training.steps"`
+	// LR is α, the θ-step's SGD learning rate, and the base of reference
+	// mode's bugged score schedule.
+	LR float64 `mapstructure:"lr" help:"θ-step learning rate α (SGD)"`
+	// Schedule, Momentum and WeightDecay are the θ-step SGD's.
+	Schedule    string  `mapstructure:"schedule" help:"θ-step learning rate schedule: constant, cosine or linear"`
+	Momentum    float64 `mapstructure:"momentum" help:"θ-step SGD momentum"`
+	WeightDecay float64 `mapstructure:"weight_decay" help:"θ-step L2 coefficient wd_θ"`
+	// ScoreLR is β, the score learning rate (clean mode's base).
+	ScoreLR float64 `mapstructure:"score_lr" help:"score learning rate β (clean: ×0.1 at 75% and ×0.01 at 90% of the search; reference: the code's bugged schedule from bip.lr)"`
+	// ScoreMomentum and ScoreWeightDecay are the score SGD's.
+	ScoreMomentum    float64 `mapstructure:"score_momentum" help:"score SGD momentum μ_s"`
+	ScoreWeightDecay float64 `mapstructure:"score_weight_decay" help:"score L2 coefficient wd_s"`
+	// IGCoef is c_IG (clean: the IG coefficient 1/γ; reference: lr2).
+	IGCoef float64 `mapstructure:"ig_coef" help:"implicit-gradient coefficient c_IG (clean: 1/γ; reference: the code's lr2)"`
+	// Accelerate drops the IG term.
+	Accelerate bool `mapstructure:"accelerate" help:"drop the implicit-gradient term (the code's --accelerate)"`
 	// Structure is "unstructured", "filter" (output channels of each
 	// convolution) or "channel" (input channels).
-	Structure string
-	// ScoreLR is β, the score learning rate (clean mode's base).
-	ScoreLR float64
-	// ThetaLR is α, the base of reference mode's bugged score schedule.
-	ThetaLR float64
-	// ScoreMomentum and ScoreWeightDecay are the score SGD's.
-	ScoreMomentum, ScoreWeightDecay float64
-	// IGCoef is c_IG (clean: the IG coefficient 1/γ; reference: lr2).
-	IGCoef float64
-	// Accelerate drops the IG term.
-	Accelerate bool
-	// Steps is the length of the search in iterations (for the score
+	Structure string `mapstructure:"structure" help:"unstructured, filter or channel (convolutions only: exclude linear layers with prune.exclude)"`
+
+	// Density is k ∈ (0, 1], the kept fraction of the prunable weights
+	// (of the filters or channels of each layer when structured).
+	Density float64 `mapstructure:"-"`
+	// Iterations is the length of the search in iterations (for the score
 	// schedule).
-	Steps int
+	Iterations int `mapstructure:"-"`
+}
+
+// DefaultBiPConfig is the clean mode's choices (α = 0.01 and β = 0.1 as
+// the paper states, momentum 0.9 and weight decay 1e-4 for both levels,
+// c_IG = 1e-4, a cosine θ schedule; docs/methods/bip.md#configuration).
+func DefaultBiPConfig() BiPConfig {
+	return BiPConfig{Mode: "clean", LR: 0.01, Schedule: "cosine", Momentum: 0.9, WeightDecay: 1e-4,
+		ScoreLR: 0.1, ScoreMomentum: 0.9, ScoreWeightDecay: 1e-4, IGCoef: 1e-4, Structure: "unstructured"}
 }
 
 // Validate checks the configuration: every field's accepted values.
@@ -98,7 +125,7 @@ func (c BiPConfig) Validate() error {
 	for _, f := range []struct {
 		name string
 		v    float64
-	}{{"bip.score_lr", c.ScoreLR}, {"bip.lr", c.ThetaLR}, {"bip.score_momentum", c.ScoreMomentum}, {"bip.score_weight_decay", c.ScoreWeightDecay}, {"bip.ig_coef", c.IGCoef}} {
+	}{{"bip.score_lr", c.ScoreLR}, {"bip.lr", c.LR}, {"bip.score_momentum", c.ScoreMomentum}, {"bip.score_weight_decay", c.ScoreWeightDecay}, {"bip.ig_coef", c.IGCoef}} {
 		if f.v < 0 || math.IsNaN(f.v) || math.IsInf(f.v, 0) {
 			return fmt.Errorf("%s = %v: want a finite value ≥ 0", f.name, f.v)
 		}
@@ -106,8 +133,24 @@ func (c BiPConfig) Validate() error {
 	if c.ScoreMomentum >= 1 {
 		return fmt.Errorf("bip.score_momentum = %v: want a value in [0, 1)", c.ScoreMomentum)
 	}
-	if c.Steps < 1 {
-		return fmt.Errorf("bip search of %d iterations: want at least 1", c.Steps)
+	if c.Iterations < 1 {
+		return fmt.Errorf("bip search of %d iterations: want at least 1", c.Iterations)
+	}
+	if c.Steps != "" {
+		if _, err := nn.ParseStep(c.Steps); err != nil {
+			return fmt.Errorf("bip.steps: %w", err)
+		}
+	}
+	switch c.Schedule {
+	case "constant", "cosine", "linear":
+	default:
+		return fmt.Errorf("bip.schedule = %q: want constant, cosine or linear", c.Schedule)
+	}
+	if !(c.LR > 0) {
+		return fmt.Errorf("bip.lr = %v: want a θ-step learning rate > 0", c.LR)
+	}
+	if c.Momentum < 0 || c.Momentum >= 1 || c.WeightDecay < 0 {
+		return fmt.Errorf("bip.momentum = %v, bip.weight_decay = %v: want momentum in [0, 1) and weight decay ≥ 0", c.Momentum, c.WeightDecay)
 	}
 	return nil
 }
@@ -246,9 +289,9 @@ func sign(v float32) float32 {
 func (c BiPConfig) ScoreRate(it int) float64 {
 	base, first, second := c.ScoreLR, 0.75, 0.9
 	if c.Mode == "reference" {
-		base, first, second = c.ThetaLR, 0.5, 0.75
+		base, first, second = c.LR, 0.5, 0.75
 	}
-	f := float64(it) / float64(c.Steps)
+	f := float64(it) / float64(c.Iterations)
 	switch {
 	case f >= second:
 		return base * 0.01

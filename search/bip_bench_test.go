@@ -32,8 +32,7 @@ func BenchmarkBiPScoreStep(b *testing.B) {
 					set = append(set, p.Info())
 				}
 			}
-			c := BiPConfig{Mode: "clean", Density: k, Structure: "unstructured", ScoreLR: 0.1, ThetaLR: 0.01,
-				ScoreMomentum: 0.9, ScoreWeightDecay: 1e-4, IGCoef: 1e-4, Steps: 1000}
+			c := bipConfig(k, 1000)
 			bip, err := NewBiP(net, set, c)
 			if err != nil {
 				b.Fatal(err)

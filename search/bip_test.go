@@ -54,8 +54,15 @@ func randomBatch(rng *rand.Rand, n, in, classes int) nn.Batch {
 }
 
 func cleanConfig(k float64) BiPConfig {
-	return BiPConfig{Mode: "clean", Density: k, Structure: "unstructured", ScoreLR: 0.1, ThetaLR: 0.01,
-		ScoreMomentum: 0.9, ScoreWeightDecay: 1e-4, IGCoef: 1e-4, Steps: 100}
+	return bipConfig(k, 100)
+}
+
+// bipConfig is the default clean configuration at density k for a search
+// of the given iterations.
+func bipConfig(k float64, iterations int) BiPConfig {
+	c := DefaultBiPConfig()
+	c.Density, c.Iterations = k, iterations
+	return c
 }
 
 func TestKeptCount(t *testing.T) {
@@ -122,7 +129,7 @@ func TestScoreGradientByHand(t *testing.T) {
 // Intended and bugged mask schedules over 100 epochs (specs/bip.md §7.6).
 func TestScoreRate(t *testing.T) {
 	c := cleanConfig(0.5)
-	c.ScoreLR, c.ThetaLR, c.Steps = 0.1, 0.01, 100
+	c.ScoreLR, c.LR, c.Iterations = 0.1, 0.01, 100
 	r := c
 	r.Mode = "reference"
 	cases := []struct {
@@ -152,7 +159,7 @@ func TestBiPKeepsExactCount(t *testing.T) {
 		n := 6*7 + 7*3
 		c := cleanConfig(0.37)
 		c.Mode = mode
-		c.ScoreLR, c.ThetaLR = 0.5, 0.5 // large steps: the mask moves
+		c.ScoreLR, c.LR = 0.5, 0.5 // large steps: the mask moves
 		b, err := NewBiP(net, set, c)
 		if err != nil {
 			t.Fatal(err)

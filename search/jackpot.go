@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/prune"
 )
 
@@ -75,27 +76,48 @@ const (
 	jackpotPrunedScore float32 = 0.99
 )
 
-// JackpotConfig is the score optimizer of a jackpot search: PyTorch SGD without
+// JackpotConfig is a jackpot search, and the `jackpot:` section of a spec
+// (the mapstructure tags are its keys): its length and batch, the start
+// model, and the score optimizer, PyTorch SGD without
 // dampening (d = ∂ℓ/∂s + wd·s; v ← μ·v + d; s ← s − lr·v) at a learning
 // rate that a cosine anneals from LR to 0 over the search, stepped once per
 // epoch, and the short restriction. The reference's values are LR 0.1,
 // Momentum 0.9, WeightDecay 5e-4 (configs/*/90sparsity30epoch.yaml).
 type JackpotConfig struct {
-	LR          float64
-	Momentum    float64
-	WeightDecay float64
-	Restriction Restriction
+	// Pretrained is the checkpoint of the dense model whose weights are
+	// searched; empty: level 0 trains it.
+	Pretrained string `mapstructure:"pretrained" help:"checkpoint of the pretrained dense model ({replicate} is replaced by the replicate index); empty: level 0 trains it with the training section"`
+	// Steps is the search length, a step ("30ep").
+	Steps string `mapstructure:"steps" help:"search length (the reference searches 30ep or 160ep)"`
+	// BatchSize is the search's minibatch size.
+	BatchSize int `mapstructure:"batch_size" help:"search minibatch size (the reference's 256)"`
+	// LR, Momentum and WeightDecay are the score SGD's; the rate is
+	// cosine-annealed to 0 over the search, stepped per epoch. The weight
+	// decay acts on the scores (the weights are frozen).
+	LR          float64 `mapstructure:"lr" help:"score learning rate, cosine-annealed to 0 over the search, stepped per epoch (reference 0.1)"`
+	Momentum    float64 `mapstructure:"momentum" help:"score SGD momentum (reference 0.9)"`
+	WeightDecay float64 `mapstructure:"weight_decay" help:"weight decay on the scores (reference 5e-4)"`
+	// Restriction is the short restriction's schedule.
+	Restriction Restriction `mapstructure:"short_restriction" help:"decay4: swap ceil(q·(1−e/E)^4) of the q crossing pairs at epoch e of E (the paper's short restriction as intended); off: swap every crossing pair (what the reference code computes)"`
+	// SearchOutput searches the output layer's weights too.
+	SearchOutput bool `mapstructure:"search_output" help:"search the output layer's weights too (the reference keeps the classifier dense)"`
 }
 
-// DefaultJackpotConfig is the reference's score optimizer with the short
-// restriction on.
+// DefaultJackpotConfig is the reference's search (30 epochs, batch 256, the
+// score optimizer) with the short restriction on.
 func DefaultJackpotConfig() JackpotConfig {
-	return JackpotConfig{LR: 0.1, Momentum: 0.9, WeightDecay: 5e-4, Restriction: RestrictionDecay4}
+	return JackpotConfig{Steps: "30ep", BatchSize: 256, LR: 0.1, Momentum: 0.9, WeightDecay: 5e-4, Restriction: RestrictionDecay4}
 }
 
 // Validate checks the ranges. Messages start with the field's key ("lr =
 // ..."), so callers can prefix the section of their config.
 func (c JackpotConfig) Validate() error {
+	if _, err := nn.ParseStep(c.Steps); err != nil {
+		return fmt.Errorf("steps: %w", err)
+	}
+	if c.BatchSize < 1 {
+		return fmt.Errorf("batch_size = %d: want at least 1", c.BatchSize)
+	}
 	if !(c.LR > 0) || math.IsInf(c.LR, 0) {
 		return fmt.Errorf("lr = %v: want a finite learning rate > 0 for the scores", c.LR)
 	}

@@ -63,7 +63,8 @@ func TestAggregation(t *testing.T) {
 // fakeCriterion returns fixed scores, standing for θ ⊙ Hg.
 type fakeCriterion struct{ s map[string][]float32 }
 
-func (fakeCriterion) Name() string { return "fake" }
+func (fakeCriterion) Name() string       { return "fake" }
+func (fakeCriterion) Needs() prune.Needs { return prune.Needs{Iterations: 1} }
 func (f fakeCriterion) Scores(ctx prune.ScoreContext) ([][]float32, error) {
 	out := make([][]float32, len(ctx.Set))
 	for i, p := range ctx.Set {

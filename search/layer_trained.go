@@ -61,11 +61,10 @@ func CheckTrainedCriterion(crit string) error {
 type TrainedContext struct {
 	// Net is the trained network; its state is read, never written.
 	Net nn.Net
-	// Backend and Device build the scratch nets, for batches of up to
-	// MaxBatch examples.
-	Backend  nn.Backend
-	Device   string
-	MaxBatch int
+	// Build builds the scratch nets (a block turned off, a truncated
+	// network) on the trained net's engine and device, for batches as
+	// large as those of Batches.
+	Build func(arch *nn.Arch) (nn.Net, error)
 	// Batches are the class-balanced subsample (BalancedSubset), without
 	// augmentation. Unused by random and l1.
 	Batches []nn.Batch
@@ -228,7 +227,7 @@ func outputs(net nn.Net, batches []nn.Batch) (*mat.Dense, error) {
 // scratchNet builds a Net of arch on ctx's backend with st's tensors (the
 // ones arch has).
 func scratchNet(ctx TrainedContext, arch *nn.Arch, st *nn.State) (nn.Net, error) {
-	net, err := ctx.Backend.Build(nn.Config{Arch: arch, MaxBatch: ctx.MaxBatch, Device: ctx.Device})
+	net, err := ctx.Build(arch)
 	if err != nil {
 		return nil, err
 	}

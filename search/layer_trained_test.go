@@ -82,7 +82,7 @@ func handScores(t *testing.T, crit string) []float64 {
 	net, bs := handNet(t)
 	b, _ := nn.GetBackend("native")
 	cand, _ := bs.Candidates(RemovableUtility)
-	s, err := ScoreBlocksTrained(TrainedContext{Net: net, Backend: b, MaxBatch: 4, Batches: []nn.Batch{handBatch()}, Rng: nn.NewRand(5)}, bs, crit, cand)
+	s, err := ScoreBlocksTrained(TrainedContext{Net: net, Build: func(a *nn.Arch) (nn.Net, error) { return b.Build(nn.Config{Arch: a, MaxBatch: 4}) }, Batches: []nn.Batch{handBatch()}, Rng: nn.NewRand(5)}, bs, crit, cand)
 	if err != nil {
 		t.Fatal(err)
 	}

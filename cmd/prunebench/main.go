@@ -15,7 +15,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/prunebench/prunebench/experiments"
-	_ "github.com/prunebench/prunebench/nn/native" // the default engine
+	_ "github.com/prunebench/prunebench/experiments/pipelines" // every pipeline
+	_ "github.com/prunebench/prunebench/nn/native"             // the default engine
 )
 
 // version is set at build time with -ldflags "-X main.version=...".

@@ -32,11 +32,15 @@ whose spec has that value (repeatable; all must hold), e.g. --where
 model.name=lenet-300-100 for one half of a paper's sweep.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			specs, err := experiments.LoadSweep(args[0], sets)
+			sw, err := experiments.LoadSweep(args[0], sets)
 			if err != nil {
 				return err
 			}
-			if specs, err = experiments.FilterSweep(specs, where); err != nil {
+			for _, note := range sw.Notes {
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: %s\n", note)
+			}
+			specs, err := experiments.FilterSweep(sw.Specs, where)
+			if err != nil {
 				return err
 			}
 			if len(specs) == 0 {

@@ -9,10 +9,10 @@ import (
 
 // TestCanonicalString: pointer fields (amount keys) print their values.
 func TestCanonicalString(t *testing.T) {
-	s := experiments.Defaults()
-	d := 0.05
-	s.Prune.Density = &d
-	s.Pipeline = "pai"
+	s, err := experiments.ParseSpec("t.yaml", []byte("pipeline: pai\nprune: {density: 0.05, criterion: snip}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	got := canonicalString(s)
 	for _, want := range []string{"prune.density=0.05", "pipeline=pai"} {
 		if !strings.Contains(got, want) {

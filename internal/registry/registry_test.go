@@ -69,7 +69,7 @@ func TestEditDistance(t *testing.T) {
 		a, b string
 		d    int
 	}{
-		{"", "", 0}, {"a", "", 1}, {"", "abc", 3}, {"kitten", "sitting", 3}, {"flaw", "lawn", 2}, {"snip", "snip", 0},
+		{"", "", 0}, {"a", "", 1}, {"lr", "lr", 0}, {"lr", "lrr", 1}, {"", "abc", 3}, {"kitten", "sitting", 3}, {"flaw", "lawn", 2}, {"snip", "snip", 0},
 	} {
 		if got := EditDistance(tc.a, tc.b); got != tc.d {
 			t.Errorf("EditDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.d)

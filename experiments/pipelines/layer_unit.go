@@ -1,4 +1,4 @@
-package experiments
+package pipelines
 
 import (
 	"context"
@@ -12,7 +12,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/experiments/results"
+	"github.com/prunebench/prunebench/internal/atomicfile"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/prune"
 	"github.com/prunebench/prunebench/search"
@@ -66,14 +68,14 @@ type LayerReport struct {
 	StepTimeRatio    float64 `yaml:"step_time_ratio"`
 }
 
-// layerDense is Algorithm 1's level 0: dense training from θ0, saving the
+// dense is Algorithm 1's level 0: dense training from θ0, saving the
 // full state at layer.rewind_step when it is not 0.
-func layerDense(ctx context.Context, s Spec, dir string, cbs []Callback) (results.Result, error) {
-	p, err := Prepare(s)
+func (c layerPipeline) dense(ctx context.Context, s experiments.Spec, dir string, cbs []experiments.Callback) (results.Result, error) {
+	p, err := experiments.Prepare(s)
 	if err != nil {
 		return results.Result{}, err
 	}
-	if at, _ := nn.ParseStep(s.Layer.RewindStep); !at.IsZero() {
+	if at, _ := nn.ParseStep(c.Layer.RewindStep); !at.IsZero() {
 		path := filepath.Join(dir, layerRewindFile)
 		cbs = append(cbs, func(e *nn.Event) error {
 			if e.Phase != nn.AfterStep || e.Iter != at.Iters(e.History.ItersPerEpoch) {
@@ -83,14 +85,14 @@ func layerDense(ctx context.Context, s Spec, dir string, cbs []Callback) (result
 			if err != nil {
 				return err
 			}
-			return writeFileAtomic(path, func(f *os.File) error { return gob.NewEncoder(f).Encode(st) })
+			return atomicfile.Write(path, func(f *os.File) error { return gob.NewEncoder(f).Encode(st) })
 		})
 	}
-	h, err := trainPrepared(ctx, p, dir, cbs)
+	h, err := p.Train(ctx, dir, cbs...)
 	if err != nil {
 		return results.Result{}, err
 	}
-	return Measure(p, h, "dense", 1), nil
+	return experiments.Measure(p, h, "dense", 1), nil
 }
 
 // layerWeightState is a net's θ and buffers (no masks, no optimizer
@@ -108,11 +110,11 @@ func layerWeightState(net nn.Net) (*nn.State, error) {
 	return st, nil
 }
 
-// layerPruned is level 1 of both algorithms: score, remove, rebuild,
+// pruned is level 1 of both algorithms: score, remove, rebuild,
 // time, train.
-func layerPruned(ctx context.Context, r *Replicate, dir string, cbs []Callback) (results.Result, error) {
+func (c layerPipeline) pruned(ctx context.Context, r *experiments.Replicate, dir string, cbs []experiments.Callback) (results.Result, error) {
 	s := r.Spec
-	p, err := Prepare(s) // θ0
+	p, err := experiments.Prepare(s) // θ0
 	if err != nil {
 		return results.Result{}, err
 	}
@@ -120,7 +122,7 @@ func layerPruned(ctx context.Context, r *Replicate, dir string, cbs []Callback) 
 	if err != nil {
 		return results.Result{}, err
 	}
-	cand, err := bs.Candidates(s.Layer.Removable)
+	cand, err := bs.Candidates(c.Layer.Removable)
 	if err != nil {
 		return results.Result{}, err
 	}
@@ -130,15 +132,15 @@ func layerPruned(ctx context.Context, r *Replicate, dir string, cbs []Callback) 
 	}
 	var scores []float64
 	start := nn.Step{}
-	if layerWhen(s.Layer) == layerWhenInit {
-		scores, err = layerInitScores(p, bs)
+	if layerWhen(c.Layer) == layerWhenInit {
+		scores, err = c.initScores(p, bs)
 	} else {
-		scores, src, start, err = layerTrainedScores(r, p, bs, cand, src)
+		scores, src, start, err = c.trainedScores(r, p, bs, cand, src)
 	}
 	if err != nil {
 		return results.Result{}, err
 	}
-	removed, err := bs.SelectRemoval(scores, s.Layer.Blocks, s.Layer.Removable)
+	removed, err := bs.SelectRemoval(scores, c.Layer.Blocks, c.Layer.Removable)
 	if err != nil {
 		return results.Result{}, err
 	}
@@ -147,85 +149,65 @@ func layerPruned(ctx context.Context, r *Replicate, dir string, cbs []Callback) 
 		return results.Result{}, err
 	}
 	dense := *p
-	if p.Arch, p.Net, err = layerBuild(s, rb.Arch, s.Training.BatchSize); err != nil {
+	p.Arch = rb.Arch
+	if p.Net, err = p.BuildNet(rb.Arch, s.Training.BatchSize, s.Training.Temperature); err != nil {
 		return results.Result{}, err
 	}
 	if err := rb.Transfer(p.Net, src); err != nil {
 		return results.Result{}, err
 	}
 	p.Config.Start = start
-	rep := layerReport(s, bs, rb, removed, scores, cand)
+	rep := c.report(bs, rb, removed, scores, cand)
 	ipe, err := p.ItersPerEpoch()
 	if err != nil {
 		return results.Result{}, err
 	}
 	rep.StartIter = start.Iters(ipe)
-	if err := layerTiming(&dense, p, src, rb, &rep); err != nil {
+	if err := c.timing(&dense, p, src, rb, &rep); err != nil {
 		return results.Result{}, err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, layerReportFile), func(f *os.File) error { return yaml.NewEncoder(f).Encode(rep) }); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, layerReportFile), func(f *os.File) error { return yaml.NewEncoder(f).Encode(rep) }); err != nil {
 		return results.Result{}, err
 	}
-	h, err := trainPrepared(ctx, p, dir, cbs)
+	h, err := p.Train(ctx, dir, cbs...)
 	if err != nil {
 		return results.Result{}, err
 	}
-	res := Measure(p, h, rep.Method, 1)
+	res := experiments.Measure(p, h, rep.Method, 1)
 	d := float64(rep.Params) / float64(rep.ParamsDense)
 	res.Density, res.Sparsity, res.Compression = d, 1-d, 1/d
 	res.ParamsTotal, res.FLOPsDense = rep.ParamsDense, rep.FLOPsDense
 	return res, nil
 }
 
-// layerBuild builds an initialized-to-zero Net of arch as Prepare builds
-// the spec's, for batches of up to maxBatch.
-func layerBuild(s Spec, arch *nn.Arch, maxBatch int) (*nn.Arch, nn.Net, error) {
-	b, err := nn.GetBackend(s.Backend)
-	if err != nil {
-		return nil, nil, err
+// initScores scores the blocks of θ0 with a criterion that scores weights
+// on data, or random (Algorithm 2, step 2).
+func (c layerPipeline) initScores(p *experiments.Prepared, bs *search.Blocks) ([]float64, error) {
+	if c.Layer.Criterion == search.CritRandom {
+		return search.ScoreBlocksTrained(search.TrainedContext{Rng: nn.NewRand(nn.SeedFor(p.Spec.Seed, nn.NSMask))}, bs, search.CritRandom, nil)
 	}
-	net, err := b.Build(nn.Config{Arch: arch, MaxBatch: maxBatch, Temperature: s.Training.Temperature,
-		DropoutSeed: nn.SeedFor(s.Seed, nn.NSDropout), Device: s.Device})
-	return arch, net, err
-}
-
-// layerInitScores scores the blocks of θ0 with grasp, snip or random
-// (Algorithm 2, step 2).
-func layerInitScores(p *Prepared, bs *search.Blocks) ([]float64, error) {
-	s := p.Spec
-	if s.Layer.Criterion == search.CritRandom {
-		return search.ScoreBlocksTrained(search.TrainedContext{Rng: nn.NewRand(nn.SeedFor(s.Seed, nn.NSMask))}, bs, search.CritRandom, nil)
-	}
-	crit, err := prune.CriterionByName(s.Layer.Criterion)
+	crit, err := prune.CriterionByName(c.Layer.Criterion)
 	if err != nil {
 		return nil, fmt.Errorf("layer.criterion: %w", err)
 	}
-	ps := s
-	ps.Prune.Criterion = s.Layer.Criterion // names the criterion in pruneBatches' errors
-	sc := prune.ScoreContext{Temperature: s.Training.Temperature, TrainMode: s.Prune.TrainMode}
-	if sc.Batches, err = pruneBatches(p, ps); err != nil {
+	sc, err := scoreContext(p, crit, search.WeightSet(p.Arch), c.Prune.scoringData)
+	if err != nil {
 		return nil, err
 	}
-	if s.Layer.Criterion == "grasp" {
-		sc.Temperature = prune.GraSPTemperature
-	}
-	if sc.Net, err = scoringNet(p, sc.Temperature); err != nil {
-		return nil, err
-	}
-	return search.ScoreBlocksAtInit(sc, crit, bs, s.Layer.Agg)
+	return search.ScoreBlocksAtInit(sc, crit, bs, c.Layer.Agg)
 }
 
-// layerTrainedScores scores the blocks of level 0's final network
+// trainedScores scores the blocks of level 0's final network
 // (Algorithm 1, step 2) and returns the state the kept blocks start from
 // (θ_i, or θ_n for lr_only; θ0 is init) and the start step i.
-func layerTrainedScores(r *Replicate, p *Prepared, bs *search.Blocks, cand []int, init *nn.State) ([]float64, *nn.State, nn.Step, error) {
+func (c layerPipeline) trainedScores(r *experiments.Replicate, p *experiments.Prepared, bs *search.Blocks, cand []int, init *nn.State) ([]float64, *nn.State, nn.Step, error) {
 	s := r.Spec
 	level0 := r.UnitDir(0, "")
 	ck, err := nn.LoadCheckpoint(filepath.Join(level0, "checkpoint.gob"))
 	if err != nil {
 		return nil, nil, nn.Step{}, fmt.Errorf("the dense network's trained weights: %w", err)
 	}
-	_, net, err := layerBuild(s, p.Arch, pruneBatch)
+	net, err := p.BuildNet(p.Arch, pruneBatch, s.Training.Temperature)
 	if err != nil {
 		return nil, nil, nn.Step{}, err
 	}
@@ -238,11 +220,11 @@ func layerTrainedScores(r *Replicate, p *Prepared, bs *search.Blocks, cand []int
 	if err := net.SetState(trained); err != nil {
 		return nil, nil, nn.Step{}, fmt.Errorf("the dense network's trained weights: %w", err)
 	}
-	b, _ := nn.GetBackend(s.Backend)
-	tc := search.TrainedContext{Net: net, Backend: b, Device: s.Device, MaxBatch: pruneBatch, Rng: nn.NewRand(nn.SeedFor(s.Seed, nn.NSMask))}
-	if search.NeedsSubsample(s.Layer.Criterion) {
+	build := func(a *nn.Arch) (nn.Net, error) { return p.BuildNet(a, pruneBatch, s.Training.Temperature) }
+	tc := search.TrainedContext{Net: net, Build: build, Rng: nn.NewRand(nn.SeedFor(s.Seed, nn.NSMask))}
+	if search.NeedsSubsample(c.Layer.Criterion) {
 		train := p.Splits.Train
-		idx, err := search.BalancedSubset(train.Y, train.Classes, s.Layer.SamplesPerClass, nn.NewRand(nn.SeedFor(s.Seed, nn.NSPruneData)))
+		idx, err := search.BalancedSubset(train.Y, train.Classes, c.Layer.SamplesPerClass, nn.NewRand(nn.SeedFor(s.Seed, nn.NSPruneData)))
 		if err != nil {
 			return nil, nil, nn.Step{}, err
 		}
@@ -252,13 +234,13 @@ func layerTrainedScores(r *Replicate, p *Prepared, bs *search.Blocks, cand []int
 			tc.Batches = append(tc.Batches, nn.Batch{X: x, Y: y, N: len(y)})
 		}
 	}
-	scores, err := search.ScoreBlocksTrained(tc, bs, s.Layer.Criterion, cand)
+	scores, err := search.ScoreBlocksTrained(tc, bs, c.Layer.Criterion, cand)
 	if err != nil {
 		return nil, nil, nn.Step{}, err
 	}
-	at, _ := nn.ParseStep(s.Layer.RewindStep)
+	at, _ := nn.ParseStep(c.Layer.RewindStep)
 	switch {
-	case s.Layer.Rewind == "lr_only":
+	case c.Layer.Rewind == "lr_only":
 		return scores, trained, at, nil
 	case at.IsZero():
 		return scores, init, at, nil
@@ -275,10 +257,10 @@ func layerTrainedScores(r *Replicate, p *Prepared, bs *search.Blocks, cand []int
 	return scores, &st, at, nil
 }
 
-// layerReport fills the report's structure and counts.
-func layerReport(s Spec, bs *search.Blocks, rb *search.Rebuilt, removed []int, scores []float64, cand []int) LayerReport {
-	l := s.Layer
-	rep := LayerReport{Method: layerMethod(s), Criterion: l.Criterion, When: layerWhen(l), Removable: l.Removable, Blocks: l.Blocks,
+// report fills the report's structure and counts.
+func (c layerPipeline) report(bs *search.Blocks, rb *search.Rebuilt, removed []int, scores []float64, cand []int) LayerReport {
+	l := c.Layer
+	rep := LayerReport{Method: c.method(), Criterion: l.Criterion, When: layerWhen(l), Removable: l.Removable, Blocks: l.Blocks,
 		BlocksPerStageDense: bs.PerStage(), BlocksPerStage: rb.PerStage, Removed: bs.Names(removed),
 		Mapping: rb.Mapping(bs), Scores: map[string]float64{}}
 	if rep.When == layerWhenInit {
@@ -294,18 +276,18 @@ func layerReport(s Spec, bs *search.Blocks, rb *search.Rebuilt, removed []int, s
 	return rep
 }
 
-// layerTiming times training steps of the dense and of the rebuilt
+// timing times training steps of the dense and of the rebuilt
 // network on copies (the nets that train are not touched), alternating
 // three rounds, and records the medians.
-func layerTiming(dense, small *Prepared, src *nn.State, rb *search.Rebuilt, rep *LayerReport) error {
-	steps, err := nn.ParseStep(small.Spec.Layer.TimingSteps)
+func (c layerPipeline) timing(dense, small *experiments.Prepared, src *nn.State, rb *search.Rebuilt, rep *LayerReport) error {
+	steps, err := nn.ParseStep(c.Layer.TimingSteps)
 	if err != nil {
 		return fmt.Errorf("layer.timing_steps: %w", err)
 	}
-	copyOf := func(p *Prepared, rebuilt bool) (*Prepared, error) {
+	copyOf := func(p *experiments.Prepared, rebuilt bool) (*experiments.Prepared, error) {
 		q := *p
 		var err error
-		if _, q.Net, err = layerBuild(p.Spec, p.Arch, p.Config.BatchSize); err != nil {
+		if q.Net, err = p.BuildNet(p.Arch, p.Config.BatchSize, p.Spec.Training.Temperature); err != nil {
 			return nil, err
 		}
 		if rebuilt {
@@ -324,10 +306,10 @@ func layerTiming(dense, small *Prepared, src *nn.State, rb *search.Rebuilt, rep 
 	var td, ts []float64
 	for range 3 {
 		for _, x := range []struct {
-			p   *Prepared
+			p   *experiments.Prepared
 			out *[]float64
 		}{{d, &td}, {sm, &ts}} {
-			el, n, err := TimeSteps(x.p, steps, 2)
+			el, n, err := experiments.TimeSteps(x.p, steps, 2)
 			if err != nil {
 				return fmt.Errorf("timing steps: %w", err)
 			}

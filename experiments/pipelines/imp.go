@@ -1,4 +1,4 @@
-package experiments
+package pipelines
 
 import (
 	"cmp"
@@ -11,12 +11,14 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/experiments/results"
+	"github.com/prunebench/prunebench/internal/atomicfile"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/prune"
 )
 
-func init() { RegisterPipeline("imp", impPipeline{}) }
+func init() { experiments.RegisterPipeline("imp", impPipeline{}) }
 
 // impPipeline is iterative magnitude pruning with rewinding (specs/lth.md
 // §2): level 0 trains the dense network from θ0; level L ≥ 1 removes
@@ -44,7 +46,19 @@ func init() { RegisterPipeline("imp", impPipeline{}) }
 //
 // prune.branches run off every pruned level (branches.go): the random-reinit
 // and random-prune controls of lth.md §2.3 and Scratch-E/B.
-type impPipeline struct{}
+type impPipeline struct {
+	Prune impPrune `mapstructure:"prune"`
+}
+
+// impPrune is the prune section of pipeline imp.
+type impPrune struct {
+	experiments.AmountSpec `mapstructure:",squash"`
+	scopeKey               `mapstructure:",squash"`
+	excludeKey             `mapstructure:",squash"`
+	Rewind                 string   `mapstructure:"rewind" help:"imp: starting weights of each level: init (θ0), rewind:STEP (θ at STEP, schedule and data continue from STEP), lr_rewind:STEP (trained weights, schedule replayed from STEP), finetune[:STEP] (trained weights, the schedule's final rate, from STEP)"`
+	OutputRate             *float64 `mapstructure:"output_rate" help:"imp: per-round rate of the output layer's weights (the LTH paper prunes it at half rate); empty: imp_rate"`
+	branchKeys             `mapstructure:",squash"`
+}
 
 type resetMode struct {
 	kind string // "init", "rewind", "lr_rewind" or "finetune"
@@ -66,8 +80,8 @@ func parseRewind(s string) (resetMode, error) {
 	return resetMode{kind: kind, at: st}, nil
 }
 
-func (impPipeline) Validate(s Spec) error {
-	p := s.Prune
+func (c impPipeline) Validate(s experiments.Spec) error {
+	p := c.Prune
 	am, ok, err := p.Resolve()
 	if err != nil {
 		return err
@@ -75,14 +89,8 @@ func (impPipeline) Validate(s Spec) error {
 	if !ok {
 		return errors.New("pipeline imp needs prune.imp_rate (fraction of the alive weights removed per level) with prune.imp_rounds (levels after the dense one), or a density (prune.density, prune.sparsity, ...) for one-shot pruning")
 	}
-	if p.Criterion != "" && p.Criterion != "magnitude" {
-		return fmt.Errorf("prune.criterion = %q: pipeline imp prunes by magnitude (leave it empty)", p.Criterion)
-	}
-	for key, set := range map[string]bool{"data_examples": p.DataExamples != 0, "train_mode": p.TrainMode,
-		"iterations": p.Iterations != 0, "allow_empty": p.AllowEmpty} {
-		if set {
-			return fmt.Errorf("pipeline imp scores by the magnitude of trained weights and does not read prune.%s (a pai key); remove it", key)
-		}
+	if err := validateBranches(p.branchKeys); err != nil {
+		return err
 	}
 	if p.OutputRate != nil {
 		if am.Convention != "imp_rate" {
@@ -92,7 +100,7 @@ func (impPipeline) Validate(s Spec) error {
 			return fmt.Errorf("prune.output_rate: %w", err)
 		}
 	}
-	if _, err := paiScope(p.Scope); err != nil {
+	if _, err := pruneScope(p.Scope); err != nil {
 		return err
 	}
 	mode, err := parseRewind(p.Rewind)
@@ -109,59 +117,59 @@ func (impPipeline) Validate(s Spec) error {
 	return nil
 }
 
-func (impPipeline) Run(ctx context.Context, r *Replicate) error {
+func (c impPipeline) Run(ctx context.Context, r *experiments.Replicate) error {
 	s := r.Spec
-	mode, err := parseRewind(s.Prune.Rewind)
+	mode, err := parseRewind(c.Prune.Rewind)
 	if err != nil {
 		return err
 	}
-	if err := impPrecheck(s, mode); err != nil {
+	if err := c.precheck(s, mode); err != nil {
 		return err
 	}
-	for level := 0; level <= impLevels(s); level++ {
-		_, err := r.Unit(ctx, level, "", func(ctx context.Context, dir string, cbs []Callback) (results.Result, error) {
-			return impLevel(ctx, r, level, mode, dir, cbs)
+	for level := 0; level <= c.levels(); level++ {
+		_, err := r.Unit(ctx, level, "", func(ctx context.Context, dir string, cbs []experiments.Callback) (results.Result, error) {
+			return c.level(ctx, r, level, mode, dir, cbs)
 		})
 		if err != nil {
 			return err
 		}
-		if level == 0 || len(s.Prune.Branches) == 0 {
+		if level == 0 || len(c.Prune.Branches) == 0 {
 			continue
 		}
 		masks, err := prune.LoadMasks(filepath.Join(r.UnitDir(level, ""), masksFile))
 		if err != nil {
 			return err
 		}
-		if err := runBranches(ctx, r, trunk{level: level, method: impMethod(s), masks: masks, start: mode.at}); err != nil {
+		if err := runBranches(ctx, r, c.Prune.branchKeys, trunk{level: level, method: c.method(), masks: masks, start: mode.at}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// impMethod is the method name of the pruned levels: "imp" for iterative
+// method is the method name of the pruned levels: "imp" for iterative
 // pruning, "oneshot" for one-shot pruning to a density, so that a board
 // holding both at one density keeps them apart.
-func impMethod(s Spec) string {
-	if s.Prune.IMPRate != nil {
+func (c impPipeline) method() string {
+	if c.Prune.IMPRate != nil {
 		return "imp"
 	}
 	return "oneshot"
 }
 
-// impLevels is the number of pruned levels: imp_rounds, or 1 for one-shot.
-func impLevels(s Spec) int {
-	if s.Prune.IMPRounds != nil {
-		return *s.Prune.IMPRounds
+// levels is the number of pruned levels: imp_rounds, or 1 for one-shot.
+func (c impPipeline) levels() int {
+	if c.Prune.IMPRounds != nil {
+		return *c.Prune.IMPRounds
 	}
 	return 1
 }
 
-// impPrecheck catches what Validate cannot see without the data and the
+// precheck catches what Validate cannot see without the data and the
 // model, before level 0 trains: a reset step past the budget in epochs, and
 // layer-wise rounds that would leave a tensor with no weights.
-func impPrecheck(s Spec, mode resetMode) error {
-	p, err := Prepare(s)
+func (c impPipeline) precheck(s experiments.Spec, mode resetMode) error {
+	p, err := experiments.Prepare(s)
 	if err != nil {
 		return err
 	}
@@ -172,46 +180,43 @@ func impPrecheck(s Spec, mode resetMode) error {
 	if total := p.Config.Budget.Iters(ipe); mode.at.Iters(ipe) >= total {
 		return fmt.Errorf("prune.rewind step %s (%d iterations) is past the training budget %s (%d iterations)", mode.at, mode.at.Iters(ipe), p.Config.Budget, total)
 	}
-	set, err := prunableSet(p.Arch, s)
+	set, err := prunableSet(p.Arch, c.Prune.Exclude)
 	if err != nil {
 		return err
 	}
-	overrides, err := impOverrides(p.Arch, s, set)
+	overrides, err := c.overrides(p.Arch, set)
 	if err != nil {
 		return err
 	}
-	scope, _ := paiScope(s.Prune.Scope)
-	if scope != prune.LayerWise || s.Prune.IMPRate == nil {
+	scope, _ := pruneScope(c.Prune.Scope)
+	if scope != prune.LayerWise || c.Prune.IMPRate == nil {
 		return nil // global levels are checked when they are allocated
 	}
 	for _, t := range set {
 		rate, ok := overrides[t.Name]
 		if !ok {
-			rate = *s.Prune.IMPRate
+			rate = *c.Prune.IMPRate
 		}
 		alive := t.Size()
-		for round := 1; round <= *s.Prune.IMPRounds; round++ {
+		for round := 1; round <= *c.Prune.IMPRounds; round++ {
 			if alive -= prune.RemoveCount(rate, alive); alive < 1 {
-				return fmt.Errorf("prune.imp_rounds = %d: %s (%d weights) has no weights left after round %d at rate %v", *s.Prune.IMPRounds, t.Name, t.Size(), round, rate)
+				return fmt.Errorf("prune.imp_rounds = %d: %s (%d weights) has no weights left after round %d at rate %v", *c.Prune.IMPRounds, t.Name, t.Size(), round, rate)
 			}
 		}
 	}
 	return nil
 }
 
-const (
-	masksFile  = "masks.bin"
-	rewindFile = "rewind.gob"
-)
+// rewindFile holds θ at the rewind step, saved by level 0.
+const rewindFile = "rewind.gob"
 
-// impLevel trains one level in dir.
-func impLevel(ctx context.Context, r *Replicate, level int, mode resetMode, dir string, cbs []Callback) (results.Result, error) {
-	s := r.Spec
-	p, err := Prepare(s) // θ0: the initialization is a function of the seed
+// level trains one level in dir.
+func (c impPipeline) level(ctx context.Context, r *experiments.Replicate, level int, mode resetMode, dir string, cbs []experiments.Callback) (results.Result, error) {
+	p, err := experiments.Prepare(r.Spec) // θ0: the initialization is a function of the seed
 	if err != nil {
 		return results.Result{}, err
 	}
-	set, err := prunableSet(p.Arch, s)
+	set, err := prunableSet(p.Arch, c.Prune.Exclude)
 	if err != nil {
 		return results.Result{}, err
 	}
@@ -231,13 +236,13 @@ func impLevel(ctx context.Context, r *Replicate, level int, mode resetMode, dir 
 				return results.Result{}, err
 			}
 		}
-		if masks, err = impPrune(s, p.Arch, set, masks, final); err != nil {
+		if masks, err = c.prune(p.Arch, set, masks, final); err != nil {
 			return results.Result{}, fmt.Errorf("level %d: %w", level, err)
 		}
 		switch mode.kind {
 		case "rewind":
 			if mode.at.IsZero() {
-				break // θ0, from Prepare
+				break // θ0, from experiments.Prepare
 			}
 			theta, err := loadRewind(filepath.Join(r.UnitDir(0, ""), rewindFile))
 			if err != nil {
@@ -259,16 +264,16 @@ func impLevel(ctx context.Context, r *Replicate, level int, mode resetMode, dir 
 	if err != nil {
 		return results.Result{}, err
 	}
-	method := impMethod(s)
+	method := c.method()
 	if level == 0 {
 		method = "dense"
 	}
-	return Measure(p, h, method, masks.Density()), nil
+	return experiments.Measure(p, h, method, masks.Density()), nil
 }
 
 // finetuneSchedule makes p train at the final learning rate of its
 // schedule, constant, from step at (lth.md §2.2, Renda's fine-tuning).
-func finetuneSchedule(p *Prepared, at nn.Step) error {
+func finetuneSchedule(p *experiments.Prepared, at nn.Step) error {
 	ipe, err := p.ItersPerEpoch()
 	if err != nil {
 		return err
@@ -284,11 +289,11 @@ func finetuneSchedule(p *Prepared, at nn.Step) error {
 	return nil
 }
 
-// impOverrides is the per-round rate of the output layer's weight when
+// overrides is the per-round rate of the output layer's weight when
 // prune.output_rate is set (nil otherwise); an output layer that
 // prune.exclude removed cannot take one.
-func impOverrides(arch *nn.Arch, s Spec, set []nn.ParamInfo) (map[string]float64, error) {
-	if s.Prune.OutputRate == nil {
+func (c impPipeline) overrides(arch *nn.Arch, set []nn.ParamInfo) (map[string]float64, error) {
+	if c.Prune.OutputRate == nil {
 		return nil, nil
 	}
 	out, err := outputWeight(arch)
@@ -298,22 +303,22 @@ func impOverrides(arch *nn.Arch, s Spec, set []nn.ParamInfo) (map[string]float64
 	if !slices.ContainsFunc(set, func(p nn.ParamInfo) bool { return p.Name == out }) {
 		return nil, fmt.Errorf("prune.output_rate: the output layer's weight %s is not pruned (prune.exclude)", out)
 	}
-	return map[string]float64{out: *s.Prune.OutputRate}, nil
+	return map[string]float64{out: *c.Prune.OutputRate}, nil
 }
 
-// impPrune removes imp_rate of the alive weights of each scope unit (the
+// prune removes imp_rate of the alive weights of each scope unit (the
 // output layer at output_rate when set) by magnitude of the final weights.
-func impPrune(s Spec, arch *nn.Arch, set []nn.ParamInfo, current *prune.Masks, final map[string][]float32) (*prune.Masks, error) {
-	scope, _ := paiScope(s.Prune.Scope)
-	overrides, err := impOverrides(arch, s, set)
+func (c impPipeline) prune(arch *nn.Arch, set []nn.ParamInfo, current *prune.Masks, final map[string][]float32) (*prune.Masks, error) {
+	scope, _ := pruneScope(c.Prune.Scope)
+	overrides, err := c.overrides(arch, set)
 	if err != nil {
 		return nil, err
 	}
 	var plan *prune.Plan
-	if s.Prune.IMPRate != nil {
-		plan, err = prune.RatePlan(set, current, *s.Prune.IMPRate, scope, overrides)
+	if c.Prune.IMPRate != nil {
+		plan, err = prune.RatePlan(set, current, *c.Prune.IMPRate, scope, overrides)
 	} else {
-		am, _, _ := s.Prune.Resolve() // one-shot; Validate checked it
+		am, _, _ := c.Prune.Resolve() // one-shot; Validate checked it
 		plan, err = prune.DensityPlan(set, am.Density, scope, nil)
 	}
 	if err != nil {
@@ -362,7 +367,7 @@ func setWeights(net nn.Net, w map[string][]float32) {
 }
 
 // saveRewind is a level-0 callback that saves θ at the rewind step.
-func saveRewind(mode resetMode, path string) Callback {
+func saveRewind(mode resetMode, path string) experiments.Callback {
 	return func(e *nn.Event) error {
 		if e.Phase != nn.AfterStep || e.Iter != mode.at.Iters(e.History.ItersPerEpoch) {
 			return nil
@@ -371,7 +376,7 @@ func saveRewind(mode resetMode, path string) Callback {
 		for _, prm := range e.Net.Params() {
 			w[prm.Info().Name] = append([]float32(nil), prm.Values()...)
 		}
-		return writeFileAtomic(path, func(f *os.File) error { return gob.NewEncoder(f).Encode(w) })
+		return atomicfile.Write(path, func(f *os.File) error { return gob.NewEncoder(f).Encode(w) })
 	}
 }
 

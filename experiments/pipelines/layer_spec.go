@@ -1,20 +1,20 @@
-package experiments
+package pipelines
 
 // LayerSpec is the `layer:` section of a spec: the layer-pruning pipeline
-// (specs/layer-lottery.md; pipeline_layer.go). A field at its default is
-// left out of the run identity, so adding a key here never renames old
-// runs. Which algorithm runs follows from the criterion (layer.when may
-// say it explicitly): the pruning-at-initialization criteria grasp and
-// snip run Algorithm 2 (score θ0, remove, train once); the after-training
+// (docs/methods/layer.md). A field at its default is left out of the run
+// identity, so adding a key here never renames old runs. Which algorithm
+// runs follows from the criterion (layer.when may say it explicitly): the
+// pruning criteria that score weights on data (prune.Needs.Data: grasp,
+// snip) run Algorithm 2 (score θ0, remove, train once); the after-training
 // criteria run Algorithm 1 (train dense, score θ_n, remove, rewind,
 // retrain). random runs either way (after training by default).
 type LayerSpec struct {
 	Blocks          int    `mapstructure:"blocks" help:"p, the number of residual blocks to remove (≥ 1); more than the model's removable maximum is an error before training"`
-	Criterion       string `mapstructure:"criterion" help:"block importance: grasp or snip at initialization (layer-lottery.md §3); kl, cka, hrank, expected_abs, random or l1 after training (§4.1); pls is not implemented"`
-	When            string `mapstructure:"when" help:"init (Algorithm 2) or trained (Algorithm 1); empty: init for grasp and snip, trained for the others (random may take either)"`
-	Agg             string `mapstructure:"agg" help:"init criteria: sum or mean (per weight) of the weight scores over a block's two weight tensors (§3.1)"`
-	Removable       string `mapstructure:"removable" help:"utility (the authors' rule: equal-shape blocks except the first, ≥ 2 blocks kept per stage) or strict (also not the block after a downsampling block) (§2)"`
-	Rewind          string `mapstructure:"rewind" help:"after training: weights_and_lr (Algorithm 1: kept blocks back to θ_i, schedule from i) or lr_only (trained weights, schedule replayed from i) (§4)"`
+	Criterion       string `mapstructure:"criterion" help:"block importance: {layer_init_criteria} at initialization; {layer_trained_criteria} after training"`
+	When            string `mapstructure:"when" help:"init (Algorithm 2) or trained (Algorithm 1); empty: init for the criteria that score weights on data, trained for the others (random may take either)"`
+	Agg             string `mapstructure:"agg" help:"init criteria: sum or mean (per weight) of the weight scores over a block's two weight tensors"`
+	Removable       string `mapstructure:"removable" help:"utility (the authors' rule: equal-shape blocks except the first, ≥ 2 blocks kept per stage) or strict (also not the block after a downsampling block)"`
+	Rewind          string `mapstructure:"rewind" help:"after training: weights_and_lr (Algorithm 1: kept blocks back to θ_i, schedule from i) or lr_only (trained weights, schedule replayed from i)"`
 	RewindStep      string `mapstructure:"rewind_step" help:"after training: the rewind point i (a step: 0ep is θ0, 25ep, 500it)"`
 	SamplesPerClass int    `mapstructure:"samples_per_class" help:"after training: class-balanced training subsample for kl, cka, hrank and expected_abs (examples per class)"`
 	TimingSteps     string `mapstructure:"timing_steps" help:"training steps timed on the dense and on the rebuilt network, three times each, for the step-time ratio in layer.yaml (a step: 20it)"`

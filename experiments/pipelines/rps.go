@@ -1,4 +1,4 @@
-package experiments
+package pipelines
 
 import (
 	"context"
@@ -11,14 +11,16 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/experiments/results"
+	"github.com/prunebench/prunebench/internal/atomicfile"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/share"
 )
 
 func init() {
-	RegisterPipeline("rps", rpsPipeline{})
-	RegisterPipeline("narrow", narrowPipeline{})
+	experiments.RegisterPipeline("rps", rpsPipeline{RPS: defaultRPSSpec()})
+	experiments.RegisterPipeline("narrow", narrowPipeline{})
 }
 
 // rpsPipeline trains a model whose Linear and Conv2d weights are views into
@@ -64,34 +66,23 @@ func init() {
 // Method names: stable-rps (pareto), roast, hashednet, with " (reference)"
 // in reference mode, " (local)" in local scope and " (scaler X)" for a
 // scaler other than v1, so that one board keeps those variants apart.
-type rpsPipeline struct{}
+type rpsPipeline struct {
+	// Prune is the memory ratio ρ: the prune section's amount only.
+	Prune struct {
+		experiments.AmountSpec `mapstructure:",squash"`
+	} `mapstructure:"prune"`
+	RPS RPSSpec `mapstructure:"rps"`
+}
 
-func (rpsPipeline) Validate(s Spec) error {
-	am, ok, err := s.Prune.Resolve()
+func (c rpsPipeline) Validate(s experiments.Spec) error {
+	am, ok, err := c.Prune.Resolve()
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return errors.New("pipeline rps needs the memory ratio ρ = m/n as a prune amount: set prune.compression (n/m ≥ 1), prune.density (ρ), or another convention of prune")
 	}
-	if err := rejectPruneKeys("rps", s.Prune); err != nil {
-		return err
-	}
-	return s.RPS.validate(am.Density)
-}
-
-// rejectPruneKeys rejects the prune keys that are not an amount (the
-// criterion, branches, ...): sharing pipelines do not read them.
-func rejectPruneKeys(pipeline string, p AmountSpec) error {
-	for k, set := range map[string]bool{"criterion": p.Criterion != "", "scope": p.Scope != "",
-		"data_examples": p.DataExamples != 0, "train_mode": p.TrainMode, "branches": len(p.Branches) > 0,
-		"iterations": p.Iterations != 0, "exclude": len(p.Exclude) > 0, "allow_empty": p.AllowEmpty,
-		"rewind": p.Rewind != "", "output_rate": p.OutputRate != nil, "max_budget_factor": p.MaxBudgetFactor != nil} {
-		if set {
-			return fmt.Errorf("pipeline %s reads only the amount of the prune section (the memory ratio), not prune.%s; remove it (rps.module_limit selects the shared weights)", pipeline, k)
-		}
-	}
-	return nil
+	return c.RPS.validate(am.Density)
 }
 
 // rpsMethod is the result's method name.
@@ -109,17 +100,16 @@ func rpsMethod(r RPSSpec) string {
 	return name
 }
 
-func (rpsPipeline) Run(ctx context.Context, r *Replicate) error {
-	s := r.Spec
-	_, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []Callback) (results.Result, error) {
-		p, sh, err := prepareShared(s)
+func (c rpsPipeline) Run(ctx context.Context, r *experiments.Replicate) error {
+	_, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []experiments.Callback) (results.Result, error) {
+		p, sh, err := c.prepare(r.Spec)
 		if err != nil {
 			return results.Result{}, err
 		}
 		if err := writeRPSInfo(filepath.Join(dir, rpsInfoFile), sh); err != nil {
 			return results.Result{}, err
 		}
-		h, err := trainPrepared(ctx, p, dir, cbs)
+		h, err := p.Train(ctx, dir, cbs...)
 		if err != nil {
 			return results.Result{}, err
 		}
@@ -131,7 +121,7 @@ func (rpsPipeline) Run(ctx context.Context, r *Replicate) error {
 // rpsInfoFile is the memory account and mapper settings of an rps unit.
 const rpsInfoFile = "rps.yaml"
 
-// sharedModel is what prepareShared built besides the net.
+// sharedModel is what rpsPipeline.prepare built besides the net.
 type sharedModel struct {
 	Mapper   *share.Mapper
 	Config   share.Config // with defaults and the resolved tiles
@@ -143,23 +133,23 @@ type sharedModel struct {
 	Method   string
 }
 
-// prepareShared prepares the spec's net and makes its shared weights views
+// prepare prepares the spec's net and makes its shared weights views
 // into z, initialized as rps.init says. Every check that needs the model
 // runs here, before any training.
-func prepareShared(s Spec) (*Prepared, *sharedModel, error) {
-	am, ok, err := s.Prune.Resolve()
+func (c rpsPipeline) prepare(s experiments.Spec) (*experiments.Prepared, *sharedModel, error) {
+	am, ok, err := c.Prune.Resolve()
 	if err != nil {
 		return nil, nil, err
 	}
 	if !ok {
 		return nil, nil, errors.New("pipeline rps needs a prune amount (the memory ratio)")
 	}
-	p, err := Prepare(s)
+	p, err := experiments.Prepare(s)
 	if err != nil {
 		return nil, nil, err
 	}
-	sm := &sharedModel{Rho: am.Density, Method: rpsMethod(s.RPS)}
-	cfg := s.RPS.shareConfig(am.Density, s.Seed)
+	sm := &sharedModel{Rho: am.Density, Method: rpsMethod(c.RPS)}
+	cfg := c.RPS.shareConfig(am.Density, s.Seed)
 	amountKey := "prune." + am.Convention
 	ts := share.SharedTensors(share.Tensors(p.Arch), cfg.ModuleLimit)
 	if len(ts) == 0 {
@@ -179,11 +169,11 @@ func prepareShared(s Spec) (*Prepared, *sharedModel, error) {
 	m := share.ArraySize(am.Density, n, cfg.Mode)
 	if m < 1 {
 		return nil, nil, fmt.Errorf("%s = %v gives ρ = %v: the %s gets m = floor(ρ·%d) = %d entries; want m ≥ 1 (a compression of at most %d×)",
-			amountKey, amountValue(s.Prune, am), am.Density, map[bool]string{true: "smallest local array", false: "shared array"}[cfg.Scope == "local"], n, m, n)
+			amountKey, amountValue(c.Prune.AmountSpec, am), am.Density, map[bool]string{true: "smallest local array", false: "shared array"}[cfg.Scope == "local"], n, m, n)
 	}
 	cfg = rpsTiles(cfg, m)
 	if sm.Mapper, err = share.NewMapper(ts, cfg); err != nil {
-		return nil, nil, fmt.Errorf("%w (%s = %v, ρ = %v)", err, amountKey, amountValue(s.Prune, am), am.Density)
+		return nil, nil, fmt.Errorf("%w (%s = %v, ρ = %v)", err, amountKey, amountValue(c.Prune.AmountSpec, am), am.Density)
 	}
 	sm.Config = sm.Mapper.Config()
 	if sm.Memory, err = sm.Mapper.Memory(p.Arch); err != nil {
@@ -209,7 +199,7 @@ func prepareShared(s Spec) (*Prepared, *sharedModel, error) {
 		return nil, nil, err
 	}
 	var z map[string][]float32
-	if s.RPS.Init == "project" {
+	if c.RPS.Init == "project" {
 		z = projectInit(p.Net, sm.Mapper, sm.Scales)
 	}
 	if cfg.Mode == "reference" {
@@ -241,7 +231,7 @@ func prepareShared(s Spec) (*Prepared, *sharedModel, error) {
 }
 
 // amountValue is the value the spec gave in its amount convention.
-func amountValue(a AmountSpec, am Amount) any {
+func amountValue(a experiments.AmountSpec, am experiments.Amount) any {
 	v := reflect.ValueOf(a)
 	t := v.Type()
 	for i := range t.NumField() {
@@ -341,8 +331,8 @@ func projectInit(net nn.Net, mp *share.Mapper, scales []float64) map[string][]fl
 // measureShared is Measure with the shared model's counts: M/n as the
 // density, the non-zero entries of z plus the non-zero unshared
 // parameters, and 4·(m + P_unshared) bytes.
-func measureShared(p *Prepared, h *nn.History, sm *sharedModel) results.Result {
-	res := Measure(p, h, sm.Method, sm.Density)
+func measureShared(p *experiments.Prepared, h *nn.History, sm *sharedModel) results.Result {
+	res := experiments.Measure(p, h, sm.Method, sm.Density)
 	shared := map[string]bool{}
 	for l := range sm.Mapper.NumLayers() {
 		shared[sm.Mapper.Layer(l).Tensor.Param.Name] = true
@@ -422,7 +412,7 @@ func writeRPSInfo(path string, sm *sharedModel) error {
 	for l := range sm.Mapper.NumLayers() {
 		info.SharedNames = append(info.SharedNames, sm.Mapper.Layer(l).Tensor.Param.Name)
 	}
-	return writeFileAtomic(path, func(f *os.File) error { return yaml.NewEncoder(f).Encode(info) })
+	return atomicfile.Write(path, func(f *os.File) error { return yaml.NewEncoder(f).Encode(info) })
 }
 
 // narrowPipeline is the equal-parameter narrow baseline of specs/rps.md
@@ -438,21 +428,22 @@ func writeRPSInfo(path string, sm *sharedModel) error {
 // achieved count. A target below the smallest model (every hidden width 1)
 // trains that model and says so there: its count is then above the
 // target. model.width_multiplier is replaced by the solved multiplier.
-type narrowPipeline struct{}
+type narrowPipeline struct {
+	// Prune is the memory ratio ρ of the shared model it matches.
+	Prune struct {
+		experiments.AmountSpec `mapstructure:",squash"`
+	} `mapstructure:"prune"`
+	// RPS says which weights a shared model would share.
+	RPS struct {
+		ModuleLimit int `mapstructure:"module_limit" help:"rps, narrow: share only the weights of Linear and Conv2d modules with at least this many parameters (weight and bias); ≤ 0: all of them (the reference's −1)"`
+	} `mapstructure:"rps"`
+}
 
-func (narrowPipeline) Validate(s Spec) error {
-	if _, ok, err := s.Prune.Resolve(); err != nil {
+func (c narrowPipeline) Validate(s experiments.Spec) error {
+	if _, ok, err := c.Prune.Resolve(); err != nil {
 		return err
 	} else if !ok {
 		return errors.New("pipeline narrow needs the memory ratio ρ of the shared model it matches as a prune amount: set prune.compression (n/m ≥ 1), prune.density (ρ), ...")
-	}
-	if err := rejectPruneKeys("narrow", s.Prune); err != nil {
-		return err
-	}
-	def := defaultRPSSpec()
-	def.ModuleLimit = s.RPS.ModuleLimit
-	if !reflect.DeepEqual(def, s.RPS) {
-		return errors.New("pipeline narrow reads only rps.module_limit of the rps section (which weights a shared model would share); remove the other rps keys")
 	}
 	if s.Model.WidthMultiplier != 1 {
 		return fmt.Errorf("model.width_multiplier = %v: pipeline narrow solves the multiplier itself; leave it at 1", s.Model.WidthMultiplier)
@@ -470,11 +461,11 @@ type narrowInfo struct {
 	Note            string  `yaml:"note,omitempty"`
 }
 
-// narrowTarget returns the parameter count m + P_unshared of the shared
+// target returns the parameter count m + P_unshared of the shared
 // model of s's architecture at memory ratio rho (global scope, clean
 // rounding), m and n, and the model options at width multiplier 1.
-func narrowTarget(s Spec, rho float64) (target, m, n int64, o nn.ModelOptions, err error) {
-	sp, err := loadData(s.Dataset, s.Seed)
+func (c narrowPipeline) target(s experiments.Spec, rho float64) (target, m, n int64, o nn.ModelOptions, err error) {
+	sp, err := s.Dataset.Load(s.Seed)
 	if err != nil {
 		return 0, 0, 0, o, err
 	}
@@ -483,11 +474,11 @@ func narrowTarget(s Spec, rho float64) (target, m, n int64, o nn.ModelOptions, e
 	if err != nil {
 		return 0, 0, 0, o, fmt.Errorf("model: %w", err)
 	}
-	for _, t := range share.SharedTensors(share.Tensors(arch), s.RPS.ModuleLimit) {
+	for _, t := range share.SharedTensors(share.Tensors(arch), c.RPS.ModuleLimit) {
 		n += int64(t.Size())
 	}
 	if n == 0 {
-		return 0, 0, 0, o, fmt.Errorf("rps.module_limit = %d: no weight of model %s would be shared", s.RPS.ModuleLimit, s.Model.Name)
+		return 0, 0, 0, o, fmt.Errorf("rps.module_limit = %d: no weight of model %s would be shared", c.RPS.ModuleLimit, s.Model.Name)
 	}
 	m = share.ArraySize(rho, n, "clean")
 	if m < 1 {
@@ -496,14 +487,14 @@ func narrowTarget(s Spec, rho float64) (target, m, n int64, o nn.ModelOptions, e
 	return m + nn.Count(arch).Params - n, m, n, o, nil
 }
 
-func (narrowPipeline) Run(ctx context.Context, r *Replicate) error {
+func (c narrowPipeline) Run(ctx context.Context, r *experiments.Replicate) error {
 	s := r.Spec
-	_, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []Callback) (results.Result, error) {
-		am, _, err := s.Prune.Resolve()
+	_, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []experiments.Callback) (results.Result, error) {
+		am, _, err := c.Prune.Resolve()
 		if err != nil {
 			return results.Result{}, err
 		}
-		target, m, n, o, err := narrowTarget(s, am.Density)
+		target, m, n, o, err := c.target(s, am.Density)
 		if err != nil {
 			return results.Result{}, err
 		}
@@ -518,16 +509,16 @@ func (narrowPipeline) Run(ctx context.Context, r *Replicate) error {
 				info.Note = fmt.Sprintf("the target is below the smallest model (every hidden width 1, %d parameters); that model was trained", smallest)
 			}
 		}
-		if err := writeFileAtomic(filepath.Join(dir, "narrow.yaml"), func(f *os.File) error { return yaml.NewEncoder(f).Encode(info) }); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, "narrow.yaml"), func(f *os.File) error { return yaml.NewEncoder(f).Encode(info) }); err != nil {
 			return results.Result{}, err
 		}
 		ns := s
 		ns.Model.WidthMultiplier = w
-		p, h, err := Train(ctx, ns, dir, cbs...)
+		p, h, err := experiments.Train(ctx, ns, dir, cbs...)
 		if err != nil {
 			return results.Result{}, err
 		}
-		return Measure(p, h, "narrow", float64(m)/float64(n)), nil
+		return experiments.Measure(p, h, "narrow", float64(m)/float64(n)), nil
 	})
 	return err
 }

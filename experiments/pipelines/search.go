@@ -1,4 +1,4 @@
-package experiments
+package pipelines
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
 )
@@ -24,7 +25,7 @@ import (
 
 // pretrainedCheckpoint returns the checkpoint a search level starts from:
 // the named one, or level 0's.
-func pretrainedCheckpoint(r *Replicate, named string) string {
+func pretrainedCheckpoint(r *experiments.Replicate, named string) string {
 	if named == "" {
 		return filepath.Join(r.UnitDir(0, ""), "checkpoint.gob")
 	}
@@ -49,20 +50,20 @@ func checkPretrained(key, named string, replicates int) error {
 // pretrainUnit runs level 0: dense training with the spec's training
 // section, unless a pretrained checkpoint is named (then level 0 is not
 // run).
-func pretrainUnit(ctx context.Context, r *Replicate, named string) error {
+func pretrainUnit(ctx context.Context, r *experiments.Replicate, named string) error {
 	if named != "" {
 		return nil
 	}
-	_, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []Callback) (results.Result, error) {
-		p, err := Prepare(r.Spec)
+	_, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []experiments.Callback) (results.Result, error) {
+		p, err := experiments.Prepare(r.Spec)
 		if err != nil {
 			return results.Result{}, err
 		}
-		h, err := trainPrepared(ctx, p, dir, cbs)
+		h, err := p.Train(ctx, dir, cbs...)
 		if err != nil {
 			return results.Result{}, err
 		}
-		return Measure(p, h, "dense", 1), nil
+		return experiments.Measure(p, h, "dense", 1), nil
 	})
 	return err
 }

@@ -1,4 +1,4 @@
-package experiments
+package pipelines
 
 import (
 	"context"
@@ -6,13 +6,20 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/prune"
 	"github.com/prunebench/prunebench/search"
 )
 
-func init() { RegisterPipeline("layer", layerPipeline{}) }
+func init() {
+	experiments.RegisterPipeline("layer", layerPipeline{Layer: defaultLayerSpec()})
+	experiments.RegisterNameList("layer_init_criteria", func() []string {
+		return append(initCriteria(), search.CritRandom)
+	})
+	experiments.RegisterNameList("layer_trained_criteria", func() []string { return search.TrainedCriteria })
+}
 
 // layerPipeline is layer pruning, "When Layers Play the Lottery"
 // (specs/layer-lottery.md): remove layer.blocks residual blocks, chosen by
@@ -52,7 +59,14 @@ func init() { RegisterPipeline("layer", layerPipeline{}) }
 // blocks per stage, the removed blocks, the original → new block mapping,
 // the block scores, and the step time of the rebuilt network relative to
 // the dense one, both timed in that unit on this machine.
-type layerPipeline struct{}
+type layerPipeline struct {
+	// Prune holds the pruning data of the criteria that score at
+	// initialization (the pai keys); no amount: layer.blocks says how much.
+	Prune struct {
+		scoringData `mapstructure:",squash"`
+	} `mapstructure:"prune"`
+	Layer LayerSpec `mapstructure:"layer"`
+}
 
 // Algorithms, the values of layer.when.
 const (
@@ -62,36 +76,44 @@ const (
 
 var (
 	layerRewinds    = []string{"weights_and_lr", "lr_only"}
-	layerInitCrit   = []string{"grasp", "snip", search.CritRandom}
 	layerWhenValues = []string{layerWhenInit, layerWhenTrained}
 )
+
+// initCriteria are the pruning criteria that score weights on data
+// (prune.Needs.Data), which score blocks at initialization.
+func initCriteria() []string {
+	var names []string
+	for _, n := range prune.CriterionNames() {
+		if c, err := prune.CriterionByName(n); err == nil && c.Needs().Data {
+			names = append(names, n)
+		}
+	}
+	return names
+}
 
 // layerWhen resolves layer.when: explicit, or from the criterion.
 func layerWhen(l LayerSpec) string {
 	if l.When != "" {
 		return l.When
 	}
-	if slices.Contains(search.InitCriteria, l.Criterion) {
+	if slices.Contains(initCriteria(), l.Criterion) {
 		return layerWhenInit
 	}
 	return layerWhenTrained
 }
 
-func (layerPipeline) Validate(s Spec) error {
-	l, def := s.Layer, defaultLayerSpec()
+func (c layerPipeline) Validate(s experiments.Spec) error {
+	l, def := c.Layer, defaultLayerSpec()
 	if l.Blocks < 1 {
 		return fmt.Errorf("layer.blocks = %d: pipeline layer needs the number of residual blocks to remove, ≥ 1", l.Blocks)
-	}
-	if err := layerRejectPruneKeys(s); err != nil {
-		return err
 	}
 	if l.When != "" && !slices.Contains(layerWhenValues, l.When) {
 		return fmt.Errorf("layer.when = %q: want init, trained, or empty (from the criterion)", l.When)
 	}
 	when := layerWhen(l)
 	if when == layerWhenInit {
-		if !slices.Contains(layerInitCrit, l.Criterion) {
-			return fmt.Errorf("layer.criterion = %q: at initialization (layer.when = init), want one of %v", l.Criterion, layerInitCrit)
+		if want := append(initCriteria(), search.CritRandom); !slices.Contains(want, l.Criterion) {
+			return fmt.Errorf("layer.criterion = %q: at initialization (layer.when = init), want one of %v", l.Criterion, want)
 		}
 		for key, set := range map[string]bool{"rewind": l.Rewind != def.Rewind, "rewind_step": l.RewindStep != def.RewindStep, "samples_per_class": l.SamplesPerClass != def.SamplesPerClass} {
 			if set {
@@ -105,7 +127,7 @@ func (layerPipeline) Validate(s Spec) error {
 		if l.Agg != def.Agg {
 			return fmt.Errorf("layer.agg is read by the initialization criteria (grasp, snip) only; criterion %s scores blocks as a whole", l.Criterion)
 		}
-		if s.Prune.DataExamples != 0 || s.Prune.TrainMode {
+		if c.Prune.DataExamples != 0 || c.Prune.TrainMode {
 			return fmt.Errorf("prune.data_examples and prune.train_mode are the initialization criteria's pruning data; after training, layer.samples_per_class sets the data")
 		}
 	}
@@ -131,40 +153,25 @@ func (layerPipeline) Validate(s Spec) error {
 	if budget, err := nn.ParseStep(s.Training.Steps); err == nil && budget.Epochs == 0 && at.Epochs == 0 && at.Iterations >= budget.Iterations {
 		return fmt.Errorf("layer.rewind_step %s is past the training budget %s", at, budget)
 	}
-	return layerCheckModel(s)
+	return c.checkModel(s)
 }
 
-// layerRejectPruneKeys rejects the prune section's keys, which set masks
-// and densities: layer pruning removes whole blocks.
-func layerRejectPruneKeys(s Spec) error {
-	if am, ok, _ := s.Prune.Resolve(); ok {
-		return fmt.Errorf("prune.%s: pipeline layer removes layer.blocks whole blocks and takes no density; remove it", am.Convention)
-	}
-	for k, set := range map[string]bool{"criterion": s.Prune.Criterion != "", "scope": s.Prune.Scope != "", "branches": len(s.Prune.Branches) > 0,
-		"iterations": s.Prune.Iterations != 0, "exclude": len(s.Prune.Exclude) > 0, "allow_empty": s.Prune.AllowEmpty, "rewind": s.Prune.Rewind != ""} {
-		if set {
-			return fmt.Errorf("prune.%s: pipeline layer does not read it (its keys are under layer:, e.g. layer.criterion, layer.rewind)", k)
-		}
-	}
-	return nil
-}
-
-// layerCheckModel checks the model's blocks without loading data, on the
+// checkModel checks the model's blocks without loading data, on the
 // data set's shape when the spec gives it (synthetic) and the model's
 // canonical input otherwise: no residual blocks, or more blocks asked
 // for than removable, is an error here. A model that does not build on
 // that input is checked again by the replicate's precheck on the real
 // data.
-func layerCheckModel(s Spec) error {
+func (c layerPipeline) checkModel(s experiments.Spec) error {
 	a, err := nn.BuildArch(s.Model.Name, nn.ModelOptions{Input: s.Dataset.Shape, Classes: s.Dataset.Classes,
 		Widths: s.Model.Widths, WidthMultiplier: s.Model.WidthMultiplier, Shortcut: s.Model.Shortcut})
 	if err != nil {
 		return nil
 	}
-	return layerCheckArch(s, a)
+	return c.checkArch(s, a)
 }
 
-func layerCheckArch(s Spec, a *nn.Arch) error {
+func (c layerPipeline) checkArch(s experiments.Spec, a *nn.Arch) error {
 	bs, err := search.FindBlocks(a)
 	if errors.Is(err, search.ErrNoBlocks) {
 		return fmt.Errorf("model.name = %s: %w (pipeline layer needs a residual model: resnet20…110 or resmlp)", s.Model.Name, err)
@@ -172,12 +179,12 @@ func layerCheckArch(s Spec, a *nn.Arch) error {
 	if err != nil {
 		return fmt.Errorf("model: %w", err)
 	}
-	return bs.CheckRemovable(s.Layer.Blocks, s.Layer.Removable)
+	return bs.CheckRemovable(c.Layer.Blocks, c.Layer.Removable)
 }
 
-// layerMethod is the result's method name (see layerPipeline).
-func layerMethod(s Spec) string {
-	l, def := s.Layer, defaultLayerSpec()
+// method is the result's method name (see layerPipeline).
+func (c layerPipeline) method() string {
+	l, def := c.Layer, defaultLayerSpec()
 	m := "layer-" + l.Criterion
 	if l.Agg != def.Agg {
 		m += "-" + l.Agg
@@ -198,55 +205,53 @@ func layerMethod(s Spec) string {
 	return fmt.Sprintf("%s-p%d", m, l.Blocks)
 }
 
-func (layerPipeline) Run(ctx context.Context, r *Replicate) error {
+func (c layerPipeline) Run(ctx context.Context, r *experiments.Replicate) error {
 	s := r.Spec
-	if err := layerPrecheck(s); err != nil {
+	if err := c.precheck(s); err != nil {
 		return err
 	}
-	if layerWhen(s.Layer) == layerWhenTrained {
-		if _, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []Callback) (results.Result, error) {
-			return layerDense(ctx, s, dir, cbs)
+	if layerWhen(c.Layer) == layerWhenTrained {
+		if _, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []experiments.Callback) (results.Result, error) {
+			return c.dense(ctx, s, dir, cbs)
 		}); err != nil {
 			return err
 		}
 	}
-	_, err := r.Unit(ctx, 1, "", func(ctx context.Context, dir string, cbs []Callback) (results.Result, error) {
-		return layerPruned(ctx, r, dir, cbs)
+	_, err := r.Unit(ctx, 1, "", func(ctx context.Context, dir string, cbs []experiments.Callback) (results.Result, error) {
+		return c.pruned(ctx, r, dir, cbs)
 	})
 	return err
 }
 
-// layerPrecheck checks on the real data, before anything trains, what
+// precheck checks on the real data, before anything trains, what
 // Validate could not: the blocks of the model as built for the data set,
 // and the rewind step against the budget in iterations.
-func layerPrecheck(s Spec) error {
-	p, err := Prepare(s)
+func (c layerPipeline) precheck(s experiments.Spec) error {
+	p, err := experiments.Prepare(s)
 	if err != nil {
 		return err
 	}
-	if err := layerCheckArch(s, p.Arch); err != nil {
+	if err := c.checkArch(s, p.Arch); err != nil {
 		return err
 	}
-	if layerWhen(s.Layer) != layerWhenTrained {
-		if !prune.NeedsData(s.Layer.Criterion) {
+	if layerWhen(c.Layer) != layerWhenTrained {
+		if c.Layer.Criterion == search.CritRandom {
 			return nil
 		}
-		ps := s
-		ps.Prune.Criterion = s.Layer.Criterion
-		_, err := pruneBatches(p, ps) // prune.data_examples against the training split
+		_, err := scoringBatches(p, c.Layer.Criterion, c.Prune.DataExamples) // prune.data_examples against the training split
 		return err
 	}
 	ipe, err := p.ItersPerEpoch()
 	if err != nil {
 		return err
 	}
-	at, _ := nn.ParseStep(s.Layer.RewindStep)
+	at, _ := nn.ParseStep(c.Layer.RewindStep)
 	if total := p.Config.Budget.Iters(ipe); at.Iters(ipe) >= total {
 		return fmt.Errorf("layer.rewind_step %s (%d iterations) is past the training budget %s (%d iterations)", at, at.Iters(ipe), p.Config.Budget, total)
 	}
-	if search.NeedsSubsample(s.Layer.Criterion) {
+	if search.NeedsSubsample(c.Layer.Criterion) {
 		train := p.Splits.Train
-		if _, err := search.BalancedSubset(train.Y, train.Classes, s.Layer.SamplesPerClass, nn.NewRand(0)); err != nil {
+		if _, err := search.BalancedSubset(train.Y, train.Classes, c.Layer.SamplesPerClass, nn.NewRand(0)); err != nil {
 			return err
 		}
 	}

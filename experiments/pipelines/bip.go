@@ -1,4 +1,4 @@
-package experiments
+package pipelines
 
 import (
 	"context"
@@ -9,12 +9,14 @@ import (
 	"path/filepath"
 
 	"github.com/prunebench/prunebench/datasets"
+	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/experiments/results"
+	"github.com/prunebench/prunebench/internal/atomicfile"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/search"
 )
 
-func init() { RegisterPipeline("bip", bipPipeline{}) }
+func init() { experiments.RegisterPipeline("bip", bipPipeline{Bip: search.DefaultBiPConfig()}) }
 
 // bipPipeline is BiP (specs/bip.md; search.BiP): level 0 is the pretrained
 // dense model (pipeline_search.go), level 1 the BiP search at the prune
@@ -26,121 +28,107 @@ func init() { RegisterPipeline("bip", bipPipeline{}) }
 // result's method is "bip", "bip (reference)" in reference mode, with the
 // structure appended when structured ("bip filter"). Its wall time is the
 // whole search, both levels' steps, so that a board compares it with IMP's.
-type bipPipeline struct{}
+type bipPipeline struct {
+	Prune bipPrune         `mapstructure:"prune"`
+	Bip   search.BiPConfig `mapstructure:"bip"`
+}
 
-func (bipPipeline) Validate(s Spec) error {
-	am, ok, err := s.Prune.Resolve()
+// bipPrune is the prune section of pipeline bip: the density k and the
+// prunable set. BiP learns a global mask from its scores: no scope,
+// criterion or branches.
+type bipPrune struct {
+	experiments.AmountSpec `mapstructure:",squash"`
+	excludeKey             `mapstructure:",squash"`
+}
+
+func (c bipPipeline) Validate(s experiments.Spec) error {
+	am, err := amount("bip", c.Prune.AmountSpec, "the density k")
 	if err != nil {
 		return err
 	}
-	if !ok {
-		return errors.New("pipeline bip needs the density k: set one of prune.density, prune.sparsity, prune.compression, ...")
-	}
-	if err := bipConfig(s, am.Density, 1).Validate(); err != nil {
+	if err := c.config(am.Density, 1).Validate(); err != nil {
 		return err
 	}
-	for k, set := range map[string]bool{"criterion": s.Prune.Criterion != "", "branches": len(s.Prune.Branches) > 0, "rewind": s.Prune.Rewind != "", "scope": s.Prune.Scope != ""} {
-		if set {
-			return fmt.Errorf("pipeline bip does not read prune.%s: BiP learns a global mask from its scores; remove it", k)
-		}
-	}
-	if s.Bip.Steps != "" {
-		if _, err := nn.ParseStep(s.Bip.Steps); err != nil {
-			return fmt.Errorf("bip.steps: %w", err)
-		}
-	}
-	switch s.Bip.Schedule {
-	case "constant", "cosine", "linear":
-	default:
-		return fmt.Errorf("bip.schedule = %q: want constant, cosine or linear", s.Bip.Schedule)
-	}
-	if !(s.Bip.LR > 0) {
-		return fmt.Errorf("bip.lr = %v: want a θ-step learning rate > 0", s.Bip.LR)
-	}
-	if s.Bip.Momentum < 0 || s.Bip.Momentum >= 1 || s.Bip.WeightDecay < 0 {
-		return fmt.Errorf("bip.momentum = %v, bip.weight_decay = %v: want momentum in [0, 1) and weight decay ≥ 0", s.Bip.Momentum, s.Bip.WeightDecay)
-	}
-	return checkPretrained("bip.pretrained", s.Bip.Pretrained, s.Replicates)
+	return checkPretrained("bip.pretrained", c.Bip.Pretrained, s.Replicates)
 }
 
-// bipConfig is the spec's search.BiPConfig for a search of steps iterations.
-func bipConfig(s Spec, k float64, steps int) search.BiPConfig {
-	b := s.Bip
-	return search.BiPConfig{Mode: b.Mode, Density: k, Structure: b.Structure, ScoreLR: b.ScoreLR, ThetaLR: b.LR,
-		ScoreMomentum: b.ScoreMomentum, ScoreWeightDecay: b.ScoreWeightDecay, IGCoef: b.IGCoef,
-		Accelerate: b.Accelerate, Steps: steps}
+// config is the search's configuration at density k for a search of the
+// given iterations.
+func (c bipPipeline) config(k float64, iterations int) search.BiPConfig {
+	b := c.Bip
+	b.Density, b.Iterations = k, iterations
+	return b
 }
 
-func (bipPipeline) Run(ctx context.Context, r *Replicate) error {
-	s := r.Spec
-	if err := bipPrecheck(s); err != nil {
+func (c bipPipeline) Run(ctx context.Context, r *experiments.Replicate) error {
+	if err := c.precheck(r.Spec); err != nil {
 		return err
 	}
-	if err := pretrainUnit(ctx, r, s.Bip.Pretrained); err != nil {
+	if err := pretrainUnit(ctx, r, c.Bip.Pretrained); err != nil {
 		return err
 	}
-	_, err := r.Unit(ctx, 1, "", func(ctx context.Context, dir string, cbs []Callback) (results.Result, error) {
-		return bipLevel(ctx, r, dir, cbs)
+	_, err := r.Unit(ctx, 1, "", func(ctx context.Context, dir string, cbs []experiments.Callback) (results.Result, error) {
+		return c.level(ctx, r, dir, cbs)
 	})
 	return err
 }
 
-// bipPrecheck checks, before level 0 trains, what needs the architecture: a
+// precheck checks, before level 0 trains, what needs the architecture: a
 // structured mask only on layers with filters.
-func bipPrecheck(s Spec) error {
-	if s.Bip.Structure == "unstructured" {
+func (c bipPipeline) precheck(s experiments.Spec) error {
+	if c.Bip.Structure == "unstructured" {
 		return nil
 	}
 	arch, err := nn.BuildArch(s.Model.Name, nn.ModelOptions{Widths: s.Model.Widths, WidthMultiplier: s.Model.WidthMultiplier, Shortcut: s.Model.Shortcut})
 	if err != nil {
-		return nil // Prepare reports it with the data set's shapes
+		return nil // experiments.Prepare reports it with the data set's shapes
 	}
-	set, err := prunableSet(arch, s)
+	set, err := prunableSet(arch, c.Prune.Exclude)
 	if err != nil {
 		return err
 	}
 	for _, info := range set {
 		if len(info.Shape) != 4 {
-			return fmt.Errorf("bip.structure = %s: %s belongs to a layer without filters (only convolutions have filters and channels); exclude it with prune.exclude or use bip.structure: unstructured", s.Bip.Structure, info.Name)
+			return fmt.Errorf("bip.structure = %s: %s belongs to a layer without filters (only convolutions have filters and channels); exclude it with prune.exclude or use bip.structure: unstructured", c.Bip.Structure, info.Name)
 		}
 	}
 	return nil
 }
 
-// bipThetaTraining is the θ-step's training section: the spec's, with
-// SGD at bip.lr on bip.schedule over bip.steps.
-func bipThetaTraining(s Spec) TrainingSpec {
-	t := s.Training
-	if s.Bip.Steps != "" {
-		t.Steps = s.Bip.Steps
+// thetaTraining is the θ-step's training section: the spec's, with SGD
+// at bip.lr on bip.schedule over bip.steps.
+func (c bipPipeline) thetaTraining(t experiments.TrainingSpec) experiments.TrainingSpec {
+	b := c.Bip
+	if b.Steps != "" {
+		t.Steps = b.Steps
 	}
-	t.Optimizer, t.LR, t.Momentum, t.Nesterov, t.WeightDecay = "sgd", s.Bip.LR, s.Bip.Momentum, false, s.Bip.WeightDecay
-	t.Schedule, t.Milestones, t.Warmup, t.MinLR = s.Bip.Schedule, nil, "", 0
+	t.Optimizer, t.LR, t.Momentum, t.Nesterov, t.WeightDecay = "sgd", b.LR, b.Momentum, false, b.WeightDecay
+	t.Schedule, t.Milestones, t.Warmup, t.MinLR = b.Schedule, nil, "", 0
 	return t
 }
 
-func bipLevel(ctx context.Context, r *Replicate, dir string, cbs []Callback) (results.Result, error) {
+func (c bipPipeline) level(ctx context.Context, r *experiments.Replicate, dir string, cbs []experiments.Callback) (results.Result, error) {
 	s := r.Spec
-	p, err := Prepare(s)
+	p, err := experiments.Prepare(s)
 	if err != nil {
 		return results.Result{}, err
 	}
-	if err := loadPretrained(p.Net, pretrainedCheckpoint(r, s.Bip.Pretrained)); err != nil {
+	if err := loadPretrained(p.Net, pretrainedCheckpoint(r, c.Bip.Pretrained)); err != nil {
 		return results.Result{}, err
 	}
-	if p.Config, err = trainConfig(bipThetaTraining(s), s.Seed); err != nil {
+	if p.Config, err = c.thetaTraining(s.Training).Config(s.Seed); err != nil {
 		return results.Result{}, fmt.Errorf("bip: %w", err)
 	}
 	ipe, err := p.ItersPerEpoch()
 	if err != nil {
 		return results.Result{}, err
 	}
-	set, err := prunableSet(p.Arch, s)
+	set, err := prunableSet(p.Arch, c.Prune.Exclude)
 	if err != nil {
 		return results.Result{}, err
 	}
-	am, _, _ := s.Prune.Resolve()
-	b, err := search.NewBiP(p.Net, set, bipConfig(s, am.Density, p.Config.Budget.Iters(ipe)))
+	am, _, _ := c.Prune.Resolve()
+	b, err := search.NewBiP(p.Net, set, c.config(am.Density, p.Config.Budget.Iters(ipe)))
 	if err != nil {
 		return results.Result{}, err
 	}
@@ -161,7 +149,7 @@ func bipLevel(ctx context.Context, r *Replicate, dir string, cbs []Callback) (re
 		}
 		return saveBiPState(b, side, e.Iter)
 	}
-	h, err := trainPrepared(ctx, p, dir, append(cbs, b.Callback(upper), save))
+	h, err := p.Train(ctx, dir, append(cbs, b.Callback(upper), save)...)
 	if err != nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			// The loop saved a checkpoint where it stopped; the scores'
@@ -173,11 +161,11 @@ func bipLevel(ctx context.Context, r *Replicate, dir string, cbs []Callback) (re
 		return results.Result{}, err
 	}
 	method := "bip"
-	if s.Bip.Mode == "reference" {
+	if c.Bip.Mode == "reference" {
 		method = "bip (reference)"
 	}
-	if s.Bip.Structure != "unstructured" {
-		method += " " + s.Bip.Structure
+	if c.Bip.Structure != "unstructured" {
+		method += " " + c.Bip.Structure
 	}
 	// Zero the pruned θ (P1 kept them) so that the measured nonzero
 	// parameters and FLOPs are those of the found subnetwork.
@@ -191,7 +179,7 @@ func bipLevel(ctx context.Context, r *Replicate, dir string, cbs []Callback) (re
 			return results.Result{}, err
 		}
 	}
-	return Measure(p, h, method, float64(kept)/float64(n)), nil
+	return experiments.Measure(p, h, method, float64(kept)/float64(n)), nil
 }
 
 // bipStateFile holds the scores (signed) and their optimizer's momentum at
@@ -206,7 +194,7 @@ type bipState struct {
 
 func saveBiPState(b *search.BiP, path string, iter int) error {
 	st := bipState{Iter: iter, Scores: b.Scores(), Momentum: b.Momentum()}
-	return writeFileAtomic(path, func(f *os.File) error { return gob.NewEncoder(f).Encode(st) })
+	return atomicfile.Write(path, func(f *os.File) error { return gob.NewEncoder(f).Encode(st) })
 }
 
 // loadBiPState restores the scores and momentum saved with the checkpoint

@@ -1,4 +1,4 @@
-package experiments
+package pipelines
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/prune"
 )
@@ -22,10 +23,11 @@ import (
 // window of 0–5 epochs (30 iterations) give t0 = 0, tf = 7, n = 7: pruning
 // at t = 4, 8, …, 24 and prune-and-regrow at t = 4, 8, …, 60 (15 calls).
 // SGD with Nesterov momentum and weight decay, as GraNet trains.
-func gradualTestSpec(t *testing.T, pipeline string) Spec {
-	s := tinySpec()
-	s.Pipeline = pipeline
-	s.Prune.Density = f(0.1)
+func gradualTestSpec(t *testing.T, pipeline string) experiments.Spec {
+	s := tinySpec(t, pipeline)
+	edit(t, &s, func(c *gradualPipeline) {
+		c.Prune.Density = f(0.1)
+	})
 	s.Training.Steps = "10ep"
 	s.Training.Optimizer = "sgd"
 	s.Training.LR = 0.05
@@ -33,8 +35,10 @@ func gradualTestSpec(t *testing.T, pipeline string) Spec {
 	s.Training.Nesterov = true
 	s.Training.WeightDecay = 5e-4
 	s.Training.EvalEvery = "2ep"
-	s.Granet.FinalPruneEpoch = "5ep"
-	s.Granet.UpdateFrequency = 4
+	edit(t, &s, func(c *gradualPipeline) {
+		c.Granet.FinalPruneEpoch = "5ep"
+		c.Granet.UpdateFrequency = 4
+	})
 	s.Output = t.TempDir()
 	return s
 }
@@ -76,15 +80,17 @@ func TestGradualUpdates(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := gradualTestSpec(t, tc.pipeline)
-			s.Granet.InitDensity, s.Granet.InitPruneEpoch = tc.initDensity, tc.initEpoch
-			p, err := Prepare(s)
+			edit(t, &s, func(c *gradualPipeline) {
+				c.Granet.InitDensity, c.Granet.InitPruneEpoch = tc.initDensity, tc.initEpoch
+			})
+			p, err := experiments.Prepare(s)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if ipe, _ := p.ItersPerEpoch(); ipe != 6 {
 				t.Fatalf("%d iterations per epoch, the expectations assume 6", ipe)
 			}
-			run, err := setupGradual(p, gradualMethodOf(t, tc.pipeline))
+			run, err := s.Config.(gradualPipeline).setup(p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,7 +153,7 @@ func TestGradualUpdates(t *testing.T) {
 				}
 				return nil
 			}
-			if _, err := trainPrepared(context.Background(), p, "", []Callback{snap, u.callback, check}); err != nil {
+			if _, err := p.Train(context.Background(), "", snap, u.callback, check); err != nil {
 				t.Fatal(err)
 			}
 
@@ -205,15 +211,6 @@ func TestGradualUpdates(t *testing.T) {
 			}
 		})
 	}
-}
-
-func gradualMethodOf(t *testing.T, pipeline string) prune.GradualMethod {
-	t.Helper()
-	m, err := prune.ParseGradualMethod(pipeline)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
 }
 
 // gradNet hands out a made-up dense gradient that differs from one
@@ -274,11 +271,11 @@ func (p gradParam) Grad() []float32 { return p.g }
 // the Removed largest |G_{t−1}| among them, ties to the lower index.
 func TestGraNetGradientSource(t *testing.T) {
 	s := gradualTestSpec(t, "granet")
-	p, err := Prepare(s)
+	p, err := experiments.Prepare(s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	run, err := setupGradual(p, prune.GradualGraNet)
+	run, err := s.Config.(gradualPipeline).setup(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +287,7 @@ func TestGraNetGradientSource(t *testing.T) {
 	u := newGradualUpdater(run)
 	var events []gradualUpdate
 	u.observe = func(ev gradualUpdate) { events = append(events, ev) }
-	if _, err := trainPrepared(context.Background(), p, "", []Callback{u.callback}); err != nil {
+	if _, err := p.Train(context.Background(), "", u.callback); err != nil {
 		t.Fatal(err)
 	}
 	// growth returns the k largest |g| among cand, ascending.
@@ -371,7 +368,7 @@ func TestGradualPipelines(t *testing.T) {
 	} {
 		t.Run(c.pipeline, func(t *testing.T) {
 			s := gradualTestSpec(t, c.pipeline)
-			rs, err := RunSpec(context.Background(), s, RunOptions{})
+			rs, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -388,7 +385,7 @@ func TestGradualPipelines(t *testing.T) {
 			if math.IsNaN(r.BestTestAcc) || r.Iterations != 60 {
 				t.Errorf("test accuracy %v after %d iterations", r.BestTestAcc, r.Iterations)
 			}
-			dir := filepath.Join(s.Output, Hash(s), "replicate_0", "level_0")
+			dir := filepath.Join(s.Output, experiments.Hash(s), "replicate_0", "level_0")
 			m, err := prune.LoadMasks(filepath.Join(dir, masksFile))
 			if err != nil || m.Kept() != c.kept {
 				t.Errorf("masks.bin: %v kept, err %v", m, err)
@@ -406,30 +403,30 @@ func TestGradualPipelines(t *testing.T) {
 // updater keeps nothing across iterations that is not in the checkpoint.
 func TestGradualResume(t *testing.T) {
 	s := gradualTestSpec(t, "granet")
-	want, err := RunSpec(context.Background(), s, RunOptions{})
+	want, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantDir := filepath.Join(s.Output, Hash(s), "replicate_0", "level_0")
+	wantDir := filepath.Join(s.Output, experiments.Hash(s), "replicate_0", "level_0")
 	for _, stopAt := range []int{13, 16, 33} {
 		s.Output = t.TempDir()
 		ctx, cancel := context.WithCancel(context.Background())
-		stop := func(UnitInfo) ([]Callback, func()) {
-			return []Callback{func(e *nn.Event) error {
+		stop := func(experiments.UnitInfo) ([]experiments.Callback, func()) {
+			return []experiments.Callback{func(e *nn.Event) error {
 				if e.Phase == nn.AfterStep && e.Iter == stopAt {
 					cancel()
 				}
 				return nil
 			}}, func() {}
 		}
-		if _, err := RunSpec(ctx, s, RunOptions{Watch: stop}); !errors.Is(err, context.Canceled) {
+		if _, err := experiments.RunSpec(ctx, s, experiments.RunOptions{Watch: stop}); !errors.Is(err, context.Canceled) {
 			t.Fatalf("stop at %d: %v", stopAt, err)
 		}
-		ck, err := nn.LoadCheckpoint(filepath.Join(s.Output, Hash(s), "replicate_0", "level_0", "checkpoint.gob"))
+		ck, err := nn.LoadCheckpoint(filepath.Join(s.Output, experiments.Hash(s), "replicate_0", "level_0", "checkpoint.gob"))
 		if err != nil || ck.Iter != stopAt {
 			t.Fatalf("stop at %d: checkpoint %v at %d", stopAt, err, ck.Iter)
 		}
-		got, err := RunSpec(context.Background(), s, RunOptions{})
+		got, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -437,7 +434,7 @@ func TestGradualResume(t *testing.T) {
 		if g.BestTestLoss != w.BestTestLoss || g.FinalTestLoss != w.FinalTestLoss || g.Density != w.Density || g.ParamsNonzero != w.ParamsNonzero {
 			t.Errorf("stop at %d: resumed %+v\nuninterrupted %+v", stopAt, g, w)
 		}
-		gotDir := filepath.Join(s.Output, Hash(s), "replicate_0", "level_0")
+		gotDir := filepath.Join(s.Output, experiments.Hash(s), "replicate_0", "level_0")
 		a, _ := os.ReadFile(filepath.Join(gotDir, masksFile))
 		b, _ := os.ReadFile(filepath.Join(wantDir, masksFile))
 		if len(a) == 0 || !bytes.Equal(a, b) {
@@ -460,61 +457,78 @@ func TestGradualValidate(t *testing.T) {
 	cases := []struct {
 		name     string
 		pipeline string
-		edit     func(*Spec)
+		edit     func(*experiments.Spec)
 		want     []string
 		// runtime: Validate cannot know (it needs the iterations per
 		// epoch or the model); the run must fail before training.
 		runtime bool
 	}{
-		{"no density", "granet", func(s *Spec) { s.Prune.Density = nil }, []string{"pipeline granet needs the final density", "prune.density"}, false},
-		{"no density dst", "dst", func(s *Spec) { s.Prune.Density = nil }, []string{"pipeline dst needs the density to train at"}, false},
-		{"two final densities", "gmp", func(s *Spec) { s.Granet.FinalDensity = f(0.1) }, []string{"prune.density and granet.final_density both"}, false},
-		{"granet.final_density out of range", "gmp", func(s *Spec) { s.Prune.Density = nil; s.Granet.FinalDensity = f(0) }, []string{"granet.final_density", "(0, 1]"}, false},
-		{"final above init", "granet", func(s *Spec) { s.Prune.Sparsity, s.Prune.Density = f(0.4), nil },
+		{"no density", "granet", func(s *experiments.Spec) { edit(t, s, func(c *gradualPipeline) { c.Prune.Density = nil }) }, []string{"pipeline granet needs the final density", "prune.density"}, false},
+		{"no density dst", "dst", func(s *experiments.Spec) { edit(t, s, func(c *gradualPipeline) { c.Prune.Density = nil }) }, []string{"pipeline dst needs the density to train at"}, false},
+		{"two final densities", "gmp", func(s *experiments.Spec) { edit(t, s, func(c *gradualPipeline) { c.Granet.FinalDensity = f(0.1) }) }, []string{"prune.density and granet.final_density both"}, false},
+		{"granet.final_density out of range", "gmp", func(s *experiments.Spec) {
+			edit(t, s, func(c *gradualPipeline) { c.Prune.Density = nil; c.Granet.FinalDensity = f(0) })
+		}, []string{"granet.final_density", "(0, 1]"}, false},
+		{"final above init", "granet", func(s *experiments.Spec) {
+			edit(t, s, func(c *gradualPipeline) { c.Prune.Sparsity, c.Prune.Density = f(0.4), nil })
+		},
 			[]string{"prune.sparsity = 0.6 is above granet.init_density = 0.5 (its default for pipeline granet)"}, false},
-		{"final above explicit init", "gmp", func(s *Spec) { s.Granet.InitDensity = f(0.05) }, []string{"prune.density = 0.1 is above granet.init_density = 0.05:"}, false},
-		{"init density 0", "granet", func(s *Spec) { s.Granet.InitDensity = f(0) }, []string{"granet.init_density = 0", "(0, 1]"}, false},
-		{"dst init density", "dst", func(s *Spec) { s.Granet.InitDensity = f(0.5) }, []string{"granet.init_density = 0.5", "fixed density prune.density = 0.1"}, false},
-		{"empty window", "granet", func(s *Spec) { s.Granet.InitPruneEpoch = "5ep" }, []string{"granet.init_prune_epoch = 5ep is not before granet.final_prune_epoch = 5ep", "empty or inverted"}, false},
-		{"inverted window", "gmp", func(s *Spec) { s.Granet.InitPruneEpoch = "30it"; s.Granet.FinalPruneEpoch = "20it" }, []string{"empty or inverted"}, false},
-		{"default window past the budget", "granet", func(s *Spec) { s.Granet.FinalPruneEpoch = Defaults().Granet.FinalPruneEpoch }, []string{"granet.final_prune_epoch = 110ep ends after the training budget training.steps = 10ep"}, false},
-		{"window past the budget", "gmp", func(s *Spec) { s.Granet.FinalPruneEpoch = "11ep" }, []string{"granet.final_prune_epoch = 11ep ends after"}, false},
-		{"ΔT ≥ T in iterations", "dst", func(s *Spec) { s.Training.Steps = "60it"; s.Granet.UpdateFrequency = 60 }, []string{"granet.update_frequency = 60", "training.steps = 60it"}, false},
-		{"ΔT 0", "granet", func(s *Spec) { s.Granet.UpdateFrequency = 0 }, []string{"granet.update_frequency = 0"}, false},
-		{"death rate", "granet", func(s *Spec) { s.Granet.PruneRate = 1 }, []string{"granet.prune_rate = 1", "[0, 1)"}, false},
-		{"η_min", "dst", func(s *Spec) { s.Granet.DeathRateMin = 0.9 }, []string{"granet.death_rate_min = 0.9"}, false},
-		{"criterion", "granet", func(s *Spec) { s.Prune.Criterion = "snip" }, []string{"does not read prune.criterion"}, false},
-		{"layer-wise", "gmp", func(s *Spec) { s.Prune.Scope = "layerwise" }, []string{"GMP_uniform", "not implemented"}, false},
-		{"branches", "granet", func(s *Spec) { s.Prune.Branches = []string{"scratch"} }, []string{"prune.branches[0]", "scratch_e"}, false},
+		{"final above explicit init", "gmp", func(s *experiments.Spec) { edit(t, s, func(c *gradualPipeline) { c.Granet.InitDensity = f(0.05) }) }, []string{"prune.density = 0.1 is above granet.init_density = 0.05:"}, false},
+		{"init density 0", "granet", func(s *experiments.Spec) { edit(t, s, func(c *gradualPipeline) { c.Granet.InitDensity = f(0) }) }, []string{"granet.init_density = 0", "(0, 1]"}, false},
+		{"dst init density", "dst", func(s *experiments.Spec) { edit(t, s, func(c *gradualPipeline) { c.Granet.InitDensity = f(0.5) }) }, []string{"granet.init_density = 0.5", "fixed density prune.density = 0.1"}, false},
+		{"empty window", "granet", func(s *experiments.Spec) { edit(t, s, func(c *gradualPipeline) { c.Granet.InitPruneEpoch = "5ep" }) }, []string{"granet.init_prune_epoch = 5ep is not before granet.final_prune_epoch = 5ep", "empty or inverted"}, false},
+		{"inverted window", "gmp", func(s *experiments.Spec) {
+			edit(t, s, func(c *gradualPipeline) { c.Granet.InitPruneEpoch = "30it"; c.Granet.FinalPruneEpoch = "20it" })
+		}, []string{"empty or inverted"}, false},
+		{"default window past the budget", "granet", func(s *experiments.Spec) {
+			edit(t, s, func(c *gradualPipeline) { c.Granet.FinalPruneEpoch = prune.DefaultGradualSpec().FinalPruneEpoch })
+		}, []string{"granet.final_prune_epoch = 110ep ends after the training budget training.steps = 10ep"}, false},
+		{"window past the budget", "gmp", func(s *experiments.Spec) { edit(t, s, func(c *gradualPipeline) { c.Granet.FinalPruneEpoch = "11ep" }) }, []string{"granet.final_prune_epoch = 11ep ends after"}, false},
+		{"ΔT ≥ T in iterations", "dst", func(s *experiments.Spec) {
+			s.Training.Steps = "60it"
+			edit(t, s, func(c *gradualPipeline) { c.Granet.UpdateFrequency = 60 })
+		}, []string{"granet.update_frequency = 60", "training.steps = 60it"}, false},
+		{"ΔT 0", "granet", func(s *experiments.Spec) { edit(t, s, func(c *gradualPipeline) { c.Granet.UpdateFrequency = 0 }) }, []string{"granet.update_frequency = 0"}, false},
+		{"death rate", "granet", func(s *experiments.Spec) { edit(t, s, func(c *gradualPipeline) { c.Granet.PruneRate = 1 }) }, []string{"granet.prune_rate = 1", "[0, 1)"}, false},
+		{"η_min", "dst", func(s *experiments.Spec) { edit(t, s, func(c *gradualPipeline) { c.Granet.DeathRateMin = 0.9 }) }, []string{"granet.death_rate_min = 0.9"}, false},
+		{"criterion", "granet", func(s *experiments.Spec) { *s = reparse(t, *s, "prune.criterion=snip") }, []string{"does not read prune.criterion"}, false},
+		{"layer-wise", "gmp", func(s *experiments.Spec) { edit(t, s, func(c *gradualPipeline) { c.Prune.Scope = "layerwise" }) }, []string{"GMP_uniform", "not implemented"}, false},
+		{"branches", "granet", func(s *experiments.Spec) {
+			edit(t, s, func(c *gradualPipeline) { c.Prune.Branches = []string{"scratch"} })
+		}, []string{"prune.branches[0]", "scratch_e"}, false},
 		// Known only with I = 6: T = 60.
-		{"ΔT ≥ T in epochs", "granet", func(s *Spec) { s.Granet.UpdateFrequency = 60 }, []string{"granet.update_frequency = 60", "training.steps = 10ep (60 iterations)"}, true},
-		{"window in iterations past an epoch budget", "gmp", func(s *Spec) { s.Granet.FinalPruneEpoch = "61it" }, []string{"granet.final_prune_epoch = 61it (iteration 61) ends after the training budget training.steps = 10ep (60 iterations at 6 per epoch)"}, true},
-		{"window inside one period", "granet", func(s *Spec) { s.Granet.InitPruneEpoch, s.Granet.FinalPruneEpoch = "5it", "1ep" }, []string{"n = tf − t0 = 0"}, true},
+		{"ΔT ≥ T in epochs", "granet", func(s *experiments.Spec) { edit(t, s, func(c *gradualPipeline) { c.Granet.UpdateFrequency = 60 }) }, []string{"granet.update_frequency = 60", "training.steps = 10ep (60 iterations)"}, true},
+		{"window in iterations past an epoch budget", "gmp", func(s *experiments.Spec) { edit(t, s, func(c *gradualPipeline) { c.Granet.FinalPruneEpoch = "61it" }) }, []string{"granet.final_prune_epoch = 61it (iteration 61) ends after the training budget training.steps = 10ep (60 iterations at 6 per epoch)"}, true},
+		{"window inside one period", "granet", func(s *experiments.Spec) {
+			edit(t, s, func(c *gradualPipeline) { c.Granet.InitPruneEpoch, c.Granet.FinalPruneEpoch = "5it", "1ep" })
+		}, []string{"n = tf − t0 = 0"}, true},
 		// Known only with the model: 624 weights in 2 tensors.
 		// round(624 · (0.0005 + 0.4995/7³)) = round(1.22) = 1 at the last update.
-		{"final density empties a layer", "granet", func(s *Spec) { s.Prune.Density = f(0.0005) },
+		{"final density empties a layer", "granet", func(s *experiments.Spec) { edit(t, s, func(c *gradualPipeline) { c.Prune.Density = f(0.0005) }) },
 			[]string{"prune.density = 0.0005: the last pruning update (iteration 24", "keeps 1 of 624 weights, fewer than the 2 prunable tensors"}, true},
-		{"erk empties a layer", "dst", func(s *Spec) { s.Prune.Density = f(0.0005) }, []string{"prune.density = 0.0005", "erk", "no kept entry"}, true},
-		{"erk init empties a layer", "granet", func(s *Spec) { s.Granet.InitDensity, s.Prune.Density = f(0.0005), f(0.0001) }, []string{"granet.init_density = 0.0005", "erk"}, true},
+		{"erk empties a layer", "dst", func(s *experiments.Spec) { edit(t, s, func(c *gradualPipeline) { c.Prune.Density = f(0.0005) }) }, []string{"prune.density = 0.0005", "erk", "no kept entry"}, true},
+		{"erk init empties a layer", "granet", func(s *experiments.Spec) {
+			edit(t, s, func(c *gradualPipeline) { c.Granet.InitDensity, c.Prune.Density = f(0.0005), f(0.0001) })
+		}, []string{"granet.init_density = 0.0005", "erk"}, true},
 	}
 	for _, c := range cases {
 		s := gradualTestSpec(t, c.pipeline)
 		c.edit(&s)
-		_, err := Validate(s)
+		_, err := experiments.Validate(s)
 		if c.runtime {
 			if err != nil {
 				t.Errorf("%s: Validate: %v (it cannot know without the data)", c.name, err)
 				continue
 			}
 			trained := false
-			watch := func(UnitInfo) ([]Callback, func()) {
-				return []Callback{func(e *nn.Event) error { trained = true; return nil }}, func() {}
+			watch := func(experiments.UnitInfo) ([]experiments.Callback, func()) {
+				return []experiments.Callback{func(e *nn.Event) error { trained = true; return nil }}, func() {}
 			}
-			_, err = RunSpec(context.Background(), s, RunOptions{Watch: watch})
+			_, err = experiments.RunSpec(context.Background(), s, experiments.RunOptions{Watch: watch})
 			if trained {
 				t.Errorf("%s: training started before the error", c.name)
 			}
-			if _, serr := os.Stat(filepath.Join(s.Output, Hash(s), "replicate_0", "level_0", "checkpoint.gob")); serr == nil {
+			if _, serr := os.Stat(filepath.Join(s.Output, experiments.Hash(s), "replicate_0", "level_0", "checkpoint.gob")); serr == nil {
 				t.Errorf("%s: a checkpoint was written", c.name)
 			}
 		}
@@ -535,24 +549,34 @@ func TestGradualValidate(t *testing.T) {
 // defaults are GraNet's, and a key set in YAML reaches the section.
 func TestGradualSpecDefaults(t *testing.T) {
 	d := prune.DefaultGradualSpec()
-	g := Defaults().Granet
+	def, err := experiments.PipelineDefaults("granet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := def.(gradualPipeline).Granet
 	if g.UpdateFrequency != d.UpdateFrequency || g.FinalPruneEpoch != d.FinalPruneEpoch || g.PruneRate != d.PruneRate ||
 		g.DeathRateMin != d.DeathRateMin || g.InitPruneEpoch != d.InitPruneEpoch || g.InitDensity != nil || g.FinalDensity != nil {
 		t.Errorf("granet defaults %+v, want prune.DefaultGradualSpec %+v with the densities unset", g, d)
 	}
-	for k := range Canonical(Defaults()) {
-		if strings.HasPrefix(k, "granet.") {
-			t.Errorf("default %s is part of the identity", k)
+	for _, name := range []string{"gmp", "granet", "dst"} {
+		s, err := experiments.DefaultsFor(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range experiments.Canonical(s) {
+			if strings.HasPrefix(k, "granet.") {
+				t.Errorf("default %s is part of the identity of pipeline %s", k, name)
+			}
 		}
 	}
-	s, err := ParseSpec("t", []byte("pipeline: granet\nprune: {density: 0.1}\ngranet: {init_density: 1, update_frequency: 50, final_prune_epoch: 10ep}\n"), nil)
+	s, err := experiments.ParseSpec("t", []byte("pipeline: granet\nprune: {density: 0.1}\ngranet: {init_density: 1, update_frequency: 50, final_prune_epoch: 10ep}\n"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Granet.InitDensity == nil || *s.Granet.InitDensity != 1 || s.Granet.UpdateFrequency != 50 || s.Granet.PruneRate != 0.5 {
-		t.Errorf("parsed %+v", s.Granet)
+	if g := s.Config.(gradualPipeline).Granet; g.InitDensity == nil || *g.InitDensity != 1 || g.UpdateFrequency != 50 || g.PruneRate != 0.5 {
+		t.Errorf("parsed %+v", g)
 	}
-	c := Canonical(s)
+	c := experiments.Canonical(s)
 	if _, ok := c["granet.update_frequency"]; !ok || len(c) != 5 {
 		t.Errorf("canonical form %v, want pipeline, prune.density and the three granet keys set", c)
 	}
@@ -577,19 +601,19 @@ func TestGradualPaperConfigs(t *testing.T) {
 		quick := loadPaperSweep(t, c.quick, c.points/2, c.pipelines)
 		names := map[string]bool{}
 		for _, s := range full {
-			names[Hash(s)] = true
+			names[experiments.Hash(s)] = true
 		}
 		for _, s := range quick {
-			if !names[Hash(s)] || s.Model.Name != "lenet-300-100" || s.Output != full[0].Output {
-				t.Errorf("%s: run %v (%s) is not a LeNet-300-100 run of %s", c.quick, Canonical(s), s.Model.Name, c.file)
+			if !names[experiments.Hash(s)] || s.Model.Name != "lenet-300-100" || s.Output != full[0].Output {
+				t.Errorf("%s: run %v (%s) is not a LeNet-300-100 run of %s", c.quick, experiments.Canonical(s), s.Model.Name, c.file)
 			}
 		}
 	}
 }
 
-func loadPaperSweep(t *testing.T, file string, points int, pipelines []string) []Spec {
+func loadPaperSweep(t *testing.T, file string, points int, pipelines []string) []experiments.Spec {
 	t.Helper()
-	specs, err := LoadSweep(filepath.Join("papers", file), nil)
+	specs, err := loadSweep(filepath.Join("papers", file), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -598,27 +622,28 @@ func loadPaperSweep(t *testing.T, file string, points int, pipelines []string) [
 	}
 	seen := map[string]bool{}
 	for _, s := range specs {
-		if _, err := Validate(s); err != nil {
-			t.Errorf("%s %v: %v", file, Canonical(s), err)
+		if _, err := experiments.Validate(s); err != nil {
+			t.Errorf("%s %v: %v", file, experiments.Canonical(s), err)
 			continue
 		}
 		seen[s.Pipeline] = true
-		am, _, _ := s.Prune.Resolve()
+		g := s.Config.(gradualPipeline)
+		am, _, _ := g.Prune.Resolve()
 		if s.Replicates != 3 || s.Seed != 18 || !slices.Contains([]float64{0.1, 0.05, 0.02}, am.Density) {
-			t.Errorf("%s %v: %d replicates from seed %d at density %v", file, Canonical(s), s.Replicates, s.Seed, am.Density)
+			t.Errorf("%s %v: %d replicates from seed %d at density %v", file, experiments.Canonical(s), s.Replicates, s.Seed, am.Density)
 		}
-		gs, _, err := gradualSpec(s, gradualMethodOf(t, s.Pipeline))
+		gs, _, err := g.spec()
 		if err != nil {
 			t.Fatal(err)
 		}
-		g, err := gs.Resolve(430, nn.MustParseStep(s.Training.Steps))
+		sched, err := gs.Resolve(430, nn.MustParseStep(s.Training.Steps))
 		if err != nil {
-			t.Errorf("%s %v: %v", file, Canonical(s), err)
+			t.Errorf("%s %v: %v", file, experiments.Canonical(s), err)
 			continue
 		}
-		if g.Total != 8600 || len(g.RegrowSteps()) != map[string]int{"gmp": 0, "granet": 86, "dst": 86}[s.Pipeline] ||
-			len(g.PruneSteps()) != map[string]int{"gmp": 42, "granet": 42, "dst": 0}[s.Pipeline] {
-			t.Errorf("%s %v: T = %d, %d pruning updates, %d prune-and-regrow calls", file, Canonical(s), g.Total, len(g.PruneSteps()), len(g.RegrowSteps()))
+		if sched.Total != 8600 || len(sched.RegrowSteps()) != map[string]int{"gmp": 0, "granet": 86, "dst": 86}[s.Pipeline] ||
+			len(sched.PruneSteps()) != map[string]int{"gmp": 42, "granet": 42, "dst": 0}[s.Pipeline] {
+			t.Errorf("%s %v: T = %d, %d pruning updates, %d prune-and-regrow calls", file, experiments.Canonical(s), sched.Total, len(sched.PruneSteps()), len(sched.RegrowSteps()))
 		}
 	}
 	var got []string
@@ -636,15 +661,17 @@ func loadPaperSweep(t *testing.T, file string, points int, pipelines []string) [
 // a fresh initialization.
 func TestGradualBranches(t *testing.T) {
 	s := gradualTestSpec(t, "gmp")
-	s.Prune.Branches = []string{BranchScratchE}
-	rs, err := RunSpec(context.Background(), s, RunOptions{})
+	edit(t, &s, func(c *gradualPipeline) {
+		c.Prune.Branches = []string{BranchScratchE}
+	})
+	rs, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(rs) != 2 || rs[1].Branch != BranchScratchE || rs[1].Method != "gmp/scratch_e" || rs[1].Density != rs[0].Density {
 		t.Fatalf("results %+v", rs)
 	}
-	root := filepath.Join(s.Output, Hash(s), "replicate_0", "level_0")
+	root := filepath.Join(s.Output, experiments.Hash(s), "replicate_0", "level_0")
 	trunk, err := prune.LoadMasks(filepath.Join(root, masksFile))
 	if err != nil {
 		t.Fatal(err)
@@ -662,19 +689,19 @@ func TestGradualBranches(t *testing.T) {
 // share the GraNet configs' recipe, seeds and output folder, and the quick
 // file is the LeNet-300-100 half of the full one.
 func TestGradualReferenceConfigs(t *testing.T) {
-	granet, err := LoadSweep("papers/granet-lenet5.yaml", nil)
+	granet, err := loadSweep("papers/granet-lenet5.yaml", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	recipe := map[string]TrainingSpec{}
+	recipe := map[string]experiments.TrainingSpec{}
 	for _, s := range granet {
 		recipe[s.Model.Name] = s.Training
 	}
-	full, err := LoadSweep("papers/granet-lenet5-references.yaml", nil)
+	full, err := loadSweep("papers/granet-lenet5-references.yaml", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	quick, err := LoadSweep("papers/granet-lenet5-references-quick.yaml", nil)
+	quick, err := loadSweep("papers/granet-lenet5-references-quick.yaml", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -683,17 +710,17 @@ func TestGradualReferenceConfigs(t *testing.T) {
 	}
 	names := map[string]bool{}
 	for _, s := range full {
-		names[Hash(s)] = true
-		if _, err := Validate(s); err != nil {
-			t.Errorf("%v: %v", Canonical(s), err)
+		names[experiments.Hash(s)] = true
+		if _, err := experiments.Validate(s); err != nil {
+			t.Errorf("%v: %v", experiments.Canonical(s), err)
 		}
 		if !reflect.DeepEqual(s.Training, recipe[s.Model.Name]) || s.Seed != 18 || s.Replicates != 3 || s.Output != granet[0].Output {
-			t.Errorf("%v: not the GraNet recipe, seeds and output", Canonical(s))
+			t.Errorf("%v: not the GraNet recipe, seeds and output", experiments.Canonical(s))
 		}
 	}
 	for _, s := range quick {
-		if !names[Hash(s)] || s.Model.Name != "lenet-300-100" {
-			t.Errorf("quick run %v is not a LeNet-300-100 run of the full file", Canonical(s))
+		if !names[experiments.Hash(s)] || s.Model.Name != "lenet-300-100" {
+			t.Errorf("quick run %v is not a LeNet-300-100 run of the full file", experiments.Canonical(s))
 		}
 	}
 }
@@ -702,20 +729,20 @@ func TestGradualReferenceConfigs(t *testing.T) {
 // and its schedule is the one its header states: T = 2150, 9 pruning
 // updates (t = 100 … 900), 21 prune-and-regrow calls.
 func TestGradualShortConfig(t *testing.T) {
-	specs, err := LoadSweep("papers/granet-lenet5-short.yaml", nil)
+	specs, err := loadSweep("papers/granet-lenet5-short.yaml", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string][2]int{"granet": {9, 21}, "gmp": {9, 0}, "dst": {0, 21}}
 	for _, s := range specs {
-		if _, err := Validate(s); err != nil {
-			t.Errorf("%v: %v", Canonical(s), err)
+		if _, err := experiments.Validate(s); err != nil {
+			t.Errorf("%v: %v", experiments.Canonical(s), err)
 		}
 		w, ok := want[s.Pipeline]
 		if !ok {
 			continue
 		}
-		gs, _, err := gradualSpec(s, gradualMethodOf(t, s.Pipeline))
+		gs, _, err := s.Config.(gradualPipeline).spec()
 		if err != nil {
 			t.Fatal(err)
 		}

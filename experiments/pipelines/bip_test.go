@@ -1,4 +1,4 @@
-package experiments
+package pipelines
 
 import (
 	"context"
@@ -7,14 +7,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/nn"
 )
 
-func bipSpec(t *testing.T) Spec {
-	s := tinySpec()
-	s.Pipeline = "bip"
-	s.Prune.Density = f(0.25)
-	s.Bip.Steps = "2ep"
+func bipSpec(t *testing.T) experiments.Spec {
+	s := tinySpec(t, "bip")
+	edit(t, &s, func(c *bipPipeline) {
+		c.Prune.Density = f(0.25)
+		c.Bip.Steps = "2ep"
+	})
 	s.Output = t.TempDir()
 	return s
 }
@@ -26,8 +28,10 @@ func TestBiPPipeline(t *testing.T) {
 	for _, mode := range []string{"clean", "reference"} {
 		t.Run(mode, func(t *testing.T) {
 			s := bipSpec(t)
-			s.Bip.Mode = mode
-			rs, err := RunSpec(context.Background(), s, RunOptions{})
+			edit(t, &s, func(c *bipPipeline) {
+				c.Bip.Mode = mode
+			})
+			rs, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -57,24 +61,24 @@ func TestBiPPipeline(t *testing.T) {
 func TestBiPResumeAfterInterrupt(t *testing.T) {
 	s := bipSpec(t)
 	s.Training.EvalEvery = "4it"
-	want, err := RunSpec(context.Background(), s, RunOptions{})
+	want, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Output = t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	stop := func(u UnitInfo) ([]Callback, func()) {
-		return []Callback{func(e *nn.Event) error {
+	stop := func(u experiments.UnitInfo) ([]experiments.Callback, func()) {
+		return []experiments.Callback{func(e *nn.Event) error {
 			if u.Level == 1 && e.Phase == nn.AfterStep && e.Iter == 7 {
 				cancel()
 			}
 			return nil
 		}}, func() {}
 	}
-	if _, err := RunSpec(ctx, s, RunOptions{Watch: stop}); !errors.Is(err, context.Canceled) {
+	if _, err := experiments.RunSpec(ctx, s, experiments.RunOptions{Watch: stop}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted run: %v", err)
 	}
-	got, err := RunSpec(context.Background(), s, RunOptions{})
+	got, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,30 +89,34 @@ func TestBiPResumeAfterInterrupt(t *testing.T) {
 
 func TestBiPValidate(t *testing.T) {
 	cases := []struct {
-		edit func(*Spec)
+		edit func(*experiments.Spec)
 		want string
 	}{
-		{func(s *Spec) { s.Prune.Density = nil }, "needs the density"},
-		{func(s *Spec) { s.Bip.Mode = "paper" }, "bip.mode"},
-		{func(s *Spec) { s.Bip.Structure = "block" }, "bip.structure"},
-		{func(s *Spec) { s.Bip.Schedule = "step" }, "bip.schedule"},
-		{func(s *Spec) { s.Bip.LR = 0 }, "bip.lr"},
-		{func(s *Spec) { s.Bip.Steps = "ten" }, "bip.steps"},
-		{func(s *Spec) { s.Prune.Criterion = "magnitude" }, "prune.criterion"},
-		{func(s *Spec) { s.Bip.Pretrained = filepath.Join(t.TempDir(), "missing.gob") }, "bip.pretrained"},
+		{func(s *experiments.Spec) { edit(t, s, func(c *bipPipeline) { c.Prune.Density = nil }) }, "needs the density"},
+		{func(s *experiments.Spec) { edit(t, s, func(c *bipPipeline) { c.Bip.Mode = "paper" }) }, "bip.mode"},
+		{func(s *experiments.Spec) { edit(t, s, func(c *bipPipeline) { c.Bip.Structure = "block" }) }, "bip.structure"},
+		{func(s *experiments.Spec) { edit(t, s, func(c *bipPipeline) { c.Bip.Schedule = "step" }) }, "bip.schedule"},
+		{func(s *experiments.Spec) { edit(t, s, func(c *bipPipeline) { c.Bip.LR = 0 }) }, "bip.lr"},
+		{func(s *experiments.Spec) { edit(t, s, func(c *bipPipeline) { c.Bip.Steps = "ten" }) }, "bip.steps"},
+		{func(s *experiments.Spec) { *s = reparse(t, *s, "prune.criterion=magnitude") }, "does not read prune.criterion"},
+		{func(s *experiments.Spec) {
+			edit(t, s, func(c *bipPipeline) { c.Bip.Pretrained = filepath.Join(t.TempDir(), "missing.gob") })
+		}, "bip.pretrained"},
 	}
 	for _, c := range cases {
 		s := bipSpec(t)
 		c.edit(&s)
-		if _, err := Validate(s); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := experiments.Validate(s); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("error %v, want one mentioning %q", err, c.want)
 		}
 	}
 	// A structured mask on a model without convolutions fails before
 	// level 0 trains.
 	s := bipSpec(t)
-	s.Bip.Structure = "filter"
-	if _, err := RunSpec(context.Background(), s, RunOptions{}); err == nil || !strings.Contains(err.Error(), "fc1.weight") {
+	edit(t, &s, func(c *bipPipeline) {
+		c.Bip.Structure = "filter"
+	})
+	if _, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{}); err == nil || !strings.Contains(err.Error(), "fc1.weight") {
 		t.Errorf("structured bip on an mlp: %v, want an error naming fc1.weight", err)
 	}
 }

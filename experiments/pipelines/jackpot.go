@@ -1,4 +1,4 @@
-package experiments
+package pipelines
 
 import (
 	"context"
@@ -9,13 +9,16 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/prune"
 	"github.com/prunebench/prunebench/search"
 )
 
-func init() { RegisterPipeline("jackpot", jackpotPipeline{}) }
+func init() {
+	experiments.RegisterPipeline("jackpot", jackpotPipeline{Jackpot: search.DefaultJackpotConfig()})
+}
 
 // jackpotPipeline is Lottery Jackpots (specs/baselines.md §2; search
 // package, jackpot*.go): a mask search on the frozen weights of a pretrained
@@ -42,10 +45,21 @@ func init() { RegisterPipeline("jackpot", jackpotPipeline{}) }
 // variants that change what is computed: "jackpot (uniform)" for a
 // layer-wise start, "(reference restriction)" for short_restriction off,
 // and "magnitude layerwise (no fine-tuning)" for the layer-wise baseline.
-type jackpotPipeline struct{}
+type jackpotPipeline struct {
+	Prune   jackpotPrune         `mapstructure:"prune"`
+	Jackpot search.JackpotConfig `mapstructure:"jackpot"`
+}
 
-func (jackpotPipeline) Validate(s Spec) error {
-	p := s.Prune
+// jackpotPrune is the prune section of pipeline jackpot: the density, the
+// scope of the starting magnitude mask, the prunable set.
+type jackpotPrune struct {
+	experiments.AmountSpec `mapstructure:",squash"`
+	scopeKey               `mapstructure:",squash"`
+	excludeKey             `mapstructure:",squash"`
+}
+
+func (c jackpotPipeline) Validate(s experiments.Spec) error {
+	p := c.Prune
 	if _, ok, err := p.Resolve(); err != nil {
 		return err
 	} else if !ok {
@@ -54,44 +68,25 @@ func (jackpotPipeline) Validate(s Spec) error {
 	if p.IMPRate != nil {
 		return errors.New("pipeline jackpot searches once at one density: give prune.density (or sparsity, prune_rate, ...), not prune.imp_rate/imp_rounds")
 	}
-	for key, set := range map[string]bool{"criterion": p.Criterion != "", "branches": len(p.Branches) > 0,
-		"rewind": p.Rewind != "", "output_rate": p.OutputRate != nil, "max_budget_factor": p.MaxBudgetFactor != nil,
-		"data_examples": p.DataExamples != 0, "train_mode": p.TrainMode, "iterations": p.Iterations != 0, "allow_empty": p.AllowEmpty} {
-		if set {
-			return fmt.Errorf("pipeline jackpot does not read prune.%s (it starts from the magnitude mask and searches on frozen weights); remove it", key)
-		}
-	}
-	if _, err := paiScope(p.Scope); err != nil {
+	if _, err := pruneScope(p.Scope); err != nil {
 		return fmt.Errorf("%w (global: the reference's layerwise l1, layerwise: its uniform)", err)
 	}
-	j := s.Jackpot
-	if _, err := nn.ParseStep(j.Steps); err != nil {
-		return fmt.Errorf("jackpot.steps: %w", err)
-	}
-	if j.BatchSize < 1 {
-		return fmt.Errorf("jackpot.batch_size = %d: want at least 1", j.BatchSize)
-	}
-	if err := jackpotConfig(j).Validate(); err != nil {
+	if err := c.Jackpot.Validate(); err != nil {
 		return fmt.Errorf("jackpot.%w", err)
 	}
-	return checkPretrained("jackpot.pretrained", j.Pretrained, s.Replicates)
+	return checkPretrained("jackpot.pretrained", c.Jackpot.Pretrained, s.Replicates)
 }
 
-// jackpotConfig is the score optimizer of the spec.
-func jackpotConfig(j JackpotSpec) search.JackpotConfig {
-	return search.JackpotConfig{LR: j.LR, Momentum: j.Momentum, WeightDecay: j.WeightDecay, Restriction: search.Restriction(j.ShortRestriction)}
-}
-
-// jackpotMethods are the result methods of the search and of its magnitude
+// methods are the result methods of the search and of its magnitude
 // baseline.
-func jackpotMethods(s Spec) (jackpot, magnitude string) {
+func (c jackpotPipeline) methods() (jackpot, magnitude string) {
 	var v []string
 	magnitude = "magnitude (no fine-tuning)"
-	if s.Prune.Scope == string(prune.LayerWise) {
+	if c.Prune.Scope == string(prune.LayerWise) {
 		v = append(v, "uniform")
 		magnitude = "magnitude layerwise (no fine-tuning)"
 	}
-	if s.Jackpot.ShortRestriction == string(search.RestrictionOff) {
+	if c.Jackpot.Restriction == search.RestrictionOff {
 		v = append(v, "reference restriction")
 	}
 	jackpot = "jackpot"
@@ -101,22 +96,21 @@ func jackpotMethods(s Spec) (jackpot, magnitude string) {
 	return jackpot, magnitude
 }
 
-func (jackpotPipeline) Run(ctx context.Context, r *Replicate) error {
-	s := r.Spec
-	if err := jackpotPrecheck(s); err != nil {
+func (c jackpotPipeline) Run(ctx context.Context, r *experiments.Replicate) error {
+	if err := c.precheck(r.Spec); err != nil {
 		return err
 	}
-	if err := pretrainUnit(ctx, r, s.Jackpot.Pretrained); err != nil {
+	if err := pretrainUnit(ctx, r, c.Jackpot.Pretrained); err != nil {
 		return err
 	}
-	_, magnitude := jackpotMethods(s)
-	if _, err := r.Unit(ctx, 1, jackpotBaselineBranch, func(ctx context.Context, dir string, cbs []Callback) (results.Result, error) {
-		return jackpotMagnitude(r, dir, magnitude)
+	_, magnitude := c.methods()
+	if _, err := r.Unit(ctx, 1, jackpotBaselineBranch, func(ctx context.Context, dir string, cbs []experiments.Callback) (results.Result, error) {
+		return c.magnitude(r, dir, magnitude)
 	}); err != nil {
 		return err
 	}
-	_, err := r.Unit(ctx, 1, "", func(ctx context.Context, dir string, cbs []Callback) (results.Result, error) {
-		return jackpotLevel(ctx, r, dir, cbs)
+	_, err := r.Unit(ctx, 1, "", func(ctx context.Context, dir string, cbs []experiments.Callback) (results.Result, error) {
+		return c.level(ctx, r, dir, cbs)
 	})
 	return err
 }
@@ -125,17 +119,17 @@ func (jackpotPipeline) Run(ctx context.Context, r *Replicate) error {
 // mask evaluated without training.
 const jackpotBaselineBranch = "magnitude"
 
-// jackpotPrecheck catches, before level 0 trains, what needs the data and
+// precheck catches, before level 0 trains, what needs the data and
 // the model: an empty searched set, a search shorter than one iteration, a
 // tensor that a layer-wise density leaves empty. (A global start that
 // leaves a tensor empty depends on the pretrained weights; it is an error
 // after level 0.)
-func jackpotPrecheck(s Spec) error {
-	p, err := jackpotPrepare(s)
+func (c jackpotPipeline) precheck(s experiments.Spec) error {
+	p, err := c.prepare(s)
 	if err != nil {
 		return err
 	}
-	set, err := jackpotSet(p.Arch, s)
+	set, err := c.searchedSet(p.Arch)
 	if err != nil {
 		return err
 	}
@@ -144,24 +138,24 @@ func jackpotPrecheck(s Spec) error {
 		return err
 	}
 	if n := p.Config.Budget.Iters(ipe); n < 1 {
-		return fmt.Errorf("jackpot.steps = %s: want at least one iteration", s.Jackpot.Steps)
+		return fmt.Errorf("jackpot.steps = %s: want at least one iteration", c.Jackpot.Steps)
 	}
-	am, _, _ := s.Prune.Resolve()
-	scope, _ := paiScope(s.Prune.Scope)
+	am, _, _ := c.Prune.Resolve()
+	scope, _ := pruneScope(c.Prune.Scope)
 	if _, err := prune.DensityPlan(set, am.Density, scope, nil); err != nil {
 		return fmt.Errorf("prune: %w", err)
 	}
 	return nil
 }
 
-// jackpotSet is the searched set: the prunable set minus the output layer's
+// searchedSet is the searched set: the prunable set minus the output layer's
 // weight unless jackpot.search_output.
-func jackpotSet(arch *nn.Arch, s Spec) ([]nn.ParamInfo, error) {
-	set, err := prunableSet(arch, s)
+func (c jackpotPipeline) searchedSet(arch *nn.Arch) ([]nn.ParamInfo, error) {
+	set, err := prunableSet(arch, c.Prune.Exclude)
 	if err != nil {
 		return nil, err
 	}
-	if !s.Jackpot.SearchOutput {
+	if !c.Jackpot.SearchOutput {
 		out, err := outputWeight(arch)
 		if err != nil {
 			return nil, err
@@ -174,29 +168,29 @@ func jackpotSet(arch *nn.Arch, s Spec) ([]nn.ParamInfo, error) {
 	return set, nil
 }
 
-// jackpotPrepare prepares the search's network: the spec with the search's
+// prepare prepares the search's network: the spec with the search's
 // batch size (the net's buffers are sized for it), and the training loop
 // frozen (search.FreezeWeights) over jackpot.steps. Evaluation interval,
 // data order and temperature are the training section's.
-func jackpotPrepare(s Spec) (*Prepared, error) {
+func (c jackpotPipeline) prepare(s experiments.Spec) (*experiments.Prepared, error) {
 	ss := s
-	ss.Training.BatchSize = s.Jackpot.BatchSize
-	p, err := Prepare(ss)
+	ss.Training.BatchSize = c.Jackpot.BatchSize
+	p, err := experiments.Prepare(ss)
 	if err != nil {
 		return nil, err
 	}
-	if p.Config.Budget, err = nn.ParseStep(s.Jackpot.Steps); err != nil {
+	if p.Config.Budget, err = nn.ParseStep(c.Jackpot.Steps); err != nil {
 		return nil, fmt.Errorf("jackpot.steps: %w", err)
 	}
 	search.FreezeWeights(&p.Config)
 	return p, nil
 }
 
-// jackpotMagnitude evaluates the starting mask of the search, the magnitude
+// magnitude evaluates the starting mask of the search, the magnitude
 // mask of the pretrained weights, without any training: validation and test
 // metrics at iteration 0. The mask is saved to dir/masks.bin.
-func jackpotMagnitude(r *Replicate, dir, method string) (results.Result, error) {
-	p, masks, err := jackpotStart(r)
+func (c jackpotPipeline) magnitude(r *experiments.Replicate, dir, method string) (results.Result, error) {
+	p, masks, err := c.start(r)
 	if err != nil {
 		return results.Result{}, err
 	}
@@ -216,26 +210,25 @@ func jackpotMagnitude(r *Replicate, dir, method string) (results.Result, error) 
 		return results.Result{}, err
 	}
 	h := &nn.History{Points: []nn.EvalPoint{pt}}
-	return Measure(p, h, method, masks.Density()), nil
+	return experiments.Measure(p, h, method, masks.Density()), nil
 }
 
-// jackpotStart prepares the search's network with the pretrained model
+// start prepares the search's network with the pretrained model
 // loaded and returns it with the starting (magnitude) masks.
-func jackpotStart(r *Replicate) (*Prepared, *prune.Masks, error) {
-	s := r.Spec
-	p, err := jackpotPrepare(s)
+func (c jackpotPipeline) start(r *experiments.Replicate) (*experiments.Prepared, *prune.Masks, error) {
+	p, err := c.prepare(r.Spec)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := loadPretrained(p.Net, pretrainedCheckpoint(r, s.Jackpot.Pretrained)); err != nil {
+	if err := loadPretrained(p.Net, pretrainedCheckpoint(r, c.Jackpot.Pretrained)); err != nil {
 		return nil, nil, err
 	}
-	set, err := jackpotSet(p.Arch, s)
+	set, err := c.searchedSet(p.Arch)
 	if err != nil {
 		return nil, nil, err
 	}
-	am, _, _ := s.Prune.Resolve()
-	scope, _ := paiScope(s.Prune.Scope)
+	am, _, _ := c.Prune.Resolve()
+	scope, _ := pruneScope(c.Prune.Scope)
 	masks, err := search.MagnitudeMasks(p.Net, set, am.Density, scope)
 	if err != nil {
 		return nil, nil, fmt.Errorf("prune: %w", err)

@@ -1,4 +1,4 @@
-package experiments
+package pipelines
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/prune"
@@ -14,7 +15,7 @@ import (
 
 func init() {
 	for _, m := range []prune.GradualMethod{prune.GradualGMP, prune.GradualGraNet, prune.GradualDST} {
-		RegisterPipeline(m.String(), gradualPipeline{method: m})
+		experiments.RegisterPipeline(m.String(), gradualPipeline{method: m, Granet: granetSection{GradualSettings: prune.DefaultGradualSpec().GradualSettings}})
 	}
 }
 
@@ -96,17 +97,49 @@ func init() {
 //     modes other than gradient are not implemented and are refused.
 //   - prune.branches run off the final mask (branches.go), e.g. Scratch-E/B
 //     of a GMP mask; random_reinit starts at step 0 like the trunk.
-type gradualPipeline struct{ method prune.GradualMethod }
+type gradualPipeline struct {
+	method prune.GradualMethod
+	Prune  gradualPrune  `mapstructure:"prune"`
+	Granet granetSection `mapstructure:"granet"`
+}
+
+// gradualPrune is the prune section of the gradual pipelines: the final
+// density, the prunable set, and the branches off the final mask.
+type gradualPrune struct {
+	experiments.AmountSpec `mapstructure:",squash"`
+	scopeKey               `mapstructure:",squash"`
+	excludeKey             `mapstructure:",squash"`
+	branchKeys             `mapstructure:",squash"`
+}
+
+// granetSection is the granet section: GraNet's flags (prune.GradualSettings)
+// and the two densities, whose defaults depend on the method and on the
+// prune amount (gradualPipeline.spec resolves them). All three pipelines read every
+// key: a key a method does not use is ignored, as GraNet's code ignores
+// it, so that one file can sweep over the three.
+type granetSection struct {
+	InitDensity           *float64 `mapstructure:"init_density" help:"granet, gmp: density d_i the cubic schedule starts from (GraNet --init-density; 1 = dense start, s_i = 0); empty: 0.5 for granet (GraNet's default, ERK mask), 1 for gmp; dst trains at the prune amount and accepts only that value"`
+	FinalDensity          *float64 `mapstructure:"final_density" help:"GraNet --final-density, the final density d_f; an alternative to the prune amount keys (prune.density, ...), not both"`
+	prune.GradualSettings `mapstructure:",squash"`
+}
 
 // scheduleFile records a gradual unit's resolved schedule.
 const scheduleFile = "schedule.txt"
 
-func (g gradualPipeline) Validate(s Spec) error {
-	gs, _, err := gradualSpec(s, g.method)
+func (g gradualPipeline) Validate(s experiments.Spec) error {
+	gs, _, err := g.spec()
 	if err != nil {
 		return err
 	}
-	if err := g.refuseUnread(s.Prune); err != nil {
+	name := g.method.String()
+	switch g.Prune.Scope {
+	case "", "global":
+	case "layerwise":
+		return fmt.Errorf("prune.scope = layerwise: layer-wise cubic pruning (GraNet_uniform / GMP_uniform, docs/methods/gradual.md#variants) is %w for pipeline %s; leave prune.scope out (global)", nn.ErrNotImplemented, name)
+	default:
+		return fmt.Errorf("prune.scope = %q: pipeline %s prunes globally; leave it out or write global", g.Prune.Scope, name)
+	}
+	if err := validateBranches(g.Prune.branchKeys); err != nil {
 		return err
 	}
 	budget, err := nn.ParseStep(s.Training.Steps)
@@ -116,45 +149,18 @@ func (g gradualPipeline) Validate(s Spec) error {
 	return gs.Check(budget)
 }
 
-// refuseUnread rejects prune keys that choose how other pipelines prune:
-// a gradual pipeline would ignore them.
-func (g gradualPipeline) refuseUnread(p AmountSpec) error {
-	name := g.method.String()
-	switch p.Scope {
-	case "", "global":
-	case "layerwise":
-		return fmt.Errorf("prune.scope = layerwise: layer-wise cubic pruning (GraNet_uniform / GMP_uniform, specs/granet.md §6) is %w for pipeline %s; leave prune.scope out (global)", nn.ErrNotImplemented, name)
-	default:
-		return fmt.Errorf("prune.scope = %q: pipeline %s prunes globally; leave it out or write global", p.Scope, name)
-	}
-	for _, k := range []struct {
-		key string
-		set bool
-	}{
-		{"criterion", p.Criterion != ""},
-		{"data_examples", p.DataExamples != 0},
-		{"train_mode", p.TrainMode},
-		{"iterations", p.Iterations != 0},
-		{"allow_empty", p.AllowEmpty},
-		{"rewind", p.Rewind != ""},
-		{"output_rate", p.OutputRate != nil},
-	} {
-		if k.set {
-			return fmt.Errorf("pipeline %s prunes by magnitude and regrows by gradient on its granet schedule and does not read prune.%s; remove it", name, k.key)
-		}
-	}
-	return nil
-}
-
-// gradualSpec builds the method's prune.GradualSpec from a spec. densityKey
-// is the key that gave the final density, for error messages.
-func gradualSpec(s Spec, m prune.GradualMethod) (gs prune.GradualSpec, densityKey string, err error) {
+// spec resolves the method's prune.GradualSpec: the final density from
+// the prune amount or granet.final_density, the initial one from the
+// method. densityKey is the key that gave the final density, for error
+// messages.
+func (g gradualPipeline) spec() (gs prune.GradualSpec, densityKey string, err error) {
+	m := g.method
 	name := m.String()
-	am, ok, err := s.Prune.Resolve()
+	am, ok, err := g.Prune.Resolve()
 	if err != nil {
 		return gs, "", err
 	}
-	c := s.Granet
+	c := g.Granet
 	var d float64
 	switch {
 	case ok && c.FinalDensity != nil:
@@ -174,15 +180,7 @@ func gradualSpec(s Spec, m prune.GradualMethod) (gs prune.GradualSpec, densityKe
 		return gs, "", fmt.Errorf("pipeline %s needs the %s: set prune.density (or another prune amount key: prune.sparsity, prune.compression, ...) or granet.final_density", name, what)
 	}
 	def := prune.DefaultGradualSpec()
-	gs = prune.GradualSpec{
-		Method:          m,
-		FinalDensity:    d,
-		InitPruneEpoch:  c.InitPruneEpoch,
-		FinalPruneEpoch: c.FinalPruneEpoch,
-		UpdateFrequency: c.UpdateFrequency,
-		PruneRate:       c.PruneRate,
-		DeathRateMin:    c.DeathRateMin,
-	}
+	gs = prune.GradualSpec{Method: m, FinalDensity: d, GradualSettings: c.GradualSettings}
 	switch m {
 	case prune.GradualGraNet:
 		gs.InitDensity = def.InitDensity
@@ -210,13 +208,13 @@ func gradualSpec(s Spec, m prune.GradualMethod) (gs prune.GradualSpec, densityKe
 	return gs, densityKey, nil
 }
 
-func (g gradualPipeline) Run(ctx context.Context, r *Replicate) error {
-	_, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []Callback) (results.Result, error) {
-		p, err := Prepare(r.Spec)
+func (g gradualPipeline) Run(ctx context.Context, r *experiments.Replicate) error {
+	_, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []experiments.Callback) (results.Result, error) {
+		p, err := experiments.Prepare(r.Spec)
 		if err != nil {
 			return results.Result{}, err
 		}
-		run, err := setupGradual(p, g.method)
+		run, err := g.setup(p)
 		if err != nil {
 			return results.Result{}, err
 		}
@@ -230,7 +228,7 @@ func (g gradualPipeline) Run(ctx context.Context, r *Replicate) error {
 			return results.Result{}, err
 		}
 		u := newGradualUpdater(run)
-		h, err := trainPrepared(ctx, p, dir, append([]Callback{u.callback}, cbs...))
+		h, err := p.Train(ctx, dir, append([]experiments.Callback{u.callback}, cbs...)...)
 		if err != nil {
 			return results.Result{}, err
 		}
@@ -241,20 +239,20 @@ func (g gradualPipeline) Run(ctx context.Context, r *Replicate) error {
 		if err := final.Save(filepath.Join(dir, masksFile)); err != nil {
 			return results.Result{}, err
 		}
-		return Measure(p, h, gradualMethodName(g.method, run.sched.InitDensity), final.Density()), nil
+		return experiments.Measure(p, h, gradualMethodName(g.method, run.sched.InitDensity), final.Density()), nil
 	})
-	if err != nil || len(r.Spec.Prune.Branches) == 0 {
+	if err != nil || len(g.Prune.Branches) == 0 {
 		return err
 	}
 	final, err := prune.LoadMasks(filepath.Join(r.UnitDir(0, ""), masksFile))
 	if err != nil {
 		return err
 	}
-	gs, _, err := gradualSpec(r.Spec, g.method)
+	gs, _, err := g.spec()
 	if err != nil {
 		return err
 	}
-	return runBranches(ctx, r, trunk{level: 0, method: gradualMethodName(g.method, gs.InitDensity), masks: final})
+	return runBranches(ctx, r, g.Prune.branchKeys, trunk{level: 0, method: gradualMethodName(g.method, gs.InitDensity), masks: final})
 }
 
 // gradualMethodName is the result's method: gmp, dst, or GraNet with its
@@ -278,12 +276,13 @@ type gradualRun struct {
 	itersPerEp int
 }
 
-// setupGradual resolves the schedule with the real iterations per epoch and
+// setup resolves the schedule with the real iterations per epoch and
 // draws the initial masks. Every error here comes before the first
 // training step: a window that does not fit the budget, an ERK allocation
 // or a final density that leaves a tensor with no kept entry.
-func setupGradual(p *Prepared, m prune.GradualMethod) (*gradualRun, error) {
-	gs, densityKey, err := gradualSpec(p.Spec, m)
+func (g gradualPipeline) setup(p *experiments.Prepared) (*gradualRun, error) {
+	m := g.method
+	gs, densityKey, err := g.spec()
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +294,7 @@ func setupGradual(p *Prepared, m prune.GradualMethod) (*gradualRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	set, err := prunableSet(p.Arch, p.Spec)
+	set, err := prunableSet(p.Arch, g.Prune.Exclude)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package experiments
+package pipelines
 
 import (
 	"context"
@@ -8,16 +8,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/prune"
 )
 
-func impSpec(t *testing.T, rewind string) Spec {
-	s := tinySpec()
-	s.Pipeline = "imp"
-	s.Prune.IMPRate = f(0.5)
-	s.Prune.IMPRounds = n(2)
-	s.Prune.Rewind = rewind
+func impSpec(t *testing.T, rewind string) experiments.Spec {
+	s := tinySpec(t, "imp")
+	edit(t, &s, func(c *impPipeline) {
+		c.Prune.IMPRate = f(0.5)
+		c.Prune.IMPRounds = n(2)
+		c.Prune.Rewind = rewind
+	})
 	s.Output = t.TempDir()
 	return s
 }
@@ -29,7 +31,7 @@ func TestIMPLevels(t *testing.T) {
 	for _, rewind := range []string{"init", "rewind:5it", "lr_rewind:5it"} {
 		t.Run(rewind, func(t *testing.T) {
 			s := impSpec(t, rewind)
-			rs, err := RunSpec(context.Background(), s, RunOptions{})
+			rs, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -48,7 +50,7 @@ func TestIMPLevels(t *testing.T) {
 			if rs[0].Method != "dense" || rs[1].Method != "imp" {
 				t.Errorf("methods %s, %s", rs[0].Method, rs[1].Method)
 			}
-			root := filepath.Join(s.Output, Hash(s), "replicate_0")
+			root := filepath.Join(s.Output, experiments.Hash(s), "replicate_0")
 			m1, err := prune.LoadMasks(filepath.Join(root, "level_1", masksFile))
 			if err != nil {
 				t.Fatal(err)
@@ -61,7 +63,7 @@ func TestIMPLevels(t *testing.T) {
 				t.Errorf("level 2's mask is not inside level 1's: %v", err)
 			}
 			// Running again finds every level finished.
-			again, err := RunSpec(context.Background(), s, RunOptions{})
+			again, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{})
 			if err != nil || again[2].Finished != rs[2].Finished {
 				t.Errorf("rerun retrained a finished level (err %v)", err)
 			}
@@ -71,34 +73,49 @@ func TestIMPLevels(t *testing.T) {
 
 func TestIMPValidate(t *testing.T) {
 	cases := []struct {
-		edit func(*Spec)
+		edit func(*experiments.Spec)
 		want string
 	}{
-		{func(s *Spec) { s.Prune.IMPRounds = nil }, "prune.imp_rounds"},
-		{func(s *Spec) { s.Prune.IMPRate = f(1) }, "prune.imp_rate"},
-		{func(s *Spec) { s.Prune.Rewind = "rewind" }, "rewind:STEP"},
-		{func(s *Spec) { s.Prune.Rewind = "rewind:5" }, "prune.rewind"},
-		{func(s *Spec) { s.Prune.Rewind = "finetune:5" }, "prune.rewind"},
-		{func(s *Spec) { s.Training.Steps = "20it"; s.Prune.Rewind = "finetune:20it" }, "past the training budget"},
-		{func(s *Spec) { s.Prune.IMPRate, s.Prune.IMPRounds = nil, nil }, "one-shot"},
-		{func(s *Spec) {
-			s.Prune.IMPRate, s.Prune.IMPRounds, s.Prune.Density = nil, nil, f(0.2)
-			s.Prune.OutputRate = f(0.1)
+		{func(s *experiments.Spec) { edit(t, s, func(c *impPipeline) { c.Prune.IMPRounds = nil }) }, "prune.imp_rounds"},
+		{func(s *experiments.Spec) { edit(t, s, func(c *impPipeline) { c.Prune.IMPRate = f(1) }) }, "prune.imp_rate"},
+		{func(s *experiments.Spec) { edit(t, s, func(c *impPipeline) { c.Prune.Rewind = "rewind" }) }, "rewind:STEP"},
+		{func(s *experiments.Spec) { edit(t, s, func(c *impPipeline) { c.Prune.Rewind = "rewind:5" }) }, "prune.rewind"},
+		{func(s *experiments.Spec) { edit(t, s, func(c *impPipeline) { c.Prune.Rewind = "finetune:5" }) }, "prune.rewind"},
+		{func(s *experiments.Spec) {
+			s.Training.Steps = "20it"
+			edit(t, s, func(c *impPipeline) { c.Prune.Rewind = "finetune:20it" })
+		}, "past the training budget"},
+		{func(s *experiments.Spec) {
+			edit(t, s, func(c *impPipeline) { c.Prune.IMPRate, c.Prune.IMPRounds = nil, nil })
+		}, "one-shot"},
+		{func(s *experiments.Spec) {
+			edit(t, s, func(c *impPipeline) {
+				c.Prune.IMPRate, c.Prune.IMPRounds, c.Prune.Density = nil, nil, f(0.2)
+				c.Prune.OutputRate = f(0.1)
+			})
 		}, "per-round rate"},
-		{func(s *Spec) { s.Prune.Branches = []string{"reinit"} }, "prune.branches[0]"},
-		{func(s *Spec) { s.Prune.Branches = []string{"scratch_e", "scratch_e"} }, "twice"},
-		{func(s *Spec) { s.Prune.MaxBudgetFactor = f(2) }, "scratch_b"},
-		{func(s *Spec) { s.Prune.Branches = []string{"scratch_b"}; s.Prune.MaxBudgetFactor = f(0.5) }, "≥ 1"},
-		{func(s *Spec) { s.Training.Steps = "20it"; s.Prune.Rewind = "rewind:30it" }, "past the training budget"},
-		{func(s *Spec) { s.Prune.OutputRate = f(1.5) }, "prune.output_rate"},
-		{func(s *Spec) { s.Prune.Criterion = "snip" }, "magnitude"},
-		{func(s *Spec) { s.Prune.Iterations = 10 }, "prune.iterations"},
-		{func(s *Spec) { s.Prune.AllowEmpty = true }, "prune.allow_empty"},
+		{func(s *experiments.Spec) { edit(t, s, func(c *impPipeline) { c.Prune.Branches = []string{"reinit"} }) }, "prune.branches[0]"},
+		{func(s *experiments.Spec) {
+			edit(t, s, func(c *impPipeline) { c.Prune.Branches = []string{"scratch_e", "scratch_e"} })
+		}, "twice"},
+		{func(s *experiments.Spec) { edit(t, s, func(c *impPipeline) { c.Prune.MaxBudgetFactor = f(2) }) }, "scratch_b"},
+		{func(s *experiments.Spec) {
+			edit(t, s, func(c *impPipeline) { c.Prune.Branches = []string{"scratch_b"}; c.Prune.MaxBudgetFactor = f(0.5) })
+		}, "≥ 1"},
+		{func(s *experiments.Spec) {
+			s.Training.Steps = "20it"
+			edit(t, s, func(c *impPipeline) { c.Prune.Rewind = "rewind:30it" })
+		}, "past the training budget"},
+		{func(s *experiments.Spec) { edit(t, s, func(c *impPipeline) { c.Prune.OutputRate = f(1.5) }) }, "prune.output_rate"},
+		// Keys of other pipelines (pai's) are refused, by name.
+		{func(s *experiments.Spec) { *s = reparse(t, *s, "prune.criterion=snip") }, "does not read prune.criterion"},
+		{func(s *experiments.Spec) { *s = reparse(t, *s, "prune.iterations=10") }, "prune.iterations"},
+		{func(s *experiments.Spec) { *s = reparse(t, *s, "prune.allow_empty=true") }, "prune.allow_empty"},
 	}
 	for _, c := range cases {
 		s := impSpec(t, "init")
 		c.edit(&s)
-		if _, err := Validate(s); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := experiments.Validate(s); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("error %v, want one containing %q", err, c.want)
 		}
 	}
@@ -113,15 +130,17 @@ func TestIMPRewindStart(t *testing.T) {
 		start  int
 	}{{"init", 0}, {"rewind:5it", 5}, {"lr_rewind:5it", 5}} {
 		s := impSpec(t, c.rewind)
-		s.Prune.IMPRounds = n(1)
+		edit(t, &s, func(c *impPipeline) {
+			c.Prune.IMPRounds = n(1)
+		})
 		first := map[int]int{}
 		var theta0Match bool
-		watch := func(u UnitInfo) ([]Callback, func()) {
-			return []Callback{func(e *nn.Event) error {
+		watch := func(u experiments.UnitInfo) ([]experiments.Callback, func()) {
+			return []experiments.Callback{func(e *nn.Event) error {
 				if _, seen := first[u.Level]; !seen && e.Phase == nn.AfterGradients {
 					first[u.Level] = e.Iter
 					if u.Level == 1 && c.rewind == "init" {
-						p0, err := Prepare(s)
+						p0, err := experiments.Prepare(s)
 						if err != nil {
 							return err
 						}
@@ -138,7 +157,7 @@ func TestIMPRewindStart(t *testing.T) {
 				return nil
 			}}, func() {}
 		}
-		if _, err := RunSpec(context.Background(), s, RunOptions{Watch: watch}); err != nil {
+		if _, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{Watch: watch}); err != nil {
 			t.Fatal(err)
 		}
 		if first[0] != 0 || first[1] != c.start {
@@ -154,31 +173,35 @@ func TestIMPRewindStart(t *testing.T) {
 // before level 0 trains (no level folder is written).
 func TestIMPPrecheck(t *testing.T) {
 	cases := []struct {
-		edit func(*Spec)
+		edit func(*experiments.Spec)
 		want string
 	}{
 		// fc2 (16×3 = 48 weights) at 0.5 per round keeps 24, 12, 6, 3, then
 		// removes round(1.5) = 2 (halves away from zero): 1, then 0.
-		{func(s *Spec) { s.Prune.Scope = "layerwise"; s.Prune.IMPRounds = n(7) }, "fc2.weight (48 weights) has no weights left after round 6"},
+		{func(s *experiments.Spec) {
+			edit(t, s, func(c *impPipeline) { c.Prune.Scope = "layerwise"; c.Prune.IMPRounds = n(7) })
+		}, "fc2.weight (48 weights) has no weights left after round 6"},
 		// 3 epochs of 96/12 = 8 iterations: 24 in all.
-		{func(s *Spec) { s.Prune.Rewind = "rewind:3ep" }, "past the training budget"},
+		{func(s *experiments.Spec) { edit(t, s, func(c *impPipeline) { c.Prune.Rewind = "rewind:3ep" }) }, "past the training budget"},
 	}
 	for _, c := range cases {
 		s := impSpec(t, "init")
 		c.edit(&s)
-		_, err := RunSpec(context.Background(), s, RunOptions{})
+		_, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("error %v, want one containing %q", err, c.want)
 		}
-		if _, statErr := os.Stat(filepath.Join(s.Output, Hash(s), "replicate_0", "level_0", "result.yaml")); statErr == nil {
+		if _, statErr := os.Stat(filepath.Join(s.Output, experiments.Hash(s), "replicate_0", "level_0", "result.yaml")); statErr == nil {
 			t.Errorf("%q: level 0 trained before the error", c.want)
 		}
 	}
 	// Five layer-wise rounds leave fc2 one weight: allowed.
 	s := impSpec(t, "init")
-	s.Prune.Scope, s.Prune.IMPRounds = "layerwise", n(5)
+	edit(t, &s, func(c *impPipeline) {
+		c.Prune.Scope, c.Prune.IMPRounds = "layerwise", n(5)
+	})
 	s.Training.Steps = "2it"
-	if _, err := RunSpec(context.Background(), s, RunOptions{}); err != nil {
+	if _, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{}); err != nil {
 		t.Errorf("five rounds: %v", err)
 	}
 }
@@ -188,9 +211,11 @@ func TestIMPPrecheck(t *testing.T) {
 // layer-wise top-k of |θT| (lth.md §7 test 6).
 func TestIMPOneShot(t *testing.T) {
 	s := impSpec(t, "init")
-	s.Prune.IMPRate, s.Prune.IMPRounds = nil, nil
-	s.Prune.Density, s.Prune.Scope = f(0.25), "layerwise"
-	rs, err := RunSpec(context.Background(), s, RunOptions{})
+	edit(t, &s, func(c *impPipeline) {
+		c.Prune.IMPRate, c.Prune.IMPRounds = nil, nil
+		c.Prune.Density, c.Prune.Scope = f(0.25), "layerwise"
+	})
+	rs, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +225,7 @@ func TestIMPOneShot(t *testing.T) {
 	if rs[1].Method != "oneshot" {
 		t.Errorf("one-shot level method %q, want oneshot (apart from iterative imp on a board)", rs[1].Method)
 	}
-	root := filepath.Join(s.Output, Hash(s), "replicate_0")
+	root := filepath.Join(s.Output, experiments.Hash(s), "replicate_0")
 	final, err := finalWeights(filepath.Join(root, "level_0"))
 	if err != nil {
 		t.Fatal(err)
@@ -239,18 +264,20 @@ func TestIMPFinetune(t *testing.T) {
 		start  int
 	}{{"finetune", 0}, {"finetune:5it", 5}} {
 		s := impSpec(t, c.rewind)
-		s.Prune.IMPRounds = n(1)
+		edit(t, &s, func(c *impPipeline) {
+			c.Prune.IMPRounds = n(1)
+		})
 		s.Training.Schedule, s.Training.Milestones, s.Training.Gamma = "step", []string{"10it"}, 0.1
 		var first int = -1
 		var lr float64
 		var startMatch bool
-		watch := func(u UnitInfo) ([]Callback, func()) {
-			return []Callback{func(e *nn.Event) error {
+		watch := func(u experiments.UnitInfo) ([]experiments.Callback, func()) {
+			return []experiments.Callback{func(e *nn.Event) error {
 				if u.Level != 1 || first >= 0 || e.Phase != nn.AfterGradients {
 					return nil
 				}
 				first, lr = e.Iter, e.LR
-				final, err := finalWeights(filepath.Join(s.Output, Hash(s), "replicate_0", "level_0"))
+				final, err := finalWeights(filepath.Join(s.Output, experiments.Hash(s), "replicate_0", "level_0"))
 				if err != nil {
 					return err
 				}
@@ -264,7 +291,7 @@ func TestIMPFinetune(t *testing.T) {
 				return nil
 			}}, func() {}
 		}
-		if _, err := RunSpec(context.Background(), s, RunOptions{Watch: watch}); err != nil {
+		if _, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{Watch: watch}); err != nil {
 			t.Fatal(err)
 		}
 		if first != c.start || math.Abs(lr-0.001) > 1e-12 || !startMatch {
@@ -277,13 +304,15 @@ func TestIMPFinetune(t *testing.T) {
 // output rate needs the output layer in the set.
 func TestIMPExclude(t *testing.T) {
 	s := impSpec(t, "init")
-	s.Prune.IMPRounds = n(1)
-	s.Prune.Exclude = []string{"fc2.weight"}
-	rs, err := RunSpec(context.Background(), s, RunOptions{})
+	edit(t, &s, func(c *impPipeline) {
+		c.Prune.IMPRounds = n(1)
+		c.Prune.Exclude = []string{"fc2.weight"}
+	})
+	rs, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := prune.LoadMasks(filepath.Join(s.Output, Hash(s), "replicate_0", "level_1", masksFile))
+	m, err := prune.LoadMasks(filepath.Join(s.Output, experiments.Hash(s), "replicate_0", "level_1", masksFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,13 +321,17 @@ func TestIMPExclude(t *testing.T) {
 		t.Errorf("masks %v, density %v, %d nonzero", m.Names, rs[1].Density, rs[1].ParamsNonzero)
 	}
 	s = impSpec(t, "init")
-	s.Prune.Exclude, s.Prune.OutputRate = []string{"fc2.weight"}, f(0.1)
-	if _, err := RunSpec(context.Background(), s, RunOptions{}); err == nil || !strings.Contains(err.Error(), "prune.output_rate") {
+	edit(t, &s, func(c *impPipeline) {
+		c.Prune.Exclude, c.Prune.OutputRate = []string{"fc2.weight"}, f(0.1)
+	})
+	if _, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{}); err == nil || !strings.Contains(err.Error(), "prune.output_rate") {
 		t.Errorf("output_rate with the output layer excluded: %v", err)
 	}
 	s = impSpec(t, "init")
-	s.Prune.Exclude = []string{"fc9.weight"}
-	if _, err := RunSpec(context.Background(), s, RunOptions{}); err == nil || !strings.Contains(err.Error(), "prune.exclude") {
+	edit(t, &s, func(c *impPipeline) {
+		c.Prune.Exclude = []string{"fc9.weight"}
+	})
+	if _, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{}); err == nil || !strings.Contains(err.Error(), "prune.exclude") {
 		t.Errorf("a pattern that matches nothing: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package experiments
+package pipelines
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/prune"
@@ -56,7 +57,7 @@ func TestScaleBudget(t *testing.T) {
 // TestScratchFactor on mlp 36-16-3: dense MACs 576 + 48 = 624; a mask
 // keeping 156 + 12 weights gives 624/168.
 func TestScratchFactor(t *testing.T) {
-	p, err := Prepare(tinySpec())
+	p, err := experiments.Prepare(tinySpec(t, "train"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,11 +85,13 @@ func TestScratchFactor(t *testing.T) {
 // budget.
 func TestIMPBranches(t *testing.T) {
 	s := impSpec(t, "rewind:5it")
-	s.Prune.IMPRounds = n(1)
-	s.Prune.Branches = BranchNames
+	edit(t, &s, func(c *impPipeline) {
+		c.Prune.IMPRounds = n(1)
+		c.Prune.Branches = branches.Names()
+	})
 	first := map[string]int{}
 	controlInit := map[string]bool{}
-	p0, err := Prepare(s)
+	p0, err := experiments.Prepare(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,8 +99,8 @@ func TestIMPBranches(t *testing.T) {
 		t.Fatal(err)
 	}
 	wc := p0.Net.Param("fc1.weight").Values()
-	watch := func(u UnitInfo) ([]Callback, func()) {
-		return []Callback{func(e *nn.Event) error {
+	watch := func(u experiments.UnitInfo) ([]experiments.Callback, func()) {
+		return []experiments.Callback{func(e *nn.Event) error {
 			if _, seen := first[u.Branch]; seen || e.Phase != nn.AfterGradients || u.Level != 1 {
 				return nil
 			}
@@ -114,12 +117,12 @@ func TestIMPBranches(t *testing.T) {
 			return nil
 		}}, func() {}
 	}
-	rs, err := RunSpec(context.Background(), s, RunOptions{Watch: watch})
+	rs, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{Watch: watch})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rs) != 2+len(BranchNames) {
-		t.Fatalf("%d results, want 2 levels and %d branches", len(rs), len(BranchNames))
+	if len(rs) != 2+len(branches.Names()) {
+		t.Fatalf("%d results, want 2 levels and %d branches", len(rs), len(branches.Names()))
 	}
 	wantStart := map[string]int{"": 5, BranchRandomReinit: 5, BranchRandomPrune: 5, BranchScratchE: 0, BranchScratchB: 0}
 	for b, it := range wantStart {
@@ -133,7 +136,7 @@ func TestIMPBranches(t *testing.T) {
 	if controlInit[""] {
 		t.Error("the trunk starts from the control_init draw")
 	}
-	root := filepath.Join(s.Output, Hash(s), "replicate_0", "level_1")
+	root := filepath.Join(s.Output, experiments.Hash(s), "replicate_0", "level_1")
 	trunk, err := prune.LoadMasks(filepath.Join(root, masksFile))
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +161,7 @@ func TestIMPBranches(t *testing.T) {
 	}
 	// 3 epochs of 72/12 = 6 iterations, times FLOPs_dense / FLOPs_pruned,
 	// floored in epochs.
-	p, err := Prepare(s)
+	p, err := experiments.Prepare(s)
 	if err != nil {
 		t.Fatal(err)
 	}

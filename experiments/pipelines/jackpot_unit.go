@@ -1,4 +1,4 @@
-package experiments
+package pipelines
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/search"
@@ -34,15 +35,14 @@ func jackpotStatePath(dir string, it int) string {
 	return filepath.Join(dir, fmt.Sprintf("jackpot_%d.gob", it))
 }
 
-// jackpotLevel runs the search of level 1 in dir.
-func jackpotLevel(ctx context.Context, r *Replicate, dir string, cbs []Callback) (results.Result, error) {
-	s := r.Spec
-	p, masks, err := jackpotStart(r)
+// level runs the search of level 1 in dir.
+func (c jackpotPipeline) level(ctx context.Context, r *experiments.Replicate, dir string, cbs []experiments.Callback) (results.Result, error) {
+	p, masks, err := c.start(r)
 	if err != nil {
 		return results.Result{}, err
 	}
 	frozen := search.Freeze(p.Net)
-	j, err := search.NewJackpot(jackpotConfig(s.Jackpot), masks)
+	j, err := search.NewJackpot(c.Jackpot, masks)
 	if err != nil {
 		return results.Result{}, err
 	}
@@ -72,7 +72,7 @@ func jackpotLevel(ctx context.Context, r *Replicate, dir string, cbs []Callback)
 		}
 		return save()
 	}
-	h, err := trainPrepared(ctx, p, dir, append([]Callback{j.Callback(), atEval}, cbs...))
+	h, err := p.Train(ctx, dir, append([]experiments.Callback{j.Callback(), atEval}, cbs...)...)
 	if err != nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			if serr := save(); serr != nil {
@@ -92,8 +92,8 @@ func jackpotLevel(ctx context.Context, r *Replicate, dir string, cbs []Callback)
 	if err := final.Apply(p.Net, nn.ZeroAfterStep); err != nil {
 		return results.Result{}, err
 	}
-	method, _ := jackpotMethods(s)
-	return Measure(p, h, method, final.Density()), nil
+	method, _ := c.methods()
+	return experiments.Measure(p, h, method, final.Density()), nil
 }
 
 // jackpotResume loads the search state of the checkpoint in dir, if there

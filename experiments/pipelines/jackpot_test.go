@@ -1,4 +1,4 @@
-package experiments
+package pipelines
 
 import (
 	"context"
@@ -9,21 +9,24 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/prune"
+	"github.com/prunebench/prunebench/search"
 )
 
 // jackpotSpec is the tiny mlp 36-16-3 on synthetic data: the searched set
 // is fc1.weight (576 entries; fc2 is the dense classifier), density ¼ keeps
 // 144. The score learning rate is raised so that 12 steps swap entries.
-func jackpotSpec(t *testing.T) Spec {
-	s := tinySpec()
-	s.Pipeline = "jackpot"
-	s.Prune.Density = f(0.25)
-	s.Jackpot.Steps = "2ep"
-	s.Jackpot.BatchSize = 12
-	s.Jackpot.LR = 5
+func jackpotSpec(t *testing.T) experiments.Spec {
+	s := tinySpec(t, "jackpot")
+	edit(t, &s, func(c *jackpotPipeline) {
+		c.Prune.Density = f(0.25)
+		c.Jackpot.Steps = "2ep"
+		c.Jackpot.BatchSize = 12
+		c.Jackpot.LR = 5
+	})
 	s.Training.EvalEvery = "4it"
 	s.Output = t.TempDir()
 	return s
@@ -46,8 +49,10 @@ func TestJackpotPipeline(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.jackpot, func(t *testing.T) {
 			s := jackpotSpec(t)
-			s.Jackpot.ShortRestriction, s.Prune.Scope = c.restriction, c.scope
-			rs, err := RunSpec(context.Background(), s, RunOptions{})
+			edit(t, &s, func(j *jackpotPipeline) {
+				j.Jackpot.Restriction, j.Prune.Scope = search.Restriction(c.restriction), c.scope
+			})
+			rs, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,7 +82,7 @@ func TestJackpotPipeline(t *testing.T) {
 			if mag.Iterations != 0 || jp.Iterations != 12 { // 2 epochs of 72 examples in batches of 12
 				t.Errorf("iterations: magnitude %d, jackpot %d; want 0 and 12", mag.Iterations, jp.Iterations)
 			}
-			rep := filepath.Join(s.Output, Hash(s), "replicate_0", "level_1")
+			rep := filepath.Join(s.Output, experiments.Hash(s), "replicate_0", "level_1")
 			start, err := prune.LoadMasks(filepath.Join(rep, "branch_"+jackpotBaselineBranch, masksFile))
 			if err != nil {
 				t.Fatal(err)
@@ -104,25 +109,28 @@ func TestJackpotPipeline(t *testing.T) {
 // density with the classifier excluded) of the same pretrained model.
 func TestJackpotStartIsIMPOneShot(t *testing.T) {
 	s := jackpotSpec(t)
-	s.Jackpot.Steps = "1it"
-	if _, err := RunSpec(context.Background(), s, RunOptions{}); err != nil {
+	edit(t, &s, func(c *jackpotPipeline) {
+		c.Jackpot.Steps = "1it"
+	})
+	if _, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	imp := tinySpec()
-	imp.Pipeline = "imp"
-	imp.Prune.Density = f(0.25)
-	imp.Prune.Exclude = []string{"fc2.weight"}
-	imp.Prune.Rewind = "finetune"
+	imp := tinySpec(t, "imp")
+	edit(t, &imp, func(c *impPipeline) {
+		c.Prune.Density = f(0.25)
+		c.Prune.Exclude = []string{"fc2.weight"}
+		c.Prune.Rewind = "finetune"
+	})
 	imp.Training.EvalEvery = "4it"
 	imp.Output = s.Output
-	if _, err := RunSpec(context.Background(), imp, RunOptions{}); err != nil {
+	if _, err := experiments.RunSpec(context.Background(), imp, experiments.RunOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	a, err := prune.LoadMasks(filepath.Join(s.Output, Hash(s), "replicate_0", "level_1", "branch_"+jackpotBaselineBranch, masksFile))
+	a, err := prune.LoadMasks(filepath.Join(s.Output, experiments.Hash(s), "replicate_0", "level_1", "branch_"+jackpotBaselineBranch, masksFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := prune.LoadMasks(filepath.Join(imp.Output, Hash(imp), "replicate_0", "level_1", masksFile))
+	b, err := prune.LoadMasks(filepath.Join(imp.Output, experiments.Hash(imp), "replicate_0", "level_1", masksFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,32 +144,32 @@ func TestJackpotStartIsIMPOneShot(t *testing.T) {
 // comes back, so masks and result are the uninterrupted ones.
 func TestJackpotResumeAfterInterrupt(t *testing.T) {
 	s := jackpotSpec(t)
-	want, err := RunSpec(context.Background(), s, RunOptions{})
+	want, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantMasks, err := prune.LoadMasks(filepath.Join(s.Output, Hash(s), "replicate_0", "level_1", masksFile))
+	wantMasks, err := prune.LoadMasks(filepath.Join(s.Output, experiments.Hash(s), "replicate_0", "level_1", masksFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Output = t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	stop := func(u UnitInfo) ([]Callback, func()) {
-		return []Callback{func(e *nn.Event) error {
+	stop := func(u experiments.UnitInfo) ([]experiments.Callback, func()) {
+		return []experiments.Callback{func(e *nn.Event) error {
 			if u.Level == 1 && u.Branch == "" && e.Phase == nn.AfterStep && e.Iter == 7 {
 				cancel()
 			}
 			return nil
 		}}, func() {}
 	}
-	if _, err := RunSpec(ctx, s, RunOptions{Watch: stop}); !errors.Is(err, context.Canceled) {
+	if _, err := experiments.RunSpec(ctx, s, experiments.RunOptions{Watch: stop}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted run: %v", err)
 	}
-	dir := filepath.Join(s.Output, Hash(s), "replicate_0", "level_1")
+	dir := filepath.Join(s.Output, experiments.Hash(s), "replicate_0", "level_1")
 	if _, err := os.Stat(filepath.Join(dir, "jackpot_7.gob")); err != nil {
 		t.Fatalf("no search state at the interruption: %v", err)
 	}
-	got, err := RunSpec(context.Background(), s, RunOptions{})
+	got, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,14 +186,14 @@ func TestJackpotResumeAfterInterrupt(t *testing.T) {
 	s.Output = t.TempDir()
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
-	if _, err := RunSpec(ctx, s, RunOptions{Watch: stop}); !errors.Is(err, context.Canceled) {
+	if _, err := experiments.RunSpec(ctx, s, experiments.RunOptions{Watch: stop}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted run: %v", err)
 	}
-	dir = filepath.Join(s.Output, Hash(s), "replicate_0", "level_1")
+	dir = filepath.Join(s.Output, experiments.Hash(s), "replicate_0", "level_1")
 	if err := os.Remove(filepath.Join(dir, "jackpot_7.gob")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := RunSpec(context.Background(), s, RunOptions{}); err == nil || !strings.Contains(err.Error(), dir) {
+	if _, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{}); err == nil || !strings.Contains(err.Error(), dir) {
 		t.Errorf("resume without the search state: %v, want an error naming %s", err, dir)
 	}
 }
@@ -195,14 +203,16 @@ func TestJackpotResumeAfterInterrupt(t *testing.T) {
 // same model, trained from the same seed).
 func TestJackpotPretrained(t *testing.T) {
 	s := jackpotSpec(t)
-	first, err := RunSpec(context.Background(), s, RunOptions{})
+	first, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	named := s
 	named.Output = t.TempDir()
-	named.Jackpot.Pretrained = filepath.Join(s.Output, Hash(s), "replicate_{replicate}", "level_0", "checkpoint.gob")
-	rs, err := RunSpec(context.Background(), named, RunOptions{})
+	edit(t, &named, func(c *jackpotPipeline) {
+		c.Jackpot.Pretrained = filepath.Join(s.Output, experiments.Hash(s), "replicate_{replicate}", "level_0", "checkpoint.gob")
+	})
+	rs, err := experiments.RunSpec(context.Background(), named, experiments.RunOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,45 +223,57 @@ func TestJackpotPretrained(t *testing.T) {
 
 func TestJackpotValidate(t *testing.T) {
 	cases := []struct {
-		edit func(*Spec)
+		edit func(*experiments.Spec)
 		want string
 	}{
-		{func(s *Spec) { s.Prune.Density = nil }, "needs a density"},
-		{func(s *Spec) { s.Prune.Density = nil; s.Prune.IMPRate = f(0.2); r := 2; s.Prune.IMPRounds = &r }, "not prune.imp_rate"},
-		{func(s *Spec) { s.Prune.Criterion = "magnitude" }, "prune.criterion"},
-		{func(s *Spec) { s.Prune.Rewind = "finetune" }, "prune.rewind"},
-		{func(s *Spec) { s.Prune.Branches = []string{"random_reinit"} }, "prune.branches"},
-		{func(s *Spec) { s.Prune.Scope = "l1" }, `prune.scope = "l1": want global or layerwise`},
-		{func(s *Spec) { s.Jackpot.Steps = "30" }, "jackpot.steps"},
-		{func(s *Spec) { s.Jackpot.BatchSize = 0 }, "jackpot.batch_size = 0"},
-		{func(s *Spec) { s.Jackpot.LR = 0 }, "jackpot.lr = 0"},
-		{func(s *Spec) { s.Jackpot.Momentum = -0.1 }, "jackpot.momentum"},
-		{func(s *Spec) { s.Jackpot.WeightDecay = -1 }, "jackpot.weight_decay"},
-		{func(s *Spec) { s.Jackpot.ShortRestriction = "on" }, `jackpot.short_restriction = "on": want one of [decay4 off]`},
-		{func(s *Spec) { s.Jackpot.Pretrained = filepath.Join(t.TempDir(), "missing.gob") }, "jackpot.pretrained"},
+		{func(s *experiments.Spec) { edit(t, s, func(c *jackpotPipeline) { c.Prune.Density = nil }) }, "needs a density"},
+		{func(s *experiments.Spec) {
+			edit(t, s, func(c *jackpotPipeline) {
+				c.Prune.Density = nil
+				c.Prune.IMPRate = f(0.2)
+				c.Prune.IMPRounds = n(2)
+			})
+		}, "not prune.imp_rate"},
+		{func(s *experiments.Spec) { *s = reparse(t, *s, "prune.criterion=magnitude") }, "prune.criterion"},
+		{func(s *experiments.Spec) { *s = reparse(t, *s, "prune.rewind=finetune") }, "prune.rewind"},
+		{func(s *experiments.Spec) { *s = reparse(t, *s, "prune.branches=random_reinit") }, "prune.branches"},
+		{func(s *experiments.Spec) { edit(t, s, func(c *jackpotPipeline) { c.Prune.Scope = "l1" }) }, `prune.scope = "l1": want global or layerwise`},
+		{func(s *experiments.Spec) { edit(t, s, func(c *jackpotPipeline) { c.Jackpot.Steps = "30" }) }, "jackpot.steps"},
+		{func(s *experiments.Spec) { edit(t, s, func(c *jackpotPipeline) { c.Jackpot.BatchSize = 0 }) }, "jackpot.batch_size = 0"},
+		{func(s *experiments.Spec) { edit(t, s, func(c *jackpotPipeline) { c.Jackpot.LR = 0 }) }, "jackpot.lr = 0"},
+		{func(s *experiments.Spec) { edit(t, s, func(c *jackpotPipeline) { c.Jackpot.Momentum = -0.1 }) }, "jackpot.momentum"},
+		{func(s *experiments.Spec) { edit(t, s, func(c *jackpotPipeline) { c.Jackpot.WeightDecay = -1 }) }, "jackpot.weight_decay"},
+		{func(s *experiments.Spec) { edit(t, s, func(c *jackpotPipeline) { c.Jackpot.Restriction = "on" }) }, `jackpot.short_restriction = "on": want one of [decay4 off]`},
+		{func(s *experiments.Spec) {
+			edit(t, s, func(c *jackpotPipeline) { c.Jackpot.Pretrained = filepath.Join(t.TempDir(), "missing.gob") })
+		}, "jackpot.pretrained"},
 	}
 	for _, c := range cases {
 		s := jackpotSpec(t)
 		c.edit(&s)
-		if _, err := Validate(s); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := experiments.Validate(s); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("error %v, want one mentioning %q", err, c.want)
 		}
 	}
 	// What needs the model fails before level 0 trains: a layer-wise
 	// density that leaves a tensor empty, a model with nothing to search.
 	for _, c := range []struct {
-		edit func(*Spec)
+		edit func(*experiments.Spec)
 		want string
 	}{
-		{func(s *Spec) { s.Prune.Scope = "layerwise"; s.Prune.Density = f(0.0001) }, "fc1.weight"},
-		{func(s *Spec) { s.Prune.Exclude = []string{"fc1.weight"} }, "no weight to search"},
+		{func(s *experiments.Spec) {
+			edit(t, s, func(c *jackpotPipeline) { c.Prune.Scope = "layerwise"; c.Prune.Density = f(0.0001) })
+		}, "fc1.weight"},
+		{func(s *experiments.Spec) {
+			edit(t, s, func(c *jackpotPipeline) { c.Prune.Exclude = []string{"fc1.weight"} })
+		}, "no weight to search"},
 	} {
 		s := jackpotSpec(t)
 		c.edit(&s)
-		if _, err := RunSpec(context.Background(), s, RunOptions{}); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{}); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("error %v, want one mentioning %q", err, c.want)
 		}
-		if _, err := os.Stat(filepath.Join(s.Output, Hash(s), "replicate_0", "level_0")); err == nil {
+		if _, err := os.Stat(filepath.Join(s.Output, experiments.Hash(s), "replicate_0", "level_0")); err == nil {
 			t.Error("level 0 trained before the error")
 		}
 	}
@@ -263,32 +285,39 @@ func TestJackpotValidate(t *testing.T) {
 // fine-tunes for as many epochs as the search runs.
 func TestJackpotPaperConfigs(t *testing.T) {
 	for _, file := range []string{"jackpot-lenet-quick.yaml", "jackpot-lenet.yaml"} {
-		specs, err := LoadSweep(filepath.Join("papers", file), nil)
+		specs, err := loadSweep(filepath.Join("papers", file), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		seen := map[string]int{}
+		var search nn.Step
 		for _, s := range specs {
-			if _, err := Validate(s); err != nil {
+			if c, ok := s.Config.(jackpotPipeline); ok {
+				search, _ = nn.ParseStep(c.Jackpot.Steps)
+			}
+		}
+		for _, s := range specs {
+			if _, err := experiments.Validate(s); err != nil {
 				t.Errorf("%s: %v", file, err)
 			}
-			am, _, _ := s.Prune.Resolve()
+			var am experiments.Amount
 			key := s.Pipeline
-			switch s.Pipeline {
-			case "jackpot":
-				key, _ = jackpotMethods(s)
-			case "imp":
-				mode, err := parseRewind(s.Prune.Rewind)
+			switch c := s.Config.(type) {
+			case jackpotPipeline:
+				am, _, _ = c.Prune.Resolve()
+				key, _ = c.methods()
+			case impPipeline:
+				am, _, _ = c.Prune.Resolve()
+				mode, err := parseRewind(c.Prune.Rewind)
 				if err != nil || mode.kind != "finetune" {
-					t.Errorf("%s: imp rewind %q, want finetune:STEP", file, s.Prune.Rewind)
+					t.Errorf("%s: imp rewind %q, want finetune:STEP", file, c.Prune.Rewind)
 				}
 				budget, _ := nn.ParseStep(s.Training.Steps)
-				search, _ := nn.ParseStep(s.Jackpot.Steps)
 				if budget.Epochs-mode.at.Epochs != search.Epochs || search.Iterations != 0 {
 					t.Errorf("%s: imp fine-tunes %s − %s, the search runs %s", file, budget, mode.at, search)
 				}
-				if len(s.Prune.Exclude) != 1 || s.Prune.Exclude[0] != "fc3.weight" {
-					t.Errorf("%s: imp prunes %v, want the classifier fc3.weight excluded", file, s.Prune.Exclude)
+				if len(c.Prune.Exclude) != 1 || c.Prune.Exclude[0] != "fc3.weight" {
+					t.Errorf("%s: imp prunes %v, want the classifier fc3.weight excluded", file, c.Prune.Exclude)
 				}
 			}
 			seen[key+" "+fmt.Sprint(am.Density)]++

@@ -1,4 +1,4 @@
-package experiments
+package pipelines
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/share"
@@ -17,11 +18,12 @@ import (
 
 // rpsSpec is tinySpec (an mlp 36-16-3: 576 + 48 = 624 weights, 19 biases)
 // shared at the given compression.
-func rpsSpec(t *testing.T, mapper string, compression float64) Spec {
-	s := tinySpec()
-	s.Pipeline = "rps"
-	s.RPS.Mapper = mapper
-	s.Prune.Compression = f(compression)
+func rpsSpec(t *testing.T, mapper string, compression float64) experiments.Spec {
+	s := tinySpec(t, "rps")
+	edit(t, &s, func(c *rpsPipeline) {
+		c.RPS.Mapper = mapper
+		c.Prune.Compression = f(compression)
+	})
 	s.Output = t.TempDir()
 	return s
 }
@@ -36,7 +38,7 @@ func TestRPSPipelineCounts(t *testing.T) {
 	} {
 		t.Run(tc.mapper, func(t *testing.T) {
 			s := rpsSpec(t, tc.mapper, 4)
-			rs, err := RunSpec(context.Background(), s, RunOptions{})
+			rs, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -51,7 +53,7 @@ func TestRPSPipelineCounts(t *testing.T) {
 				t.Errorf("no training recorded: %+v", r)
 			}
 			var info rpsInfo
-			data, err := os.ReadFile(filepath.Join(s.Output, Hash(s), "replicate_0", "level_0", rpsInfoFile))
+			data, err := os.ReadFile(filepath.Join(s.Output, experiments.Hash(s), "replicate_0", "level_0", rpsInfoFile))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,11 +79,12 @@ func TestRPSPipelineCounts(t *testing.T) {
 // parameters as closely as integer widths allow: mlp 36-h-3 has 40h + 3
 // parameters, h = 4 gives 163 (h = 5: 203).
 func TestNarrowPipeline(t *testing.T) {
-	s := tinySpec()
-	s.Pipeline = "narrow"
-	s.Prune.Compression = f(4)
+	s := tinySpec(t, "narrow")
+	edit(t, &s, func(c *narrowPipeline) {
+		c.Prune.Compression = f(4)
+	})
 	s.Output = t.TempDir()
-	rs, err := RunSpec(context.Background(), s, RunOptions{})
+	rs, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +92,7 @@ func TestNarrowPipeline(t *testing.T) {
 	if r.Method != "narrow" || r.Density != 0.25 || r.ParamsTotal != 163 || r.Bytes != 4*163 {
 		t.Errorf("method %q density %v params %d bytes %d, want narrow 0.25 163 652", r.Method, r.Density, r.ParamsTotal, r.Bytes)
 	}
-	data, err := os.ReadFile(filepath.Join(s.Output, Hash(s), "replicate_0", "level_0", "narrow.yaml"))
+	data, err := os.ReadFile(filepath.Join(s.Output, experiments.Hash(s), "replicate_0", "level_0", "narrow.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,22 +124,22 @@ func TestRPSParetoContinuity(t *testing.T) {
 	}{{"sgd", 0, 0}, {"momentum+wd", 0.9, 5e-4}} {
 		t.Run(opt.name, func(t *testing.T) {
 			s := rpsSpec(t, share.Pareto, 1)
-			s.RPS.Init = "project"
+			edit(t, &s, func(c *rpsPipeline) {
+				c.RPS.Init = "project"
+			})
 			s.Training.Steps = "10ep"
 			s.Training.Optimizer = "sgd"
 			s.Training.LR = 0.05
 			s.Training.Momentum = opt.momentum
 			s.Training.WeightDecay = opt.wd
 			d := s
-			d.Pipeline = "train"
-			d.Prune = AmountSpec{}
-			d.RPS = defaultRPSSpec()
+			d.Pipeline, d.Config = "train", nil
 			d.Output = t.TempDir()
-			rs, err := RunSpec(context.Background(), s, RunOptions{})
+			rs, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			rd, err := RunSpec(context.Background(), d, RunOptions{})
+			rd, err := experiments.RunSpec(context.Background(), d, experiments.RunOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -157,7 +160,7 @@ func TestRPSParetoContinuity(t *testing.T) {
 				}
 			}
 			// Final weights: W = λ·g·z[h] from the checkpoint's z.
-			_, sm, err := prepareShared(s)
+			_, sm, err := s.Config.(rpsPipeline).prepare(s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -188,9 +191,9 @@ func TestRPSParetoContinuity(t *testing.T) {
 	}
 }
 
-func loadCheckpoint(t *testing.T, s Spec) *nn.Checkpoint {
+func loadCheckpoint(t *testing.T, s experiments.Spec) *nn.Checkpoint {
 	t.Helper()
-	c, err := nn.LoadCheckpoint(filepath.Join(s.Output, Hash(s), "replicate_0", "level_0", "checkpoint.gob"))
+	c, err := nn.LoadCheckpoint(filepath.Join(s.Output, experiments.Hash(s), "replicate_0", "level_0", "checkpoint.gob"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,9 +216,11 @@ func TestRPSStability(t *testing.T) {
 		s.Training.Optimizer = "sgd"
 		s.Training.LR = 0.05
 		s.Training.Momentum = 0.9
-		s.RPS.Scaler = scaler
-		s.RPS.InitStd = a
-		rs, err := RunSpec(context.Background(), s, RunOptions{})
+		edit(t, &s, func(c *rpsPipeline) {
+			c.RPS.Scaler = scaler
+			c.RPS.InitStd = a
+		})
+		rs, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{})
 		if err != nil {
 			return results.Result{}, err
 		}
@@ -263,46 +268,53 @@ func TestRPSStability(t *testing.T) {
 func TestRPSBadInput(t *testing.T) {
 	cases := []struct {
 		name string
-		edit func(*Spec)
+		edit func(*experiments.Spec)
 		want string
 	}{
-		{"compression below 1", func(s *Spec) { s.Prune.Compression = f(0.5) }, "prune.compression"},
-		{"no amount", func(s *Spec) { s.Prune.Compression = nil }, "prune.compression"},
-		{"m < 1", func(s *Spec) { s.Prune.Compression = f(1000) }, "prune.compression = 1000"},
-		{"m < 1 local", func(s *Spec) { s.RPS.Scope = "local"; s.Prune.Compression = f(60) }, "smallest local array"},
-		{"unknown mapper", func(s *Spec) { s.RPS.Mapper = "lowrank" }, "rps.mapper"},
-		{"tile not below the array", func(s *Spec) { s.RPS.Mapper = share.ROAST; s.RPS.BlockK, s.RPS.BlockN = 16, 16 }, "rps.block_k × rps.block_n = 16 × 16"},
-		{"negative tile", func(s *Spec) { s.RPS.Mapper = share.ROAST; s.RPS.BlockK = -1 }, "rps.block_k"},
-		{"unknown scaler", func(s *Spec) { s.RPS.Scaler = "v9" }, "rps.scaler"},
-		{"unknown init", func(s *Spec) { s.RPS.Init = "normal" }, "rps.init"},
-		{"init_std", func(s *Spec) { s.RPS.InitStd = -1 }, "rps.init_std"},
-		{"module_limit shares nothing", func(s *Spec) { s.RPS.ModuleLimit = 100000 }, "rps.module_limit"},
-		{"a pruning key", func(s *Spec) { s.Prune.Criterion = "snip" }, "prune.criterion"},
+		{"compression below 1", func(s *experiments.Spec) { edit(t, s, func(c *rpsPipeline) { c.Prune.Compression = f(0.5) }) }, "prune.compression"},
+		{"no amount", func(s *experiments.Spec) { edit(t, s, func(c *rpsPipeline) { c.Prune.Compression = nil }) }, "prune.compression"},
+		{"m < 1", func(s *experiments.Spec) { edit(t, s, func(c *rpsPipeline) { c.Prune.Compression = f(1000) }) }, "prune.compression = 1000"},
+		{"m < 1 local", func(s *experiments.Spec) {
+			edit(t, s, func(c *rpsPipeline) { c.RPS.Scope = "local"; c.Prune.Compression = f(60) })
+		}, "smallest local array"},
+		{"unknown mapper", func(s *experiments.Spec) { edit(t, s, func(c *rpsPipeline) { c.RPS.Mapper = "lowrank" }) }, "rps.mapper"},
+		{"tile not below the array", func(s *experiments.Spec) {
+			edit(t, s, func(c *rpsPipeline) { c.RPS.Mapper = share.ROAST; c.RPS.BlockK, c.RPS.BlockN = 16, 16 })
+		}, "rps.block_k × rps.block_n = 16 × 16"},
+		{"negative tile", func(s *experiments.Spec) {
+			edit(t, s, func(c *rpsPipeline) { c.RPS.Mapper = share.ROAST; c.RPS.BlockK = -1 })
+		}, "rps.block_k"},
+		{"unknown scaler", func(s *experiments.Spec) { edit(t, s, func(c *rpsPipeline) { c.RPS.Scaler = "v9" }) }, "rps.scaler"},
+		{"unknown init", func(s *experiments.Spec) { edit(t, s, func(c *rpsPipeline) { c.RPS.Init = "normal" }) }, "rps.init"},
+		{"init_std", func(s *experiments.Spec) { edit(t, s, func(c *rpsPipeline) { c.RPS.InitStd = -1 }) }, "rps.init_std"},
+		{"module_limit shares nothing", func(s *experiments.Spec) { edit(t, s, func(c *rpsPipeline) { c.RPS.ModuleLimit = 100000 }) }, "rps.module_limit"},
+		{"a pruning key", func(s *experiments.Spec) { *s = reparse(t, *s, "prune.criterion=snip") }, "prune.criterion"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := rpsSpec(t, share.Pareto, 4)
 			tc.edit(&s)
-			noTraining := func(UnitInfo) ([]Callback, func()) {
-				return []Callback{func(e *nn.Event) error {
+			noTraining := func(experiments.UnitInfo) ([]experiments.Callback, func()) {
+				return []experiments.Callback{func(e *nn.Event) error {
 					if e.Phase == nn.AfterStep {
 						t.Fatalf("trained a step before the error")
 					}
 					return nil
 				}}, func() {}
 			}
-			_, err := RunSpec(context.Background(), s, RunOptions{Watch: noTraining})
+			_, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{Watch: noTraining})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one naming %q", err, tc.want)
 			}
 		})
 	}
-	// The narrow pipeline reads only rps.module_limit.
-	s := tinySpec()
-	s.Pipeline = "narrow"
-	s.Prune.Compression = f(4)
-	s.RPS.Mapper = share.ROAST
-	if _, err := Validate(s); err == nil || !strings.Contains(err.Error(), "rps.module_limit") {
+	// The narrow pipeline reads only rps.module_limit of the rps section.
+	s := tinySpec(t, "narrow")
+	edit(t, &s, func(c *narrowPipeline) {
+		c.Prune.Compression = f(4)
+	})
+	s = reparse(t, s, "rps.mapper="+share.ROAST)
+	if _, err := experiments.Validate(s); err == nil || !strings.Contains(err.Error(), "pipeline narrow does not read rps.mapper") {
 		t.Errorf("narrow with rps.mapper: %v", err)
 	}
 }
@@ -310,13 +322,18 @@ func TestRPSBadInput(t *testing.T) {
 // TestRPSIdentity: the defaults of the rps section leave a spec's run name
 // unchanged, and a non-default key enters it.
 func TestRPSIdentity(t *testing.T) {
-	s := Defaults()
-	if c := Canonical(s); len(c) != 0 {
-		t.Errorf("defaults have a canonical form %v", c)
+	s, err := experiments.DefaultsFor("rps")
+	if err != nil {
+		t.Fatal(err)
 	}
-	s.RPS.Mapper = share.ROAST
-	if c := Canonical(s); c["rps.mapper"] != share.ROAST || len(c) != 1 {
-		t.Errorf("canonical %v, want rps.mapper only", c)
+	if c := experiments.Canonical(s); len(c) != 1 {
+		t.Errorf("defaults have a canonical form %v, want pipeline only", c)
+	}
+	edit(t, &s, func(c *rpsPipeline) {
+		c.RPS.Mapper = share.ROAST
+	})
+	if c := experiments.Canonical(s); c["rps.mapper"] != share.ROAST || len(c) != 2 {
+		t.Errorf("canonical %v, want pipeline and rps.mapper only", c)
 	}
 }
 
@@ -324,22 +341,29 @@ func TestRPSIdentity(t *testing.T) {
 // the quick sweep has the methods at the compressions its header lists.
 func TestRPSPaperConfigs(t *testing.T) {
 	for _, file := range []string{"papers/rps-lenet-quick.yaml", "papers/rps-lenet.yaml"} {
-		specs, err := LoadSweep(file, nil)
+		specs, err := loadSweep(file, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		count := map[string]int{}
 		for _, s := range specs {
-			if _, err := Validate(s); err != nil {
-				t.Fatalf("%s: %v: %v", file, Canonical(s), err)
+			if _, err := experiments.Validate(s); err != nil {
+				t.Fatalf("%s: %v: %v", file, experiments.Canonical(s), err)
 			}
-			count[s.Pipeline+"/"+s.RPS.Mapper+s.Prune.Criterion]++
+			key := s.Pipeline
+			switch c := s.Config.(type) {
+			case rpsPipeline:
+				key += "/" + c.RPS.Mapper
+			case paiPipeline:
+				key += "/" + c.Prune.Criterion
+			}
+			count[key]++
 		}
-		want := map[string]int{"rps/pareto": 7, "rps/roast": 7, "rps/hashednet": 7, "pai/paretomagnitude": 6,
-			"pai/paretosnip": 6, "pai/paretosynflow": 6, "narrow/pareto": 6, "imp/pareto": 1}
+		want := map[string]int{"rps/pareto": 7, "rps/roast": 7, "rps/hashednet": 7, "pai/magnitude": 6,
+			"pai/snip": 6, "pai/synflow": 6, "narrow": 6, "imp": 1}
 		if file == "papers/rps-lenet.yaml" {
-			want = map[string]int{"rps/pareto": 10, "rps/roast": 10, "rps/hashednet": 10, "pai/paretomagnitude": 9,
-				"pai/paretosnip": 9, "pai/paretosynflow": 9, "narrow/pareto": 9, "imp/pareto": 1}
+			want = map[string]int{"rps/pareto": 10, "rps/roast": 10, "rps/hashednet": 10, "pai/magnitude": 9,
+				"pai/snip": 9, "pai/synflow": 9, "narrow": 9, "imp": 1}
 		}
 		if len(count) != len(want) {
 			t.Errorf("%s: runs %v, want %v", file, count, want)
@@ -358,21 +382,23 @@ func TestRPSPaperConfigs(t *testing.T) {
 func TestRPSReferenceMode(t *testing.T) {
 	for _, mode := range []string{"clean", "reference"} {
 		s := rpsSpec(t, share.HashedNet, 4)
-		s.RPS.Mode = mode
+		edit(t, &s, func(c *rpsPipeline) {
+			c.RPS.Mode = mode
+		})
 		s.Model.Init = "torch_default" // non-zero biases
-		dense, err := Prepare(s)
+		dense, err := experiments.Prepare(s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, sm, err := prepareShared(s)
+		p, sm, err := s.Config.(rpsPipeline).prepare(s)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for l := range sm.Mapper.NumLayers() {
 			info := sm.Mapper.Layer(l).Tensor.Param
-			want, _ := share.ScaleFromInit(info, p.Init, s.RPS.InitStd, false)
+			want, _ := share.ScaleFromInit(info, p.Init, s.Config.(rpsPipeline).RPS.InitStd, false)
 			if mode == "reference" {
-				want, _ = share.ScaleFromWeights(info.Name, dense.Net.Param(info.Name).Values(), s.RPS.InitStd, false)
+				want, _ = share.ScaleFromWeights(info.Name, dense.Net.Param(info.Name).Values(), s.Config.(rpsPipeline).RPS.InitStd, false)
 			}
 			if sm.Scales[l] != want {
 				t.Errorf("%s: scale of %s %v, want %v", mode, info.Name, sm.Scales[l], want)

@@ -1,4 +1,4 @@
-package experiments
+package pipelines
 
 import (
 	"context"
@@ -7,7 +7,9 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/experiments/results"
+	"github.com/prunebench/prunebench/internal/registry"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/prune"
 )
@@ -42,21 +44,51 @@ const (
 	BranchScratchB     = "scratch_b"
 )
 
-// BranchNames lists the accepted values of prune.branches.
-var BranchNames = []string{BranchRandomReinit, BranchRandomPrune, BranchScratchE, BranchScratchB}
+// A branch prepares its run from the trunk: p is freshly prepared with the
+// spec, its weights drawn anew from the control_init stream; the branch
+// returns the mask to train with and adjusts p.Config (start step,
+// budget).
+type branch func(p *experiments.Prepared, t trunk, keys branchKeys) (*prune.Masks, error)
+
+// branches is the registry of control branches, the values of
+// prune.branches.
+var branches = registry.New[branch]("control branch")
+
+func init() {
+	branches.Register(BranchRandomReinit, func(p *experiments.Prepared, t trunk, _ branchKeys) (*prune.Masks, error) {
+		p.Config.Start = t.start
+		return t.masks, nil
+	})
+	branches.Register(BranchRandomPrune, func(p *experiments.Prepared, t trunk, _ branchKeys) (*prune.Masks, error) {
+		p.Config.Start = t.start
+		return randomPrune(t.masks, p.Arch, nn.SeedFor(p.Spec.Seed, nn.NSMask), t.level)
+	})
+	branches.Register(BranchScratchE, func(p *experiments.Prepared, t trunk, _ branchKeys) (*prune.Masks, error) {
+		return t.masks, nil
+	})
+	branches.Register(BranchScratchB, func(p *experiments.Prepared, t trunk, keys branchKeys) (*prune.Masks, error) {
+		ipe, err := p.ItersPerEpoch()
+		if err != nil {
+			return nil, err
+		}
+		scaleBudget(&p.Config, scratchFactor(p.Arch, t.masks, keys.MaxBudgetFactor), ipe)
+		return t.masks, nil
+	})
+	experiments.RegisterNameList("branches", branches.Names)
+}
 
 // validateBranches checks prune.branches and prune.max_budget_factor.
-func validateBranches(p AmountSpec) error {
-	for i, b := range p.Branches {
-		if !slices.Contains(BranchNames, b) {
-			return fmt.Errorf("prune.branches[%d] = %q: want one of %v", i, b, BranchNames)
+func validateBranches(k branchKeys) error {
+	for i, b := range k.Branches {
+		if _, err := branches.Get(b); err != nil {
+			return fmt.Errorf("prune.branches[%d]: %w", i, err)
 		}
-		if slices.Index(p.Branches, b) != i {
+		if slices.Index(k.Branches, b) != i {
 			return fmt.Errorf("prune.branches lists %s twice", b)
 		}
 	}
-	if f := p.MaxBudgetFactor; f != nil {
-		if !slices.Contains(p.Branches, BranchScratchB) {
+	if f := k.MaxBudgetFactor; f != nil {
+		if !slices.Contains(k.Branches, BranchScratchB) {
 			return fmt.Errorf("prune.max_budget_factor caps scratch_b, which prune.branches does not list")
 		}
 		if !(*f >= 1) {
@@ -75,10 +107,10 @@ type trunk struct {
 }
 
 // runBranches runs prune.branches off a finished level, in the order listed.
-func runBranches(ctx context.Context, r *Replicate, t trunk) error {
-	for _, b := range r.Spec.Prune.Branches {
-		_, err := r.Unit(ctx, t.level, b, func(ctx context.Context, dir string, cbs []Callback) (results.Result, error) {
-			return runBranch(ctx, r, b, t, dir, cbs)
+func runBranches(ctx context.Context, r *experiments.Replicate, keys branchKeys, t trunk) error {
+	for _, b := range keys.Branches {
+		_, err := r.Unit(ctx, t.level, b, func(ctx context.Context, dir string, cbs []experiments.Callback) (results.Result, error) {
+			return runBranch(ctx, r, b, keys, t, dir, cbs)
 		})
 		if err != nil {
 			return err
@@ -87,40 +119,27 @@ func runBranches(ctx context.Context, r *Replicate, t trunk) error {
 	return nil
 }
 
-func runBranch(ctx context.Context, r *Replicate, branch string, t trunk, dir string, cbs []Callback) (results.Result, error) {
-	s := r.Spec
-	p, err := Prepare(s)
+func runBranch(ctx context.Context, r *experiments.Replicate, name string, keys branchKeys, t trunk, dir string, cbs []experiments.Callback) (results.Result, error) {
+	b, err := branches.Get(name)
+	if err != nil {
+		return results.Result{}, fmt.Errorf("prune.branches: %w", err)
+	}
+	p, err := experiments.Prepare(r.Spec)
 	if err != nil {
 		return results.Result{}, err
 	}
-	if err := nn.Initialize(p.Net, p.Init, nn.NewRand(nn.SeedFor(s.Seed, nn.NSControlInit))); err != nil {
+	if err := nn.Initialize(p.Net, p.Init, nn.NewRand(nn.SeedFor(r.Spec.Seed, nn.NSControlInit))); err != nil {
 		return results.Result{}, fmt.Errorf("model.init: %w", err)
 	}
-	masks := t.masks
-	switch branch {
-	case BranchRandomReinit:
-		p.Config.Start = t.start
-	case BranchRandomPrune:
-		if masks, err = randomPrune(t.masks, p.Arch, nn.SeedFor(s.Seed, nn.NSMask), t.level); err != nil {
-			return results.Result{}, err
-		}
-		p.Config.Start = t.start
-	case BranchScratchE:
-	case BranchScratchB:
-		factor := scratchFactor(p.Arch, masks, s.Prune.MaxBudgetFactor)
-		ipe, err := p.ItersPerEpoch()
-		if err != nil {
-			return results.Result{}, err
-		}
-		scaleBudget(&p.Config, factor, ipe)
-	default:
-		return results.Result{}, fmt.Errorf("prune.branches: unknown branch %q", branch)
+	masks, err := b(p, t, keys)
+	if err != nil {
+		return results.Result{}, err
 	}
 	h, err := trainMasked(ctx, p, masks, dir, cbs)
 	if err != nil {
 		return results.Result{}, err
 	}
-	return Measure(p, h, t.method+"/"+branch, masks.Density()), nil
+	return experiments.Measure(p, h, t.method+"/"+name, masks.Density()), nil
 }
 
 // randomPrune draws a mask with the same kept count per tensor as m,

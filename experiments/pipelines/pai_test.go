@@ -1,4 +1,4 @@
-package experiments
+package pipelines
 
 import (
 	"context"
@@ -9,16 +9,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/prune"
 )
 
-func paiSpec(t *testing.T, criterion string) Spec {
-	s := tinySpec()
-	s.Pipeline = "pai"
-	s.Prune.Density = f(0.25)
-	s.Prune.Criterion = criterion
-	s.Prune.DataExamples = 40
+func paiSpec(t *testing.T, criterion string) experiments.Spec {
+	s := tinySpec(t, "pai")
+	edit(t, &s, func(c *paiPipeline) {
+		c.Prune.Density = f(0.25)
+		c.Prune.Criterion = criterion
+		c.Prune.DataExamples = 40
+	})
 	s.Output = t.TempDir()
 	return s
 }
@@ -31,7 +33,7 @@ func TestPaiPipeline(t *testing.T) {
 	for _, crit := range []string{"magnitude", "random", "snip", "grasp", "synflow"} {
 		t.Run(crit, func(t *testing.T) {
 			s := paiSpec(t, crit)
-			rs, err := RunSpec(context.Background(), s, RunOptions{})
+			rs, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,24 +60,24 @@ func TestPaiPipeline(t *testing.T) {
 // giving the uninterrupted result.
 func TestPaiResumeAfterInterrupt(t *testing.T) {
 	s := paiSpec(t, "snip")
-	want, err := RunSpec(context.Background(), s, RunOptions{})
+	want, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Output = t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	stop := func(UnitInfo) ([]Callback, func()) {
-		return []Callback{func(e *nn.Event) error {
+	stop := func(experiments.UnitInfo) ([]experiments.Callback, func()) {
+		return []experiments.Callback{func(e *nn.Event) error {
 			if e.Phase == nn.AfterStep && e.Iter == 7 {
 				cancel()
 			}
 			return nil
 		}}, func() {}
 	}
-	if _, err := RunSpec(ctx, s, RunOptions{Watch: stop}); !errors.Is(err, context.Canceled) {
+	if _, err := experiments.RunSpec(ctx, s, experiments.RunOptions{Watch: stop}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted run: %v", err)
 	}
-	got, err := RunSpec(context.Background(), s, RunOptions{})
+	got, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,29 +88,39 @@ func TestPaiResumeAfterInterrupt(t *testing.T) {
 
 func TestPaiValidate(t *testing.T) {
 	cases := []struct {
-		edit func(*Spec)
+		edit func(*experiments.Spec)
 		want string
 	}{
-		{func(s *Spec) { s.Prune.Density = nil }, "needs an amount"},
-		{func(s *Spec) { s.Prune.Criterion = "" }, "needs prune.criterion"},
-		{func(s *Spec) { s.Prune.Criterion = "l1" }, "prune.criterion"},
-		{func(s *Spec) { s.Prune.Scope = "local" }, "prune.scope"},
-		{func(s *Spec) { s.Prune.DataExamples = -1 }, "prune.data_examples"},
-		{func(s *Spec) { s.Prune.Iterations = -1 }, "prune.iterations"},
-		{func(s *Spec) { s.Prune.Criterion = "synflow"; s.Prune.TrainMode = true }, "prune.train_mode"},
-		{func(s *Spec) { s.Prune.TrainMode = true }, "prune.train_mode"},
-		{func(s *Spec) { s.Prune.Density = f(0.001) }, "no kept entry"},
-		{func(s *Spec) { s.Prune.Density = f(0.01); s.Prune.Scope = "layerwise"; s.Prune.Iterations = 5 }, "iteration"},
+		{func(s *experiments.Spec) { edit(t, s, func(c *paiPipeline) { c.Prune.Density = nil }) }, "needs an amount"},
+		{func(s *experiments.Spec) { edit(t, s, func(c *paiPipeline) { c.Prune.Criterion = "" }) }, "needs prune.criterion"},
+		{func(s *experiments.Spec) { edit(t, s, func(c *paiPipeline) { c.Prune.Criterion = "l1" }) }, "prune.criterion"},
+		{func(s *experiments.Spec) { edit(t, s, func(c *paiPipeline) { c.Prune.Scope = "local" }) }, "prune.scope"},
+		{func(s *experiments.Spec) { edit(t, s, func(c *paiPipeline) { c.Prune.DataExamples = -1 }) }, "prune.data_examples"},
+		{func(s *experiments.Spec) { edit(t, s, func(c *paiPipeline) { c.Prune.Iterations = -1 }) }, "prune.iterations"},
+		{func(s *experiments.Spec) {
+			edit(t, s, func(c *paiPipeline) { c.Prune.Criterion = "synflow"; c.Prune.TrainMode = true })
+		}, "prune.train_mode"},
+		{func(s *experiments.Spec) { edit(t, s, func(c *paiPipeline) { c.Prune.TrainMode = true }) }, "prune.train_mode"},
+		{func(s *experiments.Spec) { edit(t, s, func(c *paiPipeline) { c.Prune.Density = f(0.001) }) }, "no kept entry"},
+		{func(s *experiments.Spec) {
+			edit(t, s, func(c *paiPipeline) {
+				c.Prune.Density = f(0.01)
+				c.Prune.Scope = "layerwise"
+				c.Prune.Iterations = 5
+			})
+		}, "iteration"},
 		// A data criterion without enough data: the synthetic training
 		// split has 72 examples.
-		{func(s *Spec) { s.Prune.Criterion = "snip"; s.Prune.DataExamples = 500 }, "prune.data_examples"},
+		{func(s *experiments.Spec) {
+			edit(t, s, func(c *paiPipeline) { c.Prune.Criterion = "snip"; c.Prune.DataExamples = 500 })
+		}, "prune.data_examples"},
 	}
 	for _, c := range cases {
 		s := paiSpec(t, "magnitude")
 		c.edit(&s)
-		_, err := Validate(s)
+		_, err := experiments.Validate(s)
 		if err == nil {
-			_, err = RunSpec(context.Background(), s, RunOptions{})
+			_, err = experiments.RunSpec(context.Background(), s, experiments.RunOptions{})
 		}
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("error %v, want one containing %q", err, c.want)
@@ -121,20 +133,22 @@ func TestPaiValidate(t *testing.T) {
 // prune.train_mode, and the two give different masks; prune.iterations
 // changes synflow's masks (100 by default against 1).
 func TestPaiScoringMode(t *testing.T) {
-	bnSpec := func(crit string) Spec {
+	bnSpec := func(crit string) experiments.Spec {
 		s := paiSpec(t, crit)
 		s.Dataset.Shape = []int{3, 8, 8}
-		s.Model = ModelSpec{Name: "resnet20", WidthMultiplier: 0.25}
-		s.Prune.Density = f(0.1)
+		s.Model = experiments.ModelSpec{Name: "resnet20", WidthMultiplier: 0.25}
+		edit(t, &s, func(c *paiPipeline) {
+			c.Prune.Density = f(0.1)
+		})
 		return s
 	}
-	masks := func(s Spec) *prune.Masks {
+	masks := func(s experiments.Spec) *prune.Masks {
 		t.Helper()
-		p, err := Prepare(s)
+		p, err := experiments.Prepare(s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := paiMasks(p)
+		m, err := s.Config.(paiPipeline).masks(p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -143,7 +157,9 @@ func TestPaiScoringMode(t *testing.T) {
 	for _, crit := range []string{"snip", "grasp"} {
 		s := bnSpec(crit)
 		eval := masks(s)
-		s.Prune.TrainMode = true
+		edit(t, &s, func(c *paiPipeline) {
+			c.Prune.TrainMode = true
+		})
 		train := masks(s)
 		if eval.Equal(train) {
 			t.Errorf("%s on resnet20: the same masks in evaluation and training mode", crit)
@@ -151,13 +167,15 @@ func TestPaiScoringMode(t *testing.T) {
 	}
 	s := bnSpec("synflow")
 	def := masks(s)
-	s.Prune.Iterations = 1
+	edit(t, &s, func(c *paiPipeline) {
+		c.Prune.Iterations = 1
+	})
 	one := masks(s)
 	if def.Kept() != one.Kept() || def.Equal(one) {
 		t.Errorf("synflow with 100 and 1 iterations: kept %d and %d, equal masks %v; want the same count and different masks", def.Kept(), one.Kept(), def.Equal(one))
 	}
 	// A batch-norm model trains end to end with eval-mode snip.
-	rs, err := RunSpec(context.Background(), bnSpec("snip"), RunOptions{})
+	rs, err := experiments.RunSpec(context.Background(), bnSpec("snip"), experiments.RunOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +210,7 @@ func TestPaiPaperConfigs(t *testing.T) {
 		{"papers/synflow-lenet-quick.yaml", synflow},
 	}
 	for _, c := range cases {
-		specs, err := LoadSweep(c.file, nil)
+		specs, err := loadSweep(c.file, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", c.file, err)
 		}
@@ -200,22 +218,22 @@ func TestPaiPaperConfigs(t *testing.T) {
 			t.Fatalf("%s: %d runs, want %d", c.file, len(specs), len(c.want))
 		}
 		for i, s := range specs {
-			if _, err := Validate(s); err != nil {
+			if _, err := experiments.Validate(s); err != nil {
 				t.Errorf("%s run %d: %v", c.file, i, err)
 			}
-			am, ok, err := s.Prune.Resolve()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !ok {
-				am.Density = 1
+			am, criterion := experiments.Amount{Density: 1}, ""
+			if c, ok := s.Config.(paiPipeline); ok {
+				if am, _, err = c.Prune.Resolve(); err != nil {
+					t.Fatal(err)
+				}
+				criterion = c.Prune.Criterion
 			}
 			w := c.want[i]
 			pipeline := "pai"
 			if w.criterion == "" {
 				pipeline = "train"
 			}
-			got := run{s.Model.Name, s.Prune.Criterion, am.Density}
+			got := run{s.Model.Name, criterion, am.Density}
 			if got != w || s.Pipeline != pipeline || s.Replicates != 3 {
 				t.Errorf("%s run %d: %+v pipeline %s replicates %d, want %+v %s 3", c.file, i, got, s.Pipeline, s.Replicates, w, pipeline)
 			}
@@ -226,18 +244,20 @@ func TestPaiPaperConfigs(t *testing.T) {
 // TestPaiBranches: random_prune off a SNIP mask keeps its per-layer counts
 // and scratch_e its mask.
 func TestPaiBranches(t *testing.T) {
-	s := tinySpec()
-	s.Pipeline, s.Output = "pai", t.TempDir()
-	s.Prune.Criterion, s.Prune.Density, s.Prune.DataExamples = "snip", f(0.2), 24
-	s.Prune.Branches = []string{BranchRandomPrune, BranchScratchE}
-	rs, err := RunSpec(context.Background(), s, RunOptions{})
+	s := tinySpec(t, "pai")
+	s.Output = t.TempDir()
+	edit(t, &s, func(c *paiPipeline) {
+		c.Prune.Criterion, c.Prune.Density, c.Prune.DataExamples = "snip", f(0.2), 24
+		c.Prune.Branches = []string{BranchRandomPrune, BranchScratchE}
+	})
+	rs, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(rs) != 3 || rs[1].Method != "snip/random_prune" || rs[2].Method != "snip/scratch_e" {
 		t.Fatalf("results %+v", rs)
 	}
-	root := filepath.Join(s.Output, Hash(s), "replicate_0", "level_0")
+	root := filepath.Join(s.Output, experiments.Hash(s), "replicate_0", "level_0")
 	trunk, err := prune.LoadMasks(filepath.Join(root, masksFile))
 	if err != nil {
 		t.Fatal(err)
@@ -260,19 +280,23 @@ func TestPaiBranches(t *testing.T) {
 // error naming the tensor, or with prune.allow_empty a trained network
 // whose fc1 has no weight left.
 func TestPaiAllowEmpty(t *testing.T) {
-	s := tinySpec()
-	s.Pipeline, s.Output = "pai", t.TempDir()
+	s := tinySpec(t, "pai")
+	s.Output = t.TempDir()
 	s.Model.Init = "torch_default"
-	s.Prune.Criterion, s.Prune.Density = "magnitude", f(0.02) // 12 of 624 weights
-	if _, err := RunSpec(context.Background(), s, RunOptions{}); err == nil || !strings.Contains(err.Error(), "fc1.weight is left with no kept entry") {
+	edit(t, &s, func(c *paiPipeline) {
+		c.Prune.Criterion, c.Prune.Density = "magnitude", f(0.02) // 12 of 624 weights
+	})
+	if _, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{}); err == nil || !strings.Contains(err.Error(), "fc1.weight is left with no kept entry") {
 		t.Fatalf("error %v, want fc1 emptied", err)
 	}
-	s.Prune.AllowEmpty = true
-	rs, err := RunSpec(context.Background(), s, RunOptions{})
+	edit(t, &s, func(c *paiPipeline) {
+		c.Prune.AllowEmpty = true
+	})
+	rs, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := prune.LoadMasks(filepath.Join(s.Output, Hash(s), "replicate_0", "level_0", masksFile))
+	m, err := prune.LoadMasks(filepath.Join(s.Output, experiments.Hash(s), "replicate_0", "level_0", masksFile))
 	if err != nil {
 		t.Fatal(err)
 	}
