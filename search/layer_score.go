@@ -27,10 +27,6 @@ const (
 // Aggregations lists the accepted aggregations, the default first.
 var Aggregations = []string{AggSum, AggMean}
 
-// InitCriteria are the weight-level criteria blocks are scored with at
-// initialization (prune.CriterionByName names), GraSP the default.
-var InitCriteria = []string{"grasp", "snip"}
-
 // WeightSet is the criterion's pass of layer-lottery.md §3 step 2: every
 // Linear and Conv2d weight of the network, in canonical order, so that
 // GraSP's Hessian-gradient product and SNIP's normalization see the whole

@@ -100,13 +100,13 @@ func TestScoreAtInitEngine(t *testing.T) {
 	arch := layerArch(t, "resmlp", nn.ModelOptions{Input: []int{6}, Classes: 3, Widths: []int{4, 6}})
 	bs := layerBlocks(t, arch)
 	batch := layerBatch(arch, 12, 1)
-	for _, crit := range InitCriteria {
+	for _, crit := range []string{"grasp", "snip"} {
+		c, _ := prune.CriterionByName(crit)
 		temp := 1.0
-		if crit == "grasp" {
-			temp = prune.GraSPTemperature
+		if n := c.Needs(); n.Temperature != 0 {
+			temp = n.Temperature
 		}
 		net := layerNet(t, arch, 12, temp, 7)
-		c, _ := prune.CriterionByName(crit)
 		ctx := prune.ScoreContext{Net: net, Batches: []nn.Batch{batch}, Temperature: temp}
 		s, err := ScoreBlocksAtInit(ctx, c, bs, AggSum)
 		if err != nil {
