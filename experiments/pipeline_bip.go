@@ -10,6 +10,7 @@ import (
 
 	"github.com/prunebench/prunebench/datasets"
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/zoo"
 	"github.com/prunebench/prunebench/search"
 )
 
@@ -90,7 +91,7 @@ func bipPrecheck(s Spec) error {
 	if s.Bip.Structure == "unstructured" {
 		return nil
 	}
-	arch, err := nn.BuildArch(s.Model.Name, nn.ModelOptions{Widths: s.Model.Widths, WidthMultiplier: s.Model.WidthMultiplier, Shortcut: s.Model.Shortcut})
+	arch, err := zoo.Build(s.Model.Name, zoo.Options{Widths: s.Model.Widths, WidthMultiplier: s.Model.WidthMultiplier, Shortcut: s.Model.Shortcut})
 	if err != nil {
 		return nil // Prepare reports it with the data set's shapes
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/zoo"
 	"github.com/prunebench/prunebench/prune"
 	"github.com/prunebench/prunebench/search"
 )
@@ -155,7 +156,7 @@ func layerRejectPruneKeys(s Spec) error {
 // that input is checked again by the replicate's precheck on the real
 // data.
 func layerCheckModel(s Spec) error {
-	a, err := nn.BuildArch(s.Model.Name, nn.ModelOptions{Input: s.Dataset.Shape, Classes: s.Dataset.Classes,
+	a, err := zoo.Build(s.Model.Name, zoo.Options{Input: s.Dataset.Shape, Classes: s.Dataset.Classes,
 		Widths: s.Model.Widths, WidthMultiplier: s.Model.WidthMultiplier, Shortcut: s.Model.Shortcut})
 	if err != nil {
 		return nil

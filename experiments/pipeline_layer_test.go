@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/zoo"
 )
 
 // layerSpec is resmlp (stage widths 4, 6, 8: 3 × 5 blocks, 9 removable)
@@ -59,7 +60,7 @@ func readLayerReport(t *testing.T, s Spec, level int) LayerReport {
 func checkLayerResult(t *testing.T, s Spec, r Result, method string) {
 	t.Helper()
 	rep := readLayerReport(t, s, 1)
-	dense, err := nn.BuildArch("resmlp", nn.ModelOptions{Input: []int{1, 6, 6}, Classes: 3, Widths: []int{4, 6, 8}})
+	dense, err := zoo.Build("resmlp", zoo.Options{Input: []int{1, 6, 6}, Classes: 3, Widths: []int{4, 6, 8}})
 	if err != nil {
 		t.Fatal(err)
 	}

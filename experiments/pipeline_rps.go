@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/zoo"
 	"github.com/prunebench/prunebench/share"
 )
 
@@ -472,13 +473,13 @@ type narrowInfo struct {
 // narrowTarget returns the parameter count m + P_unshared of the shared
 // model of s's architecture at memory ratio rho (global scope, clean
 // rounding), m and n, and the model options at width multiplier 1.
-func narrowTarget(s Spec, rho float64) (target, m, n int64, o nn.ModelOptions, err error) {
+func narrowTarget(s Spec, rho float64) (target, m, n int64, o zoo.Options, err error) {
 	sp, err := loadData(s.Dataset, s.Seed)
 	if err != nil {
 		return 0, 0, 0, o, err
 	}
-	o = nn.ModelOptions{Input: sp.Train.Shape, Classes: sp.Train.Classes, Widths: s.Model.Widths, WidthMultiplier: 1, Shortcut: s.Model.Shortcut}
-	arch, err := nn.BuildArch(s.Model.Name, o)
+	o = zoo.Options{Input: sp.Train.Shape, Classes: sp.Train.Classes, Widths: s.Model.Widths, WidthMultiplier: 1, Shortcut: s.Model.Shortcut}
+	arch, err := zoo.Build(s.Model.Name, o)
 	if err != nil {
 		return 0, 0, 0, o, fmt.Errorf("model: %w", err)
 	}
@@ -531,8 +532,8 @@ func (narrowPipeline) Run(ctx context.Context, r *Replicate) error {
 	return err
 }
 
-func mustArch(name string, o nn.ModelOptions) *nn.Arch {
-	a, err := nn.BuildArch(name, o)
+func mustArch(name string, o zoo.Options) *nn.Arch {
+	a, err := zoo.Build(name, o)
 	if err != nil {
 		panic(err)
 	}

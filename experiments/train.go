@@ -7,6 +7,7 @@ import (
 
 	"github.com/prunebench/prunebench/datasets"
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/zoo"
 	"github.com/prunebench/prunebench/prune"
 )
 
@@ -30,7 +31,7 @@ func Prepare(s Spec) (*Prepared, error) {
 		return nil, err
 	}
 	train := p.Splits.Train
-	if p.Arch, err = nn.BuildArch(s.Model.Name, nn.ModelOptions{
+	if p.Arch, err = zoo.Build(s.Model.Name, zoo.Options{
 		Input: train.Shape, Classes: train.Classes, Widths: s.Model.Widths,
 		WidthMultiplier: s.Model.WidthMultiplier, Shortcut: s.Model.Shortcut,
 	}); err != nil {
@@ -54,7 +55,7 @@ func Prepare(s Spec) (*Prepared, error) {
 	}
 	p.Init = s.Model.Init
 	if p.Init == "" {
-		p.Init = nn.DefaultInit(s.Model.Name)
+		p.Init = zoo.DefaultInit(s.Model.Name)
 	}
 	if err := nn.Initialize(p.Net, p.Init, nn.NewRand(nn.SeedFor(s.Seed, nn.NSInit))); err != nil {
 		return nil, fmt.Errorf("model.init: %w", err)

@@ -9,12 +9,13 @@ import (
 
 	"github.com/prunebench/prunebench/nn"
 	_ "github.com/prunebench/prunebench/nn/native"
+	"github.com/prunebench/prunebench/nn/zoo"
 )
 
 // tinyNet builds a native MLP in→hidden→classes with seeded weights.
 func tinyNet(t *testing.T, in, hidden, classes int, seed uint64) nn.Net {
 	t.Helper()
-	arch, err := nn.BuildArch("mlp", nn.ModelOptions{Input: []int{in}, Widths: []int{hidden}, Classes: classes})
+	arch, err := zoo.Build("mlp", zoo.Options{Input: []int{in}, Widths: []int{hidden}, Classes: classes})
 	if err != nil {
 		t.Fatal(err)
 	}
