@@ -10,6 +10,7 @@ import (
 
 	"github.com/prunebench/prunebench/datasets"
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/nn/zoo"
 	"github.com/prunebench/prunebench/search"
 )
@@ -45,7 +46,7 @@ func (bipPipeline) Validate(s Spec) error {
 		}
 	}
 	if s.Bip.Steps != "" {
-		if _, err := nn.ParseStep(s.Bip.Steps); err != nil {
+		if _, err := train.ParseStep(s.Bip.Steps); err != nil {
 			return fmt.Errorf("bip.steps: %w", err)
 		}
 	}
@@ -155,8 +156,8 @@ func bipLevel(ctx context.Context, r *Replicate, dir string, cbs []Callback) (Re
 	ux := make([]float32, p.Config.BatchSize*p.Splits.Train.ExampleSize())
 	uy := make([]int32, p.Config.BatchSize)
 	upper := func(it int) nn.Batch { return nn.Batch{X: ux, Y: uy, N: loader.Batch(it, ux, uy)} }
-	save := func(e *nn.Event) error {
-		if e.Phase != nn.AfterEval {
+	save := func(e *train.Event) error {
+		if e.Phase != train.AfterEval {
 			return nil
 		}
 		return saveBiPState(b, side, e.Iter)
@@ -166,7 +167,7 @@ func bipLevel(ctx context.Context, r *Replicate, dir string, cbs []Callback) (Re
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			// The loop saved a checkpoint where it stopped; the scores'
 			// optimizer state goes with it.
-			if ck, cerr := nn.LoadCheckpoint(filepath.Join(dir, "checkpoint.gob")); cerr == nil {
+			if ck, cerr := train.LoadCheckpoint(filepath.Join(dir, "checkpoint.gob")); cerr == nil {
 				err = errors.Join(err, saveBiPState(b, side, ck.Iter))
 			}
 		}
@@ -212,7 +213,7 @@ func saveBiPState(b *search.BiP, path string, iter int) error {
 // loadBiPState restores the scores and momentum saved with the checkpoint
 // a resumed search starts from; with no checkpoint it does nothing.
 func loadBiPState(b *search.BiP, net nn.Net, path, checkpoint string) error {
-	ck, err := nn.LoadCheckpoint(checkpoint)
+	ck, err := train.LoadCheckpoint(checkpoint)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	} else if err != nil {

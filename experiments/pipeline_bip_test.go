@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 )
 
 func bipSpec(t *testing.T) Spec {
@@ -64,8 +64,8 @@ func TestBiPResumeAfterInterrupt(t *testing.T) {
 	s.Output = t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := func(u UnitInfo) ([]Callback, func()) {
-		return []Callback{func(e *nn.Event) error {
-			if u.Level == 1 && e.Phase == nn.AfterStep && e.Iter == 7 {
+		return []Callback{func(e *train.Event) error {
+			if u.Level == 1 && e.Phase == train.AfterStep && e.Iter == 7 {
 				cancel()
 			}
 			return nil

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/prune"
 )
 
@@ -47,7 +48,7 @@ type impPipeline struct{}
 
 type resetMode struct {
 	kind string // "init", "rewind", "lr_rewind" or "finetune"
-	at   nn.Step
+	at   train.Step
 }
 
 func parseRewind(s string) (resetMode, error) {
@@ -58,7 +59,7 @@ func parseRewind(s string) (resetMode, error) {
 	if !ok || (kind != "rewind" && kind != "lr_rewind" && kind != "finetune") {
 		return resetMode{}, fmt.Errorf("prune.rewind = %q: want init, rewind:STEP, lr_rewind:STEP, finetune or finetune:STEP (e.g. rewind:500it)", s)
 	}
-	st, err := nn.ParseStep(at)
+	st, err := train.ParseStep(at)
 	if err != nil {
 		return resetMode{}, fmt.Errorf("prune.rewind: %w", err)
 	}
@@ -98,7 +99,7 @@ func (impPipeline) Validate(s Spec) error {
 	if err != nil {
 		return err
 	}
-	budget, err := nn.ParseStep(s.Training.Steps)
+	budget, err := train.ParseStep(s.Training.Steps)
 	if err != nil {
 		return fmt.Errorf("training.steps: %w", err)
 	}
@@ -267,7 +268,7 @@ func impLevel(ctx context.Context, r *Replicate, level int, mode resetMode, dir 
 
 // finetuneSchedule makes p train at the final learning rate of its
 // schedule, constant, from step at (lth.md §2.2, Renda's fine-tuning).
-func finetuneSchedule(p *Prepared, at nn.Step) error {
+func finetuneSchedule(p *Prepared, at train.Step) error {
 	ipe, err := p.ItersPerEpoch()
 	if err != nil {
 		return err
@@ -278,7 +279,7 @@ func finetuneSchedule(p *Prepared, at nn.Step) error {
 		return err
 	}
 	p.Config.LR = lr(total - 1)
-	p.Config.Schedule = nn.Schedule{}
+	p.Config.Schedule = train.Schedule{}
 	p.Config.Start = at
 	return nil
 }
@@ -339,7 +340,7 @@ func impPrune(s Spec, arch *nn.Arch, set []nn.ParamInfo, current *prune.Masks, f
 
 // finalWeights reads θ at the end of a finished level from its checkpoint.
 func finalWeights(dir string) (map[string][]float32, error) {
-	ck, err := nn.LoadCheckpoint(filepath.Join(dir, "checkpoint.gob"))
+	ck, err := train.LoadCheckpoint(filepath.Join(dir, "checkpoint.gob"))
 	if err != nil {
 		return nil, fmt.Errorf("the previous level's weights: %w", err)
 	}
@@ -362,8 +363,8 @@ func setWeights(net nn.Net, w map[string][]float32) {
 
 // saveRewind is a level-0 callback that saves θ at the rewind step.
 func saveRewind(mode resetMode, path string) Callback {
-	return func(e *nn.Event) error {
-		if e.Phase != nn.AfterStep || e.Iter != mode.at.Iters(e.History.ItersPerEpoch) {
+	return func(e *train.Event) error {
+		if e.Phase != train.AfterStep || e.Iter != mode.at.Iters(e.History.ItersPerEpoch) {
 			return nil
 		}
 		w := map[string][]float32{}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/prune"
 )
 
@@ -117,8 +117,8 @@ func TestIMPRewindStart(t *testing.T) {
 		first := map[int]int{}
 		var theta0Match bool
 		watch := func(u UnitInfo) ([]Callback, func()) {
-			return []Callback{func(e *nn.Event) error {
-				if _, seen := first[u.Level]; !seen && e.Phase == nn.AfterGradients {
+			return []Callback{func(e *train.Event) error {
+				if _, seen := first[u.Level]; !seen && e.Phase == train.AfterGradients {
 					first[u.Level] = e.Iter
 					if u.Level == 1 && c.rewind == "init" {
 						p0, err := Prepare(s)
@@ -245,8 +245,8 @@ func TestIMPFinetune(t *testing.T) {
 		var lr float64
 		var startMatch bool
 		watch := func(u UnitInfo) ([]Callback, func()) {
-			return []Callback{func(e *nn.Event) error {
-				if u.Level != 1 || first >= 0 || e.Phase != nn.AfterGradients {
+			return []Callback{func(e *train.Event) error {
+				if u.Level != 1 || first >= 0 || e.Phase != train.AfterGradients {
 					return nil
 				}
 				first, lr = e.Iter, e.LR

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/prune"
 	"github.com/prunebench/prunebench/search"
 )
@@ -64,7 +65,7 @@ func (jackpotPipeline) Validate(s Spec) error {
 		return fmt.Errorf("%w (global: the reference's layerwise l1, layerwise: its uniform)", err)
 	}
 	j := s.Jackpot
-	if _, err := nn.ParseStep(j.Steps); err != nil {
+	if _, err := train.ParseStep(j.Steps); err != nil {
 		return fmt.Errorf("jackpot.steps: %w", err)
 	}
 	if j.BatchSize < 1 {
@@ -184,7 +185,7 @@ func jackpotPrepare(s Spec) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p.Config.Budget, err = nn.ParseStep(s.Jackpot.Steps); err != nil {
+	if p.Config.Budget, err = train.ParseStep(s.Jackpot.Steps); err != nil {
 		return nil, fmt.Errorf("jackpot.steps: %w", err)
 	}
 	search.FreezeWeights(&p.Config)
@@ -205,16 +206,16 @@ func jackpotMagnitude(r *Replicate, dir, method string) (Result, error) {
 	if err := masks.Apply(p.Net, nn.ZeroAfterStep); err != nil {
 		return Result{}, err
 	}
-	pt := nn.EvalPoint{ValLoss: math.NaN(), ValAcc: math.NaN()}
+	pt := train.EvalPoint{ValLoss: math.NaN(), ValAcc: math.NaN()}
 	if p.Splits.Val != nil && p.Splits.Val.Len() > 0 {
-		if pt.ValLoss, pt.ValAcc, err = nn.Evaluate(p.Net, p.Splits.Val, p.Config.BatchSize); err != nil {
+		if pt.ValLoss, pt.ValAcc, err = train.Evaluate(p.Net, p.Splits.Val, p.Config.BatchSize); err != nil {
 			return Result{}, err
 		}
 	}
-	if pt.TestLoss, pt.TestAcc, err = nn.Evaluate(p.Net, p.Splits.Test, p.Config.BatchSize); err != nil {
+	if pt.TestLoss, pt.TestAcc, err = train.Evaluate(p.Net, p.Splits.Test, p.Config.BatchSize); err != nil {
 		return Result{}, err
 	}
-	h := &nn.History{Points: []nn.EvalPoint{pt}}
+	h := &train.History{Points: []train.EvalPoint{pt}}
 	return Measure(p, h, method, masks.Density()), nil
 }
 

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/prune"
 )
 
@@ -146,8 +146,8 @@ func TestJackpotResumeAfterInterrupt(t *testing.T) {
 	s.Output = t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := func(u UnitInfo) ([]Callback, func()) {
-		return []Callback{func(e *nn.Event) error {
-			if u.Level == 1 && u.Branch == "" && e.Phase == nn.AfterStep && e.Iter == 7 {
+		return []Callback{func(e *train.Event) error {
+			if u.Level == 1 && u.Branch == "" && e.Phase == train.AfterStep && e.Iter == 7 {
 				cancel()
 			}
 			return nil
@@ -281,8 +281,8 @@ func TestJackpotPaperConfigs(t *testing.T) {
 				if err != nil || mode.kind != "finetune" {
 					t.Errorf("%s: imp rewind %q, want finetune:STEP", file, s.Prune.Rewind)
 				}
-				budget, _ := nn.ParseStep(s.Training.Steps)
-				search, _ := nn.ParseStep(s.Jackpot.Steps)
+				budget, _ := train.ParseStep(s.Training.Steps)
+				search, _ := train.ParseStep(s.Jackpot.Steps)
 				if budget.Epochs-mode.at.Epochs != search.Epochs || search.Iterations != 0 {
 					t.Errorf("%s: imp fine-tunes %s − %s, the search runs %s", file, budget, mode.at, search)
 				}

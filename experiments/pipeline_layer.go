@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/nn/zoo"
 	"github.com/prunebench/prunebench/prune"
 	"github.com/prunebench/prunebench/search"
@@ -121,14 +122,14 @@ func (layerPipeline) Validate(s Spec) error {
 	if l.SamplesPerClass < 1 {
 		return fmt.Errorf("layer.samples_per_class = %d: want ≥ 1", l.SamplesPerClass)
 	}
-	if _, err := nn.ParseStep(l.TimingSteps); err != nil {
+	if _, err := train.ParseStep(l.TimingSteps); err != nil {
 		return fmt.Errorf("layer.timing_steps: %w", err)
 	}
-	at, err := nn.ParseStep(l.RewindStep)
+	at, err := train.ParseStep(l.RewindStep)
 	if err != nil {
 		return fmt.Errorf("layer.rewind_step: %w", err)
 	}
-	if budget, err := nn.ParseStep(s.Training.Steps); err == nil && budget.Epochs == 0 && at.Epochs == 0 && at.Iterations >= budget.Iterations {
+	if budget, err := train.ParseStep(s.Training.Steps); err == nil && budget.Epochs == 0 && at.Epochs == 0 && at.Iterations >= budget.Iterations {
 		return fmt.Errorf("layer.rewind_step %s is past the training budget %s", at, budget)
 	}
 	return layerCheckModel(s)
@@ -189,7 +190,7 @@ func layerMethod(s Spec) string {
 		if l.Rewind != def.Rewind {
 			m += "-" + l.Rewind
 		}
-		if at, _ := nn.ParseStep(l.RewindStep); !at.IsZero() {
+		if at, _ := train.ParseStep(l.RewindStep); !at.IsZero() {
 			m += "-rw" + l.RewindStep
 		}
 	} else if l.When == layerWhenInit && l.Criterion == search.CritRandom {
@@ -240,7 +241,7 @@ func layerPrecheck(s Spec) error {
 	if err != nil {
 		return err
 	}
-	at, _ := nn.ParseStep(s.Layer.RewindStep)
+	at, _ := train.ParseStep(s.Layer.RewindStep)
 	if total := p.Config.Budget.Iters(ipe); at.Iters(ipe) >= total {
 		return fmt.Errorf("layer.rewind_step %s (%d iterations) is past the training budget %s (%d iterations)", at, at.Iters(ipe), p.Config.Budget, total)
 	}

@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/prune"
 	"github.com/prunebench/prunebench/search"
 )
@@ -72,10 +73,10 @@ func layerDense(ctx context.Context, s Spec, dir string, cbs []Callback) (Result
 	if err != nil {
 		return Result{}, err
 	}
-	if at, _ := nn.ParseStep(s.Layer.RewindStep); !at.IsZero() {
+	if at, _ := train.ParseStep(s.Layer.RewindStep); !at.IsZero() {
 		path := filepath.Join(dir, layerRewindFile)
-		cbs = append(cbs, func(e *nn.Event) error {
-			if e.Phase != nn.AfterStep || e.Iter != at.Iters(e.History.ItersPerEpoch) {
+		cbs = append(cbs, func(e *train.Event) error {
+			if e.Phase != train.AfterStep || e.Iter != at.Iters(e.History.ItersPerEpoch) {
 				return nil
 			}
 			st, err := layerWeightState(e.Net)
@@ -128,7 +129,7 @@ func layerPruned(ctx context.Context, r *Replicate, dir string, cbs []Callback) 
 		return Result{}, err
 	}
 	var scores []float64
-	start := nn.Step{}
+	start := train.Step{}
 	if layerWhen(s.Layer) == layerWhenInit {
 		scores, err = layerInitScores(p, bs)
 	} else {
@@ -217,16 +218,16 @@ func layerInitScores(p *Prepared, bs *search.Blocks) ([]float64, error) {
 // layerTrainedScores scores the blocks of level 0's final network
 // (Algorithm 1, step 2) and returns the state the kept blocks start from
 // (θ_i, or θ_n for lr_only; θ0 is init) and the start step i.
-func layerTrainedScores(r *Replicate, p *Prepared, bs *search.Blocks, cand []int, init *nn.State) ([]float64, *nn.State, nn.Step, error) {
+func layerTrainedScores(r *Replicate, p *Prepared, bs *search.Blocks, cand []int, init *nn.State) ([]float64, *nn.State, train.Step, error) {
 	s := r.Spec
 	level0 := r.UnitDir(0, "")
-	ck, err := nn.LoadCheckpoint(filepath.Join(level0, "checkpoint.gob"))
+	ck, err := train.LoadCheckpoint(filepath.Join(level0, "checkpoint.gob"))
 	if err != nil {
-		return nil, nil, nn.Step{}, fmt.Errorf("the dense network's trained weights: %w", err)
+		return nil, nil, train.Step{}, fmt.Errorf("the dense network's trained weights: %w", err)
 	}
 	_, net, err := layerBuild(s, p.Arch, pruneBatch)
 	if err != nil {
-		return nil, nil, nn.Step{}, err
+		return nil, nil, train.Step{}, err
 	}
 	trained := ck.State
 	for k := range trained.Tensors {
@@ -235,17 +236,17 @@ func layerTrainedScores(r *Replicate, p *Prepared, bs *search.Blocks, cand []int
 		}
 	}
 	if err := net.SetState(trained); err != nil {
-		return nil, nil, nn.Step{}, fmt.Errorf("the dense network's trained weights: %w", err)
+		return nil, nil, train.Step{}, fmt.Errorf("the dense network's trained weights: %w", err)
 	}
 	b, _ := nn.GetBackend(s.Backend)
 	tc := search.TrainedContext{Net: net, Backend: b, Device: s.Device, MaxBatch: pruneBatch, Rng: nn.NewRand(nn.SeedFor(s.Seed, nn.NSMask))}
 	if search.NeedsSubsample(s.Layer.Criterion) {
-		train := p.Splits.Train
-		idx, err := search.BalancedSubset(train.Y, train.Classes, s.Layer.SamplesPerClass, nn.NewRand(nn.SeedFor(s.Seed, nn.NSPruneData)))
+		trainSet := p.Splits.Train
+		idx, err := search.BalancedSubset(trainSet.Y, trainSet.Classes, s.Layer.SamplesPerClass, nn.NewRand(nn.SeedFor(s.Seed, nn.NSPruneData)))
 		if err != nil {
-			return nil, nil, nn.Step{}, err
+			return nil, nil, train.Step{}, err
 		}
-		sub := train.Subset(idx)
+		sub := trainSet.Subset(idx)
 		for i := 0; i < sub.Len(); i += pruneBatch {
 			x, y := sub.Slice(i, pruneBatch)
 			tc.Batches = append(tc.Batches, nn.Batch{X: x, Y: y, N: len(y)})
@@ -253,9 +254,9 @@ func layerTrainedScores(r *Replicate, p *Prepared, bs *search.Blocks, cand []int
 	}
 	scores, err := search.ScoreBlocksTrained(tc, bs, s.Layer.Criterion, cand)
 	if err != nil {
-		return nil, nil, nn.Step{}, err
+		return nil, nil, train.Step{}, err
 	}
-	at, _ := nn.ParseStep(s.Layer.RewindStep)
+	at, _ := train.ParseStep(s.Layer.RewindStep)
 	switch {
 	case s.Layer.Rewind == "lr_only":
 		return scores, trained, at, nil
@@ -264,12 +265,12 @@ func layerTrainedScores(r *Replicate, p *Prepared, bs *search.Blocks, cand []int
 	}
 	f, err := os.Open(filepath.Join(level0, layerRewindFile))
 	if err != nil {
-		return nil, nil, nn.Step{}, fmt.Errorf("rewind weights: %w (level 0 saves them when layer.rewind_step is not 0)", err)
+		return nil, nil, train.Step{}, fmt.Errorf("rewind weights: %w (level 0 saves them when layer.rewind_step is not 0)", err)
 	}
 	defer f.Close()
 	var st nn.State
 	if err := gob.NewDecoder(f).Decode(&st); err != nil {
-		return nil, nil, nn.Step{}, fmt.Errorf("rewind weights %s are unreadable: %v", f.Name(), err)
+		return nil, nil, train.Step{}, fmt.Errorf("rewind weights %s are unreadable: %v", f.Name(), err)
 	}
 	return scores, &st, at, nil
 }
@@ -297,7 +298,7 @@ func layerReport(s Spec, bs *search.Blocks, rb *search.Rebuilt, removed []int, s
 // network on copies (the nets that train are not touched), alternating
 // three rounds, and records the medians.
 func layerTiming(dense, small *Prepared, src *nn.State, rb *search.Rebuilt, rep *LayerReport) error {
-	steps, err := nn.ParseStep(small.Spec.Layer.TimingSteps)
+	steps, err := train.ParseStep(small.Spec.Layer.TimingSteps)
 	if err != nil {
 		return fmt.Errorf("layer.timing_steps: %w", err)
 	}

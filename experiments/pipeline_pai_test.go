@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/prune"
 )
 
@@ -65,8 +65,8 @@ func TestPaiResumeAfterInterrupt(t *testing.T) {
 	s.Output = t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := func(UnitInfo) ([]Callback, func()) {
-		return []Callback{func(e *nn.Event) error {
-			if e.Phase == nn.AfterStep && e.Iter == 7 {
+		return []Callback{func(e *train.Event) error {
+			if e.Phase == train.AfterStep && e.Iter == 7 {
 				cancel()
 			}
 			return nil

@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/nn/zoo"
 	"github.com/prunebench/prunebench/share"
 )
@@ -341,7 +342,7 @@ func projectInit(net nn.Net, mp *share.Mapper, scales []float64) map[string][]fl
 // measureShared is Measure with the shared model's counts: M/n as the
 // density, the non-zero entries of z plus the non-zero unshared
 // parameters, and 4·(m + P_unshared) bytes.
-func measureShared(p *Prepared, h *nn.History, sm *sharedModel) Result {
+func measureShared(p *Prepared, h *train.History, sm *sharedModel) Result {
 	res := Measure(p, h, sm.Method, sm.Density)
 	shared := map[string]bool{}
 	for l := range sm.Mapper.NumLayers() {

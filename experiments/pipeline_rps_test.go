@@ -10,7 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/share"
 )
 
@@ -187,9 +187,9 @@ func TestRPSParetoContinuity(t *testing.T) {
 	}
 }
 
-func loadCheckpoint(t *testing.T, s Spec) *nn.Checkpoint {
+func loadCheckpoint(t *testing.T, s Spec) *train.Checkpoint {
 	t.Helper()
-	c, err := nn.LoadCheckpoint(filepath.Join(s.Output, Hash(s), "replicate_0", "level_0", "checkpoint.gob"))
+	c, err := train.LoadCheckpoint(filepath.Join(s.Output, Hash(s), "replicate_0", "level_0", "checkpoint.gob"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,8 +283,8 @@ func TestRPSBadInput(t *testing.T) {
 			s := rpsSpec(t, share.Pareto, 4)
 			tc.edit(&s)
 			noTraining := func(UnitInfo) ([]Callback, func()) {
-				return []Callback{func(e *nn.Event) error {
-					if e.Phase == nn.AfterStep {
+				return []Callback{func(e *train.Event) error {
+					if e.Phase == train.AfterStep {
 						t.Fatalf("trained a step before the error")
 					}
 					return nil

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 )
 
 // What the search pipelines (bip, jackpot) share: they start from a
@@ -71,7 +72,7 @@ func pretrainUnit(ctx context.Context, r *Replicate, named string) error {
 // taken (the search starts with a fresh optimizer). The net must have no
 // optimizer installed yet.
 func loadPretrained(net nn.Net, path string) error {
-	ck, err := nn.LoadCheckpoint(path)
+	ck, err := train.LoadCheckpoint(path)
 	if err != nil {
 		return fmt.Errorf("pretrained model: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prunebench/prunebench/datasets"
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/nn/zoo"
 	"github.com/prunebench/prunebench/prune"
 )
@@ -17,7 +18,7 @@ type Prepared struct {
 	Splits *datasets.Splits
 	Arch   *nn.Arch
 	Net    nn.Net
-	Config nn.TrainConfig
+	Config train.Config
 	// Init is the initializer used (the spec's or the model's default).
 	Init string
 }
@@ -64,7 +65,7 @@ func Prepare(s Spec) (*Prepared, error) {
 }
 
 // ItersPerEpoch is the number of iterations of one epoch of the training
-// split under p.Config, as nn.Train counts them.
+// split under p.Config, as train.Run counts them.
 func (p *Prepared) ItersPerEpoch() (int, error) {
 	l, err := datasets.NewLoader(p.Splits.Train, p.Config.BatchSize, p.Config.DataSeed, p.Splits.Augment, p.Config.DropLast)
 	if err != nil {
@@ -75,7 +76,7 @@ func (p *Prepared) ItersPerEpoch() (int, error) {
 
 // Train prepares s and trains it, checkpointing into dir (resuming from it
 // when a checkpoint is there; no checkpoints when dir is empty).
-func Train(ctx context.Context, s Spec, dir string, callbacks ...nn.Callback) (*Prepared, *nn.History, error) {
+func Train(ctx context.Context, s Spec, dir string, callbacks ...train.Callback) (*Prepared, *train.History, error) {
 	p, err := Prepare(s)
 	if err != nil {
 		return nil, nil, err
@@ -86,12 +87,12 @@ func Train(ctx context.Context, s Spec, dir string, callbacks ...nn.Callback) (*
 
 // trainPrepared trains a prepared network (masks already applied),
 // checkpointing into dir.
-func trainPrepared(ctx context.Context, p *Prepared, dir string, callbacks []nn.Callback) (*nn.History, error) {
+func trainPrepared(ctx context.Context, p *Prepared, dir string, callbacks []train.Callback) (*train.History, error) {
 	cfg := p.Config
 	if dir != "" {
 		cfg.Checkpoint = filepath.Join(dir, "checkpoint.gob")
 	}
-	return nn.Train(ctx, p.Net, nn.Data{
+	return train.Run(ctx, p.Net, train.Data{
 		Train: p.Splits.Train, Val: p.Splits.Val, Test: p.Splits.Test, Augment: p.Splits.Augment,
 	}, cfg, callbacks...)
 }
@@ -99,7 +100,7 @@ func trainPrepared(ctx context.Context, p *Prepared, dir string, callbacks []nn.
 // trainMasked saves masks to dir/masks.bin, enforces them after every step
 // (pattern P3: θ and the optimizer state at pruned positions are zero) and
 // trains p: what every pruning pipeline and branch does with its mask.
-func trainMasked(ctx context.Context, p *Prepared, masks *prune.Masks, dir string, callbacks []nn.Callback) (*nn.History, error) {
+func trainMasked(ctx context.Context, p *Prepared, masks *prune.Masks, dir string, callbacks []train.Callback) (*train.History, error) {
 	if err := masks.Save(filepath.Join(dir, masksFile)); err != nil {
 		return nil, err
 	}
@@ -130,14 +131,14 @@ func loadData(d DatasetSpec, seed uint64) (*datasets.Splits, error) {
 	return sp, nil
 }
 
-func trainConfig(t TrainingSpec, seed uint64) (nn.TrainConfig, error) {
-	var c nn.TrainConfig
+func trainConfig(t TrainingSpec, seed uint64) (train.Config, error) {
+	var c train.Config
 	var err error
-	if c.Budget, err = nn.ParseStep(t.Steps); err != nil {
+	if c.Budget, err = train.ParseStep(t.Steps); err != nil {
 		return c, fmt.Errorf("training.steps: %w", err)
 	}
 	if t.EvalEvery != "" {
-		if c.EvalEvery, err = nn.ParseStep(t.EvalEvery); err != nil {
+		if c.EvalEvery, err = train.ParseStep(t.EvalEvery); err != nil {
 			return c, fmt.Errorf("training.eval_every: %w", err)
 		}
 	}
@@ -157,19 +158,19 @@ func trainConfig(t TrainingSpec, seed uint64) (nn.TrainConfig, error) {
 	}
 	// training.gamma has a default (0.1) so that a step schedule needs only
 	// milestones; the other schedules do not read it.
-	c.Schedule = nn.Schedule{Name: t.Schedule, MinLR: t.MinLR}
+	c.Schedule = train.Schedule{Name: t.Schedule, MinLR: t.MinLR}
 	if t.Schedule == "step" {
 		c.Schedule.Gamma = t.Gamma
 	}
 	for i, m := range t.Milestones {
-		st, err := nn.ParseStep(m)
+		st, err := train.ParseStep(m)
 		if err != nil {
 			return c, fmt.Errorf("training.milestones[%d]: %w", i, err)
 		}
 		c.Schedule.Milestones = append(c.Schedule.Milestones, st)
 	}
 	if t.Warmup != "" {
-		if c.Schedule.Warmup, err = nn.ParseStep(t.Warmup); err != nil {
+		if c.Schedule.Warmup, err = train.ParseStep(t.Warmup); err != nil {
 			return c, fmt.Errorf("training.warmup: %w", err)
 		}
 	}

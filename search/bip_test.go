@@ -9,6 +9,7 @@ import (
 
 	"github.com/prunebench/prunebench/nn"
 	_ "github.com/prunebench/prunebench/nn/native"
+	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/nn/zoo"
 )
 
@@ -240,7 +241,7 @@ func TestBiPFrozenUpperIsMaskedFinetuning(t *testing.T) {
 			}
 			net.Step(0.05)
 		}
-		if err := cb(&nn.Event{Phase: nn.AfterStep, Iter: it + 1, Net: a}); err != nil {
+		if err := cb(&train.Event{Phase: train.AfterStep, Iter: it + 1, Net: a}); err != nil {
 			t.Fatal(err)
 		}
 	}
