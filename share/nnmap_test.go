@@ -19,7 +19,7 @@ import (
 // Fill does not allocate.
 func TestMapAdapter(t *testing.T) {
 	ts := []Tensor{lin("fc1", 30, 40), conv("conv", 6, 5, 3), lin("fc2", 10, 30)}
-	for _, mapper := range MapperNames {
+	for _, mapper := range MapperNames() {
 		for _, scope := range ScopeNames {
 			mp := mustMapper(t, ts, Config{Mapper: mapper, Scope: scope, Ratio: 0.3, BlockK: 4, BlockN: 4, Seed: 3})
 			scales := []float64{0.5, 1.25, 2}
@@ -323,7 +323,7 @@ func BenchmarkSharedTrainStep(b *testing.B) {
 		run(b, net)
 	})
 	for _, c := range []int{10, 100} {
-		for _, mapper := range MapperNames {
+		for _, mapper := range MapperNames() {
 			b.Run(fmt.Sprintf("lenet-300-100/b60/%s-%dx", mapper, c), func(b *testing.B) {
 				net, _ := lenetShared(b, Config{Mapper: mapper, Ratio: 1 / float64(c), BlockK: 8, BlockN: 8, Seed: 10}, batch)
 				run(b, net)
