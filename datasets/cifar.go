@@ -29,6 +29,8 @@ var (
 // GraNet, BiP): pad 4 and random 32x32 crop, random horizontal flip.
 var CIFAR10Augment = Augment{PadCrop: 4, Flip: true}
 
+func init() { Register("cifar10", loadCIFAR10) }
+
 // loadCIFAR10 reads the binary batches from Options.Dir (or
 // $PRUNEBENCH_CIFAR10_DIR). Train is the 50,000 training images (batches 1
 // to 5, in that order) less a validation split of ValSize (default 5,000)

@@ -196,7 +196,7 @@ func TestLoadErrors(t *testing.T) {
 		o         Options
 		wantErr   string
 	}{
-		{"unknown", "imagenet", Options{}, `unknown data set "imagenet": want one of cifar10, mnist, modular, synthetic`},
+		{"unknown", "imagenet", Options{}, `unknown data set "imagenet"; want one of cifar10, mnist, modular, synthetic`},
 		{"syn shape", "synthetic", Options{Shape: []int{3, 0}}, "shape [3 0]"},
 		{"syn classes", "synthetic", Options{Classes: 1}, "classes = 1"},
 		{"syn negative size", "synthetic", Options{TrainSize: -5}, "train size = -5"},

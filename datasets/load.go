@@ -1,10 +1,6 @@
 package datasets
 
-import (
-	"fmt"
-	"slices"
-	"strings"
-)
+import "github.com/prunebench/prunebench/internal/registry"
 
 // Options configure Load. The zero value loads a data set with its defaults.
 // Fields a data set does not use are ignored.
@@ -51,33 +47,25 @@ type Options struct {
 	AllPairs      bool
 }
 
-// registry maps data set names to loaders: one registry per extension point,
-// as in open_lth.
-var registry = map[string]func(Options) (*Splits, error){
-	"mnist":     loadMNIST,
-	"cifar10":   loadCIFAR10,
-	"synthetic": loadSynthetic,
-	"modular":   loadModular,
-}
+// loaders are the data sets, one registry per extension point as in
+// open_lth; each data set's file registers its loader from init.
+var loaders = registry.New[func(Options) (*Splits, error)]("data set")
+
+// Register makes a data set loadable by name. It panics when the name is
+// empty or taken.
+func Register(name string, load func(Options) (*Splits, error)) { loaders.Register(name, load) }
 
 // Names returns the registered data set names, sorted.
-func Names() []string {
-	names := make([]string, 0, len(registry))
-	for n := range registry {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
+func Names() []string { return loaders.Names() }
 
-// Load loads the data set registered under name ("mnist", "cifar10",
-// "synthetic", "modular"; see Names) with its train, validation and test
-// splits and its training augmentation. Every bad input is an error that
-// names the data set, file or option at fault.
+// Load loads the data set registered under name (see Names) with its train,
+// validation and test splits and its training augmentation. Every bad input
+// is an error that names the data set, file or option at fault; an unknown
+// name is a *registry.UnknownError that lists the registered ones.
 func Load(name string, o Options) (*Splits, error) {
-	load, ok := registry[name]
-	if !ok {
-		return nil, fmt.Errorf("unknown data set %q: want one of %s", name, strings.Join(Names(), ", "))
+	load, err := loaders.Get(name)
+	if err != nil {
+		return nil, err
 	}
 	return load(o)
 }

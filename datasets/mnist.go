@@ -33,6 +33,8 @@ func idxPath(dir, name string) (string, error) {
 		dir, name, name, strings.Join(mnistFiles[:], ", "))
 }
 
+func init() { Register("mnist", loadMNIST) }
+
 // loadMNIST reads the MNIST idx files from Options.Dir, or from MNISTDir
 // when Dir is empty. Train is the 60,000 training images less a validation
 // split of ValSize (default 5,000) drawn with SplitSeed; Test the 10,000 test

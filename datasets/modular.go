@@ -13,6 +13,8 @@ const (
 	modDefaultFrac = 0.4
 )
 
+func init() { Register("modular", loadModular) }
+
 // loadModular builds the grokking task (a + b) mod p.
 //
 // Examples: by default the pairs (a, b) with a ≤ b, p(p+1)/2 of them (2,278

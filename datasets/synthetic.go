@@ -18,6 +18,8 @@ const (
 	synDefaultNoise   = 1.0
 )
 
+func init() { Register("synthetic", loadSynthetic) }
+
 // loadSynthetic generates a seeded classification set: class c has a mean
 // pattern mu_c with independent N(0, 1) entries, and an example of class c is
 // mu_c plus independent N(0, Noise²) noise per value. Labels cycle through the

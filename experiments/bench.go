@@ -6,13 +6,14 @@ import (
 
 	"github.com/prunebench/prunebench/datasets"
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 )
 
 // TimeSteps times steps training iterations (batch from the seeded loader,
 // Gradients, Step) of a prepared spec after warmup untimed ones, with no
 // evaluation. It is the loop Train runs, without the callbacks, so its time
 // is the engine's cost per step.
-func TimeSteps(p *Prepared, steps nn.Step, warmup int) (time.Duration, int, error) {
+func TimeSteps(p *Prepared, steps train.Step, warmup int) (time.Duration, int, error) {
 	c := p.Config
 	l, err := datasets.NewLoader(p.Splits.Train, c.BatchSize, c.DataSeed, p.Splits.Augment, c.DropLast)
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/prunebench/prunebench/datasets"
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
+	"github.com/prunebench/prunebench/nn/zoo"
 	"github.com/prunebench/prunebench/prune"
 )
 
@@ -48,10 +50,10 @@ var (
 		"pipelines": PipelineNames,
 		"backends":  nn.BackendNames,
 		"datasets":  datasets.Names,
-		"models":    nn.ModelNames,
+		"models":    zoo.Names,
 		"criteria":  prune.CriterionNames,
 		"inits":     func() []string { return nn.InitNames },
-		"schedules": func() []string { return nn.ScheduleNames },
+		"schedules": func() []string { return train.ScheduleNames },
 	}
 	placeholder = regexp.MustCompile(`\{[a-z_]+\}`)
 )

@@ -16,11 +16,12 @@ import (
 	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/internal/atomicfile"
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 )
 
-// Callback is a training callback (nn.Callback), re-exported so pipelines
+// Callback is a training callback (train.Callback), re-exported so pipelines
 // and the CLI need not import nn for it.
-type Callback = nn.Callback
+type Callback = train.Callback
 
 // Version is the prunebench version recorded with every result; the CLI
 // sets it from its build.
@@ -164,7 +165,7 @@ func readResult(path string) (results.Result, error) {
 // 1 for dense training), sparsity and compression from d, nonzero parameters
 // and FLOPs, bytes, and the test metrics at the early-stopping iteration and
 // at the end.
-func Measure(p *Prepared, h *nn.History, method string, density float64) results.Result {
+func Measure(p *Prepared, h *train.History, method string, density float64) results.Result {
 	arch := p.Arch
 	dense := nn.Count(arch)
 	values := func(name string) []float32 { return p.Net.Param(name).Values() }

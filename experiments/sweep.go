@@ -13,7 +13,7 @@ import (
 	"sync"
 
 	"github.com/prunebench/prunebench/experiments/results"
-	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -391,8 +391,8 @@ func runOne(ctx context.Context, i int, s Spec, store *results.Store, so SweepOp
 	if progress != nil {
 		// Progress counts replicates; a replicate's units share its slice.
 		opts.Watch = func(u UnitInfo) ([]Callback, func()) {
-			cb := func(e *nn.Event) error {
-				if e.Phase == nn.AfterStep {
+			cb := func(e *train.Event) error {
+				if e.Phase == train.AfterStep {
 					progress(i, (float64(u.Replicate)+float64(e.Iter)/float64(e.Total))/float64(u.Replicates))
 				}
 				return nil

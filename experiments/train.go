@@ -7,6 +7,8 @@ import (
 
 	"github.com/prunebench/prunebench/datasets"
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
+	"github.com/prunebench/prunebench/nn/zoo"
 )
 
 // Prepared is a spec resolved into the objects that train it.
@@ -15,7 +17,7 @@ type Prepared struct {
 	Splits *datasets.Splits
 	Arch   *nn.Arch
 	Net    nn.Net
-	Config nn.TrainConfig
+	Config train.Config
 	// Init is the initializer used (the spec's or the model's default).
 	Init string
 	// Backend is the spec's engine, looked up once: every net of the unit
@@ -32,14 +34,14 @@ func Prepare(s Spec) (*Prepared, error) {
 	if p.Splits, err = s.Dataset.Load(s.Seed); err != nil {
 		return nil, err
 	}
-	train := p.Splits.Train
-	if p.Arch, err = nn.BuildArch(s.Model.Name, nn.ModelOptions{
-		Input: train.Shape, Classes: train.Classes, Widths: s.Model.Widths,
+	trainSet := p.Splits.Train
+	if p.Arch, err = zoo.Build(s.Model.Name, zoo.Options{
+		Input: trainSet.Shape, Classes: trainSet.Classes, Widths: s.Model.Widths,
 		WidthMultiplier: s.Model.WidthMultiplier, Shortcut: s.Model.Shortcut,
 	}); err != nil {
 		return nil, fmt.Errorf("model: %w", err)
 	}
-	if err := p.Arch.CheckInput(s.Dataset.Name, train.Shape, train.Classes); err != nil {
+	if err := p.Arch.CheckInput(s.Dataset.Name, trainSet.Shape, trainSet.Classes); err != nil {
 		return nil, fmt.Errorf("model.name: %w", err)
 	}
 	if p.Config, err = s.Training.Config(s.Seed); err != nil {
@@ -53,7 +55,7 @@ func Prepare(s Spec) (*Prepared, error) {
 	}
 	p.Init = s.Model.Init
 	if p.Init == "" {
-		p.Init = nn.DefaultInit(s.Model.Name)
+		p.Init = zoo.DefaultInit(s.Model.Name)
 	}
 	if err := nn.Initialize(p.Net, p.Init, nn.NewRand(nn.SeedFor(s.Seed, nn.NSInit))); err != nil {
 		return nil, fmt.Errorf("model.init: %w", err)
@@ -74,7 +76,7 @@ func (p *Prepared) BuildNet(arch *nn.Arch, maxBatch int, temperature float64) (n
 }
 
 // ItersPerEpoch is the number of iterations of one epoch of the training
-// split under p.Config, as nn.Train counts them.
+// split under p.Config, as train.Run counts them.
 func (p *Prepared) ItersPerEpoch() (int, error) {
 	l, err := datasets.NewLoader(p.Splits.Train, p.Config.BatchSize, p.Config.DataSeed, p.Splits.Augment, p.Config.DropLast)
 	if err != nil {
@@ -85,7 +87,7 @@ func (p *Prepared) ItersPerEpoch() (int, error) {
 
 // Train prepares s and trains it, checkpointing into dir (resuming from it
 // when a checkpoint is there; no checkpoints when dir is empty).
-func Train(ctx context.Context, s Spec, dir string, callbacks ...nn.Callback) (*Prepared, *nn.History, error) {
+func Train(ctx context.Context, s Spec, dir string, callbacks ...train.Callback) (*Prepared, *train.History, error) {
 	p, err := Prepare(s)
 	if err != nil {
 		return nil, nil, err
@@ -97,12 +99,12 @@ func Train(ctx context.Context, s Spec, dir string, callbacks ...nn.Callback) (*
 // Train trains the prepared network (with whatever parametrization the
 // pipeline set on it) with the frozen training loop, checkpointing into dir
 // and resuming from it; no checkpoints when dir is empty.
-func (p *Prepared) Train(ctx context.Context, dir string, callbacks ...nn.Callback) (*nn.History, error) {
+func (p *Prepared) Train(ctx context.Context, dir string, callbacks ...train.Callback) (*train.History, error) {
 	cfg := p.Config
 	if dir != "" {
 		cfg.Checkpoint = filepath.Join(dir, "checkpoint.gob")
 	}
-	return nn.Train(ctx, p.Net, nn.Data{
+	return train.Run(ctx, p.Net, train.Data{
 		Train: p.Splits.Train, Val: p.Splits.Val, Test: p.Splits.Test, Augment: p.Splits.Augment,
 	}, cfg, callbacks...)
 }
@@ -134,14 +136,14 @@ func (d DatasetSpec) Load(seed uint64) (*datasets.Splits, error) {
 // Config resolves the training section into the training loop's
 // configuration, with the data order of the given master seed. Every error
 // names the key at fault.
-func (t TrainingSpec) Config(seed uint64) (nn.TrainConfig, error) {
-	var c nn.TrainConfig
+func (t TrainingSpec) Config(seed uint64) (train.Config, error) {
+	var c train.Config
 	var err error
-	if c.Budget, err = nn.ParseStep(t.Steps); err != nil {
+	if c.Budget, err = train.ParseStep(t.Steps); err != nil {
 		return c, fmt.Errorf("training.steps: %w", err)
 	}
 	if t.EvalEvery != "" {
-		if c.EvalEvery, err = nn.ParseStep(t.EvalEvery); err != nil {
+		if c.EvalEvery, err = train.ParseStep(t.EvalEvery); err != nil {
 			return c, fmt.Errorf("training.eval_every: %w", err)
 		}
 	}
@@ -161,19 +163,19 @@ func (t TrainingSpec) Config(seed uint64) (nn.TrainConfig, error) {
 	}
 	// training.gamma has a default (0.1) so that a step schedule needs only
 	// milestones; the other schedules do not read it.
-	c.Schedule = nn.Schedule{Name: t.Schedule, MinLR: t.MinLR}
+	c.Schedule = train.Schedule{Name: t.Schedule, MinLR: t.MinLR}
 	if t.Schedule == "step" {
 		c.Schedule.Gamma = t.Gamma
 	}
 	for i, m := range t.Milestones {
-		st, err := nn.ParseStep(m)
+		st, err := train.ParseStep(m)
 		if err != nil {
 			return c, fmt.Errorf("training.milestones[%d]: %w", i, err)
 		}
 		c.Schedule.Milestones = append(c.Schedule.Milestones, st)
 	}
 	if t.Warmup != "" {
-		if c.Schedule.Warmup, err = nn.ParseStep(t.Warmup); err != nil {
+		if c.Schedule.Warmup, err = train.ParseStep(t.Warmup); err != nil {
 			return c, fmt.Errorf("training.warmup: %w", err)
 		}
 	}

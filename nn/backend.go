@@ -2,8 +2,8 @@ package nn
 
 import (
 	"fmt"
-	"sort"
-	"sync"
+
+	"github.com/prunebench/prunebench/internal/registry"
 )
 
 // Batch is a minibatch: N examples in X (NCHW row-major, or N×D) and their
@@ -33,7 +33,7 @@ type Config struct {
 	Device string
 }
 
-// Backend builds Nets. Backends register themselves with Register.
+// Backend builds Nets. Backends register themselves with RegisterBackend.
 type Backend interface {
 	Name() string
 	// Build creates a Net with all parameters zero; initialize it with
@@ -99,40 +99,28 @@ type Net interface {
 	SetState(s *State) error
 }
 
-var (
-	registryMu sync.Mutex
-	backends   = map[string]Backend{}
-)
+// backends are the engines, registered by their packages' init functions.
+var backends = registry.New[Backend]("backend")
 
-// Register makes a backend available by name. It panics if the name is taken.
-func Register(b Backend) {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	if _, ok := backends[b.Name()]; ok {
-		panic("nn: backend " + b.Name() + " registered twice")
-	}
-	backends[b.Name()] = b
-}
+// RegisterBackend makes a backend available under name, normally b.Name();
+// an engine's package calls it from an init function. It panics when the
+// name is empty or taken.
+func RegisterBackend(name string, b Backend) { backends.Register(name, b) }
 
 // BackendNames lists the registered backends, sorted.
-func BackendNames() []string {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	names := make([]string, 0, len(backends))
-	for n := range backends {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func BackendNames() []string { return backends.Names() }
 
-// GetBackend returns the backend registered under name.
+// GetBackend returns the backend registered under name. An unknown name is
+// an error wrapping a *registry.UnknownError, which lists the registered
+// backends; while the torch engine is not among them, the error also says
+// that it needs the build tag "torch".
 func GetBackend(name string) (Backend, error) {
-	registryMu.Lock()
-	b, ok := backends[name]
-	registryMu.Unlock()
-	if !ok {
-		return nil, fmt.Errorf("backend %q: want one of %v (the torch engine needs the build tag \"torch\")", name, BackendNames())
+	b, err := backends.Get(name)
+	if err != nil {
+		if _, ok := backends.Lookup("torch"); !ok {
+			return nil, fmt.Errorf("%w (the torch engine needs the build tag \"torch\")", err)
+		}
+		return nil, err
 	}
 	return b, nil
 }

@@ -64,43 +64,6 @@ func negZero() float64 {
 	return -z
 }
 
-func TestCountNonzeroResidual(t *testing.T) {
-	a := mustBuild(t, "resnet20", ModelOptions{Shortcut: "B"})
-	dense := Count(a)
-	if nz := CountNonzero(a, func(string) []float32 { return nil }); !equalCounts(nz, dense) {
-		t.Errorf("CountNonzero with no values differs from Count")
-	}
-	// Zeroing the stage-2 projection (16→32, 1×1, stride 2, output 16×16)
-	// removes 512 parameters and 512·256 MACs; zeroing the first BN's shift
-	// removes 16 parameters and no FLOPs.
-	zero := map[string][]float32{
-		"layer2.0.shortcut.0.weight": make([]float32, 512),
-		"bn1.bias":                   make([]float32, 16),
-	}
-	nz := CountNonzero(a, func(n string) []float32 { return zero[n] })
-	if nz.Params != dense.Params-512-16 || nz.Prunable != dense.Prunable-512 || nz.FLOPs != dense.FLOPs-512*256 || nz.Bytes != 4*nz.Params {
-		t.Errorf("nonzero %+v vs dense params %d, prunable %d, FLOPs %d", nz, dense.Params, dense.Prunable, dense.FLOPs)
-	}
-	i := slices.IndexFunc(nz.Layers, func(l LayerCount) bool { return l.Layer == "layer2.0.shortcut.0" })
-	if i < 0 || nz.Layers[i] != (LayerCount{Layer: "layer2.0.shortcut.0"}) {
-		t.Errorf("shortcut layer count %v", nz.Layers)
-	}
-	// Layers appear in canonical order: the same order as Arch.Params.
-	var layers []string
-	for _, p := range a.Params() {
-		if len(layers) == 0 || layers[len(layers)-1] != p.Layer {
-			layers = append(layers, p.Layer)
-		}
-	}
-	var got []string
-	for _, l := range dense.Layers {
-		got = append(got, l.Layer)
-	}
-	if !slices.Equal(got, layers) {
-		t.Errorf("layer order %v, want %v", got, layers)
-	}
-}
-
 func TestCountNonzeroWrongLength(t *testing.T) {
 	defer func() {
 		if recover() == nil {

@@ -15,11 +15,11 @@
 //
 // # What lives here
 //
-// Besides the contract: the architecture zoo (BuildArch, ModelNames), initializers (applied
-// through Param.SetValues, so both engines start from identical weights),
-// optimizer and learning-rate schedule specifications, Step strings such as
-// "2ep100it", seeded random streams per namespace, parameter and FLOP
-// counting, checkpoints, and the frozen training loop with callbacks (Train).
+// Besides the contract: initializers (applied through Param.SetValues, so
+// both engines start from identical weights), optimizer specifications,
+// seeded random streams per namespace, and parameter and FLOP counting. The
+// architectures are in nn/zoo and the training loop, its learning-rate
+// schedules, Step strings such as "2ep100it" and checkpoints in nn/train.
 //
 // # Layout of tensors
 //

@@ -2,7 +2,6 @@ package nn
 
 import (
 	"math"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -118,95 +117,6 @@ func TestInitConvFans(t *testing.T) {
 	for _, v := range dst {
 		if math.Abs(float64(v)) > bound {
 			t.Fatalf("torch_default conv weight %v beyond 1/√288", v)
-		}
-	}
-}
-
-func TestInitializeRules(t *testing.T) {
-	a := mustBuild(t, "resnet20", ModelOptions{Input: []int{3, 8, 8}, Shortcut: "B"})
-	for _, scheme := range InitNames {
-		net := newFakeNet(a)
-		if err := Initialize(net, scheme, NewRand(7)); err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range net.Params() {
-			info, v := p.Info(), p.Values()
-			switch info.Kind {
-			case NormScale:
-				if slices.ContainsFunc(v, func(x float32) bool { return x != 1 }) {
-					t.Errorf("%s: %s not all 1", scheme, info.Name)
-				}
-			case NormShift:
-				if slices.ContainsFunc(v, func(x float32) bool { return x != 0 }) {
-					t.Errorf("%s: %s not all 0", scheme, info.Name)
-				}
-			case Bias:
-				nz := slices.ContainsFunc(v, func(x float32) bool { return x != 0 })
-				if scheme == "torch_default" {
-					bound := 1 / math.Sqrt(float64(info.FanIn))
-					if !nz || slices.ContainsFunc(v, func(x float32) bool { return math.Abs(float64(x)) > bound }) {
-						t.Errorf("%s: %s = %v, want U(±%v)", scheme, info.Name, v, bound)
-					}
-				} else if nz {
-					t.Errorf("%s: %s not zero", scheme, info.Name)
-				}
-			case Weight:
-				if !slices.ContainsFunc(v, func(x float32) bool { return x != 0 }) {
-					t.Errorf("%s: %s all zero", scheme, info.Name)
-				}
-			}
-		}
-	}
-}
-
-func TestInitializeDeterministicOrder(t *testing.T) {
-	a := mustBuild(t, "lenet5", ModelOptions{})
-	for _, scheme := range InitNames {
-		n1, n2, n3 := newFakeNet(a), newFakeNet(a), newFakeNet(a)
-		for _, c := range []struct {
-			n    *fakeNet
-			seed uint64
-		}{{n1, 42}, {n2, 42}, {n3, 43}} {
-			if err := Initialize(c.n, scheme, NewRand(c.seed)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		same, differ := true, false
-		for i := range n1.params {
-			same = same && slices.Equal(n1.params[i].Values(), n2.params[i].Values())
-			differ = differ || !slices.Equal(n1.params[i].Values(), n3.params[i].Values())
-		}
-		if !same {
-			t.Errorf("%s: the same seed gave different weights", scheme)
-		}
-		if !differ {
-			t.Errorf("%s: different seeds gave the same weights", scheme)
-		}
-		// The draws are InitTensor over the canonical order from one stream.
-		rng := NewRand(42)
-		for _, p := range n1.params {
-			want := make([]float32, p.Info().Size())
-			if err := InitTensor(want, p.Info(), scheme, rng); err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(p.Values(), want) {
-				t.Errorf("%s: %s is not the next draw of the stream", scheme, p.Info().Name)
-			}
-		}
-	}
-	// Zero biases draw nothing: fc4's weights under kaiming_normal follow
-	// fc3's directly in the stream.
-	net := newFakeNet(a)
-	if err := Initialize(net, "kaiming_normal", NewRand(5)); err != nil {
-		t.Fatal(err)
-	}
-	rng := NewRand(5)
-	for _, name := range []string{"conv1.weight", "conv2.weight", "fc3.weight", "fc4.weight"} {
-		info := net.Param(name).Info()
-		want := make([]float32, info.Size())
-		normal(want, math.Sqrt(2/float64(info.FanIn)), rng)
-		if !slices.Equal(net.Param(name).Values(), want) {
-			t.Errorf("kaiming_normal %s differs from consecutive draws", name)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/zoo"
 )
 
 // TestRounding pins specs/README.md §1.3: snap to the nearest multiple of ½
@@ -66,9 +67,9 @@ func TestKeepCountRat(t *testing.T) {
 	}
 }
 
-func pruneTestArch(t *testing.T, name string, o nn.ModelOptions) *nn.Arch {
+func pruneTestArch(t *testing.T, name string, o zoo.Options) *nn.Arch {
 	t.Helper()
-	a, err := nn.BuildArch(name, o)
+	a, err := zoo.Build(name, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,9 +77,9 @@ func pruneTestArch(t *testing.T, name string, o nn.ModelOptions) *nn.Arch {
 }
 
 func TestResolvePrunable(t *testing.T) {
-	lenet5 := pruneTestArch(t, "lenet5", nn.ModelOptions{}).Params()
+	lenet5 := pruneTestArch(t, "lenet5", zoo.Options{}).Params()
 	bn := true
-	conv2bn := pruneTestArch(t, "conv2", nn.ModelOptions{BatchNorm: &bn}).Params()
+	conv2bn := pruneTestArch(t, "conv2", zoo.Options{BatchNorm: &bn}).Params()
 	tests := []struct {
 		name             string
 		params           []nn.ParamInfo
@@ -203,7 +204,7 @@ func TestGlobalVersusLayerWise(t *testing.T) {
 }
 
 func TestDensityPlan(t *testing.T) {
-	set := pruneTestArch(t, "lenet-300-100", nn.ModelOptions{}).Params()
+	set := pruneTestArch(t, "lenet-300-100", zoo.Options{}).Params()
 	set, _ = ResolvePrunable(set, nil, nil)
 	tests := []struct {
 		name      string
@@ -259,7 +260,7 @@ func unitEqual(a, b Unit) bool { return a.Keep == b.Keep && slices.Equal(a.Tenso
 // (fc 20%, output at half rate) through RatePlan and Select: exact counts
 // of specs/lth.md §4.1, smallest magnitudes removed, masks monotone.
 func TestRatePlanLTH(t *testing.T) {
-	set, _ := ResolvePrunable(pruneTestArch(t, "lenet-300-100", nn.ModelOptions{}).Params(), nil, nil)
+	set, _ := ResolvePrunable(pruneTestArch(t, "lenet-300-100", zoo.Options{}).Params(), nil, nil)
 	ov := map[string]float64{"fc3.weight": 0.2 / 2}
 	scores := make([][]float32, len(set))
 	for i, p := range set {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/zoo"
 )
 
 func erkInfos(shapes map[string][]int, order ...string) []nn.ParamInfo {
@@ -98,7 +99,7 @@ func TestERKSpecVectors(t *testing.T) {
 		{"lenet5", 0.05, []float64{0.726116, 0.037477, 0.038063, 1}, 5e-7, []int{363, 937, 15_225, 5_000}},
 	}
 	for _, tc := range tests {
-		set, err := ResolvePrunable(pruneTestArch(t, tc.model, nn.ModelOptions{}).Params(), nil, nil)
+		set, err := ResolvePrunable(pruneTestArch(t, tc.model, zoo.Options{}).Params(), nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

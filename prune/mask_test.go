@@ -11,6 +11,7 @@ import (
 
 	"github.com/prunebench/prunebench/nn"
 	_ "github.com/prunebench/prunebench/nn/native"
+	"github.com/prunebench/prunebench/nn/zoo"
 )
 
 func TestMasksCounts(t *testing.T) {
@@ -59,7 +60,7 @@ func TestMasksCounts(t *testing.T) {
 }
 
 func TestMasksValidate(t *testing.T) {
-	params := pruneTestArch(t, "lenet-300-100", nn.ModelOptions{}).Params()
+	params := pruneTestArch(t, "lenet-300-100", zoo.Options{}).Params()
 	set, _ := ResolvePrunable(params, nil, nil)
 	good := NewMasks(set)
 	if err := good.Validate(params); err != nil {
@@ -180,7 +181,7 @@ func (f *fakeNet) SetParametrization(name string, p nn.Parametrization) error {
 }
 
 func TestMasksApplyFake(t *testing.T) {
-	arch := pruneTestArch(t, "lenet-300-100", nn.ModelOptions{})
+	arch := pruneTestArch(t, "lenet-300-100", zoo.Options{})
 	set, _ := ResolvePrunable(arch.Params(), nil, []string{"fc3.weight"})
 	m := NewMasks(set)
 	m.M["fc2.weight"][5] = 0
@@ -221,7 +222,7 @@ func TestMasksApplyNative(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	arch := pruneTestArch(t, "mlp", nn.ModelOptions{Input: []int{4}, Widths: []int{3}, Classes: 2})
+	arch := pruneTestArch(t, "mlp", zoo.Options{Input: []int{4}, Widths: []int{3}, Classes: 2})
 	net, err := b.Build(nn.Config{Arch: arch, MaxBatch: 1})
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 )
 
 // TestPruneRegrowByHand is a hand-computed prune-and-regrow on 8 entries,
@@ -276,7 +277,7 @@ func TestGradualTrajectory(t *testing.T) {
 			s.InitDensity, s.FinalDensity = 0.5, 0.1
 			s.InitPruneEpoch, s.FinalPruneEpoch = tc.initEpoch, "8ep"
 			s.UpdateFrequency = 10
-			g, err := s.Resolve(11, nn.MustParseStep("16ep"))
+			g, err := s.Resolve(11, train.MustParseStep("16ep"))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 )
 
 // GradualKey is the config section that GradualSpec's error messages name
@@ -57,7 +57,7 @@ func ParseGradualMethod(s string) (GradualMethod, error) {
 const GraNetDeathRateMin = 0.005
 
 // GradualSpec is a GMP / GraNet / DST schedule as a config states it. Points
-// in training are nn.Step strings ("80ep", "1000it", "2ep100it"), resolved
+// in training are train.Step strings ("80ep", "1000it", "2ep100it"), resolved
 // with the iterations per epoch I by Resolve. Comments give the config
 // field (GradualKey) and the notation of specs/granet.md §1.
 //
@@ -165,7 +165,7 @@ type GradualSchedule struct {
 // ends after the budget, a window with no pruning update (n ≤ 0, or no
 // multiple of ΔT in it), ΔT < 1 or ΔT ≥ T, a death rate outside [0, 1),
 // η_min outside [0, r_0].
-func (s GradualSpec) Resolve(itersPerEpoch int, budget nn.Step) (*GradualSchedule, error) {
+func (s GradualSpec) Resolve(itersPerEpoch int, budget train.Step) (*GradualSchedule, error) {
 	k := func(f string) string { return GradualKey + "." + f }
 	if itersPerEpoch < 1 {
 		return nil, fmt.Errorf("%s: %d iterations per epoch, want ≥ 1", GradualKey, itersPerEpoch)
@@ -230,7 +230,7 @@ func (s GradualSpec) Resolve(itersPerEpoch int, budget nn.Step) (*GradualSchedul
 // 20ep, or 600it in 500it). A window error that depends on I (110ep in a
 // budget of 5000it) is left to Resolve, which is the complete check and must
 // still run once I is known, before training starts.
-func (s GradualSpec) Check(budget nn.Step) error {
+func (s GradualSpec) Check(budget train.Step) error {
 	k := func(f string) string { return GradualKey + "." + f }
 	if err := s.checkFields(); err != nil {
 		return err
@@ -263,7 +263,7 @@ func (s GradualSpec) Check(budget nn.Step) error {
 // alwaysAtLeast reports whether a.Iters(I) − b.Iters(I) ≥ margin for every
 // I ≥ 1: the difference is linear in I, so it holds iff it holds at I = 1
 // and the slope is not negative.
-func alwaysAtLeast(a, b nn.Step, margin int) bool {
+func alwaysAtLeast(a, b train.Step, margin int) bool {
 	slope := a.Epochs - b.Epochs
 	return slope >= 0 && slope+a.Iterations-b.Iterations >= margin
 }
@@ -307,7 +307,7 @@ func (s GradualSpec) checkFields() error {
 }
 
 // window parses the pruning window's steps.
-func (s GradualSpec) window() (start, end nn.Step, err error) {
+func (s GradualSpec) window() (start, end train.Step, err error) {
 	if start, err = parseWindowStep(GradualKey+".init_prune_epoch", s.InitPruneEpoch, "0ep"); err != nil {
 		return
 	}
@@ -315,16 +315,16 @@ func (s GradualSpec) window() (start, end nn.Step, err error) {
 	return
 }
 
-func parseWindowStep(field, v, def string) (nn.Step, error) {
+func parseWindowStep(field, v, def string) (train.Step, error) {
 	if v == "" {
 		if def == "" {
-			return nn.Step{}, fmt.Errorf("%s is required: the end of the pruning window, a step such as \"80ep\"", field)
+			return train.Step{}, fmt.Errorf("%s is required: the end of the pruning window, a step such as \"80ep\"", field)
 		}
 		v = def
 	}
-	st, err := nn.ParseStep(v)
+	st, err := train.ParseStep(v)
 	if err != nil {
-		return nn.Step{}, fmt.Errorf("%s: %w", field, err)
+		return train.Step{}, fmt.Errorf("%s: %w", field, err)
 	}
 	return st, nil
 }

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 )
 
 func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
@@ -18,7 +18,7 @@ func cifarGraNet(t *testing.T) *GradualSchedule {
 	s.InitDensity, s.FinalDensity = 0.5, 0.1
 	s.FinalPruneEpoch = "80ep"
 	s.UpdateFrequency = 1000
-	g, err := s.Resolve(352, nn.MustParseStep("160ep"))
+	g, err := s.Resolve(352, train.MustParseStep("160ep"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestGradualWindows(t *testing.T) {
 	} {
 		s := GradualSpec{Method: tc.method, InitDensity: tc.di, FinalDensity: tc.df, GradualSettings: GradualSettings{InitPruneEpoch: tc.start, FinalPruneEpoch: tc.end,
 			UpdateFrequency: tc.every, PruneRate: 0.5, DeathRateMin: GraNetDeathRateMin}}
-		g, err := s.Resolve(10, nn.MustParseStep(tc.budget))
+		g, err := s.Resolve(10, train.MustParseStep(tc.budget))
 		if err != nil {
 			t.Errorf("%s: %v", tc.desc, err)
 			continue
@@ -233,7 +233,7 @@ func TestGradualWindows(t *testing.T) {
 // (specs/granet.md §10.1): round(N · density_j) after every pruning update.
 func TestGradualKeepCounts(t *testing.T) {
 	s := GradualSpec{Method: GradualGMP, InitDensity: 1, FinalDensity: 0.1, GradualSettings: GradualSettings{FinalPruneEpoch: "10ep", UpdateFrequency: 10}}
-	g, err := s.Resolve(10, nn.MustParseStep("20ep"))
+	g, err := s.Resolve(10, train.MustParseStep("20ep"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +251,7 @@ func TestGradualKeepCounts(t *testing.T) {
 		t.Errorf("dense GMP warns: %v", w)
 	}
 	s.InitDensity = 0.5
-	g, _ = s.Resolve(10, nn.MustParseStep("20ep"))
+	g, _ = s.Resolve(10, train.MustParseStep("20ep"))
 	if w := g.Warnings(); len(w) != 1 {
 		t.Errorf("GMP from d_i = 0.5: warnings %v, want one", w)
 	}
@@ -266,7 +266,7 @@ func TestGradualErrors(t *testing.T) {
 		s.InitDensity, s.FinalDensity, s.FinalPruneEpoch, s.UpdateFrequency = 1, 0.1, "80ep", 1000
 		return s
 	}
-	if _, err := base().Resolve(352, nn.MustParseStep("160ep")); err != nil {
+	if _, err := base().Resolve(352, train.MustParseStep("160ep")); err != nil {
 		t.Fatalf("base spec: %v", err)
 	}
 	for _, tc := range []struct {
@@ -313,18 +313,18 @@ func TestGradualErrors(t *testing.T) {
 		if tc.ipe != 0 {
 			ipe = tc.ipe
 		}
-		_, err := s.Resolve(ipe, nn.MustParseStep(budget))
+		_, err := s.Resolve(ipe, train.MustParseStep(budget))
 		schedWantErr(t, tc.desc, err, tc.parts...)
 	}
 	// GMP ignores the death rate; DST ignores the window and a zero final density.
 	s := base()
 	s.Method, s.PruneRate = GradualGMP, 3
-	if _, err := s.Resolve(352, nn.MustParseStep("160ep")); err != nil {
+	if _, err := s.Resolve(352, train.MustParseStep("160ep")); err != nil {
 		t.Errorf("GMP with an unused death rate: %v", err)
 	}
 	s = base()
 	s.Method, s.InitDensity, s.FinalDensity, s.FinalPruneEpoch = GradualDST, 0.1, 0, "900ep"
-	if g, err := s.Resolve(352, nn.MustParseStep("160ep")); err != nil || g.FinalDensity != 0.1 || len(g.PruneSteps()) != 0 {
+	if g, err := s.Resolve(352, train.MustParseStep("160ep")); err != nil || g.FinalDensity != 0.1 || len(g.PruneSteps()) != 0 {
 		t.Errorf("DST: %+v, %v", g, err)
 	}
 	for i, n := range gradualMethodNames {
@@ -377,7 +377,7 @@ func TestGradualCheck(t *testing.T) {
 	} {
 		s := base()
 		tc.edit(&s)
-		budget := nn.MustParseStep(tc.budget)
+		budget := train.MustParseStep(tc.budget)
 		err := s.Check(budget)
 		if tc.parts == nil {
 			if err != nil {

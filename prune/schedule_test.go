@@ -7,13 +7,14 @@ import (
 	"testing"
 
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/zoo"
 )
 
 // schedPrunable returns the default prunable tensors (weights of linear and
 // convolutional layers) of a zoo model, in canonical order.
 func schedPrunable(t *testing.T, model string) []nn.ParamInfo {
 	t.Helper()
-	a, err := nn.BuildArch(model, nn.ModelOptions{})
+	a, err := zoo.Build(model, zoo.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/nn/nntest"
+	"github.com/prunebench/prunebench/nn/zoo"
 )
 
 // chainArch is the two-layer linear chain of specs/pai.md §4: 3 inputs,
@@ -337,12 +338,12 @@ func TestSynFlowRescaling(t *testing.T) {
 	// trunk grows beyond what centering can hold, an error that names
 	// float32.
 	zoo := func(t *testing.T, model string) (nn.Net, []nn.ParamInfo) {
-		arch, err := nn.BuildArch(model, nn.ModelOptions{Input: []int{3, 32, 32}, Classes: 10})
+		arch, err := zoo.Build(model, zoo.Options{Input: []int{3, 32, 32}, Classes: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
 		net := buildNative(t, arch, 0, 1)
-		if err := nn.Initialize(net, nn.DefaultInit(model), nntest.NewRand(19)); err != nil {
+		if err := nn.Initialize(net, zoo.DefaultInit(model), nntest.NewRand(19)); err != nil {
 			t.Fatal(err)
 		}
 		return net, prunableSet(t, arch)

@@ -3,7 +3,7 @@
 
 Prints one line per case, "case seconds", for scripts/bench_torch.sh to set
 against prunebench's own timings measured in the same run. The models mirror
-prunebench's zoo (nn/zoo_*.go): LeNet-300-100, LeNet-5-Caffe with a ReLU after
+prunebench's zoo (nn/zoo/*.go): LeNet-300-100, LeNet-5-Caffe with a ReLU after
 each conv and after fc3, and the option-A CIFAR ResNet-20.
 """
 import argparse

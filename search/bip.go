@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 )
 
 // BiP is the upper level of BiP (specs/bip.md): a score tensor s per
@@ -137,7 +138,7 @@ func (c BiPConfig) Validate() error {
 		return fmt.Errorf("bip search of %d iterations: want at least 1", c.Iterations)
 	}
 	if c.Steps != "" {
-		if _, err := nn.ParseStep(c.Steps); err != nil {
+		if _, err := train.ParseStep(c.Steps); err != nil {
 			return fmt.Errorf("bip.steps: %w", err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/zoo"
 )
 
 // BenchmarkBiPScoreStep times BiP's upper level on LeNet-300-100 at batch
@@ -14,7 +15,7 @@ import (
 func BenchmarkBiPScoreStep(b *testing.B) {
 	for _, k := range []float64{0.2, 0.02} {
 		b.Run(fmt.Sprint("k=", k), func(b *testing.B) {
-			arch, err := nn.BuildArch("lenet-300-100", nn.ModelOptions{})
+			arch, err := zoo.Build("lenet-300-100", zoo.Options{})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -1,9 +1,12 @@
 package search
 
-import "github.com/prunebench/prunebench/nn"
+import (
+	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
+)
 
 // Callback runs BiP's upper level inside the frozen training loop: after
-// the loop's θ-step on its batch B1 (nn.AfterStep of iteration it), it takes
+// the loop's θ-step on its batch B1 (train.AfterStep of iteration it), it takes
 // the upper batch B2 of the same iteration from upper (an independently
 // shuffled stream over the training split, specs/bip.md §2), computes the
 // dense gradients there at the installed mask, and takes one score step. In
@@ -14,9 +17,9 @@ import "github.com/prunebench/prunebench/nn"
 // Batch-norm parameters are trained by the θ-step only: the score step
 // updates nothing but the scores (and, in reference mode, θ through the
 // aliasing).
-func (b *BiP) Callback(upper func(it int) nn.Batch) nn.Callback {
-	return func(e *nn.Event) error {
-		if e.Phase != nn.AfterStep {
+func (b *BiP) Callback(upper func(it int) nn.Batch) train.Callback {
+	return func(e *train.Event) error {
+		if e.Phase != train.AfterStep {
 			return nil
 		}
 		it := e.Iter - 1

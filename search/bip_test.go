@@ -9,12 +9,14 @@ import (
 
 	"github.com/prunebench/prunebench/nn"
 	_ "github.com/prunebench/prunebench/nn/native"
+	"github.com/prunebench/prunebench/nn/train"
+	"github.com/prunebench/prunebench/nn/zoo"
 )
 
 // tinyNet builds a native MLP in→hidden→classes with seeded weights.
 func tinyNet(t *testing.T, in, hidden, classes int, seed uint64) nn.Net {
 	t.Helper()
-	arch, err := nn.BuildArch("mlp", nn.ModelOptions{Input: []int{in}, Widths: []int{hidden}, Classes: classes})
+	arch, err := zoo.Build("mlp", zoo.Options{Input: []int{in}, Widths: []int{hidden}, Classes: classes})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +248,7 @@ func TestBiPFrozenUpperIsMaskedFinetuning(t *testing.T) {
 			}
 			net.Step(0.05)
 		}
-		if err := cb(&nn.Event{Phase: nn.AfterStep, Iter: it + 1, Net: a}); err != nil {
+		if err := cb(&train.Event{Phase: train.AfterStep, Iter: it + 1, Net: a}); err != nil {
 			t.Fatal(err)
 		}
 	}

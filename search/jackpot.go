@@ -6,7 +6,7 @@ import (
 	"math"
 	"slices"
 
-	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/prune"
 )
 
@@ -112,7 +112,7 @@ func DefaultJackpotConfig() JackpotConfig {
 // Validate checks the ranges. Messages start with the field's key ("lr =
 // ..."), so callers can prefix the section of their config.
 func (c JackpotConfig) Validate() error {
-	if _, err := nn.ParseStep(c.Steps); err != nil {
+	if _, err := train.ParseStep(c.Steps); err != nil {
 		return fmt.Errorf("steps: %w", err)
 	}
 	if c.BatchSize < 1 {

@@ -6,9 +6,10 @@ import (
 	"slices"
 
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 )
 
-// How a jackpot search runs inside the frozen training loop (nn.Train):
+// How a jackpot search runs inside the frozen training loop (train.Run):
 //
 //   - FreezeWeights makes the loop's own optimizer a no-op on θ (plain SGD,
 //     learning rate 0, no momentum, no weight decay), so every weight, bias
@@ -26,14 +27,14 @@ import (
 // the checkpoint (SaveState) and the callback refuses to continue from a
 // state whose step count differs from the loop's iteration.
 
-// FreezeWeights sets cfg's optimizer and learning rate so that nn.Train
+// FreezeWeights sets cfg's optimizer and learning rate so that train.Run
 // leaves θ unchanged: SGD with learning rate 0, no momentum and no weight
 // decay (θ ← θ − 0·g is θ for every finite g; no optimizer state is kept).
-func FreezeWeights(cfg *nn.TrainConfig) {
+func FreezeWeights(cfg *train.Config) {
 	cfg.LR = 0
 	cfg.Optimizer = nn.SGD(0, 0)
-	cfg.Schedule = nn.Schedule{}
-	cfg.Start = nn.Step{}
+	cfg.Schedule = train.Schedule{}
+	cfg.Start = train.Step{}
 }
 
 // Install sets the current masks on net: nn.Masked with MaskedForward for
@@ -59,18 +60,18 @@ func (j *Jackpot) checkInstalled(net nn.Net) error {
 	return nil
 }
 
-// Callback returns the nn.Train callback of the search: at AfterGradients of
+// Callback returns the train.Run callback of the search: at AfterGradients of
 // iteration it (epoch e = it / I of E = total / I epochs, I iterations per
 // epoch), one Update at learning rate JackpotScoreLR(LR, e, E) and restriction
 // rate RestrictionRate(e, E), then the changed masks are installed. It
 // fails when the search state and the loop disagree on the iteration (a
 // search state saved at another point than the checkpoint).
-func (j *Jackpot) Callback() nn.Callback {
+func (j *Jackpot) Callback() train.Callback {
 	checked := false
 	theta := make([][]float32, len(j.Names))
 	grad := make([][]float32, len(j.Names))
-	return func(e *nn.Event) error {
-		if e.Phase != nn.AfterGradients {
+	return func(e *train.Event) error {
+		if e.Phase != train.AfterGradients {
 			return nil
 		}
 		if !checked {

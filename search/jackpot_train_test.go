@@ -9,6 +9,7 @@ import (
 	"github.com/prunebench/prunebench/datasets"
 	"github.com/prunebench/prunebench/nn"
 	_ "github.com/prunebench/prunebench/nn/native"
+	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/prune"
 )
 
@@ -42,13 +43,13 @@ func jackpotNet(t *testing.T, batch int) nn.Net {
 	return net
 }
 
-func jackpotData(t *testing.T) nn.Data {
+func jackpotData(t *testing.T) train.Data {
 	t.Helper()
 	sp, err := datasets.Load("synthetic", datasets.Options{Shape: []int{6}, Classes: 3, TrainSize: 64, TestSize: 24, ValSize: 16, Seed: 7, SplitSeed: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return nn.Data{Train: sp.Train, Val: sp.Val, Test: sp.Test}
+	return train.Data{Train: sp.Train, Val: sp.Val, Test: sp.Test}
 }
 
 // TestMagnitudeMasks computes the starting masks of two tensors by hand:
@@ -95,7 +96,7 @@ func TestMagnitudeMasks(t *testing.T) {
 	}
 }
 
-// TestSearchFrozen runs a search inside nn.Train on a net with batch norm:
+// TestSearchFrozen runs a search inside train.Run on a net with batch norm:
 // after every step every searched tensor keeps exactly its count and the
 // net forwards the search's masks; afterwards every weight, bias and
 // batch-norm scale and shift is bit-identical to before, the running
@@ -120,11 +121,11 @@ func TestSearchFrozen(t *testing.T) {
 	if err := j.Install(net); err != nil {
 		t.Fatal(err)
 	}
-	tc := nn.TrainConfig{Budget: nn.MustParseStep("4ep"), BatchSize: 8, EvalEvery: nn.MustParseStep("5it"), DataSeed: 3}
+	tc := train.Config{Budget: train.MustParseStep("4ep"), BatchSize: 8, EvalEvery: train.MustParseStep("5it"), DataSeed: 3}
 	FreezeWeights(&tc)
 	swaps := 0
-	check := func(e *nn.Event) error {
-		if e.Phase != nn.AfterStep {
+	check := func(e *train.Event) error {
+		if e.Phase != train.AfterStep {
 			return nil
 		}
 		for i, name := range j.Names {
@@ -136,7 +137,7 @@ func TestSearchFrozen(t *testing.T) {
 		}
 		return nil
 	}
-	if _, err := nn.Train(context.Background(), net, data, tc, j.Callback(), check); err != nil {
+	if _, err := train.Run(context.Background(), net, data, tc, j.Callback(), check); err != nil {
 		t.Fatal(err)
 	}
 	if err := frozen.Check(net); err != nil {
@@ -177,9 +178,9 @@ func TestCallbackRefusesOtherIteration(t *testing.T) {
 		t.Fatal(err)
 	}
 	j.Iter = 3
-	tc := nn.TrainConfig{Budget: nn.MustParseStep("1ep"), BatchSize: 8}
+	tc := train.Config{Budget: train.MustParseStep("1ep"), BatchSize: 8}
 	FreezeWeights(&tc)
-	_, err := nn.Train(context.Background(), net, jackpotData(t), tc, j.Callback())
+	_, err := train.Run(context.Background(), net, jackpotData(t), tc, j.Callback())
 	if err == nil || !strings.Contains(err.Error(), "3 score steps but training is at iteration 0") {
 		t.Errorf("error %v", err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prunebench/prunebench/nn"
 	_ "github.com/prunebench/prunebench/nn/native"
+	"github.com/prunebench/prunebench/nn/zoo"
 )
 
 // newNet builds arch on the native engine, initializes it from seed and
@@ -96,12 +97,12 @@ func layerLogits(t *testing.T, net nn.Net, b nn.Batch) []float32 {
 func TestRebuildEquivalence(t *testing.T) {
 	cases := []struct {
 		model  string
-		o      nn.ModelOptions
+		o      zoo.Options
 		remove []string
 	}{
-		{"resmlp", nn.ModelOptions{Input: []int{1, 4, 4}, Classes: 3, Widths: []int{6, 8, 5}}, []string{"layer1.1", "layer1.3", "layer2.4", "layer3.2"}},
-		{"resnet20", nn.ModelOptions{Input: []int{3, 8, 8}, Classes: 4, WidthMultiplier: 0.25}, []string{"layer1.1", "layer2.2", "layer3.1"}},
-		{"resnet20", nn.ModelOptions{Input: []int{3, 8, 8}, Classes: 4, WidthMultiplier: 0.25, Shortcut: "B"}, []string{"layer1.2", "layer3.2"}},
+		{"resmlp", zoo.Options{Input: []int{1, 4, 4}, Classes: 3, Widths: []int{6, 8, 5}}, []string{"layer1.1", "layer1.3", "layer2.4", "layer3.2"}},
+		{"resnet20", zoo.Options{Input: []int{3, 8, 8}, Classes: 4, WidthMultiplier: 0.25}, []string{"layer1.1", "layer2.2", "layer3.1"}},
+		{"resnet20", zoo.Options{Input: []int{3, 8, 8}, Classes: 4, WidthMultiplier: 0.25, Shortcut: "B"}, []string{"layer1.2", "layer3.2"}},
 	}
 	for _, tc := range cases {
 		arch := layerArch(t, tc.model, tc.o)

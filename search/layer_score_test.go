@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/zoo"
 	"github.com/prunebench/prunebench/prune"
 )
 
@@ -35,7 +36,7 @@ func layerConstScores(bs *Blocks, v map[string]float32) map[string][]float32 {
 // sum gives 8 < 16 and removes layer1.1; mean gives 1 > 0.5 and removes
 // layer2.1.
 func TestAggregation(t *testing.T) {
-	bs := layerBlocks(t, layerArch(t, "resmlp", nn.ModelOptions{Input: []int{3}, Classes: 2, Widths: []int{2, 4}}))
+	bs := layerBlocks(t, layerArch(t, "resmlp", zoo.Options{Input: []int{3}, Classes: 2, Widths: []int{2, 4}}))
 	v := map[string]float32{}
 	for _, b := range bs.Blocks {
 		v[b.Name] = 2
@@ -77,7 +78,7 @@ func (f fakeCriterion) Scores(ctx prune.ScoreContext) ([][]float32, error) {
 // (θ ⊙ Hg for GraSP), so the block with the most negative aggregate goes
 // first, not the one with the largest magnitude.
 func TestGraSPOrientation(t *testing.T) {
-	bs := layerBlocks(t, layerArch(t, "resmlp", nn.ModelOptions{Input: []int{3}, Classes: 2, Widths: []int{2, 2}}))
+	bs := layerBlocks(t, layerArch(t, "resmlp", zoo.Options{Input: []int{3}, Classes: 2, Widths: []int{2, 2}}))
 	v := map[string]float32{"layer1.2": -0.5, "layer2.3": 3, "layer1.4": -0.25}
 	s, err := ScoreBlocksAtInit(prune.ScoreContext{}, fakeCriterion{layerConstScores(bs, v)}, bs, AggSum)
 	if err != nil {
@@ -97,7 +98,7 @@ func TestGraSPOrientation(t *testing.T) {
 // and each block score is the sum of the criterion's weight scores over
 // the block's two weight tensors.
 func TestScoreAtInitEngine(t *testing.T) {
-	arch := layerArch(t, "resmlp", nn.ModelOptions{Input: []int{6}, Classes: 3, Widths: []int{4, 6}})
+	arch := layerArch(t, "resmlp", zoo.Options{Input: []int{6}, Classes: 3, Widths: []int{4, 6}})
 	bs := layerBlocks(t, arch)
 	batch := layerBatch(arch, 12, 1)
 	for _, crit := range []string{"grasp", "snip"} {

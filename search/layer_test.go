@@ -8,11 +8,12 @@ import (
 	"testing"
 
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/zoo"
 )
 
-func layerArch(t *testing.T, name string, o nn.ModelOptions) *nn.Arch {
+func layerArch(t *testing.T, name string, o zoo.Options) *nn.Arch {
 	t.Helper()
-	a, err := nn.BuildArch(name, o)
+	a, err := zoo.Build(name, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,16 +37,16 @@ func layerBlocks(t *testing.T, a *nn.Arch) *Blocks {
 func TestRemovability(t *testing.T) {
 	cases := []struct {
 		model                  string
-		o                      nn.ModelOptions
+		o                      zoo.Options
 		b, candidates, maximum int
 		strictCand, strictMax  int
 	}{
-		{"resnet20", nn.ModelOptions{}, 3, 6, 3, 4, 3},
-		{"resnet20", nn.ModelOptions{Shortcut: "B"}, 3, 6, 3, 4, 3},
-		{"resnet32", nn.ModelOptions{}, 5, 12, 9, 10, 9},
-		{"resnet56", nn.ModelOptions{}, 9, 24, 21, 22, 21},
-		{"resmlp", nn.ModelOptions{}, 5, 12, 9, 10, 9},
-		{"resmlp", nn.ModelOptions{Widths: []int{8, 8, 8}}, 5, 12, 9, 10, 9},
+		{"resnet20", zoo.Options{}, 3, 6, 3, 4, 3},
+		{"resnet20", zoo.Options{Shortcut: "B"}, 3, 6, 3, 4, 3},
+		{"resnet32", zoo.Options{}, 5, 12, 9, 10, 9},
+		{"resnet56", zoo.Options{}, 9, 24, 21, 22, 21},
+		{"resmlp", zoo.Options{}, 5, 12, 9, 10, 9},
+		{"resmlp", zoo.Options{Widths: []int{8, 8, 8}}, 5, 12, 9, 10, 9},
 	}
 	for _, tc := range cases {
 		bs := layerBlocks(t, layerArch(t, tc.model, tc.o))
@@ -95,7 +96,7 @@ func TestRemovability(t *testing.T) {
 // are both in stage 1; the second is skipped because stage 1 is then at
 // its minimum of 2 blocks, and the third lowest (stage 3) goes instead.
 func TestGreedySkip(t *testing.T) {
-	bs := layerBlocks(t, layerArch(t, "resnet20", nn.ModelOptions{}))
+	bs := layerBlocks(t, layerArch(t, "resnet20", zoo.Options{}))
 	// blocks: layer1.0 1.1 1.2 2.0 2.1 2.2 3.0 3.1 3.2
 	scores := []float64{-9, 0.1, 0.2, -9, 0.9, 0.8, -9, 0.3, 0.5}
 	got, err := bs.SelectRemoval(scores, 2, RemovableUtility)
@@ -118,7 +119,7 @@ func TestGreedySkip(t *testing.T) {
 }
 
 func TestLayerBadInput(t *testing.T) {
-	bs := layerBlocks(t, layerArch(t, "resnet20", nn.ModelOptions{}))
+	bs := layerBlocks(t, layerArch(t, "resnet20", zoo.Options{}))
 	scores := make([]float64, 9)
 	if _, err := bs.SelectRemoval(scores, 4, RemovableUtility); err == nil || !strings.Contains(err.Error(), "asked to remove 4 blocks, only 3 removable") {
 		t.Errorf("p = 4 on ResNet-20: %v", err)
@@ -137,7 +138,7 @@ func TestLayerBadInput(t *testing.T) {
 		t.Errorf("NaN score: %v", err)
 	}
 	for _, m := range []string{"lenet5", "mlp", "vgg11"} {
-		if _, err := FindBlocks(layerArch(t, m, nn.ModelOptions{})); !errors.Is(err, ErrNoBlocks) || !strings.Contains(err.Error(), m) {
+		if _, err := FindBlocks(layerArch(t, m, zoo.Options{})); !errors.Is(err, ErrNoBlocks) || !strings.Contains(err.Error(), m) {
 			t.Errorf("%s: %v, want ErrNoBlocks naming the model", m, err)
 		}
 	}
@@ -153,7 +154,7 @@ func TestLayerBadInput(t *testing.T) {
 // every stage is ResNet-20, layer for layer and name for name; without
 // layer1.1 the later blocks of stage 1 move up one position.
 func TestRebuildIsSmallerZooModel(t *testing.T) {
-	bs := layerBlocks(t, layerArch(t, "resnet32", nn.ModelOptions{}))
+	bs := layerBlocks(t, layerArch(t, "resnet32", zoo.Options{}))
 	var remove []int
 	for _, st := range bs.Stages {
 		remove = append(remove, st[3], st[4])
@@ -162,7 +163,7 @@ func TestRebuildIsSmallerZooModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := layerArch(t, "resnet20", nn.ModelOptions{})
+	want := layerArch(t, "resnet20", zoo.Options{})
 	if !reflect.DeepEqual(r.Arch.Layers, want.Layers) {
 		t.Error("ResNet-32 without blocks 3, 4 of each stage is not ResNet-20")
 	}
@@ -208,7 +209,7 @@ func TestFLOPReductions(t *testing.T) {
 		{"resnet56", 125_485_696, []int{3, 4, 5, 12}, []float64{11.28, 15.04, 18.80, 45.12}},
 	}
 	for _, tc := range cases {
-		bs := layerBlocks(t, layerArch(t, tc.model, nn.ModelOptions{}))
+		bs := layerBlocks(t, layerArch(t, tc.model, zoo.Options{}))
 		if got := nn.Count(bs.Arch).FLOPs; got != tc.total {
 			t.Errorf("%s FLOPs %d, want %d", tc.model, got, tc.total)
 		}

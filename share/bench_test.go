@@ -20,7 +20,7 @@ func benchMapper(b *testing.B, mapper string, t Tensor) *Mapper {
 }
 
 func BenchmarkIndex(b *testing.B) {
-	for _, mapper := range MapperNames {
+	for _, mapper := range MapperNames() {
 		for _, t := range benchLayers {
 			b.Run(fmt.Sprintf("%s/%s-%d", mapper, t.Param.Layer, t.Size()), func(b *testing.B) {
 				mp := benchMapper(b, mapper, t)
@@ -43,7 +43,7 @@ func BenchmarkIndex(b *testing.B) {
 }
 
 func BenchmarkRow(b *testing.B) {
-	for _, mapper := range MapperNames {
+	for _, mapper := range MapperNames() {
 		for _, t := range benchLayers {
 			b.Run(fmt.Sprintf("%s/%s-%d", mapper, t.Param.Layer, t.Size()), func(b *testing.B) {
 				mp := benchMapper(b, mapper, t)
@@ -67,7 +67,7 @@ func BenchmarkRow(b *testing.B) {
 
 // BenchmarkIndexOnly is Row without signs: the cost of h alone.
 func BenchmarkIndexOnly(b *testing.B) {
-	for _, mapper := range MapperNames {
+	for _, mapper := range MapperNames() {
 		t := benchLayers[1]
 		b.Run(fmt.Sprintf("%s/%s-%d", mapper, t.Param.Layer, t.Size()), func(b *testing.B) {
 			mp := benchMapper(b, mapper, t)

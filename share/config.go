@@ -22,11 +22,10 @@ const (
 	ScalerNone = "none"
 )
 
-// MapperNames, ScopeNames, ModeNames, ScalerNames and ArithNames list the
-// accepted values of the Config fields, in the order error messages show
-// them.
+// ScopeNames, ModeNames, ScalerNames and ArithNames list the accepted values
+// of the Config fields, in the order error messages show them; MapperNames
+// lists the registered mappers.
 var (
-	MapperNames = []string{HashedNet, ROAST, Pareto}
 	ScopeNames  = []string{"global", "local"}
 	ModeNames   = []string{"clean", "reference"}
 	ScalerNames = []string{ScalerV1, ScalerV2, ScalerV3, ScalerV4, ScalerV5, ScalerNone}
@@ -131,8 +130,8 @@ func (c Config) WithDefaults() Config {
 // Validate checks every field on its own. Checks that need the model (m ≥ 1,
 // tiles smaller than the arrays) are NewMapper's.
 func (c Config) Validate() error {
-	if err := oneOf("rps.mapper", c.Mapper, MapperNames); err != nil {
-		return err
+	if _, err := mappers.Get(c.Mapper); err != nil {
+		return fmt.Errorf("rps.mapper: %w", err)
 	}
 	if err := oneOf("rps.scope", c.Scope, ScopeNames); err != nil {
 		return err

@@ -18,7 +18,7 @@ func TestConfigValidate(t *testing.T) {
 		edit func(*Config)
 		want string
 	}{
-		{func(c *Config) { c.Mapper = "random" }, `rps.mapper = "random": want one of [hashednet roast pareto]`},
+		{func(c *Config) { c.Mapper = "random" }, `rps.mapper: unknown RPS mapper "random"; want one of hashednet, pareto, roast`},
 		{func(c *Config) { c.Scope = "layer" }, `rps.scope = "layer": want one of [global local]`},
 		{func(c *Config) { c.Mode = "paper" }, `rps.mode = "paper": want one of [clean reference]`},
 		{func(c *Config) { c.HashArith = "int128" }, `rps.hash_arith = "int128"`},

@@ -75,74 +75,7 @@ func signOf(seed uint64, L int64) float32 {
 }
 
 // index is h(i) for one entry.
-func (l *layerMap) index(i int) int32 {
-	switch l.mapper {
-	case HashedNet:
-		return int32(l.h.Hash1(l.hashOff+int64(i), l.m))
-	case Pareto:
-		L := l.hashOff + int64(i)
-		c := L / l.m
-		j := int64(l.shifts[c-l.chunk0]) + L - c*l.m
-		if j >= l.m {
-			j -= l.m
-		}
-		return int32(j)
-	}
-	row, col := i/l.cols, i%l.cols
-	if l.info.Tensor.Kind == KindEmbedding {
-		return l.bases[row*l.tilesC+col/l.bn] + int32(col%l.bn)
-	}
-	// Native (o, k) is (c, r) of the transposed view.
-	return l.bases[(col/l.bk)*l.tilesC+row/l.bn] + int32((col%l.bk)*l.bn+row%l.bn)
-}
+func (l *layerMap) index(i int) int32 { return l.scheme.index(l, i) }
 
 // fill writes h of entries start … start+len(dst)−1.
-func (l *layerMap) fill(start int, dst []int32) {
-	switch l.mapper {
-	case HashedNet:
-		L := l.hashOff + int64(start)
-		for k := range dst {
-			dst[k] = int32(l.h.Hash1(L+int64(k), l.m))
-		}
-		return
-	case Pareto:
-		L := l.hashOff + int64(start)
-		c := L / l.m
-		o := L - c*l.m
-		s := int64(l.shifts[c-l.chunk0])
-		for k := range dst {
-			j := s + o
-			if j >= l.m {
-				j -= l.m
-			}
-			dst[k] = int32(j)
-			if o++; o == l.m {
-				o, c = 0, c+1
-				if k+1 < len(dst) {
-					s = int64(l.shifts[c-l.chunk0])
-				}
-			}
-		}
-		return
-	}
-	row, col := start/l.cols, start%l.cols
-	emb := l.info.Tensor.Kind == KindEmbedding
-	for k := 0; k < len(dst); {
-		n := min(l.cols-col, len(dst)-k)
-		if emb {
-			tiles := l.bases[row*l.tilesC:]
-			for e := range n {
-				c := col + e
-				dst[k+e] = tiles[c/l.bn] + int32(c%l.bn)
-			}
-		} else {
-			tc, inTile := row/l.bn, int32(row%l.bn)
-			for e := range n {
-				c := col + e
-				dst[k+e] = l.bases[(c/l.bk)*l.tilesC+tc] + int32(c%l.bk)*int32(l.bn) + inTile
-			}
-		}
-		k += n
-		row, col = row+1, 0
-	}
-}
+func (l *layerMap) fill(start int, dst []int32) { l.scheme.fill(l, start, dst) }

@@ -2,7 +2,6 @@ package share
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/prunebench/prunebench/nn"
 )
@@ -48,7 +47,7 @@ type LayerInfo struct {
 // dim] for Embedding.
 type layerMap struct {
 	info    LayerInfo
-	mapper  string
+	scheme  Scheme // the index function of Config.Mapper
 	size    int
 	rows    int
 	cols    int
@@ -110,7 +109,7 @@ func NewMapper(ts []Tensor, cfg Config) (*Mapper, error) {
 	}
 	var off int64
 	for _, t := range ts {
-		l := layerMap{mapper: cfg.Mapper, size: t.Size(), rows: t.Param.Shape[0]}
+		l := layerMap{scheme: mapperScheme(cfg.Mapper), size: t.Size(), rows: t.Param.Shape[0]}
 		l.cols = l.size / l.rows
 		l.info = LayerInfo{Tensor: t, Offset: off}
 		switch {
@@ -163,67 +162,7 @@ func checkArray(m int64, rho float64, n int64, what string) error {
 }
 
 // build precomputes the small tables of the layer's mapper.
-func (l *layerMap) build(cfg Config) error {
-	name := l.info.Tensor.Param.Name
-	switch l.mapper {
-	case HashedNet:
-		return checkHashRange("rps "+name, l.m)
-	case Pareto:
-		if err := checkHashRange("rps "+name, l.m); err != nil {
-			return err
-		}
-		l.chunk0 = l.hashOff / l.m
-		last := (l.hashOff + int64(l.size) - 1) / l.m
-		l.shifts = make([]int32, last-l.chunk0+1)
-		for c := range l.shifts {
-			l.shifts[c] = int32(l.h.Hash1(l.chunk0+int64(c), l.m))
-		}
-		return nil
-	}
-	// ROAST.
-	if l.info.Tensor.Kind == KindEmbedding {
-		l.bn = cfg.Block
-		if l.m <= int64(l.bn) {
-			return fmt.Errorf("rps.block = %d: %s maps chunks of %d entries into %s of %d entries; want the array larger than a chunk (rps.block ≤ %d)", l.bn, name, l.bn, arrayWhat(cfg), l.m, l.m-1)
-		}
-		l.tilesC = ceilDiv(l.cols, l.bn)
-		r := l.m - int64(l.bn)
-		l.bases = make([]int32, l.rows*l.tilesC)
-		for row := range l.rows {
-			for tc := range l.tilesC {
-				// base = hash2(row + off, floor(c/block) + off + rows) mod (m − block)
-				x := int64(row) + l.hashOff
-				y := int64(tc) + l.hashOff + int64(l.rows)
-				l.bases[row*l.tilesC+tc] = int32(l.h.Hash2(x, y, r))
-			}
-		}
-		return nil
-	}
-	l.bk, l.bn = cfg.BlockK, cfg.BlockN
-	tile := int64(l.bk) * int64(l.bn)
-	if l.m <= tile {
-		b := int(math.Sqrt(float64(l.m - 1)))
-		for int64(b)*int64(b) >= l.m {
-			b--
-		}
-		return fmt.Errorf("rps.block_k × rps.block_n = %d × %d: %s maps tiles of %d entries into %s of %d entries; want the array larger than a tile (e.g. %d × %d or smaller)", l.bk, l.bn, name, tile, arrayWhat(cfg), l.m, b, b)
-	}
-	// Transposed view: rows r ∈ [0, cols) (the input side), columns
-	// c ∈ [0, rows) (the output side).
-	tilesR := ceilDiv(l.cols, l.bk)
-	l.tilesC = ceilDiv(l.rows, l.bn)
-	r := l.m - tile
-	l.bases = make([]int32, tilesR*l.tilesC)
-	for tr := range tilesR {
-		for tc := range l.tilesC {
-			// row_chunk = floor(r/B_k) + off, col_chunk = floor(c/B_n) + off + in
-			x := int64(tr) + l.hashOff
-			y := int64(tc) + l.hashOff + int64(l.cols)
-			l.bases[tr*l.tilesC+tc] = int32(l.h.Hash2(x, y, r))
-		}
-	}
-	return nil
-}
+func (l *layerMap) build(cfg Config) error { return l.scheme.build(l, cfg) }
 
 func arrayWhat(cfg Config) string {
 	if cfg.Scope == "global" {

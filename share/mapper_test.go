@@ -262,7 +262,7 @@ func TestHashedNetLoadChiSquare(t *testing.T) {
 // every start and length (the engine may use any of them).
 func TestFillMatchesIndex(t *testing.T) {
 	ts := []Tensor{conv("conv1", 4, 3, 3), lin("fc1", 7, 36), lin("fc2", 3, 7), emb("emb", 5, 9)}
-	for _, mapper := range MapperNames {
+	for _, mapper := range MapperNames() {
 		for _, scope := range ScopeNames {
 			for _, mode := range ModeNames {
 				cfg := Config{Mapper: mapper, Ratio: 0.6, Scope: scope, Mode: mode, BlockK: 2, BlockN: 3, Block: 4, Seed: 8, Scaler: ScalerNone}
@@ -327,7 +327,7 @@ func TestSharedMaterialization(t *testing.T) {
 // The same config gives bit-identical maps; another seed another map.
 func TestMapperDeterministic(t *testing.T) {
 	ts := []Tensor{lin("fc1", 30, 40), lin("fc2", 10, 30)}
-	for _, mapper := range MapperNames {
+	for _, mapper := range MapperNames() {
 		cfg := Config{Mapper: mapper, Ratio: 0.1, BlockK: 4, BlockN: 4, Seed: 12}
 		a, b := mustMapper(t, ts, cfg), mustMapper(t, ts, cfg)
 		cfg.Seed = 13
@@ -356,7 +356,7 @@ func TestIndexBoundsAndAllocs(t *testing.T) {
 			mp.Index(0, i)
 		}()
 	}
-	for _, mapper := range MapperNames {
+	for _, mapper := range MapperNames() {
 		mp := mustMapper(t, []Tensor{lin("fc", 30, 40)}, Config{Mapper: mapper, Ratio: 0.5, BlockK: 4, BlockN: 4})
 		idx, sg := make([]int32, 40), make([]float32, 40)
 		if n := testing.AllocsPerRun(100, func() {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/zoo"
 )
 
 // Memory is the parameter accounting of a shared model (specs/rps.md §1,
@@ -56,7 +57,7 @@ func (mp *Mapper) Memory(a *nn.Arch) (Memory, error) {
 
 // NarrowWidth finds the width multiplier of the narrow-model baseline
 // (specs/rps.md §9): the multiplier whose architecture, model built with
-// nn.BuildArch(model, o) and o.WidthMultiplier set, has the parameter count
+// zoo.Build(model, o) and o.WidthMultiplier set, has the parameter count
 // (nn.Count) closest to target, normally m + P_unshared of the shared
 // model. Ties go to the smaller model. It returns the multiplier and the
 // achieved count.
@@ -67,13 +68,13 @@ func (mp *Mapper) Memory(a *nn.Arch) (Memory, error) {
 // answer a step, and the returned multiplier is the point of that step the
 // bisection ended on. Multipliers are searched in (0, 64]; a target below
 // the all-widths-1 model gives that model.
-func NarrowWidth(model string, o nn.ModelOptions, target int64) (float64, int64, error) {
+func NarrowWidth(model string, o zoo.Options, target int64) (float64, int64, error) {
 	if target < 1 {
 		return 0, 0, fmt.Errorf("narrow model %s: target parameter count %d, want ≥ 1", model, target)
 	}
 	count := func(w float64) (int64, error) {
 		o.WidthMultiplier = w
-		a, err := nn.BuildArch(model, o)
+		a, err := zoo.Build(model, o)
 		if err != nil {
 			return 0, fmt.Errorf("narrow model: %w", err)
 		}

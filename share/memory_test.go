@@ -6,10 +6,11 @@ import (
 	"testing"
 
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/zoo"
 )
 
 func lenet(t testing.TB) *nn.Arch {
-	a, err := nn.BuildArch("lenet-300-100", nn.ModelOptions{})
+	a, err := zoo.Build("lenet-300-100", zoo.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,7 @@ func TestTensorsAndModuleLimit(t *testing.T) {
 	if mp.NumLayers() != 2 || mp.Layer(1).Offset != 235200 || mp.N() != 265200 {
 		t.Errorf("module limit 30100: %d layers, fc2 offset %d, n %d; want 2, 235200, 265200", mp.NumLayers(), mp.Layer(1).Offset, mp.N())
 	}
-	conv, err := nn.BuildArch("conv2", nn.ModelOptions{})
+	conv, err := zoo.Build("conv2", zoo.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +98,7 @@ func TestMemoryLeNet100x(t *testing.T) {
 // 40 lies between 37 (w 5, 3 away) and 44 (w 6, 4 away); 41 is 4 from 37
 // and 3 from 44; 1 is below the smallest model (w 1: 9).
 func TestNarrowWidthByHand(t *testing.T) {
-	o := nn.ModelOptions{Input: []int{4}, Classes: 2, Widths: []int{10}}
+	o := zoo.Options{Input: []int{4}, Classes: 2, Widths: []int{10}}
 	for _, c := range []struct {
 		target, want int64
 		width        int
@@ -111,7 +112,7 @@ func TestNarrowWidthByHand(t *testing.T) {
 		}
 		o2 := o
 		o2.WidthMultiplier = mult
-		a, err := nn.BuildArch("mlp", o2)
+		a, err := zoo.Build("mlp", o2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,12 +134,12 @@ func TestNarrowWidthLeNet(t *testing.T) {
 	a := lenet(t)
 	mp, _ := Build(a, Config{Ratio: 0.01})
 	mem, _ := mp.Memory(a)
-	mult, got, err := NarrowWidth("lenet-300-100", nn.ModelOptions{}, mem.Params)
+	mult, got, err := NarrowWidth("lenet-300-100", zoo.Options{}, mem.Params)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range []float64{-1e-3, 1e-3, -1e-2, 1e-2} {
-		b, err := nn.BuildArch("lenet-300-100", nn.ModelOptions{WidthMultiplier: mult * (1 + d)})
+		b, err := zoo.Build("lenet-300-100", zoo.Options{WidthMultiplier: mult * (1 + d)})
 		if err != nil {
 			t.Fatal(err)
 		}

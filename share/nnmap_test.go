@@ -11,6 +11,7 @@ import (
 
 	"github.com/prunebench/prunebench/nn"
 	_ "github.com/prunebench/prunebench/nn/native"
+	"github.com/prunebench/prunebench/nn/zoo"
 )
 
 // Map and Parametrization give the engines the same indices, signs and
@@ -18,7 +19,7 @@ import (
 // Fill does not allocate.
 func TestMapAdapter(t *testing.T) {
 	ts := []Tensor{lin("fc1", 30, 40), conv("conv", 6, 5, 3), lin("fc2", 10, 30)}
-	for _, mapper := range MapperNames {
+	for _, mapper := range MapperNames() {
 		for _, scope := range ScopeNames {
 			mp := mustMapper(t, ts, Config{Mapper: mapper, Scope: scope, Ratio: 0.3, BlockK: 4, BlockN: 4, Seed: 3})
 			scales := []float64{0.5, 1.25, 2}
@@ -73,7 +74,7 @@ func TestMapAdapter(t *testing.T) {
 // from the initializer, the mapper's divisors) and z drawn U(−a, a).
 func lenetShared(t testing.TB, cfg Config, batch int) (nn.Net, *Mapper) {
 	t.Helper()
-	arch, err := nn.BuildArch("lenet-300-100", nn.ModelOptions{})
+	arch, err := zoo.Build("lenet-300-100", zoo.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +204,7 @@ func TestApplyParetoContinuity(t *testing.T) {
 // accounting predicts.
 func TestApplyMemory(t *testing.T) {
 	const batch = 60
-	arch, err := nn.BuildArch("lenet-300-100", nn.ModelOptions{})
+	arch, err := zoo.Build("lenet-300-100", zoo.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +261,7 @@ func TestApplyMemory(t *testing.T) {
 
 // Apply checks its arguments and names the tensor the engine refuses.
 func TestApplyErrors(t *testing.T) {
-	arch, err := nn.BuildArch("lenet-300-100", nn.ModelOptions{})
+	arch, err := zoo.Build("lenet-300-100", zoo.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +293,7 @@ func TestApplyErrors(t *testing.T) {
 // forward and backward kernels instead of storing them.
 func BenchmarkSharedTrainStep(b *testing.B) {
 	const batch = 60
-	arch, err := nn.BuildArch("lenet-300-100", nn.ModelOptions{})
+	arch, err := zoo.Build("lenet-300-100", zoo.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -322,7 +323,7 @@ func BenchmarkSharedTrainStep(b *testing.B) {
 		run(b, net)
 	})
 	for _, c := range []int{10, 100} {
-		for _, mapper := range MapperNames {
+		for _, mapper := range MapperNames() {
 			b.Run(fmt.Sprintf("lenet-300-100/b60/%s-%dx", mapper, c), func(b *testing.B) {
 				net, _ := lenetShared(b, Config{Mapper: mapper, Ratio: 1 / float64(c), BlockK: 8, BlockN: 8, Seed: 10}, batch)
 				run(b, net)

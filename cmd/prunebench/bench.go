@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/prunebench/prunebench/experiments"
-	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 )
 
 func newBenchCmd() *cobra.Command {
@@ -26,7 +26,7 @@ func newBenchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := nn.ParseStep(steps)
+			st, err := train.ParseStep(steps)
 			if err != nil {
 				return fmt.Errorf("--steps: %w", err)
 			}

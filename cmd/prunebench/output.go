@@ -10,7 +10,7 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 	"github.com/schollz/progressbar/v3"
 
-	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 )
 
 // renderTable prints rows under a header as a terminal table. Headers are
@@ -40,7 +40,7 @@ type progress struct {
 
 func newProgress(name string) *progress { return &progress{name: name} }
 
-func (p *progress) callback(e *nn.Event) error {
+func (p *progress) callback(e *train.Event) error {
 	if p.bar == nil {
 		p.bar = progressbar.NewOptions(e.Total,
 			progressbar.OptionSetWriter(os.Stderr),
@@ -55,9 +55,9 @@ func (p *progress) callback(e *nn.Event) error {
 		p.bar.Set(e.Iter)
 	}
 	switch e.Phase {
-	case nn.AfterStep:
+	case train.AfterStep:
 		p.bar.Set(e.Iter)
-	case nn.AfterEval:
+	case train.AfterEval:
 		last := e.History.Final()
 		p.bar.Describe(fmt.Sprintf("%s val %.2f%%", p.name, 100*last.ValAcc))
 	}

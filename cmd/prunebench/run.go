@@ -14,7 +14,7 @@ import (
 
 	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/experiments/results"
-	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 )
 
 func newRunCmd() *cobra.Command {
@@ -64,9 +64,9 @@ func runAndReport(cmd *cobra.Command, spec experiments.Spec, f runFlags) error {
 	case f.jobs > 1:
 		var mu sync.Mutex
 		opts.Watch = func(u experiments.UnitInfo) ([]experiments.Callback, func()) {
-			var h *nn.History
+			var h *train.History
 			began := time.Now()
-			keep := func(e *nn.Event) error { h = e.History; return nil }
+			keep := func(e *train.Event) error { h = e.History; return nil }
 			return []experiments.Callback{keep}, func() {
 				mu.Lock()
 				defer mu.Unlock()

@@ -13,6 +13,8 @@ import (
 	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/internal/atomicfile"
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
+	"github.com/prunebench/prunebench/nn/zoo"
 	"github.com/prunebench/prunebench/search"
 )
 
@@ -79,7 +81,7 @@ func (c bipPipeline) precheck(s experiments.Spec) error {
 	if c.Bip.Structure == "unstructured" {
 		return nil
 	}
-	arch, err := nn.BuildArch(s.Model.Name, nn.ModelOptions{Widths: s.Model.Widths, WidthMultiplier: s.Model.WidthMultiplier, Shortcut: s.Model.Shortcut})
+	arch, err := zoo.Build(s.Model.Name, zoo.Options{Widths: s.Model.Widths, WidthMultiplier: s.Model.WidthMultiplier, Shortcut: s.Model.Shortcut})
 	if err != nil {
 		return nil // experiments.Prepare reports it with the data set's shapes
 	}
@@ -143,8 +145,8 @@ func (c bipPipeline) level(ctx context.Context, r *experiments.Replicate, dir st
 	ux := make([]float32, p.Config.BatchSize*p.Splits.Train.ExampleSize())
 	uy := make([]int32, p.Config.BatchSize)
 	upper := func(it int) nn.Batch { return nn.Batch{X: ux, Y: uy, N: loader.Batch(it, ux, uy)} }
-	save := func(e *nn.Event) error {
-		if e.Phase != nn.AfterEval {
+	save := func(e *train.Event) error {
+		if e.Phase != train.AfterEval {
 			return nil
 		}
 		return saveBiPState(b, side, e.Iter)
@@ -154,7 +156,7 @@ func (c bipPipeline) level(ctx context.Context, r *experiments.Replicate, dir st
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			// The loop saved a checkpoint where it stopped; the scores'
 			// optimizer state goes with it.
-			if ck, cerr := nn.LoadCheckpoint(filepath.Join(dir, "checkpoint.gob")); cerr == nil {
+			if ck, cerr := train.LoadCheckpoint(filepath.Join(dir, "checkpoint.gob")); cerr == nil {
 				err = errors.Join(err, saveBiPState(b, side, ck.Iter))
 			}
 		}
@@ -200,7 +202,7 @@ func saveBiPState(b *search.BiP, path string, iter int) error {
 // loadBiPState restores the scores and momentum saved with the checkpoint
 // a resumed search starts from; with no checkpoint it does nothing.
 func loadBiPState(b *search.BiP, net nn.Net, path, checkpoint string) error {
-	ck, err := nn.LoadCheckpoint(checkpoint)
+	ck, err := train.LoadCheckpoint(checkpoint)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	} else if err != nil {

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/prunebench/prunebench/experiments"
-	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 )
 
 func bipSpec(t *testing.T) experiments.Spec {
@@ -68,8 +68,8 @@ func TestBiPResumeAfterInterrupt(t *testing.T) {
 	s.Output = t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := func(u experiments.UnitInfo) ([]experiments.Callback, func()) {
-		return []experiments.Callback{func(e *nn.Event) error {
-			if u.Level == 1 && e.Phase == nn.AfterStep && e.Iter == 7 {
+		return []experiments.Callback{func(e *train.Event) error {
+			if u.Level == 1 && e.Phase == train.AfterStep && e.Iter == 7 {
 				cancel()
 			}
 			return nil

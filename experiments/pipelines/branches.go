@@ -11,6 +11,7 @@ import (
 	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/internal/registry"
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/prune"
 )
 
@@ -103,7 +104,7 @@ type trunk struct {
 	level  int
 	method string // the level's result method
 	masks  *prune.Masks
-	start  nn.Step // the level's starting step (its reset mode)
+	start  train.Step // the level's starting step (its reset mode)
 }
 
 // runBranches runs prune.branches off a finished level, in the order listed.
@@ -182,20 +183,20 @@ func scratchFactor(arch *nn.Arch, m *prune.Masks, max *float64) float64 {
 // f and floors them (baselines.md §1.1: E_B = floor(E · f), milestones
 // floor(m · E_B / E)). A budget in whole epochs stays in epochs (so do
 // milestones in epochs); anything else is scaled in iterations.
-func scaleBudget(c *nn.TrainConfig, f float64, ipe int) {
+func scaleBudget(c *train.Config, f float64, ipe int) {
 	old := c.Budget
 	if old.Iterations == 0 {
-		c.Budget = nn.Step{Epochs: int(math.Floor(float64(old.Epochs) * f))}
+		c.Budget = train.Step{Epochs: int(math.Floor(float64(old.Epochs) * f))}
 	} else {
-		c.Budget = nn.Step{Iterations: int(math.Floor(float64(old.Iters(ipe)) * f))}
+		c.Budget = train.Step{Iterations: int(math.Floor(float64(old.Iters(ipe)) * f))}
 	}
 	oldT, newT := old.Iters(ipe), c.Budget.Iters(ipe)
-	ms := make([]nn.Step, len(c.Schedule.Milestones))
+	ms := make([]train.Step, len(c.Schedule.Milestones))
 	for i, m := range c.Schedule.Milestones {
 		if m.Iterations == 0 && old.Iterations == 0 {
-			ms[i] = nn.Step{Epochs: m.Epochs * c.Budget.Epochs / old.Epochs}
+			ms[i] = train.Step{Epochs: m.Epochs * c.Budget.Epochs / old.Epochs}
 		} else {
-			ms[i] = nn.Step{Iterations: int(int64(m.Iters(ipe)) * int64(newT) / int64(oldT))}
+			ms[i] = train.Step{Iterations: int(int64(m.Iters(ipe)) * int64(newT) / int64(oldT))}
 		}
 	}
 	c.Schedule.Milestones = ms

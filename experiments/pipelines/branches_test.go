@@ -10,12 +10,13 @@ import (
 	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/prune"
 )
 
 func TestScaleBudget(t *testing.T) {
-	st := func(s string) nn.Step {
-		v, err := nn.ParseStep(s)
+	st := func(s string) train.Step {
+		v, err := train.ParseStep(s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -38,7 +39,7 @@ func TestScaleBudget(t *testing.T) {
 		{"10ep", []string{"15it"}, 2, 10, "20ep", []string{"30it"}},
 	}
 	for _, c := range cases {
-		cfg := nn.TrainConfig{Budget: st(c.budget)}
+		cfg := train.Config{Budget: st(c.budget)}
 		for _, m := range c.milestones {
 			cfg.Schedule.Milestones = append(cfg.Schedule.Milestones, st(m))
 		}
@@ -100,8 +101,8 @@ func TestIMPBranches(t *testing.T) {
 	}
 	wc := p0.Net.Param("fc1.weight").Values()
 	watch := func(u experiments.UnitInfo) ([]experiments.Callback, func()) {
-		return []experiments.Callback{func(e *nn.Event) error {
-			if _, seen := first[u.Branch]; seen || e.Phase != nn.AfterGradients || u.Level != 1 {
+		return []experiments.Callback{func(e *train.Event) error {
+			if _, seen := first[u.Branch]; seen || e.Phase != train.AfterGradients || u.Level != 1 {
 				return nil
 			}
 			first[u.Branch] = e.Iter

@@ -10,6 +10,7 @@ import (
 	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/prune"
 )
 
@@ -142,7 +143,7 @@ func (g gradualPipeline) Validate(s experiments.Spec) error {
 	if err := validateBranches(g.Prune.branchKeys); err != nil {
 		return err
 	}
-	budget, err := nn.ParseStep(s.Training.Steps)
+	budget, err := train.ParseStep(s.Training.Steps)
 	if err != nil {
 		return fmt.Errorf("training.steps: %w", err)
 	}
@@ -408,9 +409,9 @@ func newGradualUpdater(r *gradualRun) *gradualUpdater {
 	return u
 }
 
-func (u *gradualUpdater) callback(e *nn.Event) error {
+func (u *gradualUpdater) callback(e *train.Event) error {
 	switch e.Phase {
-	case nn.AfterGradients:
+	case train.AfterGradients:
 		// e.Iter is the iteration in progress; its step ends at t = Iter + 1.
 		if t := e.Iter + 1; u.sched.RegrowAt(t) {
 			for i, name := range u.names {
@@ -418,7 +419,7 @@ func (u *gradualUpdater) callback(e *nn.Event) error {
 			}
 			u.gradAt = t
 		}
-	case nn.AfterStep:
+	case train.AfterStep:
 		_, prunes := u.sched.PruneAt(e.Iter)
 		if prunes || u.sched.RegrowAt(e.Iter) {
 			return u.update(e.Net, e.Iter)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/prune"
 )
 
@@ -103,16 +104,16 @@ func TestGradualUpdates(t *testing.T) {
 			u.observe = func(ev gradualUpdate) { events = append(events, ev) }
 			var before *nn.State
 			var grownNew, revived int
-			snap := func(e *nn.Event) error {
-				if e.Phase != nn.AfterStep {
+			snap := func(e *train.Event) error {
+				if e.Phase != train.AfterStep {
 					return nil
 				}
 				var err error
 				before, err = e.Net.State()
 				return err
 			}
-			check := func(e *nn.Event) error {
-				if e.Phase != nn.AfterStep {
+			check := func(e *train.Event) error {
+				if e.Phase != train.AfterStep {
 					return nil
 				}
 				st, err := e.Net.State()
@@ -412,8 +413,8 @@ func TestGradualResume(t *testing.T) {
 		s.Output = t.TempDir()
 		ctx, cancel := context.WithCancel(context.Background())
 		stop := func(experiments.UnitInfo) ([]experiments.Callback, func()) {
-			return []experiments.Callback{func(e *nn.Event) error {
-				if e.Phase == nn.AfterStep && e.Iter == stopAt {
+			return []experiments.Callback{func(e *train.Event) error {
+				if e.Phase == train.AfterStep && e.Iter == stopAt {
 					cancel()
 				}
 				return nil
@@ -422,7 +423,7 @@ func TestGradualResume(t *testing.T) {
 		if _, err := experiments.RunSpec(ctx, s, experiments.RunOptions{Watch: stop}); !errors.Is(err, context.Canceled) {
 			t.Fatalf("stop at %d: %v", stopAt, err)
 		}
-		ck, err := nn.LoadCheckpoint(filepath.Join(s.Output, experiments.Hash(s), "replicate_0", "level_0", "checkpoint.gob"))
+		ck, err := train.LoadCheckpoint(filepath.Join(s.Output, experiments.Hash(s), "replicate_0", "level_0", "checkpoint.gob"))
 		if err != nil || ck.Iter != stopAt {
 			t.Fatalf("stop at %d: checkpoint %v at %d", stopAt, err, ck.Iter)
 		}
@@ -440,8 +441,8 @@ func TestGradualResume(t *testing.T) {
 		if len(a) == 0 || !bytes.Equal(a, b) {
 			t.Errorf("stop at %d: %s differs", stopAt, masksFile)
 		}
-		ga, _ := nn.LoadCheckpoint(filepath.Join(gotDir, "checkpoint.gob"))
-		wa, _ := nn.LoadCheckpoint(filepath.Join(wantDir, "checkpoint.gob"))
+		ga, _ := train.LoadCheckpoint(filepath.Join(gotDir, "checkpoint.gob"))
+		wa, _ := train.LoadCheckpoint(filepath.Join(wantDir, "checkpoint.gob"))
 		for name, v := range wa.State.Tensors {
 			if !slices.Equal(ga.State.Tensors[name], v) {
 				t.Errorf("stop at %d: final %s differs", stopAt, name)
@@ -522,7 +523,7 @@ func TestGradualValidate(t *testing.T) {
 			}
 			trained := false
 			watch := func(experiments.UnitInfo) ([]experiments.Callback, func()) {
-				return []experiments.Callback{func(e *nn.Event) error { trained = true; return nil }}, func() {}
+				return []experiments.Callback{func(e *train.Event) error { trained = true; return nil }}, func() {}
 			}
 			_, err = experiments.RunSpec(context.Background(), s, experiments.RunOptions{Watch: watch})
 			if trained {
@@ -636,7 +637,7 @@ func loadPaperSweep(t *testing.T, file string, points int, pipelines []string) [
 		if err != nil {
 			t.Fatal(err)
 		}
-		sched, err := gs.Resolve(430, nn.MustParseStep(s.Training.Steps))
+		sched, err := gs.Resolve(430, train.MustParseStep(s.Training.Steps))
 		if err != nil {
 			t.Errorf("%s %v: %v", file, experiments.Canonical(s), err)
 			continue
@@ -746,7 +747,7 @@ func TestGradualShortConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		g, err := gs.Resolve(430, nn.MustParseStep(s.Training.Steps))
+		g, err := gs.Resolve(430, train.MustParseStep(s.Training.Steps))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/internal/atomicfile"
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/prune"
 )
 
@@ -62,7 +63,7 @@ type impPrune struct {
 
 type resetMode struct {
 	kind string // "init", "rewind", "lr_rewind" or "finetune"
-	at   nn.Step
+	at   train.Step
 }
 
 func parseRewind(s string) (resetMode, error) {
@@ -73,7 +74,7 @@ func parseRewind(s string) (resetMode, error) {
 	if !ok || (kind != "rewind" && kind != "lr_rewind" && kind != "finetune") {
 		return resetMode{}, fmt.Errorf("prune.rewind = %q: want init, rewind:STEP, lr_rewind:STEP, finetune or finetune:STEP (e.g. rewind:500it)", s)
 	}
-	st, err := nn.ParseStep(at)
+	st, err := train.ParseStep(at)
 	if err != nil {
 		return resetMode{}, fmt.Errorf("prune.rewind: %w", err)
 	}
@@ -107,7 +108,7 @@ func (c impPipeline) Validate(s experiments.Spec) error {
 	if err != nil {
 		return err
 	}
-	budget, err := nn.ParseStep(s.Training.Steps)
+	budget, err := train.ParseStep(s.Training.Steps)
 	if err != nil {
 		return fmt.Errorf("training.steps: %w", err)
 	}
@@ -273,7 +274,7 @@ func (c impPipeline) level(ctx context.Context, r *experiments.Replicate, level 
 
 // finetuneSchedule makes p train at the final learning rate of its
 // schedule, constant, from step at (lth.md §2.2, Renda's fine-tuning).
-func finetuneSchedule(p *experiments.Prepared, at nn.Step) error {
+func finetuneSchedule(p *experiments.Prepared, at train.Step) error {
 	ipe, err := p.ItersPerEpoch()
 	if err != nil {
 		return err
@@ -284,7 +285,7 @@ func finetuneSchedule(p *experiments.Prepared, at nn.Step) error {
 		return err
 	}
 	p.Config.LR = lr(total - 1)
-	p.Config.Schedule = nn.Schedule{}
+	p.Config.Schedule = train.Schedule{}
 	p.Config.Start = at
 	return nil
 }
@@ -345,7 +346,7 @@ func (c impPipeline) prune(arch *nn.Arch, set []nn.ParamInfo, current *prune.Mas
 
 // finalWeights reads θ at the end of a finished level from its checkpoint.
 func finalWeights(dir string) (map[string][]float32, error) {
-	ck, err := nn.LoadCheckpoint(filepath.Join(dir, "checkpoint.gob"))
+	ck, err := train.LoadCheckpoint(filepath.Join(dir, "checkpoint.gob"))
 	if err != nil {
 		return nil, fmt.Errorf("the previous level's weights: %w", err)
 	}
@@ -368,8 +369,8 @@ func setWeights(net nn.Net, w map[string][]float32) {
 
 // saveRewind is a level-0 callback that saves θ at the rewind step.
 func saveRewind(mode resetMode, path string) experiments.Callback {
-	return func(e *nn.Event) error {
-		if e.Phase != nn.AfterStep || e.Iter != mode.at.Iters(e.History.ItersPerEpoch) {
+	return func(e *train.Event) error {
+		if e.Phase != train.AfterStep || e.Iter != mode.at.Iters(e.History.ItersPerEpoch) {
 			return nil
 		}
 		w := map[string][]float32{}

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/prunebench/prunebench/experiments"
-	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/prune"
 )
 
@@ -136,8 +136,8 @@ func TestIMPRewindStart(t *testing.T) {
 		first := map[int]int{}
 		var theta0Match bool
 		watch := func(u experiments.UnitInfo) ([]experiments.Callback, func()) {
-			return []experiments.Callback{func(e *nn.Event) error {
-				if _, seen := first[u.Level]; !seen && e.Phase == nn.AfterGradients {
+			return []experiments.Callback{func(e *train.Event) error {
+				if _, seen := first[u.Level]; !seen && e.Phase == train.AfterGradients {
 					first[u.Level] = e.Iter
 					if u.Level == 1 && c.rewind == "init" {
 						p0, err := experiments.Prepare(s)
@@ -272,8 +272,8 @@ func TestIMPFinetune(t *testing.T) {
 		var lr float64
 		var startMatch bool
 		watch := func(u experiments.UnitInfo) ([]experiments.Callback, func()) {
-			return []experiments.Callback{func(e *nn.Event) error {
-				if u.Level != 1 || first >= 0 || e.Phase != nn.AfterGradients {
+			return []experiments.Callback{func(e *train.Event) error {
+				if u.Level != 1 || first >= 0 || e.Phase != train.AfterGradients {
 					return nil
 				}
 				first, lr = e.Iter, e.LR

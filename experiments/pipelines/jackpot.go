@@ -12,6 +12,7 @@ import (
 	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/prune"
 	"github.com/prunebench/prunebench/search"
 )
@@ -179,7 +180,7 @@ func (c jackpotPipeline) prepare(s experiments.Spec) (*experiments.Prepared, err
 	if err != nil {
 		return nil, err
 	}
-	if p.Config.Budget, err = nn.ParseStep(c.Jackpot.Steps); err != nil {
+	if p.Config.Budget, err = train.ParseStep(c.Jackpot.Steps); err != nil {
 		return nil, fmt.Errorf("jackpot.steps: %w", err)
 	}
 	search.FreezeWeights(&p.Config)
@@ -200,16 +201,16 @@ func (c jackpotPipeline) magnitude(r *experiments.Replicate, dir, method string)
 	if err := masks.Apply(p.Net, nn.ZeroAfterStep); err != nil {
 		return results.Result{}, err
 	}
-	pt := nn.EvalPoint{ValLoss: math.NaN(), ValAcc: math.NaN()}
+	pt := train.EvalPoint{ValLoss: math.NaN(), ValAcc: math.NaN()}
 	if p.Splits.Val != nil && p.Splits.Val.Len() > 0 {
-		if pt.ValLoss, pt.ValAcc, err = nn.Evaluate(p.Net, p.Splits.Val, p.Config.BatchSize); err != nil {
+		if pt.ValLoss, pt.ValAcc, err = train.Evaluate(p.Net, p.Splits.Val, p.Config.BatchSize); err != nil {
 			return results.Result{}, err
 		}
 	}
-	if pt.TestLoss, pt.TestAcc, err = nn.Evaluate(p.Net, p.Splits.Test, p.Config.BatchSize); err != nil {
+	if pt.TestLoss, pt.TestAcc, err = train.Evaluate(p.Net, p.Splits.Test, p.Config.BatchSize); err != nil {
 		return results.Result{}, err
 	}
-	h := &nn.History{Points: []nn.EvalPoint{pt}}
+	h := &train.History{Points: []train.EvalPoint{pt}}
 	return experiments.Measure(p, h, method, masks.Density()), nil
 }
 

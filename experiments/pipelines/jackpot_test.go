@@ -11,7 +11,7 @@ import (
 
 	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/experiments/results"
-	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/prune"
 	"github.com/prunebench/prunebench/search"
 )
@@ -155,8 +155,8 @@ func TestJackpotResumeAfterInterrupt(t *testing.T) {
 	s.Output = t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := func(u experiments.UnitInfo) ([]experiments.Callback, func()) {
-		return []experiments.Callback{func(e *nn.Event) error {
-			if u.Level == 1 && u.Branch == "" && e.Phase == nn.AfterStep && e.Iter == 7 {
+		return []experiments.Callback{func(e *train.Event) error {
+			if u.Level == 1 && u.Branch == "" && e.Phase == train.AfterStep && e.Iter == 7 {
 				cancel()
 			}
 			return nil
@@ -290,10 +290,10 @@ func TestJackpotPaperConfigs(t *testing.T) {
 			t.Fatal(err)
 		}
 		seen := map[string]int{}
-		var search nn.Step
+		var search train.Step
 		for _, s := range specs {
 			if c, ok := s.Config.(jackpotPipeline); ok {
-				search, _ = nn.ParseStep(c.Jackpot.Steps)
+				search, _ = train.ParseStep(c.Jackpot.Steps)
 			}
 		}
 		for _, s := range specs {
@@ -312,7 +312,7 @@ func TestJackpotPaperConfigs(t *testing.T) {
 				if err != nil || mode.kind != "finetune" {
 					t.Errorf("%s: imp rewind %q, want finetune:STEP", file, c.Prune.Rewind)
 				}
-				budget, _ := nn.ParseStep(s.Training.Steps)
+				budget, _ := train.ParseStep(s.Training.Steps)
 				if budget.Epochs-mode.at.Epochs != search.Epochs || search.Iterations != 0 {
 					t.Errorf("%s: imp fine-tunes %s − %s, the search runs %s", file, budget, mode.at, search)
 				}

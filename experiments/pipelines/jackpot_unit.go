@@ -12,6 +12,7 @@ import (
 	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/search"
 )
 
@@ -20,8 +21,8 @@ import (
 // The scores, their momentum and the masks are not part of the net's State
 // (the net forwards a plain mask; search/jackpot_train.go says why), so the
 // unit saves them next to the checkpoint as jackpot_<iteration>.gob: at
-// every evaluation, just before nn.Train writes its checkpoint for the same
-// iteration, and when the run is interrupted (nn.Train then checkpoints the
+// every evaluation, just before train.Run writes its checkpoint for the same
+// iteration, and when the run is interrupted (train.Run then checkpoints the
 // iteration the search state has reached). A resume loads the state whose
 // iteration is the checkpoint's. The previous state file is kept until the
 // next one is written, so a crash between the two writes still finds the
@@ -66,8 +67,8 @@ func (c jackpotPipeline) level(ctx context.Context, r *experiments.Replicate, di
 		}
 		return nil
 	}
-	atEval := func(e *nn.Event) error {
-		if e.Phase != nn.AfterEval {
+	atEval := func(e *train.Event) error {
+		if e.Phase != train.AfterEval {
 			return nil
 		}
 		return save()
@@ -102,7 +103,7 @@ func (c jackpotPipeline) level(ctx context.Context, r *experiments.Replicate, di
 func jackpotResume(j *search.Jackpot, dir string) ([]int, error) {
 	keep := -1
 	ckPath := filepath.Join(dir, "checkpoint.gob")
-	ck, err := nn.LoadCheckpoint(ckPath)
+	ck, err := train.LoadCheckpoint(ckPath)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:

@@ -9,6 +9,8 @@ import (
 	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
+	"github.com/prunebench/prunebench/nn/zoo"
 	"github.com/prunebench/prunebench/prune"
 	"github.com/prunebench/prunebench/search"
 )
@@ -143,14 +145,14 @@ func (c layerPipeline) Validate(s experiments.Spec) error {
 	if l.SamplesPerClass < 1 {
 		return fmt.Errorf("layer.samples_per_class = %d: want ≥ 1", l.SamplesPerClass)
 	}
-	if _, err := nn.ParseStep(l.TimingSteps); err != nil {
+	if _, err := train.ParseStep(l.TimingSteps); err != nil {
 		return fmt.Errorf("layer.timing_steps: %w", err)
 	}
-	at, err := nn.ParseStep(l.RewindStep)
+	at, err := train.ParseStep(l.RewindStep)
 	if err != nil {
 		return fmt.Errorf("layer.rewind_step: %w", err)
 	}
-	if budget, err := nn.ParseStep(s.Training.Steps); err == nil && budget.Epochs == 0 && at.Epochs == 0 && at.Iterations >= budget.Iterations {
+	if budget, err := train.ParseStep(s.Training.Steps); err == nil && budget.Epochs == 0 && at.Epochs == 0 && at.Iterations >= budget.Iterations {
 		return fmt.Errorf("layer.rewind_step %s is past the training budget %s", at, budget)
 	}
 	return c.checkModel(s)
@@ -163,7 +165,7 @@ func (c layerPipeline) Validate(s experiments.Spec) error {
 // that input is checked again by the replicate's precheck on the real
 // data.
 func (c layerPipeline) checkModel(s experiments.Spec) error {
-	a, err := nn.BuildArch(s.Model.Name, nn.ModelOptions{Input: s.Dataset.Shape, Classes: s.Dataset.Classes,
+	a, err := zoo.Build(s.Model.Name, zoo.Options{Input: s.Dataset.Shape, Classes: s.Dataset.Classes,
 		Widths: s.Model.Widths, WidthMultiplier: s.Model.WidthMultiplier, Shortcut: s.Model.Shortcut})
 	if err != nil {
 		return nil
@@ -196,7 +198,7 @@ func (c layerPipeline) method() string {
 		if l.Rewind != def.Rewind {
 			m += "-" + l.Rewind
 		}
-		if at, _ := nn.ParseStep(l.RewindStep); !at.IsZero() {
+		if at, _ := train.ParseStep(l.RewindStep); !at.IsZero() {
 			m += "-rw" + l.RewindStep
 		}
 	} else if l.When == layerWhenInit && l.Criterion == search.CritRandom {
@@ -245,13 +247,13 @@ func (c layerPipeline) precheck(s experiments.Spec) error {
 	if err != nil {
 		return err
 	}
-	at, _ := nn.ParseStep(c.Layer.RewindStep)
+	at, _ := train.ParseStep(c.Layer.RewindStep)
 	if total := p.Config.Budget.Iters(ipe); at.Iters(ipe) >= total {
 		return fmt.Errorf("layer.rewind_step %s (%d iterations) is past the training budget %s (%d iterations)", at, at.Iters(ipe), p.Config.Budget, total)
 	}
 	if search.NeedsSubsample(c.Layer.Criterion) {
-		train := p.Splits.Train
-		if _, err := search.BalancedSubset(train.Y, train.Classes, c.Layer.SamplesPerClass, nn.NewRand(0)); err != nil {
+		trainSet := p.Splits.Train
+		if _, err := search.BalancedSubset(trainSet.Y, trainSet.Classes, c.Layer.SamplesPerClass, nn.NewRand(0)); err != nil {
 			return err
 		}
 	}

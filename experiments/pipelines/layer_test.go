@@ -14,6 +14,7 @@ import (
 	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/zoo"
 )
 
 // layerSpec is resmlp (stage widths 4, 6, 8: 3 × 5 blocks, 9 removable)
@@ -70,7 +71,7 @@ func readLayerReport(t *testing.T, s experiments.Spec, level int) LayerReport {
 func checkLayerResult(t *testing.T, s experiments.Spec, r results.Result, method string) {
 	t.Helper()
 	rep := readLayerReport(t, s, 1)
-	dense, err := nn.BuildArch("resmlp", nn.ModelOptions{Input: []int{1, 6, 6}, Classes: 3, Widths: []int{4, 6, 8}})
+	dense, err := zoo.Build("resmlp", zoo.Options{Input: []int{1, 6, 6}, Classes: 3, Widths: []int{4, 6, 8}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/internal/atomicfile"
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/prune"
 	"github.com/prunebench/prunebench/search"
 )
@@ -75,10 +76,10 @@ func (c layerPipeline) dense(ctx context.Context, s experiments.Spec, dir string
 	if err != nil {
 		return results.Result{}, err
 	}
-	if at, _ := nn.ParseStep(c.Layer.RewindStep); !at.IsZero() {
+	if at, _ := train.ParseStep(c.Layer.RewindStep); !at.IsZero() {
 		path := filepath.Join(dir, layerRewindFile)
-		cbs = append(cbs, func(e *nn.Event) error {
-			if e.Phase != nn.AfterStep || e.Iter != at.Iters(e.History.ItersPerEpoch) {
+		cbs = append(cbs, func(e *train.Event) error {
+			if e.Phase != train.AfterStep || e.Iter != at.Iters(e.History.ItersPerEpoch) {
 				return nil
 			}
 			st, err := layerWeightState(e.Net)
@@ -131,7 +132,7 @@ func (c layerPipeline) pruned(ctx context.Context, r *experiments.Replicate, dir
 		return results.Result{}, err
 	}
 	var scores []float64
-	start := nn.Step{}
+	start := train.Step{}
 	if layerWhen(c.Layer) == layerWhenInit {
 		scores, err = c.initScores(p, bs)
 	} else {
@@ -200,16 +201,16 @@ func (c layerPipeline) initScores(p *experiments.Prepared, bs *search.Blocks) ([
 // trainedScores scores the blocks of level 0's final network
 // (Algorithm 1, step 2) and returns the state the kept blocks start from
 // (θ_i, or θ_n for lr_only; θ0 is init) and the start step i.
-func (c layerPipeline) trainedScores(r *experiments.Replicate, p *experiments.Prepared, bs *search.Blocks, cand []int, init *nn.State) ([]float64, *nn.State, nn.Step, error) {
+func (c layerPipeline) trainedScores(r *experiments.Replicate, p *experiments.Prepared, bs *search.Blocks, cand []int, init *nn.State) ([]float64, *nn.State, train.Step, error) {
 	s := r.Spec
 	level0 := r.UnitDir(0, "")
-	ck, err := nn.LoadCheckpoint(filepath.Join(level0, "checkpoint.gob"))
+	ck, err := train.LoadCheckpoint(filepath.Join(level0, "checkpoint.gob"))
 	if err != nil {
-		return nil, nil, nn.Step{}, fmt.Errorf("the dense network's trained weights: %w", err)
+		return nil, nil, train.Step{}, fmt.Errorf("the dense network's trained weights: %w", err)
 	}
 	net, err := p.BuildNet(p.Arch, pruneBatch, s.Training.Temperature)
 	if err != nil {
-		return nil, nil, nn.Step{}, err
+		return nil, nil, train.Step{}, err
 	}
 	trained := ck.State
 	for k := range trained.Tensors {
@@ -218,17 +219,17 @@ func (c layerPipeline) trainedScores(r *experiments.Replicate, p *experiments.Pr
 		}
 	}
 	if err := net.SetState(trained); err != nil {
-		return nil, nil, nn.Step{}, fmt.Errorf("the dense network's trained weights: %w", err)
+		return nil, nil, train.Step{}, fmt.Errorf("the dense network's trained weights: %w", err)
 	}
 	build := func(a *nn.Arch) (nn.Net, error) { return p.BuildNet(a, pruneBatch, s.Training.Temperature) }
 	tc := search.TrainedContext{Net: net, Build: build, Rng: nn.NewRand(nn.SeedFor(s.Seed, nn.NSMask))}
 	if search.NeedsSubsample(c.Layer.Criterion) {
-		train := p.Splits.Train
-		idx, err := search.BalancedSubset(train.Y, train.Classes, c.Layer.SamplesPerClass, nn.NewRand(nn.SeedFor(s.Seed, nn.NSPruneData)))
+		trainSet := p.Splits.Train
+		idx, err := search.BalancedSubset(trainSet.Y, trainSet.Classes, c.Layer.SamplesPerClass, nn.NewRand(nn.SeedFor(s.Seed, nn.NSPruneData)))
 		if err != nil {
-			return nil, nil, nn.Step{}, err
+			return nil, nil, train.Step{}, err
 		}
-		sub := train.Subset(idx)
+		sub := trainSet.Subset(idx)
 		for i := 0; i < sub.Len(); i += pruneBatch {
 			x, y := sub.Slice(i, pruneBatch)
 			tc.Batches = append(tc.Batches, nn.Batch{X: x, Y: y, N: len(y)})
@@ -236,9 +237,9 @@ func (c layerPipeline) trainedScores(r *experiments.Replicate, p *experiments.Pr
 	}
 	scores, err := search.ScoreBlocksTrained(tc, bs, c.Layer.Criterion, cand)
 	if err != nil {
-		return nil, nil, nn.Step{}, err
+		return nil, nil, train.Step{}, err
 	}
-	at, _ := nn.ParseStep(c.Layer.RewindStep)
+	at, _ := train.ParseStep(c.Layer.RewindStep)
 	switch {
 	case c.Layer.Rewind == "lr_only":
 		return scores, trained, at, nil
@@ -247,12 +248,12 @@ func (c layerPipeline) trainedScores(r *experiments.Replicate, p *experiments.Pr
 	}
 	f, err := os.Open(filepath.Join(level0, layerRewindFile))
 	if err != nil {
-		return nil, nil, nn.Step{}, fmt.Errorf("rewind weights: %w (level 0 saves them when layer.rewind_step is not 0)", err)
+		return nil, nil, train.Step{}, fmt.Errorf("rewind weights: %w (level 0 saves them when layer.rewind_step is not 0)", err)
 	}
 	defer f.Close()
 	var st nn.State
 	if err := gob.NewDecoder(f).Decode(&st); err != nil {
-		return nil, nil, nn.Step{}, fmt.Errorf("rewind weights %s are unreadable: %v", f.Name(), err)
+		return nil, nil, train.Step{}, fmt.Errorf("rewind weights %s are unreadable: %v", f.Name(), err)
 	}
 	return scores, &st, at, nil
 }
@@ -280,7 +281,7 @@ func (c layerPipeline) report(bs *search.Blocks, rb *search.Rebuilt, removed []i
 // network on copies (the nets that train are not touched), alternating
 // three rounds, and records the medians.
 func (c layerPipeline) timing(dense, small *experiments.Prepared, src *nn.State, rb *search.Rebuilt, rep *LayerReport) error {
-	steps, err := nn.ParseStep(c.Layer.TimingSteps)
+	steps, err := train.ParseStep(c.Layer.TimingSteps)
 	if err != nil {
 		return fmt.Errorf("layer.timing_steps: %w", err)
 	}

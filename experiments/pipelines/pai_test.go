@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/prunebench/prunebench/experiments"
-	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/prune"
 )
 
@@ -67,8 +67,8 @@ func TestPaiResumeAfterInterrupt(t *testing.T) {
 	s.Output = t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := func(experiments.UnitInfo) ([]experiments.Callback, func()) {
-		return []experiments.Callback{func(e *nn.Event) error {
-			if e.Phase == nn.AfterStep && e.Iter == 7 {
+		return []experiments.Callback{func(e *train.Event) error {
+			if e.Phase == train.AfterStep && e.Iter == 7 {
 				cancel()
 			}
 			return nil

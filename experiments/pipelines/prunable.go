@@ -7,6 +7,7 @@ import (
 
 	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/prune"
 )
 
@@ -36,7 +37,7 @@ func outputWeight(arch *nn.Arch) (string, error) {
 // trainMasked saves masks to dir/masks.bin, enforces them after every step
 // (pattern P3: θ and the optimizer state at pruned positions are zero) and
 // trains p: what every pruning pipeline and branch does with its mask.
-func trainMasked(ctx context.Context, p *experiments.Prepared, masks *prune.Masks, dir string, callbacks []nn.Callback) (*nn.History, error) {
+func trainMasked(ctx context.Context, p *experiments.Prepared, masks *prune.Masks, dir string, callbacks []train.Callback) (*train.History, error) {
 	if err := masks.Save(filepath.Join(dir, masksFile)); err != nil {
 		return nil, err
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/internal/atomicfile"
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
+	"github.com/prunebench/prunebench/nn/zoo"
 	"github.com/prunebench/prunebench/share"
 )
 
@@ -331,7 +333,7 @@ func projectInit(net nn.Net, mp *share.Mapper, scales []float64) map[string][]fl
 // measureShared is Measure with the shared model's counts: M/n as the
 // density, the non-zero entries of z plus the non-zero unshared
 // parameters, and 4·(m + P_unshared) bytes.
-func measureShared(p *experiments.Prepared, h *nn.History, sm *sharedModel) results.Result {
+func measureShared(p *experiments.Prepared, h *train.History, sm *sharedModel) results.Result {
 	res := experiments.Measure(p, h, sm.Method, sm.Density)
 	shared := map[string]bool{}
 	for l := range sm.Mapper.NumLayers() {
@@ -464,13 +466,13 @@ type narrowInfo struct {
 // target returns the parameter count m + P_unshared of the shared
 // model of s's architecture at memory ratio rho (global scope, clean
 // rounding), m and n, and the model options at width multiplier 1.
-func (c narrowPipeline) target(s experiments.Spec, rho float64) (target, m, n int64, o nn.ModelOptions, err error) {
+func (c narrowPipeline) target(s experiments.Spec, rho float64) (target, m, n int64, o zoo.Options, err error) {
 	sp, err := s.Dataset.Load(s.Seed)
 	if err != nil {
 		return 0, 0, 0, o, err
 	}
-	o = nn.ModelOptions{Input: sp.Train.Shape, Classes: sp.Train.Classes, Widths: s.Model.Widths, WidthMultiplier: 1, Shortcut: s.Model.Shortcut}
-	arch, err := nn.BuildArch(s.Model.Name, o)
+	o = zoo.Options{Input: sp.Train.Shape, Classes: sp.Train.Classes, Widths: s.Model.Widths, WidthMultiplier: 1, Shortcut: s.Model.Shortcut}
+	arch, err := zoo.Build(s.Model.Name, o)
 	if err != nil {
 		return 0, 0, 0, o, fmt.Errorf("model: %w", err)
 	}
@@ -523,8 +525,8 @@ func (c narrowPipeline) Run(ctx context.Context, r *experiments.Replicate) error
 	return err
 }
 
-func mustArch(name string, o nn.ModelOptions) *nn.Arch {
-	a, err := nn.BuildArch(name, o)
+func mustArch(name string, o zoo.Options) *nn.Arch {
+	a, err := zoo.Build(name, o)
 	if err != nil {
 		panic(err)
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/experiments/results"
-	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/share"
 )
 
@@ -191,9 +191,9 @@ func TestRPSParetoContinuity(t *testing.T) {
 	}
 }
 
-func loadCheckpoint(t *testing.T, s experiments.Spec) *nn.Checkpoint {
+func loadCheckpoint(t *testing.T, s experiments.Spec) *train.Checkpoint {
 	t.Helper()
-	c, err := nn.LoadCheckpoint(filepath.Join(s.Output, experiments.Hash(s), "replicate_0", "level_0", "checkpoint.gob"))
+	c, err := train.LoadCheckpoint(filepath.Join(s.Output, experiments.Hash(s), "replicate_0", "level_0", "checkpoint.gob"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,8 +295,8 @@ func TestRPSBadInput(t *testing.T) {
 			s := rpsSpec(t, share.Pareto, 4)
 			tc.edit(&s)
 			noTraining := func(experiments.UnitInfo) ([]experiments.Callback, func()) {
-				return []experiments.Callback{func(e *nn.Event) error {
-					if e.Phase == nn.AfterStep {
+				return []experiments.Callback{func(e *train.Event) error {
+					if e.Phase == train.AfterStep {
 						t.Fatalf("trained a step before the error")
 					}
 					return nil

@@ -72,12 +72,12 @@ func scoringBatches(p *experiments.Prepared, criterion string, examples int) ([]
 	if n == 0 {
 		n = defaultScoringExamples
 	}
-	train := p.Splits.Train
-	if n > train.Len() {
-		return nil, fmt.Errorf("prune.data_examples = %d: criterion %s scores on training data, and the training split has only %d examples", n, criterion, train.Len())
+	trainSet := p.Splits.Train
+	if n > trainSet.Len() {
+		return nil, fmt.Errorf("prune.data_examples = %d: criterion %s scores on training data, and the training split has only %d examples", n, criterion, trainSet.Len())
 	}
-	perm := nn.NewRand(nn.SeedFor(p.Spec.Seed, nn.NSPruneData)).Perm(train.Len())[:n]
-	sub := train.Subset(perm)
+	perm := nn.NewRand(nn.SeedFor(p.Spec.Seed, nn.NSPruneData)).Perm(trainSet.Len())[:n]
+	sub := trainSet.Subset(perm)
 	var bs []nn.Batch
 	for i := 0; i < n; i += pruneBatch {
 		x, y := sub.Slice(i, pruneBatch)

@@ -10,6 +10,7 @@ import (
 	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/train"
 )
 
 // What the search pipelines (bip, jackpot) share: they start from a
@@ -73,7 +74,7 @@ func pretrainUnit(ctx context.Context, r *experiments.Replicate, named string) e
 // taken (the search starts with a fresh optimizer). The net must have no
 // optimizer installed yet.
 func loadPretrained(net nn.Net, path string) error {
-	ck, err := nn.LoadCheckpoint(path)
+	ck, err := train.LoadCheckpoint(path)
 	if err != nil {
 		return fmt.Errorf("pretrained model: %w", err)
 	}

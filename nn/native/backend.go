@@ -10,11 +10,11 @@ import (
 	"github.com/prunebench/prunebench/nn/native/internal/gemm"
 )
 
-// Backend is the native engine. It is registered with nn.Register under the
-// name "native" when the package is imported.
+// Backend is the native engine. It is registered with nn.RegisterBackend
+// under the name "native" when the package is imported.
 type Backend struct{}
 
-func init() { nn.Register(Backend{}) }
+func init() { nn.RegisterBackend("native", Backend{}) }
 
 // Name returns "native".
 func (Backend) Name() string { return "native" }

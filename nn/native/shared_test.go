@@ -11,6 +11,7 @@ import (
 
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/nn/nntest"
+	"github.com/prunebench/prunebench/nn/zoo"
 )
 
 // hashMap is an on-the-fly nn.SharedMap with no table, like share's
@@ -343,7 +344,7 @@ func heapAfter() uint64 {
 // z, its gradient and momentum, the biases, the block buffers and the same
 // activations.
 func TestSharedMemory(t *testing.T) {
-	arch, err := nn.BuildArch("lenet-300-100", nn.ModelOptions{})
+	arch, err := zoo.Build("lenet-300-100", zoo.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

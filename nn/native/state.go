@@ -90,7 +90,7 @@ func (e *entry) slot(k int) []float32 {
 // the arrays and their optimizer state and leaves the maps as they are.
 //
 // The optimizer itself is not in a State: call SetOptimizer with the
-// optimizer the State was saved with first (nn.Train does), then SetState.
+// optimizer the State was saved with first (train.Run does), then SetState.
 // The State must then hold exactly the slots that optimizer keeps for every
 // parameter; with no optimizer installed it must hold none.
 //

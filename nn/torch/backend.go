@@ -34,7 +34,7 @@ type Backend struct {
 	Threads int
 }
 
-func init() { nn.Register(Backend{}) }
+func init() { nn.RegisterBackend("torch", Backend{}) }
 
 // Name returns "torch".
 func (Backend) Name() string { return "torch" }

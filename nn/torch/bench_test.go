@@ -8,6 +8,7 @@ import (
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/nn/nntest"
 	"github.com/prunebench/prunebench/nn/torch"
+	"github.com/prunebench/prunebench/nn/zoo"
 )
 
 // BenchmarkResNet20Step times training steps (forward, loss, backward, SGD
@@ -15,7 +16,7 @@ import (
 // device PRUNEBENCH_TORCH_DEVICE names. scripts/torch/gpu_check.sh sets it
 // against the same loop in PyTorch.
 func BenchmarkResNet20Step(b *testing.B) {
-	arch, err := nn.BuildArch("resnet20", nn.ModelOptions{Input: []int{3, 32, 32}, Classes: 10})
+	arch, err := zoo.Build("resnet20", zoo.Options{Input: []int{3, 32, 32}, Classes: 10})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -24,7 +25,7 @@ func BenchmarkResNet20Step(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := nn.Initialize(net, nn.DefaultInit("resnet20"), nn.NewRand(1)); err != nil {
+	if err := nn.Initialize(net, zoo.DefaultInit("resnet20"), nn.NewRand(1)); err != nil {
 		b.Fatal(err)
 	}
 	if err := net.SetOptimizer(nn.SGD(0.9, 1e-4)); err != nil {
@@ -52,7 +53,7 @@ func BenchmarkResNet20Step(b *testing.B) {
 // about 2 ms a step, the per-step overhead of the engine (the optimizer's
 // passes over θ, worker handoffs, temporaries) shows here first.
 func BenchmarkLeNet300Step(b *testing.B) {
-	arch, err := nn.BuildArch("lenet-300-100", nn.ModelOptions{})
+	arch, err := zoo.Build("lenet-300-100", zoo.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func BenchmarkLeNet300Step(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := nn.Initialize(net, nn.DefaultInit("lenet-300-100"), nn.NewRand(1)); err != nil {
+	if err := nn.Initialize(net, zoo.DefaultInit("lenet-300-100"), nn.NewRand(1)); err != nil {
 		b.Fatal(err)
 	}
 	if err := net.SetOptimizer(nn.Adam(0)); err != nil {

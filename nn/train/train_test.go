@@ -1,4 +1,4 @@
-package nn_test
+package train_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/prunebench/prunebench/datasets"
 	"github.com/prunebench/prunebench/nn"
 	_ "github.com/prunebench/prunebench/nn/native"
+	"github.com/prunebench/prunebench/nn/train"
 )
 
 // fixture is a small conv net with batch norm and dropout on synthetic
@@ -22,9 +23,9 @@ import (
 // (optimizer state, running statistics, dropout stream, data order,
 // augmentation) is exercised by the resume and determinism tests.
 type fixture struct {
-	data nn.Data
+	data train.Data
 	arch *nn.Arch
-	cfg  nn.TrainConfig
+	cfg  train.Config
 }
 
 func newFixture(t *testing.T) fixture {
@@ -42,12 +43,12 @@ func newFixture(t *testing.T) fixture {
 		nn.Dropout{P: 0.25},
 		nn.Linear{Name: "fc", In: 64, Out: 4, Bias: true},
 	}}
-	cfg := nn.TrainConfig{
-		Budget: nn.MustParseStep("3ep"), BatchSize: 16, LR: 0.05,
+	cfg := train.Config{
+		Budget: train.MustParseStep("3ep"), BatchSize: 16, LR: 0.05,
 		Optimizer: nn.Optimizer{Name: "sgd", Momentum: 0.9, Nesterov: true, WeightDecay: 1e-4},
-		Schedule:  nn.Schedule{Name: "cosine"}, EvalEvery: nn.MustParseStep("4it"), DataSeed: 11,
+		Schedule:  train.Schedule{Name: "cosine"}, EvalEvery: train.MustParseStep("4it"), DataSeed: 11,
 	}
-	return fixture{data: nn.Data{Train: sp.Train, Val: sp.Val, Test: sp.Test, Augment: datasets.Augment{PadCrop: 1, Flip: true}}, arch: arch, cfg: cfg}
+	return fixture{data: train.Data{Train: sp.Train, Val: sp.Val, Test: sp.Test, Augment: datasets.Augment{PadCrop: 1, Flip: true}}, arch: arch, cfg: cfg}
 }
 
 func (f fixture) net(t *testing.T) nn.Net {
@@ -91,11 +92,11 @@ func weightHash(t *testing.T, net nn.Net) [32]byte {
 func TestTrainDeterministic(t *testing.T) {
 	f := newFixture(t)
 	a, b := f.net(t), f.net(t)
-	ha, err := nn.Train(context.Background(), a, f.data, f.cfg)
+	ha, err := train.Run(context.Background(), a, f.data, f.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hb, err := nn.Train(context.Background(), b, f.data, f.cfg)
+	hb, err := train.Run(context.Background(), b, f.data, f.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +111,7 @@ func TestTrainDeterministic(t *testing.T) {
 	c := f.net(t)
 	cfg := f.cfg
 	cfg.DataSeed++
-	if _, err := nn.Train(context.Background(), c, f.data, cfg); err != nil {
+	if _, err := train.Run(context.Background(), c, f.data, cfg); err != nil {
 		t.Fatal(err)
 	}
 	if weightHash(t, c) == weightHash(t, a) {
@@ -121,7 +122,7 @@ func TestTrainDeterministic(t *testing.T) {
 func TestTrainResumeBitIdentical(t *testing.T) {
 	f := newFixture(t)
 	ref := f.net(t)
-	want, err := nn.Train(context.Background(), ref, f.data, f.cfg)
+	want, err := train.Run(context.Background(), ref, f.data, f.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,16 +130,16 @@ func TestTrainResumeBitIdentical(t *testing.T) {
 		cfg := f.cfg
 		cfg.Checkpoint = filepath.Join(t.TempDir(), "ck.gob")
 		ctx, cancel := context.WithCancel(context.Background())
-		stopper := func(e *nn.Event) error {
-			if e.Phase == nn.AfterStep && e.Iter == stopAt {
+		stopper := func(e *train.Event) error {
+			if e.Phase == train.AfterStep && e.Iter == stopAt {
 				cancel()
 			}
 			return nil
 		}
-		if _, err := nn.Train(ctx, f.net(t), f.data, cfg, stopper); !errors.Is(err, context.Canceled) {
+		if _, err := train.Run(ctx, f.net(t), f.data, cfg, stopper); !errors.Is(err, context.Canceled) {
 			t.Fatalf("stop at %d: error %v, want context.Canceled", stopAt, err)
 		}
-		ck, err := nn.LoadCheckpoint(cfg.Checkpoint)
+		ck, err := train.LoadCheckpoint(cfg.Checkpoint)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -146,7 +147,7 @@ func TestTrainResumeBitIdentical(t *testing.T) {
 			t.Errorf("checkpoint at iteration %d, want %d", ck.Iter, stopAt)
 		}
 		resumed := f.net(t) // fresh weights: everything must come from the checkpoint
-		got, err := nn.Train(context.Background(), resumed, f.data, cfg)
+		got, err := train.Run(context.Background(), resumed, f.data, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -166,18 +167,18 @@ func TestTrainCheckpointMismatchAndCorrupt(t *testing.T) {
 	f := newFixture(t)
 	cfg := f.cfg
 	cfg.Checkpoint = filepath.Join(t.TempDir(), "ck.gob")
-	if _, err := nn.Train(context.Background(), f.net(t), f.data, cfg); err != nil {
+	if _, err := train.Run(context.Background(), f.net(t), f.data, cfg); err != nil {
 		t.Fatal(err)
 	}
 	other := cfg
 	other.LR = 0.1
-	if _, err := nn.Train(context.Background(), f.net(t), f.data, other); err == nil || !strings.Contains(err.Error(), "different configuration") {
+	if _, err := train.Run(context.Background(), f.net(t), f.data, other); err == nil || !strings.Contains(err.Error(), "different configuration") {
 		t.Errorf("resuming with another lr: error %v, want a configuration mismatch", err)
 	}
 	if err := os.WriteFile(cfg.Checkpoint, []byte("not a checkpoint"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := nn.Train(context.Background(), f.net(t), f.data, cfg); err == nil || !strings.Contains(err.Error(), cfg.Checkpoint) {
+	if _, err := train.Run(context.Background(), f.net(t), f.data, cfg); err == nil || !strings.Contains(err.Error(), cfg.Checkpoint) {
 		t.Errorf("corrupt checkpoint: error %v, want one naming the file", err)
 	}
 }
@@ -186,20 +187,20 @@ func TestTrainCallbacksAndEvaluation(t *testing.T) {
 	f := newFixture(t)
 	var grads, steps, evals []int
 	var every3, at5 []int
-	record := func(e *nn.Event) error {
+	record := func(e *train.Event) error {
 		switch e.Phase {
-		case nn.AfterGradients:
+		case train.AfterGradients:
 			grads = append(grads, e.Iter)
-		case nn.AfterStep:
+		case train.AfterStep:
 			steps = append(steps, e.Iter)
-		case nn.AfterEval:
+		case train.AfterEval:
 			evals = append(evals, e.Iter)
 		}
 		return nil
 	}
-	e3 := nn.Every(3, func(e *nn.Event) error { every3 = append(every3, e.Iter); return nil })
-	a5 := nn.At(5, func(e *nn.Event) error { at5 = append(at5, e.Iter); return nil })
-	h, err := nn.Train(context.Background(), f.net(t), f.data, f.cfg, record, e3, a5)
+	e3 := train.Every(3, func(e *train.Event) error { every3 = append(every3, e.Iter); return nil })
+	a5 := train.At(5, func(e *train.Event) error { at5 = append(at5, e.Iter); return nil })
+	h, err := train.Run(context.Background(), f.net(t), f.data, f.cfg, record, e3, a5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,12 +222,12 @@ func TestTrainCallbacksAndEvaluation(t *testing.T) {
 			t.Errorf("point %+v has NaN metrics", p)
 		}
 	}
-	if h.BestPoint() != h.Points[nn.BestIndex(h.Points)] {
+	if h.BestPoint() != h.Points[train.BestIndex(h.Points)] {
 		t.Error("BestPoint is not the minimum validation loss")
 	}
 	// A callback error stops training and is returned.
 	boom := errors.New("boom")
-	_, err = nn.Train(context.Background(), f.net(t), f.data, f.cfg, nn.At(2, func(*nn.Event) error { return boom }))
+	_, err = train.Run(context.Background(), f.net(t), f.data, f.cfg, train.At(2, func(*train.Event) error { return boom }))
 	if !errors.Is(err, boom) {
 		t.Errorf("callback error: got %v", err)
 	}
@@ -245,11 +246,11 @@ func TestBestIndex(t *testing.T) {
 		{[]float64{0.1}, 0},
 	}
 	for _, c := range cases {
-		pts := make([]nn.EvalPoint, len(c.losses))
+		pts := make([]train.EvalPoint, len(c.losses))
 		for i, l := range c.losses {
-			pts[i] = nn.EvalPoint{Iter: 10 * i, ValLoss: l}
+			pts[i] = train.EvalPoint{Iter: 10 * i, ValLoss: l}
 		}
-		if got := nn.BestIndex(pts); got != c.want {
+		if got := train.BestIndex(pts); got != c.want {
 			t.Errorf("BestIndex(%v) = %d, want %d", c.losses, got, c.want)
 		}
 	}

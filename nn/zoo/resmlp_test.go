@@ -1,9 +1,11 @@
-package nn
+package zoo
 
 import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/prunebench/prunebench/nn"
 )
 
 // TestResMLPCounts pins resmlp's counts on MNIST, computed by hand per part:
@@ -18,7 +20,7 @@ import (
 // parameters less the 10 biases and the 2·(64 + 5·64·2 + 128·(2·5+1) +
 // 256·(2·5+1)) = 9,856 batch-norm entries: 912,896.
 func TestResMLPCounts(t *testing.T) {
-	c := Count(mustBuild(t, "resmlp", ModelOptions{}))
+	c := nn.Count(mustBuild(t, "resmlp", Options{}))
 	if c.Params != 922_762 || c.Prunable != 912_896 || c.FLOPs != 912_896 {
 		t.Errorf("resmlp: params %d, prunable %d, FLOPs %d; want 922,762, 912,896, 912,896", c.Params, c.Prunable, c.FLOPs)
 	}
@@ -29,15 +31,15 @@ func TestResMLPCounts(t *testing.T) {
 // projection shortcut only at the start of stages 2 and 3 (also when two
 // widths are equal), and every block followed by a ReLU.
 func TestResMLPStructure(t *testing.T) {
-	a := mustBuild(t, "resmlp", ModelOptions{Input: []int{2, 3}, Classes: 4, Widths: []int{5, 5, 7}})
+	a := mustBuild(t, "resmlp", Options{Input: []int{2, 3}, Classes: 4, Widths: []int{5, 5, 7}})
 	var blocks []string
 	for i, l := range a.Layers {
-		r, ok := l.(Residual)
+		r, ok := l.(nn.Residual)
 		if !ok {
 			continue
 		}
 		blocks = append(blocks, r.Name)
-		if _, ok := a.Layers[i+1].(ReLU); !ok {
+		if _, ok := a.Layers[i+1].(nn.ReLU); !ok {
 			t.Errorf("block %s is followed by %T, want ReLU", r.Name, a.Layers[i+1])
 		}
 		proj := strings.HasSuffix(r.Name, ".0") && r.Name != "layer1.0"
@@ -66,15 +68,15 @@ func TestResMLPStructure(t *testing.T) {
 
 func TestResMLPBadOptions(t *testing.T) {
 	cases := []struct {
-		o    ModelOptions
+		o    Options
 		want string
 	}{
-		{ModelOptions{Widths: []int{8, 0, 4}}, "stage 2 has width 0"},
-		{ModelOptions{Shortcut: "A"}, "shortcut"},
-		{ModelOptions{BatchNorm: boolPtr(false)}, "batch_norm"},
+		{Options{Widths: []int{8, 0, 4}}, "stage 2 has width 0"},
+		{Options{Shortcut: "A"}, "shortcut"},
+		{Options{BatchNorm: boolPtr(false)}, "batch_norm"},
 	}
 	for _, tc := range cases {
-		if _, err := BuildArch("resmlp", tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := Build("resmlp", tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: error %v, want it to mention %q", tc.o, err, tc.want)
 		}
 	}

@@ -1,10 +1,11 @@
-package nn
+package train
 
 import (
 	"math"
 	"time"
 
 	"github.com/prunebench/prunebench/datasets"
+	"github.com/prunebench/prunebench/nn"
 )
 
 // EvalPoint is one evaluation during training. Metrics of a split that was
@@ -27,7 +28,7 @@ type History struct {
 	Best int
 	// Wall is the time spent training and evaluating, summed over resumes.
 	Wall time.Duration
-	// Resumed is the iteration the last Train call resumed from (0 when it
+	// Resumed is the iteration the last Run call resumed from (0 when it
 	// started fresh).
 	Resumed int
 }
@@ -75,7 +76,7 @@ func BestIndex(points []EvalPoint) int {
 
 // evalPoint evaluates net on the validation split and, when withTest, on
 // the test split, in batches of at most batch examples.
-func evalPoint(net Net, batch, it int, d Data, withTest bool) (EvalPoint, error) {
+func evalPoint(net nn.Net, batch, it int, d Data, withTest bool) (EvalPoint, error) {
 	p := EvalPoint{Iter: it, ValLoss: math.NaN(), ValAcc: math.NaN(), TestLoss: math.NaN(), TestAcc: math.NaN()}
 	var err error
 	if d.Val != nil && d.Val.Len() > 0 {
@@ -93,13 +94,13 @@ func evalPoint(net Net, batch, it int, d Data, withTest bool) (EvalPoint, error)
 
 // Evaluate returns the mean loss and the top-1 accuracy of net on a whole
 // set, in batches of at most batch examples.
-func Evaluate(net Net, s *datasets.Set, batch int) (loss, acc float64, err error) {
+func Evaluate(net nn.Net, s *datasets.Set, batch int) (loss, acc float64, err error) {
 	n := s.Len()
 	var sum float64
 	var correct int
 	for i := 0; i < n; i += batch {
 		x, y := s.Slice(i, batch)
-		l, c, err := net.Evaluate(Batch{X: x, Y: y, N: len(y)})
+		l, c, err := net.Evaluate(nn.Batch{X: x, Y: y, N: len(y)})
 		if err != nil {
 			return 0, 0, err
 		}

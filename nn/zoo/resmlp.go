@@ -1,9 +1,9 @@
-package nn
+package zoo
 
 // Residual MLP: the fully connected proxy of the CIFAR ResNets for layer
 // pruning on MNIST (specs/layer-lottery.md §2, last paragraph; §7).
 //
-// It is the ResNet of zoo_resnet.go with every 3×3 convolution replaced by
+// It is the ResNet of resnet.go with every 3×3 convolution replaced by
 // a Linear layer and the images flattened: a stem, then stages of
 // equal-width residual blocks
 //
@@ -24,23 +24,27 @@ package nn
 //	layerS.0.shortcut.0, layerS.0.shortcut.1    projection shortcut of stages S ≥ 2: Linear, BN
 //	fc                                          Linear W_last → classes, with bias
 //
-// ModelOptions.Widths are the stage widths (default 64, 128, 256: the
+// Options.Widths are the stage widths (default 64, 128, 256: the
 // ResNets' 16/32/64 doubling, four times wider); the width multiplier
 // scales them. Each stage has ResMLPBlocks blocks. On [1 28 28] with 10
 // classes the default has 922,762 parameters and 912,896 weights, which are
-// also its FLOPs (derived; pinned in zoo_resmlp_test.go).
+// also its FLOPs (derived; pinned in resmlp_test.go).
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/prunebench/prunebench/nn"
+)
 
 // ResMLPBlocks is the number of residual blocks per stage of resmlp (the
 // 3 × 5 blocks of layer-lottery.md §7, the block count of ResNet-32).
 const ResMLPBlocks = 5
 
 func init() {
-	RegisterModel("resmlp", ModelSpec{Build: buildResMLP, Input: []int{1, 28, 28}, Init: "kaiming_normal"})
+	Register("resmlp", Model{Build: buildResMLP, Input: []int{1, 28, 28}, Init: "kaiming_normal"})
 }
 
-func buildResMLP(o ModelOptions) (*Arch, error) {
+func buildResMLP(o Options) (*nn.Arch, error) {
 	if o.Shortcut != "" {
 		return nil, fmt.Errorf("shortcut %q: resmlp's stages always start with a Linear projection; only resnets take a shortcut type", o.Shortcut)
 	}
@@ -59,29 +63,29 @@ func buildResMLP(o ModelOptions) (*Arch, error) {
 	in := shapeSize(o.Input)
 	w1 := scaleWidth(widths[0], o.WidthMultiplier)
 	b := newSeqBuilder(o.Input)
-	b.add(Flatten{}, Linear{Name: "fc1", In: in, Out: w1}, newBatchNorm("bn1", w1), ReLU{})
+	b.add(nn.Flatten{}, nn.Linear{Name: "fc1", In: in, Out: w1}, newBatchNorm("bn1", w1), nn.ReLU{})
 	in = w1
 	for s, w := range widths {
 		out := scaleWidth(w, o.WidthMultiplier)
 		for blk := range ResMLPBlocks {
 			name := fmt.Sprintf("layer%d.%d", s+1, blk)
-			r := Residual{Name: name, Body: []Layer{
-				Linear{Name: name + ".fc1", In: in, Out: out},
+			r := nn.Residual{Name: name, Body: []nn.Layer{
+				nn.Linear{Name: name + ".fc1", In: in, Out: out},
 				newBatchNorm(name+".bn1", out),
-				ReLU{},
-				Linear{Name: name + ".fc2", In: out, Out: out},
+				nn.ReLU{},
+				nn.Linear{Name: name + ".fc2", In: out, Out: out},
 				newBatchNorm(name+".bn2", out),
 			}}
 			if s > 0 && blk == 0 {
-				r.Shortcut = []Layer{
-					Linear{Name: name + ".shortcut.0", In: in, Out: out},
+				r.Shortcut = []nn.Layer{
+					nn.Linear{Name: name + ".shortcut.0", In: in, Out: out},
 					newBatchNorm(name+".shortcut.1", out),
 				}
 			}
-			b.add(r, ReLU{})
+			b.add(r, nn.ReLU{})
 			in = out
 		}
 	}
-	b.add(Linear{Name: "fc", In: in, Out: o.Classes, Bias: true})
+	b.add(nn.Linear{Name: "fc", In: in, Out: o.Classes, Bias: true})
 	return b.arch()
 }

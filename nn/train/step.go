@@ -1,4 +1,4 @@
-package nn
+package train
 
 import (
 	"fmt"
@@ -43,7 +43,7 @@ func ParseStep(s string) (Step, error) {
 func MustParseStep(s string) Step {
 	st, err := ParseStep(s)
 	if err != nil {
-		panic("nn: " + err.Error())
+		panic("train: " + err.Error())
 	}
 	return st
 }

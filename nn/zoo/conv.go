@@ -1,4 +1,4 @@
-package nn
+package zoo
 
 // Small convolutional networks: LeNet-5-Caffe and the Conv-2/4/6 networks of
 // the lottery ticket paper.
@@ -25,12 +25,16 @@ package nn
 // BatchNorm on, bnI follows convI (before its ReLU) and the convolutions keep
 // their biases.
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/prunebench/prunebench/nn"
+)
 
 func init() {
-	RegisterModel("lenet5", ModelSpec{Build: buildLeNet5, Input: []int{1, 28, 28}, Init: "torch_default"})
+	Register("lenet5", Model{Build: buildLeNet5, Input: []int{1, 28, 28}, Init: "torch_default"})
 	for _, n := range []int{2, 4, 6} {
-		RegisterModel(fmt.Sprintf("conv%d", n), ModelSpec{Build: convNBuilder(n), Input: []int{3, 32, 32}, Init: "glorot_normal"})
+		Register(fmt.Sprintf("conv%d", n), Model{Build: convNBuilder(n), Input: []int{3, 32, 32}, Init: "glorot_normal"})
 	}
 }
 
@@ -38,14 +42,14 @@ func init() {
 // the first linear layer can be sized from the input and shape errors are
 // reported at the layer that causes them.
 type seqBuilder struct {
-	layers    []Layer
+	layers    []nn.Layer
 	in, shape []int
 	err       error
 }
 
 func newSeqBuilder(in []int) *seqBuilder { return &seqBuilder{in: in, shape: in} }
 
-func (b *seqBuilder) add(ls ...Layer) {
+func (b *seqBuilder) add(ls ...nn.Layer) {
 	for _, l := range ls {
 		if b.err != nil {
 			return
@@ -67,11 +71,11 @@ func (b *seqBuilder) channels() int {
 	return b.shape[0]
 }
 
-func (b *seqBuilder) arch() (*Arch, error) {
+func (b *seqBuilder) arch() (*nn.Arch, error) {
 	if b.err != nil {
 		return nil, b.err
 	}
-	return &Arch{Layers: b.layers}, nil
+	return &nn.Arch{Layers: b.layers}, nil
 }
 
 func requireImage(in []int) error {
@@ -81,7 +85,7 @@ func requireImage(in []int) error {
 	return nil
 }
 
-func buildLeNet5(o ModelOptions) (*Arch, error) {
+func buildLeNet5(o Options) (*nn.Arch, error) {
 	if err := rejectOptions(o, true, true); err != nil {
 		return nil, err
 	}
@@ -94,18 +98,18 @@ func buildLeNet5(o ModelOptions) (*Arch, error) {
 	m := o.WidthMultiplier
 	c1, c2, f3 := scaleWidth(20, m), scaleWidth(50, m), scaleWidth(500, m)
 	b := newSeqBuilder(o.Input)
-	b.add(Conv2d{Name: "conv1", In: o.Input[0], Out: c1, Kernel: 5, Stride: 1, Pad: 0, Bias: true}, ReLU{}, MaxPool2d{Kernel: 2, Stride: 2})
-	b.add(Conv2d{Name: "conv2", In: c1, Out: c2, Kernel: 5, Stride: 1, Pad: 0, Bias: true}, ReLU{}, MaxPool2d{Kernel: 2, Stride: 2})
-	b.add(Flatten{})
+	b.add(nn.Conv2d{Name: "conv1", In: o.Input[0], Out: c1, Kernel: 5, Stride: 1, Pad: 0, Bias: true}, nn.ReLU{}, nn.MaxPool2d{Kernel: 2, Stride: 2})
+	b.add(nn.Conv2d{Name: "conv2", In: c1, Out: c2, Kernel: 5, Stride: 1, Pad: 0, Bias: true}, nn.ReLU{}, nn.MaxPool2d{Kernel: 2, Stride: 2})
+	b.add(nn.Flatten{})
 	if b.err == nil {
-		b.add(Linear{Name: "fc3", In: b.shape[0], Out: f3, Bias: true}, ReLU{})
-		b.add(Linear{Name: "fc4", In: f3, Out: o.Classes, Bias: true})
+		b.add(nn.Linear{Name: "fc3", In: b.shape[0], Out: f3, Bias: true}, nn.ReLU{})
+		b.add(nn.Linear{Name: "fc4", In: f3, Out: o.Classes, Bias: true})
 	}
 	return b.arch()
 }
 
-func convNBuilder(n int) ModelBuilder {
-	return func(o ModelOptions) (*Arch, error) {
+func convNBuilder(n int) Builder {
+	return func(o Options) (*nn.Arch, error) {
 		if err := rejectOptions(o, true, true); err != nil {
 			return nil, err
 		}
@@ -123,22 +127,22 @@ func convNBuilder(n int) ModelBuilder {
 			c = scaleWidth(c, m)
 			for range 2 {
 				idx++
-				b.add(Conv2d{Name: fmt.Sprintf("conv%d", idx), In: b.channels(), Out: c, Kernel: 3, Stride: 1, Pad: 1, Bias: true})
+				b.add(nn.Conv2d{Name: fmt.Sprintf("conv%d", idx), In: b.channels(), Out: c, Kernel: 3, Stride: 1, Pad: 1, Bias: true})
 				if bn {
 					b.add(newBatchNorm(fmt.Sprintf("bn%d", idx), c))
 				}
-				b.add(ReLU{})
+				b.add(nn.ReLU{})
 			}
-			b.add(MaxPool2d{Kernel: 2, Stride: 2})
+			b.add(nn.MaxPool2d{Kernel: 2, Stride: 2})
 		}
-		b.add(Flatten{})
+		b.add(nn.Flatten{})
 		if b.err != nil {
 			return nil, b.err
 		}
 		fc := scaleWidth(256, m)
-		b.add(Linear{Name: fmt.Sprintf("fc%d", n+1), In: b.shape[0], Out: fc, Bias: true}, ReLU{})
-		b.add(Linear{Name: fmt.Sprintf("fc%d", n+2), In: fc, Out: fc, Bias: true}, ReLU{})
-		b.add(Linear{Name: fmt.Sprintf("fc%d", n+3), In: fc, Out: o.Classes, Bias: true})
+		b.add(nn.Linear{Name: fmt.Sprintf("fc%d", n+1), In: b.shape[0], Out: fc, Bias: true}, nn.ReLU{})
+		b.add(nn.Linear{Name: fmt.Sprintf("fc%d", n+2), In: fc, Out: fc, Bias: true}, nn.ReLU{})
+		b.add(nn.Linear{Name: fmt.Sprintf("fc%d", n+3), In: fc, Out: o.Classes, Bias: true})
 		return b.arch()
 	}
 }

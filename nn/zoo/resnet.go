@@ -1,4 +1,4 @@
-package nn
+package zoo
 
 // CIFAR ResNets.
 //
@@ -26,19 +26,23 @@ package nn
 // A (268,336 prunable weights) and 272,474 with option B (270,896 weights:
 // the lottery ticket paper's "271K"); ResNet-32 464,154; ResNet-56 853,018.
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/prunebench/prunebench/nn"
+)
 
 func init() {
 	for _, depth := range []int{20, 32, 44, 56, 110} {
-		RegisterModel(fmt.Sprintf("resnet%d", depth), ModelSpec{Build: resnetBuilder((depth - 2) / 6), Input: []int{3, 32, 32}, Init: "kaiming_normal"})
+		Register(fmt.Sprintf("resnet%d", depth), Model{Build: resnetBuilder((depth - 2) / 6), Input: []int{3, 32, 32}, Init: "kaiming_normal"})
 	}
 }
 
-// ShortcutNames lists the accepted ModelOptions.Shortcut values ("" is A).
+// ShortcutNames lists the accepted Options.Shortcut values ("" is A).
 var ShortcutNames = []string{"A", "B"}
 
-func resnetBuilder(n int) ModelBuilder {
-	return func(o ModelOptions) (*Arch, error) {
+func resnetBuilder(n int) Builder {
+	return func(o Options) (*nn.Arch, error) {
 		if err := rejectOptions(o, true, false); err != nil {
 			return nil, err
 		}
@@ -58,7 +62,7 @@ func resnetBuilder(n int) ModelBuilder {
 		}
 		w := scaleWidth(16, o.WidthMultiplier)
 		b := newSeqBuilder(o.Input)
-		b.add(Conv2d{Name: "conv1", In: o.Input[0], Out: w, Kernel: 3, Stride: 1, Pad: 1}, newBatchNorm("bn1", w), ReLU{})
+		b.add(nn.Conv2d{Name: "conv1", In: o.Input[0], Out: w, Kernel: 3, Stride: 1, Pad: 1}, newBatchNorm("bn1", w), nn.ReLU{})
 		in := w
 		for s, out := range []int{w, 2 * w, 4 * w} {
 			for blk := range n {
@@ -67,29 +71,29 @@ func resnetBuilder(n int) ModelBuilder {
 					stride = 2
 				}
 				name := fmt.Sprintf("layer%d.%d", s+1, blk)
-				r := Residual{Name: name, Body: []Layer{
-					Conv2d{Name: name + ".conv1", In: in, Out: out, Kernel: 3, Stride: stride, Pad: 1},
+				r := nn.Residual{Name: name, Body: []nn.Layer{
+					nn.Conv2d{Name: name + ".conv1", In: in, Out: out, Kernel: 3, Stride: stride, Pad: 1},
 					newBatchNorm(name+".bn1", out),
-					ReLU{},
-					Conv2d{Name: name + ".conv2", In: out, Out: out, Kernel: 3, Stride: 1, Pad: 1},
+					nn.ReLU{},
+					nn.Conv2d{Name: name + ".conv2", In: out, Out: out, Kernel: 3, Stride: 1, Pad: 1},
 					newBatchNorm(name+".bn2", out),
 				}}
 				if stride != 1 || in != out {
 					if shortcut == "A" {
-						r.Shortcut = []Layer{PadChannels{In: in, Out: out, Stride: stride}}
+						r.Shortcut = []nn.Layer{nn.PadChannels{In: in, Out: out, Stride: stride}}
 					} else {
-						r.Shortcut = []Layer{
-							Conv2d{Name: name + ".shortcut.0", In: in, Out: out, Kernel: 1, Stride: stride, Pad: 0},
+						r.Shortcut = []nn.Layer{
+							nn.Conv2d{Name: name + ".shortcut.0", In: in, Out: out, Kernel: 1, Stride: stride, Pad: 0},
 							newBatchNorm(name+".shortcut.1", out),
 						}
 					}
 				}
-				b.add(r, ReLU{})
+				b.add(r, nn.ReLU{})
 				in = out
 			}
 		}
-		b.add(GlobalAvgPool{})
-		b.add(Linear{Name: "fc", In: in, Out: o.Classes, Bias: true})
+		b.add(nn.GlobalAvgPool{})
+		b.add(nn.Linear{Name: "fc", In: in, Out: o.Classes, Bias: true})
 		return b.arch()
 	}
 }

@@ -1,4 +1,4 @@
-package nn
+package zoo
 
 // The model zoo: a registry from model names to builder functions, in the
 // style of OpenLTH's models/registry.py (code: facebookresearch/open_lth:
@@ -7,11 +7,11 @@ package nn
 //
 // Families and the files that build them:
 //
-//	mlp, lenet-300-100          zoo_mlp.go    (LTH paper §2; open_lth models/mnist_lenet.py)
-//	lenet5, conv2, conv4, conv6 zoo_conv.go   (GraNet/sparselearning LeNet_5_Caffe; LTH paper Figure 2)
-//	vgg11, vgg13, vgg16, vgg19  zoo_vgg.go    (open_lth models/cifar_vgg.py)
-//	resnet20 … resnet110        zoo_resnet.go (He et al. 2016 §4.2; layer names of akamaster/pytorch_resnet_cifar10)
-//	resmlp                      zoo_resmlp.go (the ResNets with Linear for conv; layer-lottery.md §2)
+//	mlp, lenet-300-100          mlp.go    (LTH paper §2; open_lth models/mnist_lenet.py)
+//	lenet5, conv2, conv4, conv6 conv.go   (GraNet/sparselearning LeNet_5_Caffe; LTH paper Figure 2)
+//	vgg11, vgg13, vgg16, vgg19  vgg.go    (open_lth models/cifar_vgg.py)
+//	resnet20 … resnet110        resnet.go (He et al. 2016 §4.2; layer names of akamaster/pytorch_resnet_cifar10)
+//	resmlp                      resmlp.go (the ResNets with Linear for conv; layer-lottery.md §2)
 //
 // Layer naming is uniform: weight layers are numbered in order of depth with
 // a prefix for their type (fc1, fc2, … for an MLP; conv1, conv2, fc3, fc4 for
@@ -24,13 +24,15 @@ package nn
 import (
 	"fmt"
 	"math"
-	"sort"
-	"sync"
+	"slices"
+
+	"github.com/prunebench/prunebench/internal/registry"
+	"github.com/prunebench/prunebench/nn"
 )
 
-// ModelOptions parametrize a zoo architecture. The zero value builds each
+// Options parametrize a zoo architecture. The zero value builds each
 // model in its paper shape on its canonical input.
-type ModelOptions struct {
+type Options struct {
 	// Input is the per-example input shape of the data set, e.g. [1 28 28]
 	// or [3 32 32]. Empty means the family's canonical input: [1 28 28]
 	// for mlp, lenet-300-100 and lenet5, [3 32 32] for the others. Every
@@ -40,8 +42,8 @@ type ModelOptions struct {
 	Input []int
 	// Classes is the number of outputs; 0 means 10.
 	Classes int
-	// Widths are the hidden widths of mlp (default 300, 100). Other models
-	// reject them.
+	// Widths are the hidden widths of mlp (default 300, 100) and the stage
+	// widths of resmlp (default 64, 128, 256). Other models reject them.
 	Widths []int
 	// WidthMultiplier scales every hidden width and channel count (never
 	// the input or the number of classes): a width c becomes
@@ -53,7 +55,7 @@ type ModelOptions struct {
 	WidthMultiplier float64
 	// Shortcut selects the ResNet downsampling shortcut: "A" (the default;
 	// option A of He et al. for CIFAR: subsample and zero-pad channels,
-	// PadChannels, no parameters) or "B" (a 1×1 convolution with stride 2
+	// nn.PadChannels, no parameters) or "B" (a 1×1 convolution with stride 2
 	// followed by batch norm, as open_lth's cifar_resnet). Other models
 	// reject it.
 	Shortcut string
@@ -65,51 +67,36 @@ type ModelOptions struct {
 	BatchNorm *bool
 }
 
-// ModelBuilder builds an architecture from options. It may assume that
+// Builder builds an architecture from options. It may assume that
 // Input and Classes have been defaulted and that WidthMultiplier is positive
-// and finite; it need not call Validate.
-type ModelBuilder func(o ModelOptions) (*Arch, error)
+// and finite; it need not call Arch.Validate.
+type Builder func(o Options) (*nn.Arch, error)
 
-// ModelSpec is one entry of the zoo.
-type ModelSpec struct {
-	Build ModelBuilder
-	// Input is the canonical input shape used when ModelOptions.Input is
+// Model is one entry of the zoo.
+type Model struct {
+	Build Builder
+	// Input is the canonical input shape used when Options.Input is
 	// empty.
 	Input []int
-	// Init is the family's default initializer, one of InitNames.
+	// Init is the family's default initializer, one of nn.InitNames.
 	Init string
 }
 
-var (
-	zooMu sync.Mutex
-	zoo   = map[string]ModelSpec{}
-)
+// models is the zoo.
+var models = registry.New[Model]("model")
 
-// RegisterModel adds a model to the zoo. It panics when the name is taken or
-// the spec is incomplete (programmer errors).
-func RegisterModel(name string, spec ModelSpec) {
-	zooMu.Lock()
-	defer zooMu.Unlock()
-	if _, ok := zoo[name]; ok {
-		panic("nn: model " + name + " registered twice")
+// Register adds a model to the zoo under name; the model files register
+// theirs from init functions. It panics when the name is empty or taken or
+// the model is incomplete (programmer errors).
+func Register(name string, m Model) {
+	if m.Build == nil || len(m.Input) == 0 || !slices.Contains(nn.InitNames, m.Init) {
+		panic("zoo: model " + name + ": incomplete Model")
 	}
-	if spec.Build == nil || len(spec.Input) == 0 || !validInit(spec.Init) {
-		panic("nn: model " + name + ": incomplete spec")
-	}
-	zoo[name] = spec
+	models.Register(name, m)
 }
 
-// ModelNames lists the registered model names, sorted.
-func ModelNames() []string {
-	zooMu.Lock()
-	defer zooMu.Unlock()
-	names := make([]string, 0, len(zoo))
-	for n := range zoo {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+// Names lists the registered model names, sorted.
+func Names() []string { return models.Names() }
 
 // DefaultInit returns the default initializer of a model's family, or ""
 // for an unknown name:
@@ -118,19 +105,17 @@ func ModelNames() []string {
 //	lenet5                         torch_default   (GraNet/sparselearning keep PyTorch's defaults)
 //	vgg*, resnet*                  kaiming_normal  (open_lth presets, model_init='kaiming_normal')
 func DefaultInit(name string) string {
-	zooMu.Lock()
-	defer zooMu.Unlock()
-	return zoo[name].Init
+	m, _ := models.Lookup(name)
+	return m.Init
 }
 
-// BuildArch builds and validates the architecture registered under name.
-// Errors name the model; an unknown name lists the accepted ones.
-func BuildArch(name string, o ModelOptions) (*Arch, error) {
-	zooMu.Lock()
-	spec, ok := zoo[name]
-	zooMu.Unlock()
-	if !ok {
-		return nil, fmt.Errorf("model %q: want one of %v", name, ModelNames())
+// Build builds and validates the architecture registered under name.
+// Errors name the model; an unknown name is a *registry.UnknownError that
+// lists the registered ones and suggests the closest.
+func Build(name string, o Options) (*nn.Arch, error) {
+	spec, err := models.Get(name)
+	if err != nil {
+		return nil, err
 	}
 	if len(o.Input) == 0 {
 		o.Input = append([]int(nil), spec.Input...)
@@ -168,14 +153,23 @@ func BuildArch(name string, o ModelOptions) (*Arch, error) {
 	return a, nil
 }
 
+// shapeSize is the number of entries of one example of shape s.
+func shapeSize(s []int) int {
+	n := 1
+	for _, d := range s {
+		n *= d
+	}
+	return n
+}
+
 // scaleWidth applies a width multiplier to a channel count or hidden width.
 func scaleWidth(c int, m float64) int {
 	return max(1, int(math.Round(float64(c)*m)))
 }
 
-// batchNormOption resolves ModelOptions.BatchNorm against a family default
+// batchNormOption resolves Options.BatchNorm against a family default
 // and the values the family supports.
-func batchNormOption(o ModelOptions, def, canOn, canOff bool) (bool, error) {
+func batchNormOption(o Options, def, canOn, canOff bool) (bool, error) {
 	if o.BatchNorm == nil {
 		return def, nil
 	}
@@ -189,7 +183,7 @@ func batchNormOption(o ModelOptions, def, canOn, canOff bool) (bool, error) {
 }
 
 // rejectOptions returns an error for options a family does not use.
-func rejectOptions(o ModelOptions, widths, shortcut bool) error {
+func rejectOptions(o Options, widths, shortcut bool) error {
 	if widths && len(o.Widths) > 0 {
 		return fmt.Errorf("widths %v: only mlp takes hidden widths", o.Widths)
 	}
@@ -201,6 +195,6 @@ func rejectOptions(o ModelOptions, widths, shortcut bool) error {
 
 // newBatchNorm returns a BatchNorm with PyTorch's defaults (eps 1e-5,
 // momentum 0.1).
-func newBatchNorm(name string, c int) BatchNorm {
-	return BatchNorm{Name: name, C: c, Eps: 1e-5, Momentum: 0.1}
+func newBatchNorm(name string, c int) nn.BatchNorm {
+	return nn.BatchNorm{Name: name, C: c, Eps: 1e-5, Momentum: 0.1}
 }

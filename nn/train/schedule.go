@@ -1,4 +1,4 @@
-package nn
+package train
 
 // Learning-rate schedules, as functions of the global iteration
 // (specs/README.md §5): iteration it (counted from 0) trains with lr(it), and

@@ -1,4 +1,4 @@
-package nn
+package train
 
 import (
 	"bufio"
@@ -9,13 +9,15 @@ import (
 	"hash"
 	"os"
 	"path/filepath"
+
+	"github.com/prunebench/prunebench/nn"
 )
 
 // checkpointVersion is bumped when the Checkpoint layout changes
 // incompatibly; older files are then refused with a clear error.
 const checkpointVersion = 1
 
-// Checkpoint is what Train saves to resume a run: the Net's State (θ, batch
+// Checkpoint is what Run saves to resume a run: the Net's State (θ, batch
 // norm buffers, masks, optimizer state and its step counter), the number of
 // iterations done and the history so far. Random streams are counter based
 // (the data order and augmentation draw from (seed, iteration), dropout from
@@ -24,7 +26,7 @@ type Checkpoint struct {
 	Version     int
 	Iter        int
 	Fingerprint string
-	State       *State
+	State       *nn.State
 	History     History
 	// LossSum and LossN carry the running training-loss average between
 	// evaluation points.

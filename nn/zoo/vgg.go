@@ -1,4 +1,4 @@
-package nn
+package zoo
 
 // CIFAR VGG networks.
 //
@@ -26,7 +26,11 @@ package nn
 // VGG-19 has 20,024,000 weights (the paper's "20M") and 20,040,522
 // parameters; VGG-16 14,715,584 weights, 14,728,266 parameters.
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/prunebench/prunebench/nn"
+)
 
 var vggPlans = map[int][]int{
 	11: {64, 0, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512},
@@ -37,13 +41,13 @@ var vggPlans = map[int][]int{
 
 func init() {
 	for _, d := range []int{11, 13, 16, 19} {
-		RegisterModel(fmt.Sprintf("vgg%d", d), ModelSpec{Build: vggBuilder(vggPlans[d]), Input: []int{3, 32, 32}, Init: "kaiming_normal"})
+		Register(fmt.Sprintf("vgg%d", d), Model{Build: vggBuilder(vggPlans[d]), Input: []int{3, 32, 32}, Init: "kaiming_normal"})
 	}
 }
 
 // vggBuilder builds a VGG from a plan in which 0 stands for a max-pool.
-func vggBuilder(plan []int) ModelBuilder {
-	return func(o ModelOptions) (*Arch, error) {
+func vggBuilder(plan []int) Builder {
+	return func(o Options) (*nn.Arch, error) {
 		if err := rejectOptions(o, true, true); err != nil {
 			return nil, err
 		}
@@ -58,19 +62,19 @@ func vggBuilder(plan []int) ModelBuilder {
 		idx := 0
 		for _, c := range plan {
 			if c == 0 {
-				b.add(MaxPool2d{Kernel: 2, Stride: 2})
+				b.add(nn.MaxPool2d{Kernel: 2, Stride: 2})
 				continue
 			}
 			idx++
 			c = scaleWidth(c, o.WidthMultiplier)
-			b.add(Conv2d{Name: fmt.Sprintf("conv%d", idx), In: b.channels(), Out: c, Kernel: 3, Stride: 1, Pad: 1, Bias: true})
+			b.add(nn.Conv2d{Name: fmt.Sprintf("conv%d", idx), In: b.channels(), Out: c, Kernel: 3, Stride: 1, Pad: 1, Bias: true})
 			if bn {
 				b.add(newBatchNorm(fmt.Sprintf("bn%d", idx), c))
 			}
-			b.add(ReLU{})
+			b.add(nn.ReLU{})
 		}
-		b.add(GlobalAvgPool{})
-		b.add(Linear{Name: "fc", In: b.channels(), Out: o.Classes, Bias: true})
+		b.add(nn.GlobalAvgPool{})
+		b.add(nn.Linear{Name: "fc", In: b.channels(), Out: o.Classes, Bias: true})
 		return b.arch()
 	}
 }

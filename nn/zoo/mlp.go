@@ -1,4 +1,4 @@
-package nn
+package zoo
 
 // Fully connected networks.
 //
@@ -13,14 +13,18 @@ package nn
 // output layer. LeNet-300-100 on [1 28 28] has 784·300 + 300·100 + 100·10 =
 // 266,200 weights and 410 biases (lth.md §4).
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/prunebench/prunebench/nn"
+)
 
 func init() {
-	RegisterModel("mlp", ModelSpec{Build: buildMLP, Input: []int{1, 28, 28}, Init: "glorot_normal"})
-	RegisterModel("lenet-300-100", ModelSpec{Build: buildLeNet300100, Input: []int{1, 28, 28}, Init: "glorot_normal"})
+	Register("mlp", Model{Build: buildMLP, Input: []int{1, 28, 28}, Init: "glorot_normal"})
+	Register("lenet-300-100", Model{Build: buildLeNet300100, Input: []int{1, 28, 28}, Init: "glorot_normal"})
 }
 
-func buildMLP(o ModelOptions) (*Arch, error) {
+func buildMLP(o Options) (*nn.Arch, error) {
 	if err := rejectOptions(o, false, true); err != nil {
 		return nil, err
 	}
@@ -40,7 +44,7 @@ func buildMLP(o ModelOptions) (*Arch, error) {
 	return mlpArch(o, widths, bn), nil
 }
 
-func buildLeNet300100(o ModelOptions) (*Arch, error) {
+func buildLeNet300100(o Options) (*nn.Arch, error) {
 	if err := rejectOptions(o, true, true); err != nil {
 		return nil, err
 	}
@@ -54,18 +58,18 @@ func buildLeNet300100(o ModelOptions) (*Arch, error) {
 	return mlpArch(o, []int{300, 100}, false), nil
 }
 
-func mlpArch(o ModelOptions, widths []int, bn bool) *Arch {
-	layers := []Layer{Flatten{}}
+func mlpArch(o Options, widths []int, bn bool) *nn.Arch {
+	layers := []nn.Layer{nn.Flatten{}}
 	in := shapeSize(o.Input)
 	for i, w := range widths {
 		w = scaleWidth(w, o.WidthMultiplier)
-		layers = append(layers, Linear{Name: fmt.Sprintf("fc%d", i+1), In: in, Out: w, Bias: true})
+		layers = append(layers, nn.Linear{Name: fmt.Sprintf("fc%d", i+1), In: in, Out: w, Bias: true})
 		if bn {
 			layers = append(layers, newBatchNorm(fmt.Sprintf("bn%d", i+1), w))
 		}
-		layers = append(layers, ReLU{})
+		layers = append(layers, nn.ReLU{})
 		in = w
 	}
-	layers = append(layers, Linear{Name: fmt.Sprintf("fc%d", len(widths)+1), In: in, Out: o.Classes, Bias: true})
-	return &Arch{Layers: layers}
+	layers = append(layers, nn.Linear{Name: fmt.Sprintf("fc%d", len(widths)+1), In: in, Out: o.Classes, Bias: true})
+	return &nn.Arch{Layers: layers}
 }

@@ -1,4 +1,4 @@
-package nn
+package train
 
 import (
 	"context"
@@ -9,10 +9,11 @@ import (
 	"time"
 
 	"github.com/prunebench/prunebench/datasets"
+	"github.com/prunebench/prunebench/nn"
 )
 
-// TrainConfig is one training run's hyperparameters.
-type TrainConfig struct {
+// Config is one training run's hyperparameters.
+type Config struct {
 	// Budget is the training length ("40ep", "50000it", "2ep100it").
 	Budget    Step
 	BatchSize int
@@ -20,7 +21,7 @@ type TrainConfig struct {
 	DropLast bool
 	// LR is the base learning rate; Schedule shapes it over iterations.
 	LR        float64
-	Optimizer Optimizer
+	Optimizer nn.Optimizer
 	Schedule  Schedule
 	// EvalEvery is the evaluation interval (every epoch when zero). The
 	// end of training is always evaluated.
@@ -41,7 +42,7 @@ type TrainConfig struct {
 	Checkpoint string
 }
 
-// Data is what Train trains and evaluates on. Val may be nil: the early
+// Data is what Run trains and evaluates on. Val may be nil: the early
 // stopping iteration is then the last one.
 type Data struct {
 	Train, Val, Test *datasets.Set
@@ -70,12 +71,12 @@ type Event struct {
 	Total   int // iterations of the budget
 	Loss    float64
 	LR      float64 // learning rate of the iteration's step (AfterGradients, AfterStep)
-	Net     Net
+	Net     nn.Net
 	History *History
 }
 
-// Callback is called by Train at each Phase. Callbacks filter on the event
-// themselves (see Every and At). An error stops training; Train returns it
+// Callback is called by Run at each Phase. Callbacks filter on the event
+// themselves (see Every and At). An error stops training; Run returns it
 // after writing a checkpoint.
 type Callback func(e *Event) error
 
@@ -99,20 +100,20 @@ func At(it int, cb Callback) Callback {
 	}
 }
 
-// Train runs the frozen training loop: for each iteration, one batch from a
+// Run runs the frozen training loop: for each iteration, one batch from a
 // seeded counter-based loader, Gradients, AfterGradients callbacks, Step at
 // the scheduled learning rate, AfterStep callbacks; evaluation every
 // EvalEvery and at the end. Training always runs the full budget; the
 // early-stopping iteration (minimum validation loss, ties to the earliest) is
 // determined retroactively (specs/README.md §6).
 //
-// With cfg.Checkpoint set, Train resumes from the checkpoint when it exists
+// With cfg.Checkpoint set, Run resumes from the checkpoint when it exists
 // and saves one at every evaluation and when ctx is cancelled, so an
 // interrupted run continues bit-identically: the data stream and dropout are
 // counter based and the optimizer state and step are in the checkpoint.
 //
-// Train installs cfg.Optimizer on net (fresh state, unless resuming).
-func Train(ctx context.Context, net Net, data Data, cfg TrainConfig, callbacks ...Callback) (*History, error) {
+// Run installs cfg.Optimizer on net (fresh state, unless resuming).
+func Run(ctx context.Context, net nn.Net, data Data, cfg Config, callbacks ...Callback) (*History, error) {
 	if data.Train == nil || data.Train.Len() == 0 {
 		return nil, errors.New("train: empty training set")
 	}
@@ -210,7 +211,7 @@ func Train(ctx context.Context, net Net, data Data, cfg TrainConfig, callbacks .
 		}
 		event.LR = lr(it)
 		n := loader.Batch(it, bx, by)
-		loss, err := net.Gradients(Batch{X: bx, Y: by, N: n})
+		loss, err := net.Gradients(nn.Batch{X: bx, Y: by, N: n})
 		if err != nil {
 			return hist, err
 		}
@@ -258,7 +259,7 @@ func stop(saveErr, cbErr error) error {
 
 // fingerprint identifies what a checkpoint may be resumed by: the
 // architecture's parameters, the loop's hyperparameters and the data size.
-func fingerprint(net Net, cfg TrainConfig, ipe int) string {
+func fingerprint(net nn.Net, cfg Config, ipe int) string {
 	h := newHasher()
 	a := net.Arch()
 	h.add(a.Name, a.Input, a.Classes)
