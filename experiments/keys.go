@@ -15,6 +15,7 @@ import (
 	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/nn/zoo"
 	"github.com/prunebench/prunebench/prune"
+	"github.com/prunebench/prunebench/share"
 )
 
 // KeyInfo describes one spec key for `prunebench config --defaults`.
@@ -52,6 +53,7 @@ var (
 		"datasets":  datasets.Names,
 		"models":    zoo.Names,
 		"criteria":  prune.CriterionNames,
+		"mappers":   share.MapperNames,
 		"inits":     func() []string { return nn.InitNames },
 		"schedules": func() []string { return train.ScheduleNames },
 	}

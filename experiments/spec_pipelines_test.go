@@ -216,3 +216,42 @@ func TestFilterSweep(t *testing.T) {
 		}
 	}
 }
+
+// Help texts list registered names from the registries, never by hand:
+// every "{list}" placeholder is expanded.
+func TestKeysHelp(t *testing.T) {
+	keys := experiments.Keys()
+	if len(keys) < 80 {
+		t.Fatalf("%d keys: the pipelines are not registered", len(keys))
+	}
+	for _, k := range keys {
+		if k.Help == "" {
+			t.Errorf("%s has no help text", k.Key)
+		}
+		rest := strings.ReplaceAll(k.Help, "{replicate}", "")
+		if strings.ContainsAny(rest, "{}") {
+			t.Errorf("%s: help %q has an unexpanded list", k.Key, k.Help)
+		}
+	}
+	help := map[string]experiments.KeyInfo{}
+	for _, k := range keys {
+		help[k.Key] = k
+	}
+	for key, names := range map[string][]string{
+		"pipeline":        {"imp", "bip", "granet", "train"},
+		"model.name":      {"lenet5", "resnet20", "resmlp"},
+		"dataset.name":    {"mnist", "cifar10"},
+		"prune.criterion": {"snip", "synflow"},
+		"prune.branches":  {"scratch_b", "random_reinit"},
+		"rps.mapper":      {"pareto", "roast", "hashednet"},
+	} {
+		for _, n := range names {
+			if !strings.Contains(help[key].Help, n) {
+				t.Errorf("help of %s %q does not list %s", key, help[key].Help, n)
+			}
+		}
+	}
+	if got := help["prune.branches"].Pipelines; strings.Join(got, ",") != "dst,gmp,granet,imp,pai" {
+		t.Errorf("prune.branches is read by %v", got)
+	}
+}

@@ -41,15 +41,21 @@ const (
 	DefaultInitStd = 0.04
 )
 
-// Config is a randomized-parameter-sharing setup. Every field that changes
-// the result is explicit (specs/README.md, "Two modes").
+// Config is a randomized-parameter-sharing setup, and the `rps:` section of
+// a spec: the mapstructure tags are its keys, the help tags what
+// `prunebench config --defaults` prints. Ratio and Seed are not keys (the
+// pipeline sets them from the prune amount and the replicate's seed), nor
+// does a spec write a tile of 0 to mean anything but "automatic", which the
+// pipeline resolves against the array size. Every field that changes the
+// result is explicit (docs/methods/rps.md, clean and reference modes).
 type Config struct {
-	// Mapper is "hashednet", "roast" or "pareto" (STABLE-RPS).
-	Mapper string
+	// Mapper is a registered mapper: "hashednet", "roast" or "pareto"
+	// (STABLE-RPS).
+	Mapper string `mapstructure:"mapper" help:"rps: the mapper, one of {mappers} (pareto is the STABLE-RPS fold, method stable-rps; roast maps tiles to contiguous slices; hashednet hashes each weight)"`
 	// Scope is "global" (one array z of m = floor(ρ·n) entries for every
 	// shared tensor: the STABLE-RPS setting) or "local" (one array of
 	// floor(ρ·N_ℓ) entries per shared tensor).
-	Scope string
+	Scope string `mapstructure:"scope" help:"rps: global (one array z of floor(ρ·n) entries for all shared weights, the STABLE-RPS setting) or local (one array per weight)"`
 	// Mode is "clean" or "reference". Reference differs from clean in
 	// three places, each emulating apd10/FakeRoast:
 	//   - hashing: one hash function per shared tensor (FakeRoast overwrites
@@ -58,39 +64,58 @@ type Config struct {
 	//     the whole global array, and in local scope one per array applied
 	//     to the tensor's own locations (so the fold stays balanced and is
 	//     a bijection at ρ = 1 in both scopes);
-	//   - the gradient scaler's 1e-3 / 1e-6 terms (§6);
+	//   - the gradient scaler's 1e-3 / 1e-6 terms (docs/methods/rps.md);
 	//   - the per-layer scale comes from the sample std of the actually
 	//     initialized dense weight (ScaleFromWeights) instead of the
 	//     initializer's analytic std (ScaleFromInit); the caller chooses.
-	// Signs are counter-based in both modes (§4: the reference's stored
+	// Signs are counter-based in both modes (the reference's stored
 	// per-layer sign tensors cannot be reproduced bit for bit and have the
 	// same distribution).
-	Mode string
-	// Ratio is the memory ratio ρ = m / n ∈ (0, 1] (specs/README.md §1.2
-	// rps_ratio; RatioFromCompression converts a compression).
-	Ratio float64
+	Mode string `mapstructure:"mode" help:"rps: clean (one hash function, analytic init std for the scale) or reference (apd10/FakeRoast: a hash function per layer, scale from the drawn weight's sample std, the scaler's 1e-3 terms, shared layers' biases zeroed)"`
+	// Ratio is the memory ratio ρ = m / n ∈ (0, 1] (RatioFromCompression
+	// converts a compression).
+	Ratio float64 `mapstructure:"-"`
 	// BlockK × BlockN is the ROAST tile of Linear and Conv2d weights (in
 	// their transposed view); Block the ROAST chunk of Embedding rows.
 	// Used by the roast mapper only; each must be ≥ 1 there.
-	BlockK, BlockN, Block int
+	BlockK int `mapstructure:"block_k" help:"rps roast: tile rows B_k (input side); 0: 32 (the Synaptic-Flow harness) when a 32×32 tile is smaller than the array, else the largest power of two whose square tile is"`
+	BlockN int `mapstructure:"block_n" help:"rps roast: tile columns B_n (output side); 0: as block_k"`
+	Block  int `mapstructure:"block" help:"rps roast: chunk of an embedding row; 0: 32, or the largest power of two below the array size"`
 	// ModuleLimit is the smallest number of trainable parameters (weight
 	// and bias) a Linear, Conv2d or Embedding module must have for its
 	// weight to be shared; ≤ 0 shares every such weight (reference default
 	// −1).
-	ModuleLimit int
+	ModuleLimit int `mapstructure:"module_limit" help:"rps, narrow: share only the weights of Linear and Conv2d modules with at least this many parameters (weight and bias); ≤ 0: all of them (the reference's −1)"`
 	// Seed is the seed of the hash stream (nn.SeedFor(master, nn.NSHash)):
 	// it determines the hash constants and the signs.
-	Seed uint64
+	Seed uint64 `mapstructure:"-"`
 	// HashArith is "wrap64" (the reference's int64 wrap-around, default)
 	// or "exact".
-	HashArith string
+	HashArith string `mapstructure:"hash_arith" help:"rps: wrap64 (the reference's int64 wrap-around) or exact (128-bit products) universal hash arithmetic"`
 	// Scaler is the STABLE-RPS gradient scaler mode: v1 … v5 or none.
-	Scaler string
-	// InitStd is a: z is drawn U(−a, a) and λ_ℓ = σ_ℓ / a (§5).
-	InitStd float64
+	Scaler string `mapstructure:"scaler" help:"rps: STABLE-RPS gradient scaler applied to ∂ℓ/∂z before the optimizer step: v1 (A²/c, the default), v2, v3, v4, v5 or none"`
+	// Init is how z starts: "uniform" (z ~ U(−a, a), a = InitStd) or
+	// "project" (from the dense initialization; the caller computes it).
+	Init string `mapstructure:"init" help:"rps: uniform (z ~ U(−a, a), a = rps.init_std, scale λ = σ/a) or project (z_j = the mean of g·w/λ over the dense initialization's weights that map to slot j: at ρ = 1 with the pareto mapper the shared model starts at the dense model's θ0)"`
+	// InitStd is a: z is drawn U(−a, a) and λ_ℓ = σ_ℓ / a.
+	InitStd float64 `mapstructure:"init_std" help:"rps: a, the half-width of z's uniform init; the scale is λ = σ/a, so with the v1 scaler and SGD training does not depend on it"`
 	// MatchInitStd multiplies λ by √3 so that the virtual weights start
-	// with the dense layer's std instead of √3 less (§5).
-	MatchInitStd bool
+	// with the dense layer's std instead of √3 less.
+	MatchInitStd bool `mapstructure:"match_init_std" help:"rps: multiply λ by √3 so that the virtual weights start with the dense layer's std (the reference starts them √3 smaller)"`
+}
+
+// InitNames lists the accepted values of Config.Init.
+var InitNames = []string{"uniform", "project"}
+
+// DefaultConfig is STABLE-RPS as docs/methods/rps.md recommends it: the
+// fold mapper on one global array, clean mode, the v1 gradient scaler, z ~
+// U(−0.04, 0.04) as in the Synaptic-Flow harness, automatic tiles (0), and
+// no ratio or seed (the caller's).
+func DefaultConfig() Config {
+	return Config{
+		Mapper: Pareto, Scope: "global", Mode: "clean", Scaler: ScalerV1,
+		Init: "uniform", InitStd: DefaultInitStd, HashArith: ArithWrap64,
+	}
 }
 
 // WithDefaults returns c with empty fields set: mapper pareto, scope
@@ -124,6 +149,9 @@ func (c Config) WithDefaults() Config {
 	if c.InitStd == 0 {
 		c.InitStd = DefaultInitStd
 	}
+	if c.Init == "" {
+		c.Init = "uniform"
+	}
 	return c
 }
 
@@ -143,6 +171,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := oneOf("rps.scaler", c.Scaler, ScalerNames); err != nil {
+		return err
+	}
+	if err := oneOf("rps.init", c.Init, InitNames); err != nil {
 		return err
 	}
 	if err := CheckRatio(c.Ratio); err != nil {

@@ -126,3 +126,12 @@ func TestNewMapperErrors(t *testing.T) {
 		t.Errorf("m = tile + 1: %v", err)
 	}
 }
+
+// Each registered mapper names the method its results record.
+func TestMapperMethod(t *testing.T) {
+	for name, want := range map[string]string{HashedNet: "hashednet", ROAST: "roast", Pareto: "stable-rps", "lowrank": "lowrank"} {
+		if got := MapperMethod(name); got != want {
+			t.Errorf("MapperMethod(%q) = %q, want %q", name, got, want)
+		}
+	}
+}

@@ -19,6 +19,9 @@ type Scheme interface {
 	index(l *layerMap, i int) int32
 	// fill writes h of entries start … start+len(dst)−1.
 	fill(l *layerMap, start int, dst []int32)
+	// method is the method name results record for a model shared with
+	// this mapper ("stable-rps" for pareto, the papers' name).
+	method() string
 }
 
 // mappers are the index functions by name (Config.Mapper).
@@ -31,6 +34,15 @@ func RegisterMapper(name string, s Scheme) { mappers.Register(name, s) }
 // MapperNames lists the registered mappers (the accepted Config.Mapper
 // values), sorted.
 func MapperNames() []string { return mappers.Names() }
+
+// MapperMethod is the method name results record for a registered mapper
+// ("stable-rps" for pareto), or the name itself for an unknown one.
+func MapperMethod(name string) string {
+	if s, ok := mappers.Lookup(name); ok {
+		return s.method()
+	}
+	return name
+}
 
 // mapperScheme returns the scheme of a mapper name that Config.Validate
 // accepted.
@@ -51,6 +63,8 @@ func init() {
 // hashedNet is h(L) = hash1(L) mod m, per element.
 type hashedNet struct{}
 
+func (hashedNet) method() string { return "hashednet" }
+
 func (hashedNet) build(l *layerMap, cfg Config) error {
 	return checkHashRange("rps "+l.info.Tensor.Param.Name, l.m)
 }
@@ -69,6 +83,8 @@ func (hashedNet) fill(l *layerMap, start int, dst []int32) {
 // pareto is the STABLE-RPS fold: a random cyclic shift per length-m
 // partition of the locations.
 type pareto struct{}
+
+func (pareto) method() string { return "stable-rps" }
 
 func (pareto) build(l *layerMap, cfg Config) error {
 	if err := checkHashRange("rps "+l.info.Tensor.Param.Name, l.m); err != nil {
@@ -116,6 +132,8 @@ func (pareto) fill(l *layerMap, start int, dst []int32) {
 // roast maps tiles of B_k × B_n (chunks of Block entries of an Embedding
 // row) to contiguous slices of the array.
 type roast struct{}
+
+func (roast) method() string { return "roast" }
 
 func (roast) build(l *layerMap, cfg Config) error {
 	name := l.info.Tensor.Param.Name

@@ -21,7 +21,7 @@ import (
 )
 
 func init() {
-	experiments.RegisterPipeline("rps", rpsPipeline{RPS: defaultRPSSpec()})
+	experiments.RegisterPipeline("rps", rpsPipeline{RPS: share.DefaultConfig()})
 	experiments.RegisterPipeline("narrow", narrowPipeline{})
 }
 
@@ -30,7 +30,7 @@ func init() {
 // ROAST and STABLE-RPS, picked by rps.mapper. One level, level 0.
 //
 // The memory ratio ρ = m/n is the prune amount (prune.compression,
-// prune.density, ...; RPSSpec says why), so that at one board density
+// prune.density, ...; rps_spec.go says why), so that at one board density
 // STABLE-RPS, the pruning criteria (pipelines pai and imp over the same
 // weights, at density d = ρ) and the narrow model have the same number of
 // trainable parameters: m = floor(ρ·n) shared entries against
@@ -73,7 +73,7 @@ type rpsPipeline struct {
 	Prune struct {
 		experiments.AmountSpec `mapstructure:",squash"`
 	} `mapstructure:"prune"`
-	RPS RPSSpec `mapstructure:"rps"`
+	RPS share.Config `mapstructure:"rps"`
 }
 
 func (c rpsPipeline) Validate(s experiments.Spec) error {
@@ -84,12 +84,12 @@ func (c rpsPipeline) Validate(s experiments.Spec) error {
 	if !ok {
 		return errors.New("pipeline rps needs the memory ratio ρ = m/n as a prune amount: set prune.compression (n/m ≥ 1), prune.density (ρ), or another convention of prune")
 	}
-	return c.RPS.validate(am.Density)
+	return c.validate(am.Density)
 }
 
 // rpsMethod is the result's method name.
-func rpsMethod(r RPSSpec) string {
-	name := map[string]string{share.Pareto: "stable-rps", share.ROAST: "roast", share.HashedNet: "hashednet"}[r.Mapper]
+func rpsMethod(r share.Config) string {
+	name := share.MapperMethod(r.Mapper)
 	if r.Mode == "reference" {
 		name += " (reference)"
 	}
@@ -151,7 +151,7 @@ func (c rpsPipeline) prepare(s experiments.Spec) (*experiments.Prepared, *shared
 		return nil, nil, err
 	}
 	sm := &sharedModel{Rho: am.Density, Method: rpsMethod(c.RPS)}
-	cfg := c.RPS.shareConfig(am.Density, s.Seed)
+	cfg := c.shareConfig(am.Density, s.Seed)
 	amountKey := "prune." + am.Convention
 	ts := share.SharedTensors(share.Tensors(p.Arch), cfg.ModuleLimit)
 	if len(ts) == 0 {
