@@ -28,24 +28,22 @@ type Provenance struct {
 	Finished   time.Time `yaml:"finished"`
 }
 
-// Machine returns the provenance of this process for a backend. Backends
-// that implement Describe() string (the native engine names its GEMM) say
-// more about themselves.
-func Machine(backend string) Provenance {
+// Machine returns the provenance of this process for the backend
+// registered as name. Backends that implement Describe() string (the
+// native engine names its GEMM) say more about themselves.
+func Machine(name string, b nn.Backend) Provenance {
 	p := Provenance{Version: Version, GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH,
-		CPU: cpuModel(), Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), Backend: backend,
+		CPU: cpuModel(), Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), Backend: name,
 		Finished: time.Now().UTC().Truncate(time.Second)}
-	if b, err := nn.GetBackend(backend); err == nil {
-		if d, ok := b.(interface{ Describe() string }); ok {
-			p.Backend = d.Describe()
-		}
+	if d, ok := b.(interface{ Describe() string }); ok {
+		p.Backend = d.Describe()
 	}
 	return p
 }
 
-func writeProvenance(dir, backend string) error {
+func writeProvenance(dir, name string, b nn.Backend) error {
 	return atomicfile.Write(filepath.Join(dir, "provenance.yaml"), func(f *os.File) error {
-		return yaml.NewEncoder(f).Encode(Machine(backend))
+		return yaml.NewEncoder(f).Encode(Machine(name, b))
 	})
 }
 

@@ -71,9 +71,10 @@ type Replicate struct {
 	Hash string
 	Dir  string
 
-	store *results.Store
-	watch func(UnitInfo) ([]Callback, func())
-	rerun bool
+	store   *results.Store
+	backend nn.Backend // looked up once per run, for provenance
+	watch   func(UnitInfo) ([]Callback, func())
+	rerun   bool
 }
 
 // UnitFunc trains one level or branch in dir (which exists; checkpoints go
@@ -132,7 +133,7 @@ func (r *Replicate) Unit(ctx context.Context, level int, branch string, fn UnitF
 	res.Level, res.Branch = level, branch
 	res.Dataset, res.Model, res.Backend = r.Spec.Dataset.Name, r.Spec.Model.Name, r.Spec.Backend
 	res.Version, res.Finished = Version, time.Now().UTC().Truncate(time.Second)
-	if err := writeProvenance(dir, r.Spec.Backend); err != nil {
+	if err := writeProvenance(dir, r.Spec.Backend, r.backend); err != nil {
 		return results.Result{}, err
 	}
 	if err := atomicfile.Write(path, func(f *os.File) error { return yaml.NewEncoder(f).Encode(res) }); err != nil {
@@ -191,6 +192,10 @@ func RunSpec(ctx context.Context, s Spec, o RunOptions) ([]results.Result, error
 		return nil, err
 	}
 	s.Config = pl
+	backend, err := nn.GetBackend(s.Backend)
+	if err != nil {
+		return nil, fmt.Errorf("backend: %w", err)
+	}
 	hash := Hash(s)
 	root := filepath.Join(s.Output, hash)
 	if err := os.MkdirAll(root, 0o755); err != nil {
@@ -212,7 +217,7 @@ func RunSpec(ctx context.Context, s Spec, o RunOptions) ([]results.Result, error
 	runRep := func(i int) ([]results.Result, error) {
 		rs := s
 		rs.Seed = s.Seed + uint64(i)
-		rep := &Replicate{Spec: rs, Index: i, Hash: hash, Dir: filepath.Join(root, fmt.Sprintf("replicate_%d", i)), store: store, watch: o.Watch, rerun: o.Rerun}
+		rep := &Replicate{Spec: rs, Index: i, Hash: hash, Dir: filepath.Join(root, fmt.Sprintf("replicate_%d", i)), store: store, backend: backend, watch: o.Watch, rerun: o.Rerun}
 		if err := pl.Run(ctx, rep); err != nil {
 			return nil, err
 		}
