@@ -12,7 +12,7 @@ import (
 // green, then blue values of a 32x32 image in row-major order (CHW).
 const (
 	cifarRecord     = 1 + 3*32*32
-	cifarDefaultVal = 5000 // 45,000 / 5,000 (specs/README.md §6)
+	cifarDefaultVal = 5000 // 45,000 / 5,000 (docs/methods/conventions.md#early-stopping-and-model-selection)
 	// EnvCIFAR10Dir names an environment variable read when Options.Dir is
 	// empty, so that a machine's CIFAR-10 location need not be in every
 	// config.

@@ -70,7 +70,7 @@ func NewLoader(s *Set, batchSize int, seed uint64, aug Augment, dropLast bool) (
 }
 
 // ItersPerEpoch returns the number of batches per epoch: ceil(N/B), or
-// floor(N/B) with dropLast (specs/README.md §5).
+// floor(N/B) with dropLast (docs/methods/conventions.md#steps-and-budgets).
 func (l *Loader) ItersPerEpoch() int { return l.iters }
 
 // BatchSize returns B.

@@ -17,7 +17,7 @@ var mnistFiles = [4]string{
 }
 
 // mnistDefaultVal is the LTH validation split: 5,000 of the 60,000 training
-// images (specs/README.md §6).
+// images (docs/methods/conventions.md#early-stopping-and-model-selection).
 const mnistDefaultVal = 5000
 
 // idxPath returns dir/name.gz or, failing that, dir/name.

@@ -7,7 +7,8 @@ import (
 )
 
 // Defaults of the modular arithmetic task, from the Grokking Tickets code
-// (specs/baselines.md §3.1: p = 67, frac_train = 0.4).
+// (gouki510/Grokking-Tickets: config/config.py, p = 67 and
+// frac_train = 0.4).
 const (
 	modDefaultP    = 67
 	modDefaultFrac = 0.4

@@ -60,7 +60,8 @@ func TestAmountRejects(t *testing.T) {
 		want string
 	}{
 		// GraNet's ImageNet README passes --init-density 0.0 for "dense": a
-		// typo; density 0 is an error, never "dense" (specs/README.md §1.2).
+		// typo; density 0 is an error, never "dense"
+		// (docs/methods/conventions.md#density).
 		{"density 0", AmountSpec{Density: f(0)}, "prune.density"},
 		{"density above 1", AmountSpec{Density: f(1.2)}, "(0, 1]"},
 		{"sparsity 1", AmountSpec{Sparsity: f(1)}, "[0, 1)"},

@@ -222,8 +222,9 @@ func (a *Arch) CheckInput(dataset string, shape []int, classes int) error {
 }
 
 // Params lists the parameters of the architecture in canonical order
-// (specs/README.md §2.1): layers in declaration order, depth first through
-// residual blocks (body before shortcut), weight before bias.
+// (docs/methods/conventions.md#canonical-order): layers in declaration order,
+// depth first through residual blocks (body before shortcut), weight before
+// bias.
 func (a *Arch) Params() []ParamInfo {
 	var ps []ParamInfo
 	walkParams(a.Layers, &ps)

@@ -78,11 +78,11 @@ type Net interface {
 	//
 	// Gradients only differentiates the training loss in training mode.
 	// Pruning at initialization needs other objectives and the other mode
-	// (specs/pai.md §1.3): SynFlow backpropagates the sum of the logits
-	// (dLogits all ones) in evaluation mode, and SNIP and GraSP score in
-	// evaluation mode by default, with the cross-entropy gradient computed
-	// by the caller from Logits. One entry point taking the logit gradient
-	// serves all of them without putting criteria into the engines.
+	// (docs/methods/pai.md#scoring-mode): SynFlow backpropagates the sum of
+	// the logits (dLogits all ones) in evaluation mode, and SNIP and GraSP
+	// score in evaluation mode by default, with the cross-entropy gradient
+	// computed by the caller from Logits. One entry point taking the logit
+	// gradient serves all of them without putting criteria into the engines.
 	Backward(b Batch, train bool, dLogits []float32) error
 	// Step applies one optimizer update with learning rate lr to every
 	// parameter, then enforces the masks.

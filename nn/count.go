@@ -2,9 +2,9 @@ package nn
 
 // Parameter, byte and FLOP counting.
 //
-// The FLOP convention is prunebench's (specs/baselines.md §1.3, shared with
-// the results store): multiply-accumulates of the forward pass of one
-// example through convolutional and linear layers, counting only non-zero
+// The FLOP convention is prunebench's (docs/methods/scratch.md#flop-count,
+// shared with the results store): multiply-accumulates of the forward pass of
+// one example through convolutional and linear layers, counting only non-zero
 // weights:
 //
 //	conv   = nnz(W) · H_out · W_out
@@ -12,9 +12,10 @@ package nn
 //
 // Biases, normalization, activations, pooling, the option-A shortcut and the
 // residual addition are excluded. Dense counts use nnz(W) = size(W). The
-// count is of multiply-accumulates, not 2× multiply-adds; the
-// reference=rethinking convention of baselines.md §1.3 (×2, biases,
-// batch norm, ReLU and pooling added, linear layers dense) is not this one.
+// count is of multiply-accumulates, not 2× multiply-adds; the convention of
+// the rethinking reference code (×2, biases, batch norm, ReLU and pooling
+// added, linear layers dense; docs/methods/scratch.md#flop-count) is not
+// this one.
 
 import "fmt"
 
@@ -45,11 +46,12 @@ type Counts struct {
 func Count(a *Arch) Counts { return CountNonzero(a, nil) }
 
 // CountNonzero counts only entries that are exactly non-zero: Params and
-// Bytes over every parameter (README §1.1 params_nonzero), Prunable over the
-// prunable weights, and FLOPs with each layer's nnz(W) (baselines.md §1.3).
-// values returns a parameter's values by its name (e.g. "conv1.weight"),
-// normally the effective weights W = θ ⊙ m; a nil values function or a nil
-// slice counts that tensor as dense. A slice of the wrong length panics.
+// Bytes over every parameter (params_nonzero of
+// docs/methods/conventions.md#what-every-result-records), Prunable over the
+// prunable weights, and FLOPs with each layer's nnz(W). values returns a
+// parameter's values by its name (e.g. "conv1.weight"), normally the
+// effective weights W = θ ⊙ m; a nil values function or a nil slice counts
+// that tensor as dense. A slice of the wrong length panics.
 func CountNonzero(a *Arch, values func(name string) []float32) Counts {
 	c := Counts{}
 	if _, err := countLayers(a.Layers, a.Input, values, &c); err != nil {

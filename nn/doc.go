@@ -9,9 +9,9 @@
 // and saves and restores its State. Each prunable weight has a
 // Parametrization that says how the effective weight W is produced from what
 // is trained: Dense (W = θ), Masked (W = θ ⊙ m, with one of the three mask
-// enforcement patterns of specs/README.md §4), Scored (W = θ ⊙ topk(s)) and
-// Shared (W = λ·g ⊙ z[h]). Every backend runs the conformance suite in
-// nn/nntest.
+// enforcement patterns of docs/methods/conventions.md#mask-enforcement),
+// Scored (W = θ ⊙ topk(s)) and Shared (W = λ·g ⊙ z[h]). Every backend runs
+// the conformance suite in nn/nntest.
 //
 // # What lives here
 //

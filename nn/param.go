@@ -1,7 +1,7 @@
 package nn
 
 // Kind says what a parameter is for. Only weights of linear and convolutional
-// layers are prunable by default (specs/README.md §2.2).
+// layers are prunable by default (docs/methods/conventions.md#prunable-set).
 type Kind int
 
 const (

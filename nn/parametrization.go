@@ -3,7 +3,7 @@ package nn
 import "fmt"
 
 // Parametrization says how the effective weight W of a prunable tensor is
-// produced from what is trained (DESIGN.md, "Parametrization"). Methods choose
+// produced from what is trained (ARCHITECTURE.md#concepts). Methods choose
 // one per tensor with Net.SetParametrization; every backend implements each.
 //
 // The concrete types are Dense, Masked, Scored and Shared. A backend that does
@@ -18,7 +18,8 @@ type Parametrization interface {
 // Dense is W = θ, the default of every tensor.
 type Dense struct{}
 
-// MaskPattern is how a mask is enforced during training (specs/README.md §4).
+// MaskPattern is how a mask is enforced during training
+// (docs/methods/conventions.md#mask-enforcement).
 type MaskPattern int
 
 const (
@@ -65,24 +66,25 @@ type Scored struct {
 
 // Shared is W_i = Scale · Sign_i · z[Index_i]: every virtual weight reads one
 // entry of a trained shared array z of length ArraySize (HashedNet, ROAST,
-// STABLE-RPS; specs/rps.md). Tensors that name the same Array share it.
-// The trained values are z, reached through SharedNet.SharedArray; the
-// tensor's own θ and dense gradient do not exist while it is shared
-// (nn/shared.go says what its Param returns).
+// STABLE-RPS; docs/methods/rps.md#parametrization). Tensors that name the
+// same Array share it. The trained values are z, reached through
+// SharedNet.SharedArray; the tensor's own θ and dense gradient do not exist
+// while it is shared (nn/shared.go says what its Param returns).
 //
-// The index and sign of every virtual weight come from Map, which the
-// engine calls inside its forward and backward kernels, so that no O(n)
-// index or sign tensor is stored (specs/rps.md §8; share.Mapper provides
-// one per shared tensor). For small cases and tests, Map can be a TableMap
-// of full explicit tables of the tensor's size: materializing them is the
-// simplest correct form (a reference for tests, share.Mapper.Shared);
+// The index and sign of every virtual weight come from Map, which the engine
+// calls inside its forward and backward kernels, so that no O(n) index or
+// sign tensor is stored (docs/methods/rps.md#memory-accounting; share.Mapper
+// provides one per shared tensor). For small cases and tests, Map can be a
+// TableMap of full explicit tables of the tensor's size: materializing them
+// is the simplest correct form (a reference for tests, share.Mapper.Shared);
 // engines copy a TableMap's tables, as they copy masks.
 //
 // GradDivisor, nil or one positive entry per array entry, is the STABLE-RPS
-// gradient scaler (specs/rps.md §6): the engine divides ∂ℓ/∂z by it after
-// the backward pass and before the optimizer step and its weight decay. It
-// is a property of the array, so every tensor that names the array must
-// give the same divisors (or none), as they must give the same ArraySize.
+// gradient scaler (docs/methods/rps.md#gradient-scaler): the engine divides
+// ∂ℓ/∂z by it after the backward pass and before the optimizer step and its
+// weight decay. It is a property of the array, so every tensor that names the
+// array must give the same divisors (or none), as they must give the same
+// ArraySize.
 type Shared struct {
 	Array     string
 	ArraySize int

@@ -3,12 +3,13 @@ package nn
 import "math/rand/v2"
 
 // Namespace names one independent random stream of a replicate
-// (specs/README.md §7). Changing the draws of one namespace never changes
-// another's.
+// (docs/methods/conventions.md#seeds-and-replicates). Changing the draws of
+// one namespace never changes another's.
 type Namespace string
 
-// The namespaces of specs/README.md §7, plus Dropout for the engine's dropout
-// masks and UpperData for bi-level methods.
+// The namespaces of docs/methods/conventions.md#seeds-and-replicates,
+// Dropout among them for the engine's dropout masks and UpperData for
+// bi-level methods.
 const (
 	NSSplit       Namespace = "split"
 	NSInit        Namespace = "init"

@@ -7,7 +7,7 @@ import (
 )
 
 // The scored parametrization W = θ ⊙ topk(S) (BiP, Lottery Jackpots;
-// specs/bip.md, specs/baselines.md §2).
+// docs/methods/bip.md#scored-parametrization).
 //
 // The method owns the scores and sets them with SetParametrization whenever
 // they change; the engine derives the mask, exactly Keep entries, and
@@ -24,7 +24,7 @@ import (
 
 // Validate checks scores against the size of their tensor: the right length,
 // no NaN, and 1 ≤ Keep ≤ size (a scored tensor keeps at least one weight;
-// specs/README.md §1.1).
+// docs/methods/conventions.md#density).
 func (s Scored) Validate(name string, size int) error {
 	if len(s.Scores) != size {
 		return fmt.Errorf("scores for %s: %d entries, want %d", name, len(s.Scores), size)
@@ -45,10 +45,11 @@ func (s Scored) Mask() []float32 { return TopKMask(s.Scores, s.Keep) }
 
 // TopKMask returns a 0/1 mask with ones at the keep largest entries of
 // scores, ties broken towards the lower index (the exact-count rule of
-// specs/README.md §3.1), in expected O(n): a quickselect finds the keep-th
-// largest value t, every entry above t is kept, and the entries equal to t
-// fill the remaining places in index order. keep is clamped to [0, n];
-// scores must hold no NaN (Scored.Validate checks).
+// docs/methods/conventions.md#exact-top-k), in O(n): a radix select
+// (KthLargest) finds the keep-th largest value t, every entry above t is
+// kept, and the entries equal to t fill the remaining places in index order.
+// keep is clamped to [0, n]; scores must hold no NaN (Scored.Validate
+// checks).
 func TopKMask(scores []float32, keep int) []float32 {
 	n := len(scores)
 	mask := make([]float32, n)

@@ -7,7 +7,7 @@ import (
 )
 
 // The shared parametrization W_i = Scale · Sign_i · z[Index_i] (randomized
-// parameter sharing; specs/rps.md).
+// parameter sharing; docs/methods/rps.md#parametrization).
 //
 // The point of the method is memory, so the contract is shaped for engines
 // that never hold an O(n) tensor for a shared weight: the mapping is a

@@ -12,8 +12,8 @@ import (
 )
 
 // Allocation turns "how much to keep" into exact per-unit keep counts
-// (specs/README.md §1.3, §3.2), before any training starts, so that bad
-// input is an error up front (§1.4).
+// (docs/methods/conventions.md#scopes), before any training starts, so that
+// bad input is an error up front (docs/methods/conventions.md#input-checks).
 //
 // A Plan is a list of units over a prunable set. A unit is either one tensor
 // with its own keep count (layer-wise and quota scopes, per-tensor
@@ -41,18 +41,20 @@ func (s Scope) check() error {
 	return fmt.Errorf("scope %q: want %q or %q", string(s), Global, LayerWise)
 }
 
-// snapTol is the distance within which d·N is snapped to the nearest
-// multiple of ½ before rounding (specs/README.md §1.3).
+// snapTol is the distance within which d·N is snapped to the nearest multiple
+// of ½ before rounding
+// (docs/methods/conventions.md#from-a-density-to-a-count).
 const snapTol = 1e-9
 
-// RoundCount rounds a real count the way specs/README.md §1.3 says: first
-// snap x to the nearest multiple of ½ when it lies within 1e-9 of one (so
-// float error in d·N cannot move a half across the rounding boundary), then
-// round to the nearest integer with halves away from zero (math.Round).
+// RoundCount rounds a real count by the count rule of
+// docs/methods/conventions.md#from-a-density-to-a-count: first snap x to the
+// nearest multiple of ½ when it lies within 1e-9 of one (so float error in
+// d·N cannot move a half across the rounding boundary), then round to the
+// nearest integer with halves away from zero (math.Round).
 //
 // For |x| above about 10⁶ the snapping tolerance grows to 2⁻⁵⁰·|x| (a few
 // float64 ulps): a product that large carries more than 1e-9 of float
-// error, and the spec's intent is that float error never decides a half.
+// error, and the rule's intent is that float error never decides a half.
 func RoundCount(x float64) int {
 	h := math.Round(2*x) / 2
 	if math.Abs(x-h) <= max(snapTol, math.Abs(x)*0x1p-50) {
@@ -69,13 +71,14 @@ func KeepCount(d float64, n int) int { return RoundCount(d * float64(n)) }
 func keepCount(d float64, n int) int { return KeepCount(d, n) }
 
 // RemoveCount is the number of entries a per-round rate removes of alive
-// entries (IMP, specs/lth.md §2.1): RoundCount(rate·alive). (1 − 0.9)·10
-// removes 1, though the float product is 0.9999999999999998.
+// entries (IMP, docs/methods/imp.md#level-loop): RoundCount(rate·alive).
+// (1 − 0.9)·10 removes 1, though the float product is 0.9999999999999998.
 func RemoveCount(rate float64, alive int) int { return RoundCount(rate * float64(alive)) }
 
-// KeepCountRat is KeepCount in exact rational arithmetic, for densities
-// that come from configs as decimals (specs/README.md §1.3: "better still").
-// d must be non-negative.
+// KeepCountRat is KeepCount in exact rational arithmetic, for densities that
+// come from configs as decimals
+// (docs/methods/conventions.md#from-a-density-to-a-count). d must be
+// non-negative.
 func KeepCountRat(d *big.Rat, n int) int {
 	x := new(big.Rat).Mul(d, new(big.Rat).SetInt64(int64(n)))
 	// floor(x + ½) = floor((2·num + den) / (2·den)) for x ≥ 0.
@@ -101,9 +104,9 @@ func CheckRate(rate float64) error {
 	return nil
 }
 
-// ResolvePrunable returns the prunable set P of a model (specs/README.md
-// §2.2) in canonical order. params are all the model's parameters in
-// canonical order (Arch.Params).
+// ResolvePrunable returns the prunable set P of a model
+// (docs/methods/conventions.md#prunable-set) in canonical order. params are
+// all the model's parameters in canonical order (Arch.Params).
 //
 //   - With no include patterns the base set is the default one: every
 //     parameter of Kind Weight (linear and conv weights; never biases or
@@ -183,7 +186,8 @@ type Plan struct {
 	Tensors []nn.ParamInfo
 	Units   []Unit
 	// AllowEmpty lets Select leave a tensor of a global pool with no kept
-	// entry. No method allows it by default (specs/README.md §1.1).
+	// entry. No method allows it by default
+	// (docs/methods/conventions.md#density).
 	AllowEmpty bool
 }
 
@@ -210,8 +214,9 @@ func (p *Plan) TensorKeep(name string) (keep int, ok bool) {
 	return 0, false
 }
 
-// String lists the units with sizes and keep counts, one per line, for the
-// log line a run starts with (specs/README.md §2.2).
+// String lists the units with sizes and keep counts, one per line, meant for
+// a log line at the start of a run; no pipeline prints it yet
+// (docs/methods/conventions.md#known-gaps).
 func (p *Plan) String() string {
 	var b strings.Builder
 	for _, u := range p.Units {
@@ -235,8 +240,9 @@ func (p *Plan) String() string {
 //   - LayerWise: every tensor keeps KeepCount(d_l, N_l), d_l = d or its
 //     override;
 //   - Global: the tensors without an override form one pool that keeps
-//     KeepCount(d, N_pool) (N_base is the pool, specs/README.md §1.3); a
-//     tensor with an override is a unit of its own with its density.
+//     KeepCount(d, N_pool) (N_base is the pool,
+//     docs/methods/conventions.md#from-a-density-to-a-count); a tensor with
+//     an override is a unit of its own with its density.
 //
 // overrides maps tensor names or path.Match patterns to densities; each
 // key must match at least one tensor of the set and no tensor may match two
@@ -281,13 +287,14 @@ func DensityPlan(set []nn.ParamInfo, d float64, scope Scope, overrides map[strin
 	return p, nil
 }
 
-// RatePlan allocates one IMP round (specs/lth.md §2.1): each unit removes
-// RemoveCount(r, alive) of its alive entries and keeps the rest, with
-// alive counted from current (nil: a dense model). LayerWise units are the
-// tensors with their rate or override (the LTH output layer at half rate:
+// RatePlan allocates one IMP round
+// (docs/methods/imp.md#per-round-rates-and-scope): each unit removes
+// RemoveCount(r, alive) of its alive entries and keeps the rest, with alive
+// counted from current (nil: a dense model). LayerWise units are the tensors
+// with their rate or override (the LTH output layer at half rate:
 // {"fc3.weight": rate/2}); Global is one pool for the tensors without an
-// override. Errors: a rate or override ∉ [0, 1), a tensor (or the pool)
-// left with no kept entry (named), current not masking exactly the set.
+// override. Errors: a rate or override ∉ [0, 1), a tensor (or the pool) left
+// with no kept entry (named), current not masking exactly the set.
 func RatePlan(set []nn.ParamInfo, current *Masks, rate float64, scope Scope, overrides map[string]float64) (*Plan, error) {
 	if err := checkSet(set); err != nil {
 		return nil, err
@@ -341,9 +348,10 @@ func RatePlan(set []nn.ParamInfo, current *Masks, rate float64, scope Scope, ove
 	return p, nil
 }
 
-// QuotaPlan is the quota scope (specs/README.md §3.2): per-tensor keep
-// counts supplied by an allocation (ERK, a per-layer map, LTH rates). keep
-// must name every tensor of the set exactly, each count in 1 … N_l.
+// QuotaPlan is the quota scope (docs/methods/conventions.md#scopes):
+// per-tensor keep counts supplied by an allocation (ERK, a per-layer map, LTH
+// rates). keep must name every tensor of the set exactly, each count in
+// 1 … N_l.
 func QuotaPlan(set []nn.ParamInfo, keep map[string]int) (*Plan, error) {
 	if err := checkSet(set); err != nil {
 		return nil, err

@@ -12,8 +12,9 @@ import (
 	"github.com/prunebench/prunebench/nn/zoo"
 )
 
-// TestRounding pins specs/README.md §1.3: snap to the nearest multiple of ½
-// within 1e-9, then round halves away from zero.
+// TestRounding pins docs/methods/conventions.md#from-a-density-to-a-count:
+// snap to the nearest multiple of ½ within 1e-9, then round halves away from
+// zero.
 func TestRounding(t *testing.T) {
 	nine := 0.9
 	tests := []struct {
@@ -122,8 +123,9 @@ func TestResolvePrunable(t *testing.T) {
 	}
 }
 
-// threeTensors is the hand-computed example of specs/README.md §3.3:
-// a [2 2], b [2 3], c [1 2]; 12 entries.
+// threeTensors is the hand-computed 3-tensor example of
+// docs/methods/conventions.md#tests (TestGlobalVersusLayerWise): a [2 2],
+// b [2 3], c [1 2]; 12 entries.
 func threeTensors() []nn.ParamInfo {
 	return []nn.ParamInfo{
 		{Name: "a.weight", Shape: []int{2, 2}, Kind: nn.Weight},
@@ -256,9 +258,10 @@ func TestDensityPlan(t *testing.T) {
 
 func unitEqual(a, b Unit) bool { return a.Keep == b.Keep && slices.Equal(a.Tensors, b.Tensors) }
 
-// TestRatePlanLTH runs two IMP rounds of the LTH LeNet-300-100 setup
-// (fc 20%, output at half rate) through RatePlan and Select: exact counts
-// of specs/lth.md §4.1, smallest magnitudes removed, masks monotone.
+// TestRatePlanLTH runs two IMP rounds of the LTH LeNet-300-100 setup (fc 20%,
+// output at half rate) through RatePlan and Select: exact counts of
+// docs/methods/imp.md#lenet-300-100, smallest magnitudes removed, masks
+// monotone.
 func TestRatePlanLTH(t *testing.T) {
 	set, _ := ResolvePrunable(pruneTestArch(t, "lenet-300-100", zoo.Options{}).Params(), nil, nil)
 	ov := map[string]float64{"fc3.weight": 0.2 / 2}

@@ -6,12 +6,12 @@ import (
 	"slices"
 )
 
-// Compatibility rules (specs/README.md §3.4) emulate how one reference
-// implementation turns scores into a mask, off-by-ones, float truncation
-// and tie behaviour included. They exist for `reference` mode only, to
-// replicate a paper's numbers; `clean` mode always uses SelectTop. Each
-// rule is a named function below and is registered by its rule id in
-// CompatRules.
+// Compatibility rules (docs/methods/conventions.md#compatibility-rules)
+// emulate how one reference implementation turns scores into a mask,
+// off-by-ones, float truncation and tie behaviour included. They exist for
+// `reference` mode only, to replicate a paper's numbers; `clean` mode always
+// uses SelectTop. Each rule is a named function below and is registered by
+// its rule id in CompatRules.
 //
 // Conventions shared by all rules:
 //   - weights, scores and masks are one flat slice: a single tensor for a
@@ -32,7 +32,7 @@ import (
 
 // CompatRule is a registered compatibility rule.
 type CompatRule struct {
-	// Name is the rule id of specs/README.md §3.4.
+	// Name is the rule id (docs/methods/conventions.md#compatibility-rules).
 	Name string
 	// Source is the reference code it emulates.
 	Source string
@@ -108,12 +108,12 @@ func OpenLTHPrune(weights, mask []float32, fraction float64) ([]float32, error) 
 	return out, nil
 }
 
-// GoogleLTHPrune is the google LTH reimplementation's
-// prune_by_percent_once, per layer: idx = round-half-to-even(p · n_alive)
-// (NumPy's round); cutoff = the alive |w| sorted ascending at idx; every
-// entry with |w| ≤ cutoff is pruned. Net effect: idx + 1 pruned plus ties
-// (this changes the LeNet level-18 label from 1.9 to 1.8, specs/lth.md §4).
-// idx ≥ n_alive is an error (an IndexError in the reference).
+// GoogleLTHPrune is the google LTH reimplementation's prune_by_percent_once,
+// per layer: idx = round-half-to-even(p · n_alive) (NumPy's round); cutoff =
+// the alive |w| sorted ascending at idx; every entry with |w| ≤ cutoff is
+// pruned. Net effect: idx + 1 pruned plus ties (this changes the LeNet
+// level-18 label from 1.9 to 1.8, docs/methods/imp.md#rounding-rules). idx ≥
+// n_alive is an error (an IndexError in the reference).
 func GoogleLTHPrune(weights, mask []float32, percent float64) ([]float32, error) {
 	if err := compatInputs("googlelth", weights, mask); err != nil {
 		return nil, err

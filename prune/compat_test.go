@@ -22,7 +22,8 @@ func oneToTen() []float32 {
 func ones(n int) []float32 { return onesIfNil(nil, n) }
 
 // TestCompatRules reproduces each reference's quirk on a hand-computed
-// example (specs/README.md §3.4). An exact-count rule would remove round(f·n).
+// example (docs/methods/conventions.md#compatibility-rules). An exact-count
+// rule would remove round(f·n).
 func TestCompatRules(t *testing.T) {
 	nine := 0.9
 	tests := []struct {
@@ -171,7 +172,7 @@ func second(_ []float32, err error) error { return err }
 // TestGoogleLTHLeNet runs the googlelth rule round by round on
 // LeNet-300-100-sized layers with distinct magnitudes at the LTH rates:
 // 4,908 weights remain at round 18 (label 1.8 instead of the paper's 1.9,
-// specs/lth.md §4.1).
+// docs/methods/imp.md#rounding-rules).
 func TestGoogleLTHLeNet(t *testing.T) {
 	sizes := []int{235_200, 30_000, 1_000}
 	rates := []float64{0.2, 0.2, 0.1}

@@ -11,9 +11,9 @@ import (
 )
 
 // Criterion scores every entry of the prunable tensors for pruning at
-// initialization (specs/pai.md); higher = keep. Scores come back one slice
-// per tensor of ScoreContext.Set, in Set order, each of the tensor's size,
-// ready for Plan.Select.
+// initialization (docs/methods/pai.md#the-pipeline); higher = keep. Scores
+// come back one slice per tensor of ScoreContext.Set, in Set order, each of
+// the tensor's size, ready for Plan.Select.
 type Criterion interface {
 	Name() string
 	// Needs says what the criterion needs to score, so that callers build
@@ -29,19 +29,20 @@ type Needs struct {
 	// magnitude and random read the weights only.
 	Network bool
 	// Data: it scores on training batches (ScoreContext.Batches): SNIP
-	// and GraSP (specs/pai.md §1.2).
+	// and GraSP (docs/methods/pai.md#pruning-data).
 	Data bool
 	// Temperature is the softmax temperature the scoring net must be
 	// built with (ScoreContext.Temperature); 0: any, the training one.
 	// GraSP needs GraSPTemperature.
 	Temperature float64
-	// TrainMode: it can also score in training mode (ScoreContext.
-	// TrainMode): SNIP and GraSP. SynFlow scores in evaluation mode by
-	// definition (specs/pai.md §4); magnitude and random run no network.
+	// TrainMode: it can also score in training mode
+	// (ScoreContext.TrainMode): SNIP and GraSP. SynFlow scores in evaluation
+	// mode by definition (docs/methods/pai.md#scoring-mode); magnitude and
+	// random run no network.
 	TrainMode bool
-	// Iterations is the default number of scoring iterations E of the
-	// prune loop (specs/pai.md §1.4): 100 for SynFlow (the SynFlow paper),
-	// 1 for the others.
+	// Iterations is the default number of scoring iterations E of the prune
+	// loop (docs/methods/pai.md#the-prune-loop): 100 for SynFlow (the SynFlow
+	// paper), 1 for the others.
 	Iterations int
 }
 
@@ -57,31 +58,33 @@ type ScoreContext struct {
 	Net nn.Net
 	// Set is the prunable set (ResolvePrunable), in canonical order.
 	Set []nn.ParamInfo
-	// Batches is the pruning data (specs/pai.md §1.2); nil for data-free
-	// criteria.
+	// Batches is the pruning data (docs/methods/pai.md#pruning-data); nil for
+	// data-free criteria.
 	Batches []nn.Batch
 	// Rng is the `mask` seed namespace's stream, used by random only.
 	Rng *rand.Rand
 	// Temperature is the nn.Config.Temperature Net was built with (0 means
 	// 1). The Net interface does not expose it, so the caller declares it;
-	// GraSP requires 200 (specs/pai.md §3) and errors otherwise.
+	// GraSP requires 200 (docs/methods/pai.md#grasp) and errors otherwise.
 	Temperature float64
 	// TrainMode scores SNIP and GraSP in training mode (batch statistics,
-	// running statistics updated, dropout on: Net.Gradients), pai.md's
-	// `train_mode: true`. The default is evaluation mode (specs/pai.md
-	// §1.3): the cross-entropy gradient of the evaluation-mode logits is
-	// backpropagated with Net.Backward. The two agree on networks without
-	// batch norm or dropout. SynFlow always scores in evaluation mode
-	// (§4) and refuses TrainMode; magnitude and random run no network.
+	// running statistics updated, dropout on: Net.Gradients), the pai
+	// pipeline's `prune.train_mode: true`. The default is evaluation mode
+	// (docs/methods/pai.md#scoring-mode): the cross-entropy gradient of the
+	// evaluation-mode logits is backpropagated with Net.Backward. The two
+	// agree on networks without batch norm or dropout. SynFlow always scores
+	// in evaluation mode and refuses TrainMode; magnitude and random run no
+	// network.
 	TrainMode bool
 }
 
-// GraSPTemperature is the softmax temperature GraSP scores at (specs/pai.md
-// §3): the net must be built with nn.Config.Temperature = GraSPTemperature.
+// GraSPTemperature is the softmax temperature GraSP scores at
+// (docs/methods/pai.md#grasp): the net must be built with
+// nn.Config.Temperature = GraSPTemperature.
 const GraSPTemperature = 200
 
 // GraSPEpsilon is the step of GraSP's central finite difference along the
-// unit vector g/‖g‖ (specs/pai.md §3).
+// unit vector g/‖g‖ (docs/methods/pai.md#grasp).
 const GraSPEpsilon = 1e-3
 
 // criteria is the registry of criteria: a constructor per name.
@@ -113,7 +116,9 @@ func CriterionByName(name string) (Criterion, error) {
 // Magnitude scores |W| with W the effective weight θ ⊙ m (m the installed
 // mask, all ones for a Dense tensor), so entries already pruned score 0 and
 // cannot be resurrected by a multi-iteration loop even under MaskedForward,
-// where θ keeps its value at pruned positions (specs/pai.md §1.4, §5).
+// where θ keeps its value at pruned positions
+// (docs/methods/pai.md#magnitude-and-random,
+// docs/methods/pai.md#the-prune-loop).
 type Magnitude struct{}
 
 func (Magnitude) Name() string { return "magnitude" }
@@ -162,17 +167,17 @@ func (Random) Scores(ctx ScoreContext) ([][]float32, error) {
 	return out, nil
 }
 
-// SNIP scores S = |W ⊙ Σ_b g_b| / Σ|…| (specs/pai.md §2): g_b is the
+// SNIP scores S = |W ⊙ Σ_b g_b| / Σ|…| (docs/methods/pai.md#snip): g_b is the
 // gradient of batch b's mean cross-entropy with respect to the effective
-// weight W (Param.Grad after Net.Gradients), summed with its sign over all
-// of ctx.Batches before the absolute value; W = θ ⊙ m is the effective
-// weight, so pruned entries score 0. The scores are divided by their sum
-// (no effect on the ranking; logged scores match the reference); an all-zero
-// score vector is left unscaled.
+// weight W (Param.Grad after Net.Gradients), summed with its sign over all of
+// ctx.Batches before the absolute value; W = θ ⊙ m is the effective weight,
+// so pruned entries score 0. The scores are divided by their sum (no effect
+// on the ranking; logged scores match the reference); an all-zero score
+// vector is left unscaled.
 //
 // The gradients are taken in evaluation mode unless ctx.TrainMode
-// (ScoreContext.TrainMode, specs/pai.md §1.3), with the cross-entropy at
-// ctx.Temperature.
+// (ScoreContext.TrainMode, docs/methods/pai.md#scoring-mode), with the
+// cross-entropy at ctx.Temperature.
 type SNIP struct{}
 
 func (SNIP) Name() string { return "snip" }
@@ -205,10 +210,10 @@ func (SNIP) Scores(ctx ScoreContext) ([][]float32, error) {
 	return scaled(s, total), nil
 }
 
-// GraSP scores S = θ ⊙ Hg / (|Σ S| + 1e-10) (specs/pai.md §3): g = Σ_b ∇L_b
-// and Hg = Σ_b H_b g over ctx.Batches, both with respect to the prunable
-// weights only, at temperature 200. GraSP removes the entries with the
-// largest −θ ⊙ Hg, i.e. keeps the largest θ ⊙ Hg, so S as returned is
+// GraSP scores S = θ ⊙ Hg / (|Σ S| + 1e-10) (docs/methods/pai.md#grasp):
+// g = Σ_b ∇L_b and Hg = Σ_b H_b g over ctx.Batches, both with respect to the
+// prunable weights only, at temperature 200. GraSP removes the entries with
+// the largest −θ ⊙ Hg, i.e. keeps the largest θ ⊙ Hg, so S as returned is
 // already "higher = keep" and goes straight to Plan.Select.
 //
 // Hg is a central finite difference of summed gradients along u = g/‖g‖:
@@ -491,18 +496,19 @@ func scaled(s [][]float64, div float64) [][]float32 {
 	return out
 }
 
-// PruneLoop is the prune loop of pruning at initialization (specs/pai.md
-// §1.4):
+// PruneLoop is the prune loop of pruning at initialization
+// (docs/methods/pai.md#the-prune-loop):
 //
 //	for e = 1 … E:
 //	    scores ← Criterion(network with the current masks)
 //	    masks  ← top round(d_e · N) of the scores among the alive entries
 //
 // with d_e from PAIDensities (exponential by default), N the scope unit's
-// size and the count rule of DensityPlan, so the last iteration keeps
-// exactly the one-shot count at Density. Every iteration rescores the
-// masked network: from the second iteration on, the previous masks are
-// installed on ctx.Net as MaskedForward (P1, the pattern of §1.1), so the
+// size and the count rule of DensityPlan, so the last iteration keeps exactly
+// the one-shot count at Density. Every iteration rescores the masked network:
+// from the second iteration on, the previous masks are installed on ctx.Net
+// as MaskedForward (P1,
+// docs/methods/conventions.md#which-method-uses-which-pattern), so the
 // forward sees θ ⊙ m, pruned entries stay zero and score 0, and θ itself is
 // untouched. Selecting among alive entries only means nothing pruned comes
 // back (prunebench's rule; the reference rescoring every entry is not

@@ -262,7 +262,7 @@ func TestRandomScores(t *testing.T) {
 
 // Two single-example batches with the same input and different labels: the
 // per-batch gradients cancel partly, so the sum comes before the absolute
-// value (specs/pai.md §2).
+// value (docs/methods/pai.md#snip).
 var (
 	snipX  = []float32{1, 2, -1, 0.5, -1, 2}
 	snipY  = []int32{0, 1}
@@ -530,7 +530,8 @@ func bnEvalGrad(xs []float64, ys []int32) []float64 {
 }
 
 // TestScoringMode checks evaluation-mode scoring (the default,
-// specs/pai.md §1.3) against training mode (ScoreContext.TrainMode):
+// docs/methods/pai.md#scoring-mode) against training mode
+// (ScoreContext.TrainMode):
 //
 //   - on a net with batch norm, evaluation-mode SNIP equals the hand
 //     computation with the running statistics (two batches, sum before the
@@ -647,12 +648,12 @@ func (r *recorder) Scores(ctx ScoreContext) ([][]float32, error) {
 	return r.Criterion.Scores(ctx)
 }
 
-// TestPruneLoop runs the prune loop of specs/pai.md §1.4 with E = 100 on an
-// MLP of 152 weights: every iteration after the first scores the network
-// with the previous masks installed as MaskedForward, keeps exactly
-// KeepCount(d_e, N) entries (globally, or per tensor layer-wise) among the
-// alive ones, and the last one the one-shot count; θ is untouched. E = 1
-// is one-shot selection.
+// TestPruneLoop runs the prune loop of docs/methods/pai.md#the-prune-loop
+// with E = 100 on an MLP of 152 weights: every iteration after the first
+// scores the network with the previous masks installed as MaskedForward,
+// keeps exactly KeepCount(d_e, N) entries (globally, or per tensor
+// layer-wise) among the alive ones, and the last one the one-shot count; θ is
+// untouched. E = 1 is one-shot selection.
 func TestPruneLoop(t *testing.T) {
 	arch := &nn.Arch{Name: "mlp", Input: []int{10}, Classes: 4, Layers: []nn.Layer{
 		nn.Linear{Name: "fc1", In: 10, Out: 8, Bias: true}, nn.ReLU{},

@@ -6,12 +6,12 @@ import (
 	"github.com/prunebench/prunebench/nn"
 )
 
-// ERKDensities is the Erdős–Rényi-Kernel allocation of specs/granet.md §5
-// (code: Shiweiliuiiiiiii/GraNet: CIFAR/sparselearning/core.py `init`,
-// --sparse-init ERK). For tensor l with shape (n_1, …, n_k) and N_l
-// entries, raw_l = (n_1 + … + n_k) / (n_1 · … · n_k), kernel dimensions
-// included, power 1. With D the set of tensors forced dense (initially
-// empty),
+// ERKDensities is the Erdős–Rényi-Kernel allocation of
+// docs/methods/gradual.md#erk (code: Shiweiliuiiiiiii/GraNet:
+// CIFAR/sparselearning/core.py `init`, --sparse-init ERK). For tensor l with
+// shape (n_1, …, n_k) and N_l entries,
+// raw_l = (n_1 + … + n_k) / (n_1 · … · n_k), kernel dimensions included,
+// power 1. With D the set of tensors forced dense (initially empty),
 //
 //	ε = ( d · Σ_{l∉D} N_l − (1 − d) · Σ_{l∈D} N_l ) / Σ_{l∉D} raw_l · N_l
 //
@@ -19,8 +19,8 @@ import (
 // joins D and ε is solved again. The densities are p_l = ε · raw_l for
 // l ∉ D and 1 for l ∈ D, so Σ p_l N_l = d · Σ N_l.
 //
-// d = 1 short-circuits to all ones (specs/granet.md §5). d ∉ (0, 1], no
-// shapes and a shape with no entries are errors.
+// d = 1 short-circuits to all ones. d ∉ (0, 1], no shapes and a shape with
+// no entries are errors.
 func ERKDensities(shapes [][]int, d float64) ([]float64, error) {
 	if err := CheckDensity(d); err != nil {
 		return nil, fmt.Errorf("erk: %w", err)
@@ -92,12 +92,12 @@ func ERKDensities(shapes [][]int, d float64) ([]float64, error) {
 }
 
 // ERKPlan is the `clean` ERK allocation as a quota plan: tensor l keeps
-// exactly KeepCount(p_l, N_l) entries (specs/granet.md §5; `reference`
-// draws i.i.d. Bernoulli(p_l) masks instead, which is a mask sampler, not
-// an allocation). Which entries are kept is up to the scores given to
+// exactly KeepCount(p_l, N_l) entries (docs/methods/gradual.md#erk; GraNet's
+// code draws i.i.d. Bernoulli(p_l) masks instead, which is a mask sampler,
+// not an allocation). Which entries are kept is up to the scores given to
 // Select: uniform random scores from the `mask` seed give the uniformly
-// random ERK mask. A tensor rounded to zero kept entries is an error
-// naming it.
+// random ERK mask. A tensor rounded to zero kept entries is an error naming
+// it.
 func ERKPlan(set []nn.ParamInfo, d float64) (*Plan, error) {
 	if err := checkSet(set); err != nil {
 		return nil, err

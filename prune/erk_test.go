@@ -20,8 +20,9 @@ func erkInfos(shapes map[string][]int, order ...string) []nn.ParamInfo {
 
 func erkNear(a, b, rel float64) bool { return math.Abs(a-b) <= rel*math.Abs(b) }
 
-// TestERKHandComputed works the iteration of specs/granet.md §5 by hand on
-// A [10 10] (N 100, raw 0.2), B [5 5] (N 25, raw 0.4), C [2 2] (N 4, raw 1).
+// TestERKHandComputed works the iteration of docs/methods/gradual.md#erk by
+// hand on A [10 10] (N 100, raw 0.2), B [5 5] (N 25, raw 0.4),
+// C [2 2] (N 4, raw 1).
 //
 // d = 0.5: ε = 64.5 / 34 = 1.897 puts C over 1, so C is dense; then
 // ε = (0.5·125 − 0.5·4) / 30 = 2.016667, p = (0.403333, 0.806667, 1),
@@ -84,8 +85,8 @@ func TestERKTiesJoinTogether(t *testing.T) {
 	}
 }
 
-// TestERKSpecVectors is specs/granet.md §5's test vectors (derived there;
-// recomputed independently when this test was written).
+// TestERKSpecVectors checks the ERK values of docs/methods/gradual.md#erk
+// (derived there; recomputed independently when this test was written).
 func TestERKSpecVectors(t *testing.T) {
 	tests := []struct {
 		model  string

@@ -18,11 +18,11 @@ import (
 // Masks holds one 0/1 mask per tensor of a prunable set.
 //
 // Names lists the masked tensors in canonical order (the order of
-// Arch.Params, specs/README.md §2.1); M maps each of them to its mask, one
-// float32 per entry in the tensor's row-major order, 1 = kept. Tensors not
-// in Names are not masked (dense). Every operation over "all masks" walks
-// Names, never the map, so results never depend on map order. Validate
-// checks the invariants against an architecture.
+// Arch.Params, docs/methods/conventions.md#canonical-order); M maps each of
+// them to its mask, one float32 per entry in the tensor's row-major order,
+// 1 = kept. Tensors not in Names are not masked (dense). Every operation
+// over "all masks" walks Names, never the map, so results never depend on
+// map order. Validate checks the invariants against an architecture.
 type Masks struct {
 	Names []string
 	M     map[string][]float32
@@ -73,8 +73,9 @@ func (m *Masks) KeptCounts() []int {
 // KeptOf returns the kept entries of one tensor (0 for a name not masked).
 func (m *Masks) KeptOf(name string) int { return maskOnes(m.M[name]) }
 
-// Density is kept / size over the masked set (specs/README.md §1.1). An
-// empty set has density 1: nothing was removed.
+// Density is kept / size over the masked set
+// (docs/methods/conventions.md#density). An empty set has density 1: nothing
+// was removed.
 func (m *Masks) Density() float64 {
 	n := m.Size()
 	if n == 0 {
@@ -107,9 +108,9 @@ func (m *Masks) Equal(o *Masks) bool {
 }
 
 // Within returns nil when every entry kept by m is kept by prev too (masks
-// are monotone across IMP levels, specs/lth.md §2.1), and otherwise an error
-// that names the first tensor and entry that was revived. Both must mask
-// the same tensors.
+// are monotone across IMP levels, docs/methods/imp.md#level-loop), and
+// otherwise an error that names the first tensor and entry that was revived.
+// Both must mask the same tensors.
 func (m *Masks) Within(prev *Masks) error {
 	if !slices.Equal(m.Names, prev.Names) {
 		return fmt.Errorf("masks: comparing masks of %s with masks of %s", nameList(m.Names), nameList(prev.Names))

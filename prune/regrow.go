@@ -5,20 +5,22 @@ import (
 	"slices"
 )
 
-// The two mask updates of GMP, GraNet and RigL-style dynamic sparse
-// training (specs/granet.md §3, §4), in `clean` mode, on plain slices so
-// that they are engine-free and testable by hand. A pipeline reads θ, the
-// dense gradient G and the masks from its Net, calls these, and installs
-// the result as nn.Masked parametrizations with pattern ZeroAfterStep (P3),
-// which zeroes θ and the optimizer state wherever the new mask is 0. The
-// `reference` rules (granet_global, granet_death of specs/README.md §3.4)
-// are GraNetGlobalPrune and GraNetDeath in compat.go.
+// The two mask updates of GMP, GraNet and RigL-style dynamic sparse training
+// (docs/methods/gradual.md#cubic-schedule,
+// docs/methods/gradual.md#prune-and-regrow), in `clean` mode, on plain slices
+// so that they are engine-free and testable by hand. A pipeline reads θ, the
+// dense gradient G and the masks from its Net, calls these, and installs the
+// result as nn.Masked parametrizations with pattern ZeroAfterStep (P3), which
+// zeroes θ and the optimizer state wherever the new mask is 0. The
+// `reference` rules (granet_global, granet_death of
+// docs/methods/conventions.md#compatibility-rules) are GraNetGlobalPrune and
+// GraNetDeath in compat.go.
 
-// GlobalMagnitudePrune is the gradual pruning step (a) of specs/granet.md §3
-// in `clean` mode: one SelectTop over the concatenation of the tensors (in
-// canonical order, so ties go to the lower global index) with scores |θ|,
-// candidates the alive entries, keeping keep of them; pruned entries stay
-// pruned.
+// GlobalMagnitudePrune is the gradual pruning step (a) of
+// docs/methods/gradual.md#cubic-schedule in `clean` mode: one SelectTop over
+// the concatenation of the tensors (in canonical order, so ties go to the
+// lower global index) with scores |θ|, candidates the alive entries, keeping
+// keep of them; pruned entries stay pruned.
 //
 // keep is round(N · density_j) over all N entries of the masked set, zeros
 // included (GradualSchedule.PruneKeep). When keep is not below the alive
@@ -28,8 +30,8 @@ import (
 // Errors: slices that do not fit, a mask entry other than 0 and 1, keep < 0,
 // a NaN weight (a *NaNScoreError naming the tensor), and a tensor left with
 // no alive entry: every prunable tensor keeps at least one
-// (specs/README.md §1.1), and a global criterion that empties a layer is
-// reported rather than allowed.
+// (docs/methods/conventions.md#density), and a global criterion that empties
+// a layer is reported rather than allowed.
 func GlobalMagnitudePrune(names []string, weights, masks [][]float32, keep int) ([][]float32, error) {
 	if len(weights) != len(names) || len(masks) != len(names) {
 		return nil, fmt.Errorf("global magnitude pruning: %d names, %d weight tensors, %d masks", len(names), len(weights), len(masks))
@@ -79,16 +81,16 @@ type Regrowth struct {
 	// Grown lists, ascending, the entries growth activated: exactly
 	// Removed of them, each inactive after death.
 	Grown []int
-	// Revived lists, ascending, the grown entries that were alive before
-	// the call (removed by death and regrown at once). They keep their
-	// value and optimizer state; every other grown entry was inactive
-	// before the call, so under pattern P3 it is exactly zero with zero
-	// state and starts from there (specs/granet.md §4 step 4).
+	// Revived lists, ascending, the grown entries that were alive before the
+	// call (removed by death and regrown at once). They keep their value and
+	// optimizer state; every other grown entry was inactive before the call,
+	// so under pattern P3 it is exactly zero with zero state and starts from
+	// there (docs/methods/gradual.md#prune-and-regrow, step 4).
 	Revived []int
 }
 
 // PruneRegrow is zero-cost neuroregeneration (b) on one tensor
-// (specs/granet.md §4; code: Shiweiliuiiiiiii/GraNet:
+// (docs/methods/gradual.md#prune-and-regrow; code: Shiweiliuiiiiiii/GraNet:
 // CIFAR/sparselearning/core.py `truncate_weights`, `magnitude_death`,
 // `gradient_growth`), in `clean` mode:
 //

@@ -13,11 +13,12 @@ import (
 )
 
 // TestPruneRegrowByHand is a hand-computed prune-and-regrow on 8 entries,
-// 4 alive, q = 2 (specs/granet.md §4, §10.2): death removes the two alive
-// entries with the smallest |θ| (1: 0.1 and 3: 0.2); growth picks the two
-// inactive entries with the largest |G| among {1, 3, 4, 5, 6, 7}: 6 (7) and
-// 3 (5). Entry 3 died and was regrown at once (revived); entry 0 and 2 have
-// the largest gradients but are alive, so they are not candidates.
+// 4 alive, q = 2 (docs/methods/gradual.md#prune-and-regrow): death removes
+// the two alive entries with the smallest |θ| (1: 0.1 and 3: 0.2); growth
+// picks the two inactive entries with the largest |G| among
+// {1, 3, 4, 5, 6, 7}: 6 (7) and 3 (5). Entry 3 died and was regrown at once
+// (revived); entry 0 and 2 have the largest gradients but are alive, so
+// they are not candidates.
 func TestPruneRegrowByHand(t *testing.T) {
 	mask := []float32{1, 1, 1, 1, 0, 0, 0, 0}
 	w := []float32{0.5, -0.1, 0.3, -0.2, 0, 0, 0, 0}
@@ -106,11 +107,11 @@ func TestPruneRegrowErrors(t *testing.T) {
 	}
 }
 
-// TestPruneRegrowInvariants checks specs/granet.md §10.2 on random tensors:
-// exactly q entries die and q grow, the alive count is unchanged, the dead
-// are the q smallest |θ| among the alive entries, every grown entry was
-// inactive after death, and no inactive entry left out has a larger |G|
-// than one grown.
+// TestPruneRegrowInvariants checks the invariants of
+// docs/methods/gradual.md#prune-and-regrow on random tensors: exactly q
+// entries die and q grow, the alive count is unchanged, the dead are the q
+// smallest |θ| among the alive entries, every grown entry was inactive after
+// death, and no inactive entry left out has a larger |G| than one grown.
 func TestPruneRegrowInvariants(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for trial := 0; trial < 200; trial++ {
@@ -247,13 +248,14 @@ func TestGlobalMagnitudePruneByHand(t *testing.T) {
 	}
 }
 
-// TestGradualTrajectory runs a GraNet schedule on plain slices, the §3
-// worked example scaled down (I = 11, E = 16, ΔT = 10, window 0–8 epochs,
-// d_i = 0.5, d_f = 0.1; three tensors of 537 entries, ERK initial masks),
-// with random weight drift and a fresh random gradient every iteration, and
-// checks specs/granet.md §10.1, §10.2 and §10.7: the kept count after every
-// pruning update is round(N · density_j) with density_j computed here from
-// the formula (the first update at j = 1 already below d_i, the last at
+// TestGradualTrajectory runs a GraNet schedule on plain slices, the worked
+// example of docs/methods/gradual.md#cubic-schedule scaled down (I = 11,
+// E = 16, ΔT = 10, window 0–8 epochs, d_i = 0.5, d_f = 0.1; three tensors
+// of 537 entries, ERK initial masks), with random weight drift and a fresh
+// random gradient every iteration, and checks
+// (docs/methods/gradual.md#tests): the kept count after every pruning
+// update is round(N · density_j) with density_j computed here from the
+// formula (the first update at j = 1 already below d_i, the last at
 // j = tf − 1 = 7 at d_f + (d_i − d_f)/n³), every prune-and-regrow keeps
 // each layer's alive count and regrows what it removed, and the number of
 // prune-and-regrow calls is floor(T/ΔT) − (multiples of ΔT below e_i·I),

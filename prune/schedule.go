@@ -7,15 +7,16 @@ package prune
 //
 //   - LevelSchedule (this file and schedule_imp.go): the kept counts of every
 //     level of iterative magnitude pruning (IMP) and of one-shot pruning,
-//     specs/lth.md §2.1 and §4, with the count rule of specs/README.md §1.3.
+//     docs/methods/imp.md#remaining-weights.
 //   - GradualSchedule (schedule_gradual.go): when GMP, GraNet and RigL-style
 //     DST update masks, the cubic density of each pruning update and the
-//     cosine death rate, specs/granet.md §1–§3.
+//     cosine death rate, docs/methods/gradual.md#cubic-schedule.
 //   - PAIDensities (this file): the density of each iteration of the prune
-//     loop of pruning at initialization, specs/pai.md §1.4.
+//     loop of pruning at initialization, docs/methods/pai.md#the-prune-loop.
 //
 // Every count from a density or a rate uses RoundCount (allocate.go), the
-// rule of specs/README.md §1.3, unless a reference rounding is asked for.
+// rule of docs/methods/conventions.md#from-a-density-to-a-count, unless a
+// reference rounding is asked for.
 
 import (
 	"fmt"
@@ -28,15 +29,16 @@ import (
 // union of all prunable tensors.
 const GlobalUnit = "global"
 
-// LevelSchedule is the exact kept count of every scope unit at every level
-// of an IMP run or a one-shot pruning (specs/lth.md §2.1, §4). Level 0 is
-// the dense network; level L ≥ 1 is the mask level L trains with.
+// LevelSchedule is the exact kept count of every scope unit at every level of
+// an IMP run or a one-shot pruning (docs/methods/imp.md#level-loop,
+// docs/methods/imp.md#one-shot). Level 0 is the dense network; level L ≥ 1 is
+// the mask level L trains with.
 //
-// A scope unit is one tensor (layer-wise scope: one SelectTop per tensor
-// with its own count) or the union of all tensors (global scope: one
-// SelectTop over their concatenation in canonical order, specs/README.md
-// §3.2). For a global schedule only the total is fixed in advance; how it
-// splits over tensors depends on the weights.
+// A scope unit is one tensor (layer-wise scope: one SelectTop per tensor with
+// its own count) or the union of all tensors (global scope: one SelectTop
+// over their concatenation in canonical order,
+// docs/methods/conventions.md#scopes). For a global schedule only the total
+// is fixed in advance; how it splits over tensors depends on the weights.
 type LevelSchedule struct {
 	// Tensors are the prunable tensors in canonical order.
 	Tensors []nn.ParamInfo
@@ -94,7 +96,7 @@ func (s *LevelSchedule) Density(level int) float64 {
 }
 
 // Percent returns Pm, the percent of prunable weights remaining at level L,
-// the unit of the LTH paper's labels (specs/lth.md §1, §4).
+// the unit of the LTH paper's labels (docs/methods/imp.md#remaining-weights).
 func (s *LevelSchedule) Percent(level int) float64 { return 100 * s.Density(level) }
 
 // Removed returns how many weights of unit u level L removes from level L−1
@@ -105,7 +107,8 @@ func (s *LevelSchedule) Removed(level, unit int) int {
 
 // OneShotAt returns the one-shot schedule that prunes the dense network
 // straight to level L's counts in a single level, with the same scope: the
-// one-shot comparison at the same Pm as an IMP level (specs/lth.md §2.1).
+// one-shot comparison at the same Pm as an IMP level
+// (docs/methods/imp.md#one-shot).
 func (s *LevelSchedule) OneShotAt(level int) *LevelSchedule {
 	if level < 0 || level > s.Levels() {
 		panic(fmt.Sprintf("prune: OneShotAt(%d) of a schedule with levels 0..%d", level, s.Levels()))
@@ -120,9 +123,10 @@ func (s *LevelSchedule) OneShotAt(level int) *LevelSchedule {
 }
 
 // OneShotGlobal is one-shot pruning to density d over the union of tensors:
-// level 1 keeps round(d · N_P) weights (specs/README.md §1.3), split over
-// tensors by one global SelectTop. d must lie in (0, 1] and the count must
-// leave at least one weight per tensor.
+// level 1 keeps round(d · N_P) weights
+// (docs/methods/conventions.md#from-a-density-to-a-count), split over tensors
+// by one global SelectTop. d must lie in (0, 1] and the count must leave at
+// least one weight per tensor.
 func OneShotGlobal(tensors []nn.ParamInfo, d float64) (*LevelSchedule, error) {
 	s, err := DensityLevels(tensors, true, []float64{d})
 	if err != nil {
@@ -163,10 +167,11 @@ func OneShotLayerwise(tensors []nn.ParamInfo, densities []float64) (*LevelSchedu
 // round(d_L · N_base) per scope unit: N_base = N_P for global scope, the
 // tensor's size for layer-wise scope (the same d_L for every tensor).
 //
-// Errors: a target outside (0, 1]; a target above the previous level's
-// (masks are monotone, so it is not reachable: specs/README.md §1.4); a
-// level that leaves a tensor (layer-wise) with no weight, or keeps fewer
-// weights than there are tensors (global: some tensor would be empty).
+// Errors: a target outside (0, 1]; a target above the previous level's (masks
+// are monotone, so it is not reachable:
+// docs/methods/conventions.md#input-checks); a level that leaves a tensor
+// (layer-wise) with no weight, or keeps fewer weights than there are tensors
+// (global: some tensor would be empty).
 func DensityLevels(tensors []nn.ParamInfo, global bool, densities []float64) (*LevelSchedule, error) {
 	if err := checkTensors(tensors); err != nil {
 		return nil, err
@@ -253,8 +258,8 @@ func checkTensors(tensors []nn.ParamInfo) error {
 	return nil
 }
 
-// checkDensity checks d ∈ (0, 1] (specs/README.md §1.1: 0 is a model with
-// nothing left, not "dense").
+// checkDensity checks d ∈ (0, 1] (docs/methods/conventions.md#density: 0 is a
+// model with nothing left, not "dense").
 func checkDensity(what string, d float64) error {
 	if !(d > 0 && d <= 1) {
 		return fmt.Errorf("%s = %v: want a value in (0, 1]", what, d)
@@ -263,14 +268,15 @@ func checkDensity(what string, d float64) error {
 }
 
 // PAISchedule is how the prune loop of pruning at initialization
-// (specs/pai.md §1.4) spreads its E scoring iterations between the dense
-// network and the target density d. Both are the reference's (prune.py).
+// (docs/methods/pai.md#the-prune-loop) spreads its E scoring iterations
+// between the dense network and the target density d. Both are the
+// reference's (prune.py).
 type PAISchedule string
 
 const (
-	// PAIExponential keeps d_e = d^(e/E) after iteration e: the same
-	// fraction of the alive weights is removed every iteration. SynFlow's
-	// schedule (specs/pai.md §4) and the harness default.
+	// PAIExponential keeps d_e = d^(e/E) after iteration e: the same fraction
+	// of the alive weights is removed every iteration. SynFlow's schedule
+	// (docs/methods/pai.md#synflow) and the harness default.
 	PAIExponential PAISchedule = "exponential"
 	// PAILinear keeps d_e = 1 − (1 − d)·e/E: the same number of weights
 	// is removed every iteration.

@@ -10,14 +10,15 @@ import (
 // GradualKey is the config section that GradualSpec's error messages name
 // (e.g. "granet.final_prune_epoch"). The field names are GraNet's argparse
 // flags with '-' written '_' (code: Shiweiliuiiiiiii/GraNet: CIFAR/main.py;
-// specs/granet.md §1, §7): init_density, final_density, init_prune_epoch,
-// final_prune_epoch, update_frequency, prune_rate, plus death_rate_min for
-// the hard-coded η_min. GMP and DST use the same names because they are
-// GraNet's --method variants. The training budget is named "training.steps".
+// docs/methods/gradual.md#configuration): init_density, final_density,
+// init_prune_epoch, final_prune_epoch, update_frequency, prune_rate, plus
+// death_rate_min for the hard-coded η_min. GMP and DST use the same names
+// because they are GraNet's --method variants. The training budget is named
+// "training.steps".
 const GradualKey = "granet"
 
 // GradualMethod selects which mask updates a gradual schedule makes
-// (specs/granet.md §2 step 6, §6).
+// (docs/methods/gradual.md#variants).
 type GradualMethod int
 
 const (
@@ -58,8 +59,8 @@ const GraNetDeathRateMin = 0.005
 
 // GradualSpec is a GMP / GraNet / DST schedule as a config states it. Points
 // in training are train.Step strings ("80ep", "1000it", "2ep100it"), resolved
-// with the iterations per epoch I by Resolve. Comments give the config
-// field (GradualKey) and the notation of specs/granet.md §1.
+// with the iterations per epoch I by Resolve. Comments give the config field
+// (GradualKey) and the notation of docs/methods/gradual.md#notation.
 //
 // GraNet's --multiplier μ is not a field: it scales every epoch count, so a
 // config applies it to the budget and the window steps before they get
@@ -98,9 +99,10 @@ type GradualSettings struct {
 	DeathRateMin float64 `mapstructure:"death_rate_min" help:"granet, dst: death rate at the end of training, in [0, prune_rate] (GraNet's cosine decay fixes 0.005; RigL uses 0)"`
 }
 
-// DefaultGradualSpec returns GraNet's argparse defaults (specs/granet.md §7):
-// d_i 0.5, d_f 0.05, window 0ep–110ep, ΔT 100, r_0 0.5, η_min 0.005. The
-// paper configs override the window and ΔT with the script values.
+// DefaultGradualSpec returns GraNet's argparse defaults
+// (docs/methods/gradual.md#configuration): d_i 0.5, d_f 0.05, window
+// 0ep–110ep, ΔT 100, r_0 0.5, η_min 0.005. The paper configs override the
+// window and ΔT with the script values.
 func DefaultGradualSpec() GradualSpec {
 	return GradualSpec{
 		Method:       GradualGraNet,
@@ -116,9 +118,9 @@ func DefaultGradualSpec() GradualSpec {
 	}
 }
 
-// GradualSchedule is a resolved GMP / GraNet / DST schedule: which
-// iterations update masks, the density each pruning update targets, and the
-// death rate of each prune-and-regrow (specs/granet.md §1–§4).
+// GradualSchedule is a resolved GMP / GraNet / DST schedule: which iterations
+// update masks, the density each pruning update targets, and the death rate
+// of each prune-and-regrow (docs/methods/gradual.md#iteration-order).
 //
 // Iterations are counted as GraNet's Masking.step counts them: t is
 // incremented right after each optimizer step, so the first step ends at
@@ -133,17 +135,19 @@ func DefaultGradualSpec() GradualSpec {
 // t mod ΔT = 0 (DST), pruning with death rate
 // r_t = η_min + ½(r_0 − η_min)(1 + cos(π t / Total)).
 //
-// Where the spec and the papers differ, this follows the spec (which
-// follows GraNet's code):
-//   - Zhu & Gupta prune at t0, t0 + Δt, …, t0 + nΔt, ending exactly at
-//     s_f. Here the last update is j = tf − 1, so the final density is
+// Where GraNet's code and the papers differ, this follows the code
+// (docs/methods/gradual.md#departures):
+//   - Zhu & Gupta prune at t0, t0 + Δt, …, t0 + nΔt, ending exactly at s_f.
+//     Here the last update is j = tf − 1, so the final density is
 //     d_f + (d_i − d_f)/n³, not d_f; and with e_i = 0 the first update is at
-//     t = ΔT (j = 1), already below d_i (granet.md §3).
+//     t = ΔT (j = 1), already below d_i
+//     (docs/methods/gradual.md#cubic-schedule).
 //   - RigL's paper decays r_t = r_0/2 · (1 + cos(π t / T_end)) with η_min = 0
 //     and T_end = 75% of training, after which masks stop changing. Here the
 //     decay runs over the whole budget T with η_min = 0.005 (GraNet's
-//     CosineDecay, granet.md §2 step 4), and prune-and-regrow continues to
-//     the end; setting DeathRateMin to 0 gives RigL's formula over T.
+//     CosineDecay, docs/methods/gradual.md#cosine-death-rate), and
+//     prune-and-regrow continues to the end; setting DeathRateMin to 0 gives
+//     RigL's formula over T.
 type GradualSchedule struct {
 	Method                    GradualMethod
 	InitDensity, FinalDensity float64
@@ -157,14 +161,14 @@ type GradualSchedule struct {
 	PruneRate, DeathRateMin float64
 }
 
-// Resolve checks the spec against the training budget and resolves its
-// steps with itersPerEpoch I (specs/README.md §5). Every error names the
-// field (GradualKey + "." + field) and what was expected; they are the bad
-// inputs of specs/granet.md §10.8: a density outside (0, 1], d_f > d_i, an
-// unparsable or empty window, an inverted window (e_i ≥ e_f), a window that
-// ends after the budget, a window with no pruning update (n ≤ 0, or no
-// multiple of ΔT in it), ΔT < 1 or ΔT ≥ T, a death rate outside [0, 1),
-// η_min outside [0, r_0].
+// Resolve checks the spec against the training budget and resolves its steps
+// with itersPerEpoch I (docs/methods/conventions.md#steps-and-budgets). Every
+// error names the field (GradualKey + "." + field) and what was expected; the
+// bad inputs (docs/methods/gradual.md#configuration) are a density outside
+// (0, 1], d_f > d_i, an unparsable or empty window, an inverted window
+// (e_i ≥ e_f), a window that ends after the budget, a window with no
+// pruning update (n ≤ 0, or no multiple of ΔT in it), ΔT < 1 or ΔT ≥ T, a
+// death rate outside [0, 1), η_min outside [0, r_0].
 func (s GradualSpec) Resolve(itersPerEpoch int, budget train.Step) (*GradualSchedule, error) {
 	k := func(f string) string { return GradualKey + "." + f }
 	if itersPerEpoch < 1 {
@@ -334,8 +338,8 @@ func (g *GradualSchedule) N() int { return g.TF - g.T0 }
 
 // Warnings returns notes about a valid but surprising schedule: GMP starts
 // from a dense network whatever the initial density (the reference's init
-// special-cases GMP, specs/granet.md §6), so d_i < 1 makes the first update
-// prune a dense network straight to ≈ density_1.
+// special-cases GMP, docs/methods/gradual.md#variants), so d_i < 1 makes the
+// first update prune a dense network straight to ≈ density_1.
 func (g *GradualSchedule) Warnings() []string {
 	var w []string
 	if g.Method == GradualGMP && g.InitDensity < 1 {
@@ -347,7 +351,7 @@ func (g *GradualSchedule) Warnings() []string {
 
 // CubicDensity is the cubic sparsity schedule of Zhu & Gupta ("To prune, or
 // not to prune", 2017, eq. 1) written as a density, in GraNet's form
-// (specs/granet.md §3): after k of n pruning periods,
+// (docs/methods/gradual.md#cubic-schedule): after k of n pruning periods,
 //
 //	density = d_f + (d_i − d_f) · (1 − k/n)³,
 //
@@ -365,8 +369,9 @@ func CubicDensity(di, df float64, k, n int) float64 {
 }
 
 // CosineDeathRate is the death rate of prune-and-regrow at iteration t of T
-// (specs/granet.md §2 step 4: GraNet's CosineDecay, a CosineAnnealingLR with
-// T_max = T and eta_min = η_min stepped once per iteration):
+// (docs/methods/gradual.md#cosine-death-rate: GraNet's CosineDecay, a
+// CosineAnnealingLR with T_max = T and eta_min = η_min stepped once per
+// iteration):
 //
 //	r_t = η_min + ½ (r_0 − η_min)(1 + cos(π t / T)).
 //
@@ -427,7 +432,7 @@ func (g *GradualSchedule) PruneSteps() []int {
 // RegrowSteps returns the iterations at which (b) runs, in order: every
 // multiple of ΔT from the start of the window (GraNet) or from ΔT (DST) to
 // the end of training, floor(T/ΔT) − (multiples of ΔT below e_i·I) of them
-// (specs/granet.md §10.7).
+// (docs/methods/gradual.md#iteration-order).
 func (g *GradualSchedule) RegrowSteps() []int {
 	var out []int
 	for t := g.Every; t <= g.Total; t += g.Every {
@@ -444,18 +449,19 @@ func (g *GradualSchedule) DeathRate(t int) float64 {
 	return CosineDeathRate(g.PruneRate, g.DeathRateMin, t, g.Total)
 }
 
-// DeathCount is q = ceil(r_t · nnz), the number of alive weights the death
-// step at iteration t removes from a layer with nnz alive weights
-// (specs/granet.md §4 step 2; 0 means the layer is skipped).
+// DeathCount is q = min(ceil(r_t · nnz), nnz), the number of alive weights
+// the death step at iteration t removes from a layer with nnz alive weights
+// (docs/methods/gradual.md#prune-and-regrow, step 1; 0 means the layer is
+// skipped).
 func (g *GradualSchedule) DeathCount(t, nnz int) int {
 	return min(int(math.Ceil(g.DeathRate(t)*float64(nnz))), nnz)
 }
 
 // PruneKeep is the `clean` kept count of the pruning update at iteration t
 // over n masked entries (zeros included): round(n · density_j) with the
-// rounding of specs/README.md §1.3. ok is false when (a) does not run at t.
-// A pipeline keeps min(keep, alive): a count above the alive weights
-// (rounding) makes the update a no-op.
+// rounding of docs/methods/conventions.md#from-a-density-to-a-count. ok is
+// false when (a) does not run at t. A pipeline keeps min(keep, alive): a
+// count above the alive weights (rounding) makes the update a no-op.
 func (g *GradualSchedule) PruneKeep(t, n int) (keep int, ok bool) {
 	d, ok := g.PruneAt(t)
 	if !ok {
@@ -465,7 +471,7 @@ func (g *GradualSchedule) PruneKeep(t, n int) (keep int, ok bool) {
 }
 
 // PruneKeepReference is K of the `reference` rule granet_global
-// (specs/README.md §3.4): GraNet computes the sparsity
+// (docs/methods/gradual.md#reference-quirks): GraNet computes the sparsity
 // (1 − d_i) + (d_i − d_f)(1 − decay_j) and keeps int(n · (1 − sparsity))
 // candidates, truncating, before its strict threshold drops one more.
 func (g *GradualSchedule) PruneKeepReference(t, n int) (k int, ok bool) {

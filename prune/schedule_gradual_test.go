@@ -10,8 +10,8 @@ import (
 
 func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
 
-// cifarGraNet is the worked example of specs/granet.md §3: I = 352, E = 160,
-// ΔT = 1000, window 0–80 epochs, d_i = 0.5, d_f = 0.1.
+// cifarGraNet is the worked example of docs/methods/gradual.md#cubic-schedule:
+// I = 352, E = 160, ΔT = 1000, window 0–80 epochs, d_i = 0.5, d_f = 0.1.
 func cifarGraNet(t *testing.T) *GradualSchedule {
 	t.Helper()
 	s := DefaultGradualSpec()
@@ -68,8 +68,9 @@ func TestCosineDeathRate(t *testing.T) {
 	}
 }
 
-// TestGraNetWorkedExample checks specs/granet.md §3's derived example and
-// §10.5's death rates.
+// TestGraNetWorkedExample checks the derived example of
+// docs/methods/gradual.md#cubic-schedule and the death rates of
+// docs/methods/gradual.md#cosine-death-rate.
 func TestGraNetWorkedExample(t *testing.T) {
 	g := cifarGraNet(t)
 	if g.Total != 56320 || g.T0 != 0 || g.TF != 28 || g.N() != 28 {
@@ -144,9 +145,9 @@ func TestGraNetWorkedExample(t *testing.T) {
 	}
 }
 
-// TestGradualWindows checks which steps prune and to what density on scaled
-// -down schedules (specs/granet.md §10.1, §10.7), including windows whose
-// start is not a multiple of ΔT.
+// TestGradualWindows checks which steps prune and to what density on
+// scaled-down schedules (docs/methods/gradual.md#iteration-order), including
+// windows whose start is not a multiple of ΔT.
 func TestGradualWindows(t *testing.T) {
 	type point struct {
 		t int
@@ -230,7 +231,8 @@ func TestGradualWindows(t *testing.T) {
 }
 
 // TestGradualKeepCounts checks the density trajectory as kept counts
-// (specs/granet.md §10.1): round(N · density_j) after every pruning update.
+// (docs/methods/gradual.md#cubic-schedule): round(N · density_j) after every
+// pruning update.
 func TestGradualKeepCounts(t *testing.T) {
 	s := GradualSpec{Method: GradualGMP, InitDensity: 1, FinalDensity: 0.1, GradualSettings: GradualSettings{FinalPruneEpoch: "10ep", UpdateFrequency: 10}}
 	g, err := s.Resolve(10, train.MustParseStep("20ep"))

@@ -11,24 +11,27 @@ import (
 // IMPRounding is the rule that turns a per-round rate p and an alive count
 // into the number of weights an IMP round removes from a scope unit.
 //
-// The zero value, IMPRoundHalfAway, is the `clean` rule of specs/lth.md §2.1
-// and specs/README.md §1.3 and reproduces the LTH paper's labels exactly.
-// The others are `reference` emulations (specs/README.md §3.4, lth.md §4.1)
-// for replicating a code base's counts; they model the count the reference
-// prunes when |w| has no ties at its threshold (ties prune more there, which
-// only the weights can tell). Reference rules use the product p·alive as
-// computed in float64, unsnapped, as the references do.
+// The zero value, IMPRoundHalfAway, is the `clean` rule
+// (docs/methods/conventions.md#from-a-density-to-a-count) and reproduces the
+// LTH paper's labels exactly. The others are `reference` emulations
+// (docs/methods/imp.md#rounding-rules) for replicating a code base's counts;
+// they model the count the reference prunes when |w| has no ties at its
+// threshold (ties prune more there, which only the weights can tell).
+// Reference rules use the product p·alive as computed in float64, unsnapped,
+// as the references do.
 type IMPRounding int
 
 const (
 	// IMPRoundHalfAway: remove = round(p · alive), snapped within 1e-9 to a
-	// multiple of ½, halves away from zero (specs/README.md §1.3).
+	// multiple of ½, halves away from zero
+	// (docs/methods/conventions.md#from-a-density-to-a-count).
 	IMPRoundHalfAway IMPRounding = iota
-	// IMPRoundCeil: remove = ceil(p · alive) (lth.md §4.1's comparison:
-	// 4,920 LeNet weights at round 18, label 1.8).
+	// IMPRoundCeil: remove = ceil(p · alive) (the comparison of
+	// docs/methods/imp.md#rounding-rules: 4,920 LeNet weights at round 18,
+	// label 1.8).
 	IMPRoundCeil
-	// IMPRoundFloor: remove = floor(p · alive), Python's int() (lth.md §4.1:
-	// 4,936 at round 18, label 1.9).
+	// IMPRoundFloor: remove = floor(p · alive), Python's int()
+	// (docs/methods/imp.md#rounding-rules: 4,936 at round 18, label 1.9).
 	IMPRoundFloor
 	// IMPRoundGoogleLTH: remove = round-half-even(p · alive) + 1, the
 	// google-research/lottery-ticket-hypothesis foundations/pruning.py rule
@@ -88,16 +91,17 @@ func (r IMPRounding) Remove(p float64, alive int) int {
 }
 
 // IMPLayerwise is the IMP level schedule with layer-wise scope and one rate
-// per tensor (specs/lth.md §2.1, §4): at every level L = 1..levels each
-// tensor l removes rounding.Remove(r_l, alive_l) of its alive weights, so
+// per tensor (docs/methods/imp.md#per-round-rates-and-scope): at every level
+// L = 1..levels each tensor l removes rounding.Remove(r_l, alive_l) of its
+// alive weights, so
 // Keep[L][l] = Keep[L−1][l] − Remove(r_l, Keep[L−1][l]).
 //
 // The LTH paper's LeNet-300-100 uses rates (0.2, 0.2, 0.1): "connections to
 // outputs are pruned at half of the rate of the rest of the network"; its
-// Conv-2/4 use 0.1 for convolutions, 0.2 for hidden FC layers and 0.1 for
-// the output (lth.md §4.2). A rate of 0 keeps a tensor dense (except under
-// IMPRoundGoogleLTH and IMPRoundOpenLTH, which prune one weight per round as
-// their references do).
+// Conv-2/4 use 0.1 for convolutions, 0.2 for hidden FC layers and 0.1 for the
+// output (docs/methods/imp.md#conv-2-conv-4-conv-6). A rate of 0 keeps a
+// tensor dense (except under IMPRoundGoogleLTH and IMPRoundOpenLTH, which
+// prune one weight per round as their references do).
 //
 // Errors, before any training: no tensors, a rate count that differs from
 // the tensor count, a rate outside [0, 1) (naming the tensor), levels < 0,
@@ -159,9 +163,10 @@ func impLevels(s *LevelSchedule, levels int) (*LevelSchedule, error) {
 	return s, nil
 }
 
-// IMPRealPercent is the real-valued remaining-weight formula of specs/lth.md
-// §4, Pm(n) = 100 · Σ_l N_l (1 − r_l)^n / Σ_l N_l: the limit the exact
-// integer schedule approximates (51.28, 21.07, 13.52, 6.95, 3.58, 1.85 for
+// IMPRealPercent is the real-valued remaining-weight formula of
+// docs/methods/imp.md#remaining-weights,
+// Pm(n) = 100 · Σ_l N_l (1 − r_l)^n / Σ_l N_l: the limit the exact integer
+// schedule approximates (51.28, 21.07, 13.52, 6.95, 3.58, 1.85 for
 // LeNet-300-100 at rounds 3, 7, 9, 12, 15, 18).
 func IMPRealPercent(tensors []nn.ParamInfo, rates []float64, n int) float64 {
 	var kept, total float64
@@ -172,7 +177,8 @@ func IMPRealPercent(tensors []nn.ParamInfo, rates []float64, n int) float64 {
 	return 100 * kept / total
 }
 
-// checkRate checks a per-round rate p ∈ [0, 1) (specs/README.md §1.4).
+// checkRate checks a per-round rate p ∈ [0, 1)
+// (docs/methods/conventions.md#input-checks).
 func checkRate(what string, p float64) error {
 	if !(p >= 0 && p < 1) {
 		return fmt.Errorf("%s = %v: want a value in [0, 1)", what, p)

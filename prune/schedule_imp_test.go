@@ -9,10 +9,10 @@ import (
 	"github.com/prunebench/prunebench/nn"
 )
 
-// lthRates returns the LTH paper's per-layer rates (specs/lth.md §4, paper:
-// LTH Figure 2): convolutions conv, hidden FC layers 20%, the output layer
-// 10% ("connections to outputs are pruned at half of the rate of the rest
-// of the network").
+// lthRates returns the LTH paper's per-layer rates
+// (docs/methods/imp.md#conv-2-conv-4-conv-6; paper: LTH Figure 2):
+// convolutions conv, hidden FC layers 20%, the output layer 10% ("connections
+// to outputs are pruned at half of the rate of the rest of the network").
 func lthRates(ts []nn.ParamInfo, conv float64) []float64 {
 	rates := make([]float64, len(ts))
 	for i, p := range ts {
@@ -28,10 +28,10 @@ func lthRates(ts []nn.ParamInfo, conv float64) []float64 {
 	return rates
 }
 
-// TestIMPLeNetTable checks specs/lth.md §4.1 row by row: the exact integer
-// counts of LeNet-300-100 at rates (0.2, 0.2, 0.1) with the canonical
-// rounding, and the paper's labels 51.3, 21.1, 13.5, 7.0, 3.6, 1.9 at
-// rounds 3, 7, 9, 12, 15, 18.
+// TestIMPLeNetTable checks the table of docs/methods/imp.md#lenet-300-100 row
+// by row: the exact integer counts of LeNet-300-100 at rates (0.2, 0.2, 0.1)
+// with the canonical rounding, and the paper's labels 51.3, 21.1, 13.5, 7.0,
+// 3.6, 1.9 at rounds 3, 7, 9, 12, 15, 18.
 func TestIMPLeNetTable(t *testing.T) {
 	ts := schedPrunable(t, "lenet-300-100")
 	if got := sizes(ts); !slices.Equal(got, []int{235200, 30000, 1000}) {
@@ -97,7 +97,7 @@ func TestIMPLeNetTable(t *testing.T) {
 			t.Errorf("label %s at round %d, want round %d", l, n, want)
 		}
 	}
-	// The real-valued form of §4.
+	// The real-valued form (docs/methods/imp.md#remaining-weights).
 	for _, c := range []struct {
 		n    int
 		want float64
@@ -108,10 +108,10 @@ func TestIMPLeNetTable(t *testing.T) {
 	}
 }
 
-// TestIMPReferenceRounding checks lth.md §4.1 "Rounding matters": at round
-// 18 ceil keeps 4,920 (label 1.8), the google reimplementation's rule
-// (round-half-even + 1, README §3.4 googlelth) 4,908 (1.8, not the paper's
-// 1.9) and floor 4,936 (1.9).
+// TestIMPReferenceRounding checks docs/methods/imp.md#rounding-rules: at
+// round 18 ceil keeps 4,920 (label 1.8), the google reimplementation's rule
+// (round-half-even + 1, rule googlelth) 4,908 (1.8, not the paper's 1.9) and
+// floor 4,936 (1.9).
 func TestIMPReferenceRounding(t *testing.T) {
 	ts := schedPrunable(t, "lenet-300-100")
 	for _, tc := range []struct {
@@ -171,9 +171,10 @@ func TestIMPReferenceRounding(t *testing.T) {
 }
 
 // TestIMPConvTable checks the exact integer Pm of Conv-2 and Conv-4 in
-// specs/lth.md §4.2 (conv 10%, FC 20%, output 10%), including the paper's
-// labels 8.8 and 4.6 (Conv-2) and 11.1 and 9.2 (Conv-4), and Conv-6's
-// derived values (conv 15%) without its unresolved paper labels.
+// docs/methods/imp.md#conv-2-conv-4-conv-6 (conv 10%, FC 20%, output 10%),
+// including the paper's labels 8.8 and 4.6 (Conv-2) and 11.1 and 9.2
+// (Conv-4), and Conv-6's derived values (conv 15%) without its unresolved
+// paper labels.
 func TestIMPConvTable(t *testing.T) {
 	rounds := []int{3, 7, 9, 10, 11, 12, 14, 18}
 	for _, tc := range []struct {
@@ -209,10 +210,11 @@ func TestIMPConvTable(t *testing.T) {
 }
 
 // TestIMPGlobal checks a global 20% schedule on LeNet-300-100's 266,200
-// weights, remove = round(0.2 · alive) over the union each level (lth.md
-// §2.1). Its Pm are the real-valued 0.8^n labels of §4.1 (51.20, 20.97,
-// 13.42, 6.87, 3.52, 1.80); the counts are those of the iterative rule,
-// which differ from round(0.8^n · N) by one at rounds 4, 6 and 14.
+// weights, remove = round(0.2 · alive) over the union each level
+// (docs/methods/imp.md#per-round-rates-and-scope). Its Pm are the real-valued
+// 0.8^n values of docs/methods/imp.md#lenet-300-100 (51.20, 20.97, 13.42,
+// 6.87, 3.52, 1.80); the counts are those of the iterative rule, which differ
+// from round(0.8^n · N) by one at rounds 4, 6 and 14.
 func TestIMPGlobal(t *testing.T) {
 	ts := schedPrunable(t, "lenet-300-100")
 	s, err := IMPGlobal(ts, 0.2, 20, IMPRoundHalfAway)

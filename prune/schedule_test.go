@@ -63,8 +63,8 @@ func TestOneShot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The ERK densities of specs/granet.md §5 at d = 0.1 give its exact
-	// counts (18,714, 6,906, 1,000).
+	// The ERK densities at d = 0.1 give the exact counts of
+	// docs/methods/gradual.md#erk (18,714, 6,906, 1,000).
 	if want := []int{18714, 6906, 1000}; !slices.Equal(l.Keep[1], want) || l.Kept(1) != 26620 {
 		t.Errorf("layer-wise one-shot: %v, want %v", l.Keep[1], want)
 	}
@@ -72,7 +72,8 @@ func TestOneShot(t *testing.T) {
 		t.Errorf("units %v", got)
 	}
 
-	// Rounding of specs/README.md §1.3 through a schedule.
+	// The count rule (docs/methods/conventions.md#from-a-density-to-a-count)
+	// through a schedule.
 	r, err := OneShotLayerwise(schedTensors("a", 50, "b", 10), []float64{0.29, 1 - 0.9})
 	if err != nil {
 		t.Fatal(err)
@@ -142,10 +143,11 @@ func TestScheduleErrors(t *testing.T) {
 	schedWantErr(t, "empty tensor", err, "z has shape [0 3]")
 }
 
-// TestPAIDensities checks the prune-at-init schedules of specs/pai.md §1.4
-// for E = 100 (and E = 1): d_e = d^(e/E) and 1 − (1 − d)·e/E, non-increasing,
-// and the last one exactly d, so that the final kept count is the one-shot
-// count KeepCount(d, N) (LeNet-300-100's 266,200 weights: 2,662 at 0.01).
+// TestPAIDensities checks the prune-at-init schedules of
+// docs/methods/pai.md#the-prune-loop for E = 100 (and E = 1):
+// d_e = d^(e/E) and 1 − (1 − d)·e/E, non-increasing, and the last one
+// exactly d, so that the final kept count is the one-shot count
+// KeepCount(d, N) (LeNet-300-100's 266,200 weights: 2,662 at 0.01).
 func TestPAIDensities(t *testing.T) {
 	lenet := schedPrunable(t, "lenet-300-100")
 	cases := []struct {

@@ -8,9 +8,10 @@ import (
 )
 
 // NaNScoreError reports a NaN score, which is always a scoring bug
-// (specs/README.md §3.1). SelectTop leaves Tensor empty and Index is the
-// offset in the scores it was given; the scope helpers (SelectTopGlobal,
-// Plan.Select) fill in the tensor name and the offset within that tensor.
+// (docs/methods/conventions.md#exact-top-k). SelectTop leaves Tensor empty
+// and Index is the offset in the scores it was given; the scope helpers
+// (SelectTopGlobal, Plan.Select) fill in the tensor name and the offset
+// within that tensor.
 type NaNScoreError struct {
 	Tensor string
 	Index  int
@@ -23,8 +24,9 @@ func (e *NaNScoreError) Error() string {
 	return fmt.Sprintf("%s: score %d is NaN (a scoring bug)", e.Tensor, e.Index)
 }
 
-// SelectTop is the exact-count top-k of specs/README.md §3.1, the only way a
-// mask is computed from scores. It returns a new 0/1 mask of len(scores):
+// SelectTop is the exact-count top-k of
+// docs/methods/conventions.md#exact-top-k, the only way a mask is computed
+// from scores. It returns a new 0/1 mask of len(scores):
 //
 //   - the candidates are the entries with eligible[i] true (eligible nil:
 //     every entry);
@@ -175,10 +177,11 @@ func selectFirst(a []topEntry, k int) {
 	}
 }
 
-// SelectTopGlobal is the global scope (specs/README.md §3.2): one SelectTop
-// over the concatenation of the tensors in the order given, which must be
-// canonical order (specs/README.md §2.1), so that the index tie-break is the
-// global index. eligible and current are per tensor like scores; a nil
+// SelectTopGlobal is the global scope (docs/methods/conventions.md#scopes):
+// one SelectTop over the concatenation of the tensors in the order given,
+// which must be canonical order
+// (docs/methods/conventions.md#canonical-order), so that the index tie-break
+// is the global index. eligible and current are per tensor like scores; a nil
 // outer slice or a nil tensor entry means "all eligible" and "0"
 // respectively. The result is split back into one mask per tensor. A NaN
 // score is reported as a *NaNScoreError naming the tensor and the offset

@@ -15,8 +15,8 @@ var (
 	negZero  = float32(math.Copysign(0, -1))
 )
 
-// TestSelectTop pins specs/README.md §3.1 and the §3.3 cases on hand-made
-// inputs.
+// TestSelectTop pins docs/methods/conventions.md#exact-top-k and the cases
+// listed in docs/methods/conventions.md#tests on hand-made inputs.
 func TestSelectTop(t *testing.T) {
 	tests := []struct {
 		name     string

@@ -10,7 +10,7 @@ import (
 )
 
 // SynFlow is iterative synaptic flow pruning's score (Tanaka et al. 2020;
-// specs/pai.md §4), data-free. One scoring pass:
+// docs/methods/pai.md#synflow), data-free. One scoring pass:
 //
 //  1. every parameter (weights, biases, norm scales and shifts) and every
 //     buffer (batch norm running mean and variance) is replaced by its
@@ -93,7 +93,7 @@ func (SynFlow) Scores(ctx ScoreContext) ([][]float32, error) {
 // rescale = false skips the rescaling (tests compare the two).
 func synflowScores(ctx ScoreContext, rescale bool) (scores [][]float64, r float64, err error) {
 	if ctx.TrainMode {
-		return nil, 0, fmt.Errorf("criterion synflow scores in evaluation mode (specs/pai.md §4); training mode is for snip and grasp")
+		return nil, 0, fmt.Errorf("criterion synflow scores in evaluation mode (docs/methods/pai.md#scoring-mode); training mode is for snip and grasp")
 	}
 	_, setMasks, err := effectiveWeights(ctx, "synflow")
 	if err != nil {

@@ -11,8 +11,8 @@ import (
 	"github.com/prunebench/prunebench/nn/zoo"
 )
 
-// chainArch is the two-layer linear chain of specs/pai.md §4: 3 inputs,
-// fc1 [2, 3] and fc2 [2, 2], no biases, no activation.
+// chainArch is the two-layer linear chain of docs/methods/pai.md#synflow:
+// 3 inputs, fc1 [2, 3] and fc2 [2, 2], no biases, no activation.
 func chainArch() *nn.Arch {
 	return &nn.Arch{Name: "chain", Input: []int{3}, Classes: 2, Layers: []nn.Layer{
 		nn.Linear{Name: "fc1", In: 3, Out: 2},
@@ -33,9 +33,10 @@ func relClose(got, want, tol float64) bool {
 	return math.Abs(got-want) <= tol*math.Max(math.Abs(want), 1e-30)
 }
 
-// TestSynFlowChain is the hand computation of specs/pai.md §4 on the
-// two-layer linear chain with input ones: S(W1_ij) = |W1_ij| · Σ_k |W2_ki|,
-// S(W2_ki) = |W2_ki| · Σ_j |W1_ij|, R = Σ_i (Σ_k |W2_ki|)(Σ_j |W1_ij|).
+// TestSynFlowChain is the hand computation of docs/methods/pai.md#synflow
+// on the two-layer linear chain with input ones:
+// S(W1_ij) = |W1_ij| · Σ_k |W2_ki|, S(W2_ki) = |W2_ki| · Σ_j |W1_ij|,
+// R = Σ_i (Σ_k |W2_ki|)(Σ_j |W1_ij|).
 //
 //	W1 = [[0.5, −1, 2], [−0.25, 0.75, −1.5]]: row sums of |W1| 3.5, 2.5
 //	W2 = [[1, −2], [−0.5, 3]]: column sums of |W2| 1.5, 5
@@ -101,7 +102,7 @@ func TestSynFlowChain(t *testing.T) {
 }
 
 // TestSynFlowConservation checks the layer-wise conservation of synaptic
-// saliency (specs/pai.md §4): in bias-free ReLU networks without
+// saliency (docs/methods/pai.md#synflow): in bias-free ReLU networks without
 // normalization, the scores of every layer sum to R. For the MLP, R is also
 // computed by hand in float64: R = 1ᵀ |W3| |W2| |W1| 1.
 func TestSynFlowConservation(t *testing.T) {
@@ -174,7 +175,7 @@ func absMatVec(w []float32, x []float64) []float64 {
 // running means), residual blocks, masks of all three patterns (θ non-zero
 // at pruned entries under P1 and P2), signed zeros and momentum state, and
 // checks that every entry of the State and every θ is bit-identical
-// afterwards (specs/pai.md §8.3: signs restored).
+// afterwards (docs/methods/pai.md#synflow, step 4: signs restored).
 func TestSynFlowRestoresState(t *testing.T) {
 	arch := nntest.ConvNet()
 	net := buildNative(t, arch, 0, 4)

@@ -8,24 +8,25 @@ import (
 	"github.com/prunebench/prunebench/nn/train"
 )
 
-// BiP is the upper level of BiP (specs/bip.md): a score tensor s per
-// prunable weight, the mask m = topk(|s|) over all of them (or over filters
-// or input channels), and one SGD step on s per call of ScoreStep with the
-// straight-through gradient and the implicit-gradient (IG) term. The lower
-// level (the θ-step on the other batch) is the frozen training loop's step
-// with the mask fixed: the mask is installed on the net as the scored
-// parametrization (unstructured) or as a MaskedForward mask (structured),
-// so θ is never overwritten (pattern P1: pruned θ keep their values, decay
-// under weight decay and re-enter when the mask changes).
+// BiP is the upper level of BiP (docs/methods/bip.md#one-iteration): a score
+// tensor s per prunable weight, the mask m = topk(|s|) over all of them (or
+// over filters or input channels), and one SGD step on s per call of
+// ScoreStep with the straight-through gradient and the implicit-gradient (IG)
+// term. The lower level (the θ-step on the other batch) is the frozen
+// training loop's step with the mask fixed: the mask is installed on the net
+// as the scored parametrization (unstructured) or as a MaskedForward mask
+// (structured), so θ is never overwritten (pattern P1: pruned θ keep their
+// values, decay under weight decay and re-enter when the mask changes).
 //
-// Two modes (specs/bip.md §2, §3):
+// Two modes (docs/methods/bip.md#departures and
+// docs/methods/bip.md#reference-quirks):
 //
 //   - clean (the paper's formulation, the default): k·N weights kept,
 //     round(k·N); scores a copy of the pretrained θ; the score gradient
 //     G_s = sign(s) ⊙ (θ ⊙ g − c_IG · m ⊙ g ⊙ g) with g = ∂ℓ/∂W on the
-//     upper batch (the IG term of §1, derived under the paper's Hessian-free
-//     assumption); the score learning rate drops ×0.1 at 75% and ×0.01 at
-//     90% of the search.
+//     upper batch (the IG term of docs/methods/bip.md#implicit-gradient,
+//     derived under the paper's Hessian-free assumption); the score
+//     learning rate drops ×0.1 at 75% and ×0.01 at 90% of the search.
 //   - reference (what OPTML-Group/BiP computes): N − floor((1 − k)·N) kept
 //     (rule `bip`); scores and weights are one tensor v (the code's
 //     `popup_scores.data = weight.data` aliasing, emulated: the scores are
@@ -157,9 +158,9 @@ func (c BiPConfig) Validate() error {
 }
 
 // KeptCount is the number of entries out of n that BiP keeps at density k:
-// round(k·n) in clean mode, n − floor((1 − k)·n) in reference mode (the
-// code zeroes the floor((1 − k)·n) lowest; specs/README.md §3.4 rule bip).
-// At least one entry is kept.
+// round(k·n) in clean mode, n − floor((1 − k)·n) in reference mode (the code
+// zeroes the floor((1 − k)·n) lowest; docs/methods/bip.md#kept-count). At
+// least one entry is kept.
 func KeptCount(mode string, k float64, n int) int {
 	var keep int
 	if mode == "reference" {
@@ -235,7 +236,7 @@ func (b *BiP) Install(net nn.Net) error {
 			keep += int(v)
 		}
 		if keep == 0 {
-			return fmt.Errorf("bip: the global top-%d of the scores leaves %s with no weights (specs/README.md §1.1)", b.keep, info.Name)
+			return fmt.Errorf("bip: the global top-%d of the scores leaves %s with no weights (docs/methods/conventions.md#density)", b.keep, info.Name)
 		}
 		// The per-tensor top-keep of |s| is exactly the global mask's
 		// share of the tensor: the global threshold and the index
@@ -249,7 +250,8 @@ func (b *BiP) Install(net nn.Net) error {
 }
 
 // ScoreGradient returns G_s for one tensor from its scores s, weights θ,
-// mask m and dense gradient g = ∂ℓ/∂W (specs/bip.md §2 step 2 and §3.5):
+// mask m and dense gradient g = ∂ℓ/∂W (docs/methods/bip.md#implicit-gradient
+// and, for reference mode, docs/methods/bip.md#reproduced):
 //
 //	clean:     G = sign(s) ⊙ (θ ⊙ g − c · m ⊙ g ⊙ g)
 //	reference: G = t − c · t ⊙ t with t = sign(s) ⊙ θ ⊙ g
@@ -284,8 +286,8 @@ func sign(v float32) float32 {
 }
 
 // ScoreRate is the score learning rate at iteration it of the search
-// (specs/bip.md §2 and §3.9): clean, β ×0.1 from 75% and ×0.01 from 90% of
-// the iterations (the intended step_mask_schedule); reference, the bugged
+// (docs/methods/bip.md#schedules): clean, β ×0.1 from 75% and ×0.01 from 90%
+// of the iterations (the intended step_mask_schedule); reference, the bugged
 // schedule, α ×0.1 from 50% and ×0.01 from 75%.
 func (c BiPConfig) ScoreRate(it int) float64 {
 	base, first, second := c.ScoreLR, 0.75, 0.9

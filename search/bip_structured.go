@@ -7,13 +7,13 @@ import (
 	"github.com/prunebench/prunebench/nn"
 )
 
-// installStructured installs filter or channel masks (specs/bip.md §2,
-// "Structured variants"): per convolution, the filters (output channels) or
-// input channels are ranked by the L2 norm of their scores and the top
-// KeptCount(mode, k, count) of them are kept, ties to the lower index. The
-// mask is installed as a MaskedForward mask, not as nn.Scored: the scored
-// parametrization ranks single entries, and a filter's entries share one
-// score only up to ties that could split a channel.
+// installStructured installs filter or channel masks
+// (docs/methods/bip.md#structured-variants): per convolution, the filters
+// (output channels) or input channels are ranked by the L2 norm of their
+// scores and the top KeptCount(mode, k, count) of them are kept, ties to the
+// lower index. The mask is installed as a MaskedForward mask, not as
+// nn.Scored: the scored parametrization ranks single entries, and a filter's
+// entries share one score only up to ties that could split a channel.
 func (b *BiP) installStructured(net nn.Net) error {
 	b.masks = b.masks[:0]
 	for i, info := range b.set {

@@ -90,9 +90,9 @@ func TestKeptCount(t *testing.T) {
 	}
 }
 
-// The straight-through score gradient with the IG term on four weights,
-// by hand (specs/bip.md §7.3), including a pruned entry (m = 0) that still
-// receives θ ⊙ g and a negative score.
+// The straight-through score gradient with the IG term on four weights, by
+// hand (docs/methods/bip.md#implicit-gradient), including a pruned entry
+// (m = 0) that still receives θ ⊙ g and a negative score.
 func TestScoreGradientByHand(t *testing.T) {
 	s := []float32{0.5, -2, 1, 0}
 	theta := []float32{0.5, -2, 3, 1}
@@ -128,7 +128,8 @@ func TestScoreGradientByHand(t *testing.T) {
 	}
 }
 
-// Intended and bugged mask schedules over 100 epochs (specs/bip.md §7.6).
+// Intended and bugged mask schedules over 100 epochs
+// (docs/methods/bip.md#schedules).
 func TestScoreRate(t *testing.T) {
 	c := cleanConfig(0.5)
 	c.ScoreLR, c.LR, c.Iterations = 0.1, 0.01, 100
@@ -151,9 +152,9 @@ func TestScoreRate(t *testing.T) {
 	}
 }
 
-// The first mask is global magnitude pruning of the pretrained weights,
-// and exactly round(k·N) weights (clean) or N − floor((1−k)N) (reference)
-// are active after every score step (specs/bip.md §7.1).
+// The first mask is global magnitude pruning of the pretrained weights, and
+// exactly round(k·N) weights (clean) or N − floor((1−k)N) (reference) are
+// active after every score step (docs/methods/bip.md#kept-count).
 func TestBiPKeepsExactCount(t *testing.T) {
 	for _, mode := range []string{"clean", "reference"} {
 		net := tinyNet(t, 6, 7, 3, 1)
@@ -216,7 +217,7 @@ func TestBiPKeepsExactCount(t *testing.T) {
 
 // With the upper level frozen (β = 0) BiP is masked fine-tuning of θ under
 // the initial magnitude mask (pattern P1): the same θ, bit for bit, as the
-// masked-training path on the same batches (specs/bip.md §7.2).
+// masked-training path on the same batches (docs/methods/bip.md#tests).
 func TestBiPFrozenUpperIsMaskedFinetuning(t *testing.T) {
 	a := tinyNet(t, 6, 7, 3, 4)
 	ref := tinyNet(t, 6, 7, 3, 4)
@@ -272,7 +273,7 @@ func TestBiPFrozenUpperIsMaskedFinetuning(t *testing.T) {
 
 // Reference mode's aliasing: scores and weights are one tensor, so after a
 // score step θ equals the scores, and after a θ-step the scores follow θ
-// (specs/bip.md §7.5).
+// (docs/methods/bip.md#reproduced).
 func TestBiPReferenceAliasing(t *testing.T) {
 	net := tinyNet(t, 6, 7, 3, 9)
 	c := cleanConfig(0.5)

@@ -10,9 +10,10 @@ import (
 	"github.com/prunebench/prunebench/prune"
 )
 
-// Lottery Jackpots (specs/baselines.md §2; paper: Zhang et al., "Lottery
-// Jackpots Exist in Pre-trained Models", arXiv 2104.08700; reference code:
-// zyxxmu/lottery-jackpots at 1b802ea, utils/conv_type.py and cifar.py).
+// Lottery Jackpots (docs/methods/jackpot.md#overview; paper: Zhang et al.,
+// "Lottery Jackpots Exist in Pre-trained Models", arXiv 2104.08700; reference
+// code: zyxxmu/lottery-jackpots at 1b802ea, utils/conv_type.py and
+// cifar.py).
 //
 // The search keeps a pretrained network's weights frozen and optimizes only
 // which of them are kept:
@@ -44,17 +45,18 @@ import (
 //   - Restriction RestrictionDecay4 (default): the short restriction as the
 //     paper intends it, swapping ceil(q · (1 − e/E)⁴) of the q crossing
 //     pairs at epoch e of E (our reading of the intent; unverified against
-//     the paper's definition, specs/baselines.md §2.1).
+//     the paper's definition, docs/methods/jackpot.md#short-restriction).
 //   - RestrictionOff: the reference code, whose rate ceil((1 − e/E)⁴) is 1
 //     for every e < E, so every crossing pair is swapped and the restriction
 //     is inactive.
 //
-// Differences from the reference kept on purpose (spec §2.1, §2.2, §3.4):
-// the search runs on the pretrained weights (the reference rebuilds the model
-// and searches random weights by accident); kept counts are exact-count
-// top-k with ties to the lower index instead of the reference's floor of a
-// float rate with unspecified tie order; a tie order inside the swap is
-// defined (the lower index is activated first and pruned last).
+// Differences from the reference kept on purpose
+// (docs/methods/jackpot.md#departures): the search runs on the pretrained
+// weights (the reference rebuilds the model and searches random weights by
+// accident); kept counts are exact-count top-k with ties to the lower index
+// instead of the reference's floor of a float rate with unspecified tie
+// order; a tie order inside the swap is defined (the lower index is
+// activated first and pruned last).
 
 // Restriction names a short-restriction schedule.
 type Restriction string

@@ -17,8 +17,9 @@ import (
 //     count (the reference computes per-layer rates from the threshold and
 //     then prunes each layer's smallest |θ|; the kept sets are the same).
 //   - prune.LayerWise is `layerwise: uniform`: every tensor keeps
-//     round(d · N_l) (specs/README.md §1.3; the reference floors, and its
-//     uniform path fails on its own model names, spec §2.1).
+//     round(d · N_l) (docs/methods/conventions.md#from-a-density-to-a-count;
+//     the reference floors, and its uniform path fails on its own model
+//     names, docs/methods/jackpot.md#start-mask).
 //
 // The kept count of every tensor is fixed from here on: the search swaps
 // entries within a tensor, never across tensors. Errors (before any search

@@ -9,8 +9,8 @@ import (
 )
 
 // jackpotSwap is the reference's per-layer swap after every score step
-// (PretrainConv.final_pop_up, specs/baselines.md §2.1) on scores s and mask
-// b of a tensor with prune pruned entries:
+// (PretrainConv.final_pop_up, docs/methods/jackpot.md#swaps) on scores s and
+// mask b of a tensor with prune pruned entries:
 //
 //   - τ = the prune-th smallest score (1-based);
 //   - P0 = pruned entries with s > τ, P1 = kept entries with s ≤ τ;
@@ -21,7 +21,8 @@ import (
 //
 // Either way the kept count is unchanged. Within equal scores the lower
 // index is activated first and pruned last (the tie-break of
-// specs/README.md §3.1; the reference's torch.sort leaves it unspecified).
+// docs/methods/conventions.md#exact-top-k; the reference's torch.sort leaves
+// it unspecified).
 // It returns the number of pairs swapped. buf is scratch for the selection.
 func jackpotSwap(s, b []float32, prune int, rate float64, buf *[]float32) int {
 	if prune <= 0 || prune >= len(s) {

@@ -1,6 +1,7 @@
 package search
 
-// Layer pruning, part 1: what a block is (specs/layer-lottery.md §1).
+// Layer pruning, part 1: what a block is
+// (docs/methods/layer.md#blocks-and-stages).
 //
 // A block in the paper's sense is one residual block: an nn.Residual at the
 // top level of an Arch, normally followed by a ReLU (post-activation
@@ -40,7 +41,7 @@ type Block struct {
 	// Weights are the names of the body's Linear and Conv2d weight
 	// tensors, in canonical order (two for a basic block). Norm
 	// parameters, biases and the shortcut are not part of a block's
-	// score (layer-lottery.md §3.1).
+	// score (docs/methods/layer.md#blocks-and-stages).
 	Weights []string
 	// Norm2 is the name of the body's last BatchNorm layer, the one the
 	// KL and CKA criteria zero to turn the residual branch off ("" when

@@ -1,6 +1,7 @@
 package search
 
-// Layer pruning, part 3: physical removal (specs/layer-lottery.md §5).
+// Layer pruning, part 3: physical removal
+// (docs/methods/layer.md#rebuild-and-weight-transfer).
 //
 // Rebuild edits the Arch instead of asking the zoo for a model with other
 // block counts: it drops each removed nn.Residual together with the ReLU
@@ -13,10 +14,11 @@ package search
 // that name mapping (the stem, each stage's kept and downsampling blocks,
 // the classifier), so nothing is matched by position.
 //
-// Equivalence (layer-lottery.md §5, tested): in evaluation mode the
-// rebuilt network computes what the original computes with the removed
-// blocks' residual branches zeroed, because a zeroed branch leaves
-// ReLU(x + 0) = x for the non-negative x a post-activation block receives.
+// Equivalence (docs/methods/layer.md#rebuild-and-weight-transfer, tested): in
+// evaluation mode the rebuilt network computes what the original computes
+// with the removed blocks' residual branches zeroed, because a zeroed branch
+// leaves ReLU(x + 0) = x for the non-negative x a post-activation block
+// receives.
 
 import (
 	"fmt"
@@ -168,8 +170,8 @@ func (r *Rebuilt) OldName(name string) string {
 	return name
 }
 
-// Mapping returns original block name → new block name for every kept
-// block, the record of layer-lottery.md §5.
+// Mapping returns original block name → new block name for every kept block,
+// the record of docs/methods/layer.md#rebuild-and-weight-transfer.
 func (r *Rebuilt) Mapping(bs *Blocks) map[string]string {
 	m := map[string]string{}
 	renamed := map[string]string{}
@@ -190,7 +192,8 @@ func (r *Rebuilt) Mapping(bs *Blocks) map[string]string {
 // the original network: θ of every parameter and the batch norm running
 // statistics, each read under its original name. Masks and optimizer
 // state are not transferred (the optimizer starts fresh,
-// layer-lottery.md §5). A tensor missing from src is an error naming it.
+// docs/methods/layer.md#rebuild-and-weight-transfer). A tensor missing from
+// src is an error naming it.
 func (r *Rebuilt) Transfer(dst nn.Net, src *nn.State) error {
 	return copyState(dst, src, r.OldName)
 }

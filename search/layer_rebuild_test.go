@@ -89,11 +89,12 @@ func layerLogits(t *testing.T, net nn.Net, b nn.Batch) []float32 {
 	return z
 }
 
-// TestRebuildEquivalence is layer-lottery.md §5's required test: in
-// evaluation mode the rebuilt network's logits equal the original
-// network's with the removed blocks' residual branches zeroed (their
-// second batch norm's scale, shift and statistics set to 0), and every
-// kept tensor (θ and running statistics) is copied unchanged.
+// TestRebuildEquivalence is the equivalence test of
+// docs/methods/layer.md#rebuild-and-weight-transfer: in evaluation mode the
+// rebuilt network's logits equal the original network's with the removed
+// blocks' residual branches zeroed (their second batch norm's scale, shift
+// and statistics set to 0), and every kept tensor (θ and running statistics)
+// is copied unchanged.
 func TestRebuildEquivalence(t *testing.T) {
 	cases := []struct {
 		model  string

@@ -1,7 +1,7 @@
 package search
 
 // Layer pruning, part 2: which blocks may be removed and in which order
-// (specs/layer-lottery.md §2).
+// (docs/methods/layer.md#removability).
 
 import (
 	"cmp"
@@ -15,7 +15,8 @@ import (
 // (code: arturjordao/TinyTitans: rebuild_layers.py, new_blocks).
 const MinBlocksPerStage = 2
 
-// Removability rules (layer-lottery.md §2), the values of layer.removable.
+// Removability rules (docs/methods/layer.md#removability), the values of
+// layer.removable.
 const (
 	// RemovableUtility is the authors' utility: every block whose input
 	// and output shapes are equal (and whose shortcut is the identity),
@@ -51,9 +52,9 @@ func (bs *Blocks) Candidates(rule string) ([]int, error) {
 }
 
 // MaxRemovable is the largest number of blocks rule lets the greedy order
-// remove: per stage, its candidates, but no more than leave
-// MinBlocksPerStage blocks. ResNet-20/32/56 under the utility rule: 3, 9,
-// 21 (layer-lottery.md §2).
+// remove: per stage, its candidates, but no more than leave MinBlocksPerStage
+// blocks. ResNet-20/32/56 under the utility rule: 3, 9, 21
+// (docs/methods/layer.md#removability).
 func (bs *Blocks) MaxRemovable(rule string) (int, error) {
 	c, err := bs.Candidates(rule)
 	if err != nil {
@@ -88,13 +89,13 @@ func (bs *Blocks) CheckRemovable(p int, rule string) error {
 	return nil
 }
 
-// SelectRemoval is the greedy order of layer-lottery.md §2: candidates by
-// increasing importance (ties: the lower block index first), each removed
-// if its stage keeps at least MinBlocksPerStage blocks afterwards and
-// skipped otherwise, until p are removed. scores holds one importance per
-// block (higher = more important; only candidates are read). A NaN score
-// of a candidate is an error naming the block. The result is the removed
-// block indices in removal order.
+// SelectRemoval is the greedy order of docs/methods/layer.md#removability:
+// candidates by increasing importance (ties: the lower block index first),
+// each removed if its stage keeps at least MinBlocksPerStage blocks
+// afterwards and skipped otherwise, until p are removed. scores holds one
+// importance per block (higher = more important; only candidates are read). A
+// NaN score of a candidate is an error naming the block. The result is the
+// removed block indices in removal order.
 func (bs *Blocks) SelectRemoval(scores []float64, p int, rule string) ([]int, error) {
 	if len(scores) != len(bs.Blocks) {
 		return nil, fmt.Errorf("layer pruning: %d block scores for %d blocks", len(scores), len(bs.Blocks))

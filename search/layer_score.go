@@ -1,7 +1,8 @@
 package search
 
 // Layer pruning, part 4: block importance at initialization from a
-// weight-level criterion (specs/layer-lottery.md §3, §3.1).
+// weight-level criterion (docs/methods/layer.md#scoring-at-initialization,
+// docs/methods/layer.md#aggregation).
 
 import (
 	"fmt"
@@ -12,8 +13,8 @@ import (
 	"github.com/prunebench/prunebench/prune"
 )
 
-// Aggregations of weight scores into a block score, the values of
-// layer.agg (layer-lottery.md §3.1; the paper does not say, so it is an
+// Aggregations of weight scores into a block score, the values of layer.agg
+// (docs/methods/layer.md#aggregation; the paper does not say, so it is an
 // explicit field).
 const (
 	// AggSum sums the scores of the block's weights.
@@ -27,10 +28,11 @@ const (
 // Aggregations lists the accepted aggregations, the default first.
 var Aggregations = []string{AggSum, AggMean}
 
-// WeightSet is the criterion's pass of layer-lottery.md §3 step 2: every
-// Linear and Conv2d weight of the network, in canonical order, so that
-// GraSP's Hessian-gradient product and SNIP's normalization see the whole
-// network and not just the candidate blocks.
+// WeightSet is the criterion's pass of step 3 of
+// docs/methods/layer.md#scoring-at-initialization: every Linear and Conv2d
+// weight of the network, in canonical order, so that GraSP's Hessian-gradient
+// product and SNIP's normalization see the whole network and not just the
+// candidate blocks.
 func WeightSet(a *nn.Arch) []nn.ParamInfo {
 	var set []nn.ParamInfo
 	for _, p := range a.Params() {
@@ -45,10 +47,10 @@ func WeightSet(a *nn.Arch) []nn.ParamInfo {
 // WeightSet (ctx.Set is overwritten) and aggregates per block
 // (AggregateBlocks). The orientation is the criterion's "higher = keep":
 // SNIP's |g ⊙ θ| and GraSP's signed θ ⊙ Hg, so the block with the most
-// negative aggregated θ ⊙ Hg (the largest −θ ⊙ Hg, what GraSP removes
-// first at the weight level) is removed first. ctx carries the pruning data,
-// the evaluation or training mode and, for GraSP, temperature 200, as for
-// the pai pipeline (specs/pai.md §2–3).
+// negative aggregated θ ⊙ Hg (the largest −θ ⊙ Hg, what GraSP removes first
+// at the weight level) is removed first. ctx carries the pruning data, the
+// evaluation or training mode and, for GraSP, temperature 200, as for the pai
+// pipeline (docs/methods/pai.md#scoring-mode).
 func ScoreBlocksAtInit(ctx prune.ScoreContext, crit prune.Criterion, bs *Blocks, agg string) ([]float64, error) {
 	if !slices.Contains(Aggregations, agg) {
 		return nil, fmt.Errorf("layer.agg = %q: want one of %v", agg, Aggregations)

@@ -29,11 +29,11 @@ func layerBlocks(t *testing.T, a *nn.Arch) *Blocks {
 	return bs
 }
 
-// TestRemovability checks layer-lottery.md §2 on ResNet-20/32/56 (both
-// shortcuts) and resmlp: blocks per stage, downsampling blocks, the
-// candidate lists (b − 1 per stage: not the first block of the network,
-// not layer2.0 / layer3.0) and the maxima 3, 9, 21 (9 for resmlp's
-// 3 × 5); strict also drops layer2.1 and layer3.1.
+// TestRemovability checks docs/methods/layer.md#removability on
+// ResNet-20/32/56 (both shortcuts) and resmlp: blocks per stage,
+// downsampling blocks, the candidate lists (b − 1 per stage: not the first
+// block of the network, not layer2.0 / layer3.0) and the maxima 3, 9, 21
+// (9 for resmlp's 3 × 5); strict also drops layer2.1 and layer3.1.
 func TestRemovability(t *testing.T) {
 	cases := []struct {
 		model                  string
@@ -195,7 +195,8 @@ func TestRebuildIsSmallerZooModel(t *testing.T) {
 	}
 }
 
-// TestFLOPReductions are the derived values of layer-lottery.md §6: every
+// TestFLOPReductions are the derived values of
+// docs/methods/layer.md#reproduction-targets (FLOP cross-check): every
 // non-downsampling block of ResNet-32 and ResNet-56 costs 4,718,592
 // multiply-accumulates, so p blocks save p times that.
 func TestFLOPReductions(t *testing.T) {

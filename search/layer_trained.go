@@ -1,9 +1,9 @@
 package search
 
 // Layer pruning, part 5: block importance after training (Algorithm 1,
-// specs/layer-lottery.md §4.1). Higher = more important; the lowest are
-// removed. Definitions follow arturjordao/TinyTitans:
-// pruning_vision_models/criteria_layer.py as the spec reads it.
+// docs/methods/layer.md#scoring-after-training). Higher = more important;
+// the lowest are removed. Definitions follow arturjordao/TinyTitans:
+// pruning_vision_models/criteria_layer.py as that page reads it.
 //
 // The criteria need what the Net interface does not expose: the output of
 // a network with one block turned off, and intermediate feature maps.
@@ -37,8 +37,8 @@ const (
 )
 
 // TrainedCriteria lists the after-training criteria this package knows.
-// PLS (layer-lottery.md §4.1, "optional, implement last") is listed so
-// that asking for it gives a clear "not implemented" error.
+// PLS (not implemented, docs/methods/layer.md#scoring-after-training) is
+// listed so that asking for it gives a clear "not implemented" error.
 var TrainedCriteria = []string{CritKL, CritCKA, CritHRank, CritExpectedABS, CritPLS, CritRandom, CritL1}
 
 // NeedsSubsample reports whether an after-training criterion runs the
@@ -52,7 +52,7 @@ func CheckTrainedCriterion(crit string) error {
 		return fmt.Errorf("layer.criterion = %q: after training, want one of %v", crit, TrainedCriteria)
 	}
 	if crit == CritPLS {
-		return fmt.Errorf("layer.criterion = pls: the PLS variable-importance criterion is %w (its feature extraction is not specified, layer-lottery.md §4.1); use kl, cka, hrank, expected_abs, random or l1", nn.ErrNotImplemented)
+		return fmt.Errorf("layer.criterion = pls: the PLS variable-importance criterion is %w (its feature extraction is not specified; docs/methods/layer.md#scoring-after-training); use kl, cka, hrank, expected_abs, random or l1", nn.ErrNotImplemented)
 	}
 	return nil
 }
@@ -130,10 +130,11 @@ func ScoreBlocksTrained(ctx TrainedContext, bs *Blocks, crit string, candidates 
 	return out, nil
 }
 
-// BalancedSubset returns the indices of the first perClass examples of
-// each class in a permutation of the labels drawn from rng, in permutation
-// order (the class-balanced subsample of layer-lottery.md §4.1). A class
-// with fewer examples is an error.
+// BalancedSubset returns the indices of the first perClass examples of each
+// class in a permutation of the labels drawn from rng, in permutation order
+// (the class-balanced subsample of
+// docs/methods/layer.md#scoring-after-training). A class with fewer examples
+// is an error.
 func BalancedSubset(labels []int32, classes, perClass int, rng *rand.Rand) ([]int, error) {
 	if perClass < 1 {
 		return nil, fmt.Errorf("layer.samples_per_class = %d: want ≥ 1", perClass)

@@ -5,14 +5,15 @@ import (
 	"math"
 )
 
-// Mapper names (Config.Mapper; specs/rps.md §2).
+// Mapper names (Config.Mapper; docs/methods/rps.md#mappers has a section
+// on each).
 const (
-	HashedNet = "hashednet" // h(L) = hash1(L) mod m, per element (§2.1)
-	ROAST     = "roast"     // tiles of B_k × B_n mapped to contiguous slices (§2.2)
-	Pareto    = "pareto"    // STABLE-RPS fold, RANDOMFOLD: a random cyclic shift per length-m partition (§2.3)
+	HashedNet = "hashednet" // h(L) = hash1(L) mod m, per element
+	ROAST     = "roast"     // tiles of B_k × B_n mapped to contiguous slices
+	Pareto    = "pareto"    // STABLE-RPS fold, RANDOMFOLD: a random cyclic shift per length-m partition
 )
 
-// Scaler modes (Config.Scaler; specs/rps.md §6).
+// Scaler modes (Config.Scaler; docs/methods/rps.md#gradient-scaler).
 const (
 	ScalerV1   = "v1" // s_j = A_j² / c_j (the default)
 	ScalerV2   = "v2" // s_j = A_j
@@ -33,9 +34,10 @@ var (
 )
 
 // Defaults filled in by Config.WithDefaults. Tiles of 32 × 32 and
-// init_std 0.04 are the Synaptic-Flow harness's (specs/rps.md §9), the
-// harness the paper's experiments ran in; FakeRoast's own defaults differ
-// (16 × 16 tiles in sample_usage, init_std 0.05). Record the values used.
+// init_std 0.04 are the Synaptic-Flow harness's
+// (docs/methods/rps.md#configuration), the harness the paper's experiments
+// ran in; FakeRoast's own defaults differ (16 × 16 tiles in sample_usage,
+// init_std 0.05). Record the values used.
 const (
 	DefaultBlock   = 32
 	DefaultInitStd = 0.04
@@ -47,7 +49,7 @@ const (
 // pipeline sets them from the prune amount and the replicate's seed), nor
 // does a spec write a tile of 0 to mean anything but "automatic", which the
 // pipeline resolves against the array size. Every field that changes the
-// result is explicit (docs/methods/rps.md, clean and reference modes).
+// result is explicit (docs/methods/conventions.md#clean-and-reference-modes).
 type Config struct {
 	// Mapper is a registered mapper: "hashednet", "roast" or "pareto"
 	// (STABLE-RPS).
@@ -64,7 +66,8 @@ type Config struct {
 	//     the whole global array, and in local scope one per array applied
 	//     to the tensor's own locations (so the fold stays balanced and is
 	//     a bijection at ρ = 1 in both scopes);
-	//   - the gradient scaler's 1e-3 / 1e-6 terms (docs/methods/rps.md);
+	//   - the gradient scaler's 1e-3 / 1e-6 terms
+	//     (docs/methods/rps.md#reference-quirks);
 	//   - the per-layer scale comes from the sample std of the actually
 	//     initialized dense weight (ScaleFromWeights) instead of the
 	//     initializer's analytic std (ScaleFromInit); the caller chooses.
@@ -107,10 +110,10 @@ type Config struct {
 // InitNames lists the accepted values of Config.Init.
 var InitNames = []string{"uniform", "project"}
 
-// DefaultConfig is STABLE-RPS as docs/methods/rps.md recommends it: the
-// fold mapper on one global array, clean mode, the v1 gradient scaler, z ~
-// U(−0.04, 0.04) as in the Synaptic-Flow harness, automatic tiles (0), and
-// no ratio or seed (the caller's).
+// DefaultConfig is STABLE-RPS as docs/methods/rps.md#configuration
+// recommends it: the fold mapper on one global array, clean mode, the v1
+// gradient scaler, z ~ U(−0.04, 0.04) as in the Synaptic-Flow harness,
+// automatic tiles (0), and no ratio or seed (the caller's).
 func DefaultConfig() Config {
 	return Config{
 		Mapper: Pareto, Scope: "global", Mode: "clean", Scaler: ScalerV1,
@@ -215,7 +218,8 @@ func RatioFromCompression(c float64) (float64, error) {
 }
 
 // RatioFromLog10Compression converts the Synaptic-Flow harness's
-// --compression c (ρ = 10^−c, specs/README.md §1.2 roast_log10_compression).
+// --compression c (ρ = 10^−c; prune.log10_compression in
+// docs/methods/conventions.md#prune-amount-keys).
 func RatioFromLog10Compression(c float64) (float64, error) {
 	if !(c >= 0) || math.IsInf(c, 0) {
 		return 0, fmt.Errorf("rps log10 compression %v: want a finite value ≥ 0 (ρ = 10^−c ≤ 1)", c)
@@ -223,11 +227,11 @@ func RatioFromLog10Compression(c float64) (float64, error) {
 	return math.Pow(10, -c), nil
 }
 
-// ArraySize is m = floor(ρ·n) (specs/rps.md §1). In clean mode a float64
-// product within a relative 1e-9 below an integer is snapped up to it, so
-// that float error cannot lose an entry: 0.29·100 is 28.999999999999996 in
-// float64 and gives 29. In reference mode it is the code's plain
-// truncation, int(sparsity · roastable_params) (code:
+// ArraySize is m = floor(ρ·n) (docs/methods/rps.md#memory-ratio). In clean
+// mode a float64 product within a relative 1e-9 below an integer is snapped
+// up to it, so that float error cannot lose an entry: 0.29·100 is
+// 28.999999999999996 in float64 and gives 29. In reference mode it is the
+// code's plain truncation, int(sparsity · roastable_params) (code:
 // FakeRoastUtil_v2.py ModelRoaster), which gives 28.
 func ArraySize(rho float64, n int64, mode string) int64 {
 	x := rho * float64(n)

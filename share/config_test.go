@@ -79,7 +79,7 @@ func TestArraySize(t *testing.T) {
 		{0.29, 100, "clean", 29},     // 0.29·100 = 28.999999999999996 in float64
 		{0.29, 100, "reference", 28}, // int(28.999999999999996)
 		{0.01, 266200, "clean", 2662},
-		{0.001, 266200, "clean", 266}, // specs/rps.md §10: at 1000× m = 266
+		{0.001, 266200, "clean", 266}, // docs/methods/rps.md#memory-accounting: at 1000× m = 266
 		{0.5, 7, "clean", 3},
 		{1, 7, "reference", 7},
 		{0.1, 9, "clean", 0},

@@ -1,6 +1,6 @@
 // Package share implements randomized parameter sharing (RPS): HashedNet,
-// ROAST and STABLE-RPS (specs/rps.md). Every shared weight W_ℓ of a model
-// reads a trained array z through the parametrization
+// ROAST and STABLE-RPS (docs/methods/rps.md#overview). Every shared weight
+// W_ℓ of a model reads a trained array z through the parametrization
 //
 //	W_ℓ[i] = λ_ℓ · g(L) · z[h(L)],   L = off_ℓ + i
 //
@@ -17,7 +17,7 @@
 //
 // Build a Mapper once per model: Build(arch, cfg) (or NewMapper over
 // hand-made Tensors). It holds no O(n) state, so kernels recompute indices
-// and signs instead of storing them (specs/rps.md §8):
+// and signs instead of storing them (docs/methods/rps.md#memory-accounting):
 //
 //   - Mapper.Arrays lists the shared arrays z (one in global scope, one per
 //     tensor in local scope) with their sizes; Layer(ℓ).Array says which one
@@ -59,5 +59,5 @@
 // A ROAST tile larger than a layer is allowed (the layer uses part of one
 // tile, as in the reference); a tile of at least the array's size is an
 // error. The reference's bit-exact indices are out of scope (torch's
-// generator), as the spec says.
+// generator; docs/methods/rps.md#departures).
 package share

@@ -5,9 +5,9 @@ import (
 	"math/rand/v2"
 )
 
-// HashPrime is P of the universal hash (specs/rps.md §3; code:
-// apd10/FakeRoast: Mapper_v2.py UHasher, P=2038074743). Every array size
-// and hash range must be below it, which also makes every index fit an
+// HashPrime is P of the universal hash (docs/methods/rps.md#universal-hash;
+// code: apd10/FakeRoast: Mapper_v2.py UHasher, P=2038074743). Every array
+// size and hash range must be below it, which also makes every index fit an
 // int32.
 const HashPrime = 2038074743
 
@@ -22,9 +22,10 @@ const (
 	ArithExact = "exact"
 )
 
-// Hasher is the universal hash of specs/rps.md §3 with its four odd
-// constants. A is drawn by DrawHasher; a_3 is drawn and never used, as in
-// the reference, so that the number of draws per hasher is the reference's.
+// Hasher is the universal hash of docs/methods/rps.md#universal-hash with its
+// four odd constants. A is drawn by DrawHasher; a_3 is drawn and never used,
+// as in the reference, so that the number of draws per hasher is the
+// reference's.
 //
 // The zero value is not useful; tests build Hashers with hand-picked
 // constants to check the formulas.

@@ -7,7 +7,8 @@ import (
 	"github.com/prunebench/prunebench/nn"
 )
 
-// Hand-computed values of the universal hash (specs/rps.md §3, §7.5).
+// Hand-computed values of the universal hash
+// (docs/methods/rps.md#universal-hash).
 func TestHashByHand(t *testing.T) {
 	h := Hasher{A: [4]int64{3, 5, 7, 9}}
 	for _, c := range []struct {
@@ -30,7 +31,8 @@ func TestHashByHand(t *testing.T) {
 }
 
 // A wrapped product that turns the polynomial negative: Go's truncating %
-// would give a negative residue; the spec's floor modulo must not.
+// would give a negative residue; the floor modulo of
+// docs/methods/rps.md#universal-hash must not.
 func TestHashWrapNegative(t *testing.T) {
 	h := Hasher{A: [4]int64{3, 3, 7, 1}}
 	// x = 2³¹: x² = 2⁶², a_1·x² = 3·2⁶² = 2⁶³ + 2⁶² wraps to −2⁶².
@@ -97,7 +99,7 @@ func TestHashAgainstBig(t *testing.T) {
 }
 
 // For small x (fold chunk numbers, below about 67,000 for constants near
-// 2·10⁹) the two arithmetics agree (specs/rps.md §3).
+// 2·10⁹) the two arithmetics agree (docs/methods/rps.md#universal-hash).
 func TestHashSmallXArithmeticsAgree(t *testing.T) {
 	rng := nn.NewRand(2)
 	for it := 0; it < 50; it++ {

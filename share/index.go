@@ -67,7 +67,7 @@ func (mp *Mapper) Row(l, r int, idx []int32, sign []float32) {
 	mp.Fill(l, r*lm.cols, idx, sign)
 }
 
-// signOf is the clean sign of specs/rps.md §4: the top bit of
+// signOf is the clean sign of docs/methods/rps.md#signs: the top bit of
 // SplitMix64(seed ⊕ L), +1 when it is 0. SplitMix64 is a bijection, so
 // distinct locations never share an input.
 func signOf(seed uint64, L int64) float32 {

@@ -11,8 +11,9 @@ import (
 // layout) to an entry j of one shared array and a sign ±1, so that
 // W_ℓ[i] = λ_ℓ · g · z[j]. It holds no O(n) state: HashedNet hashes every
 // location on the fly, the fold keeps one shift per length-m partition a
-// layer touches and ROAST one base per tile (specs/rps.md §8), so Index and
-// Fill can run inside an engine's forward and backward kernels.
+// layer touches and ROAST one base per tile
+// (docs/methods/rps.md#memory-accounting), so Index and Fill can run inside
+// an engine's forward and backward kernels.
 //
 // A Mapper is immutable after NewMapper and safe for concurrent use.
 type Mapper struct {
@@ -201,7 +202,7 @@ func (mp *Mapper) M() int64 {
 
 // TableBytes is the memory of the mapper's precomputed tables (fold shifts
 // and ROAST tile bases, 4 bytes each), the persistent overhead that
-// specs/rps.md §8 allows besides z.
+// docs/methods/rps.md#memory-accounting allows besides z.
 func (mp *Mapper) TableBytes() int64 {
 	var b int64
 	for i := range mp.layers {

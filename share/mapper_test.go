@@ -93,9 +93,9 @@ func TestFoldByHand(t *testing.T) {
 }
 
 // Every full partition of the fold is a cyclic shift of z: h(L) − (L mod m)
-// is the same for every L of a partition, and the partition covers every
-// slot once. Loads are floor(n/m) or floor(n/m) + 1, and m = n is a
-// bijection (specs/rps.md §7.3), in global and (clean) local scope.
+// is the same for every L of a partition, and the partition covers every slot
+// once. Loads are floor(n/m) or floor(n/m) + 1, and m = n is a bijection
+// (docs/methods/rps.md#stable-rps-fold), in global and (clean) local scope.
 func TestFoldProperties(t *testing.T) {
 	ts := []Tensor{conv("conv1", 6, 3, 3), lin("fc1", 37, 54), lin("fc2", 10, 37)}
 	for _, scope := range []string{"global", "local"} {
@@ -136,7 +136,8 @@ func TestFoldProperties(t *testing.T) {
 
 // Reference mode hashes each layer with its own constants: a partition
 // that spans two layers gets two shifts, so m = n is no longer a bijection
-// (specs/rps.md §2.3). Two layers of 2, m = n = 4, one partition:
+// (docs/methods/rps.md#departures). Two layers of 2, m = n = 4, one
+// partition:
 // fc1 shift a_2 mod 4 = 7 mod 4 = 3 → L = 0, 1 ↦ 3, 0;
 // fc2 shift 9 mod 4 = 1 → L = 2, 3 ↦ 3, 0. Every weight collides.
 func TestFoldReferencePerLayerHash(t *testing.T) {
@@ -196,9 +197,9 @@ func TestROASTEmbeddingByHand(t *testing.T) {
 }
 
 // Every ROAST tile maps to one contiguous slice of z: within a tile,
-// h = base + (r mod B_k)·B_n + (c mod B_n) with one base, and all indices lie
-// in [0, m) (specs/rps.md §7.3). Tiles larger than the layer (a 10-output
-// classifier with 8-wide tiles) are partial and still valid.
+// h = base + (r mod B_k)·B_n + (c mod B_n) with one base, and all indices
+// lie in [0, m) (docs/methods/rps.md#roast). Tiles larger than the layer (a
+// 10-output classifier with 8-wide tiles) are partial and still valid.
 func TestROASTTilesContiguous(t *testing.T) {
 	ts := []Tensor{conv("conv1", 6, 3, 3), lin("fc1", 37, 54), lin("fc2", 10, 37)}
 	for _, scope := range []string{"global", "local"} {
@@ -231,8 +232,8 @@ func TestROASTTilesContiguous(t *testing.T) {
 	}
 }
 
-// HashedNet loads are close to n/m: Pearson's χ² over the slots stays
-// within 5 standard deviations of its mean m − 1 (specs/rps.md §7.3).
+// HashedNet loads are close to n/m: Pearson's χ² over the slots stays within
+// 5 standard deviations of its mean m − 1 (docs/methods/rps.md#tests).
 func TestHashedNetLoadChiSquare(t *testing.T) {
 	ts := []Tensor{lin("fc1", 300, 784), lin("fc2", 100, 300), lin("fc3", 10, 100)}
 	for _, arith := range ArithNames {

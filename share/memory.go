@@ -7,9 +7,9 @@ import (
 	"github.com/prunebench/prunebench/nn/zoo"
 )
 
-// Memory is the parameter accounting of a shared model (specs/rps.md §1,
-// §8). Counts are entries; bytes are float32 storage (4 per entry) plus the
-// mapper's int32 tables.
+// Memory is the parameter accounting of a shared model
+// (docs/methods/rps.md#memory-accounting). Counts are entries; bytes are
+// float32 storage (4 per entry) plus the mapper's int32 tables.
 type Memory struct {
 	// Shared is n, the virtual weights; Array is m, the shared-array
 	// entries (summed over arrays in local scope); Unshared is P_unshared,
@@ -56,9 +56,9 @@ func (mp *Mapper) Memory(a *nn.Arch) (Memory, error) {
 }
 
 // NarrowWidth finds the width multiplier of the narrow-model baseline
-// (specs/rps.md §9): the multiplier whose architecture, model built with
-// zoo.Build(model, o) and o.WidthMultiplier set, has the parameter count
-// (nn.Count) closest to target, normally m + P_unshared of the shared
+// (docs/methods/rps.md#narrow): the multiplier whose architecture, model
+// built with zoo.Build(model, o) and o.WidthMultiplier set, has the parameter
+// count (nn.Count) closest to target, normally m + P_unshared of the shared
 // model. Ties go to the smaller model. It returns the multiplier and the
 // achieved count.
 //

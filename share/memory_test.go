@@ -61,8 +61,8 @@ func TestTensorsAndModuleLimit(t *testing.T) {
 	}
 }
 
-// specs/rps.md §8: LeNet-300-100 at 100× has m = 2,662; P_dense = 266,610,
-// P_unshared = 410 biases; c_model = 266,610 / 3,072.
+// docs/methods/rps.md#memory-accounting: LeNet-300-100 at 100× has m = 2,662;
+// P_dense = 266,610, P_unshared = 410 biases; c_model = 266,610 / 3,072.
 func TestMemoryLeNet100x(t *testing.T) {
 	a := lenet(t)
 	mp, err := Build(a, Config{Ratio: 0.01})

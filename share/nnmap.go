@@ -6,11 +6,11 @@ import (
 	"github.com/prunebench/prunebench/nn"
 )
 
-// The adapter from a Mapper to the engines' shared parametrization
-// (nn.Shared with an nn.SharedMap, nn/shared.go). The engine calls the map
-// from its forward and backward kernels, block by block, so the model holds
-// z, the mapper's small tables and a few block buffers instead of O(n)
-// index and sign tensors (specs/rps.md §8); Mapper.Shared, which
+// The adapter from a Mapper to the engines' shared parametrization (nn.Shared
+// with an nn.SharedMap, nn/shared.go). The engine calls the map from its
+// forward and backward kernels, block by block, so the model holds z, the
+// mapper's small tables and a few block buffers instead of O(n) index and
+// sign tensors (docs/methods/rps.md#memory-accounting); Mapper.Shared, which
 // materializes the tables, remains for tests and engines that store them.
 
 // tensorMap is the nn.SharedMap of one shared tensor of a Mapper.

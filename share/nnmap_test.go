@@ -135,13 +135,14 @@ func randomBatch(arch *nn.Arch, n int, rng *rand.Rand) nn.Batch {
 	return b
 }
 
-// Pareto continuity through the adapter (specs/rps.md §7.1, on random
-// MNIST-shaped data instead of MNIST): LeNet-300-100 with the clean fold
-// mapper at ρ = 1, global scope, the v1 scaler and λ = σ/a trains like the
-// dense net started from the materialized weights, under plain SGD and
-// momentum SGD with weight decay. Every slot has count 1. The run is float32,
-// so losses and weights agree to 1e-5·(1 + |loss|) and 1e-6 + 1e-4·|w|
-// after 40 steps; a wrong scale or divisor is off by O(1).
+// Pareto continuity through the adapter
+// (docs/methods/rps.md#pareto-continuity, on random MNIST-shaped data instead
+// of MNIST): LeNet-300-100 with the clean fold mapper at ρ = 1, global scope,
+// the v1 scaler and λ = σ/a trains like the dense net started from the
+// materialized weights, under plain SGD and momentum SGD with weight decay.
+// Every slot has count 1. The run is float32, so losses and weights agree to
+// 1e-5·(1 + |loss|) and 1e-6 + 1e-4·|w| after 40 steps; a wrong scale or
+// divisor is off by O(1).
 func TestApplyParetoContinuity(t *testing.T) {
 	const batch, steps = 32, 40
 	for _, opt := range []nn.Optimizer{nn.SGD(0, 0), nn.SGD(0.9, 5e-4)} {
@@ -196,12 +197,12 @@ func TestApplyParetoContinuity(t *testing.T) {
 	}
 }
 
-// The memory test of specs/rps.md §8: LeNet-300-100 at 100× (m = 2,662)
-// through the adapter, fold and HashedNet mappers, holds a small fraction
-// of the dense net's heap after construction and one momentum-SGD step
-// (heap in use after a collection, minus the baseline; the batch is
-// allocated first). Logged: both numbers and the persistent bytes the
-// accounting predicts.
+// The memory test of docs/methods/rps.md#memory-accounting: LeNet-300-100 at
+// 100× (m = 2,662) through the adapter, fold and HashedNet mappers, holds a
+// small fraction of the dense net's heap after construction and one
+// momentum-SGD step (heap in use after a collection, minus the baseline; the
+// batch is allocated first). Logged: both numbers and the persistent bytes
+// the accounting predicts.
 func TestApplyMemory(t *testing.T) {
 	const batch = 60
 	arch, err := zoo.Build("lenet-300-100", zoo.Options{})

@@ -7,11 +7,12 @@ import (
 	"github.com/prunebench/prunebench/nn"
 )
 
-// Per-layer scale λ_ℓ (specs/rps.md §5). z is drawn U(−a, a) with
-// a = Config.InitStd and λ_ℓ = σ_ℓ / a, so that the function at
-// initialization does not depend on a: w = σ_ℓ · g · u with u = z/a uniform
-// on (−1, 1). The virtual weights then start with std σ_ℓ/√3, √3 below the
-// dense layer's; MatchInitStd multiplies λ by √3 to remove that gap.
+// Per-layer scale λ_ℓ (docs/methods/rps.md#scales-and-initialization). z is
+// drawn U(−a, a) with a = Config.InitStd and λ_ℓ = σ_ℓ / a, so that the
+// function at initialization does not depend on a: w = σ_ℓ · g · u with
+// u = z/a uniform on (−1, 1). The virtual weights then start with std
+// σ_ℓ/√3, √3 below the dense layer's; MatchInitStd multiplies λ by √3 to
+// remove that gap.
 
 // ScaleFromInit is the clean λ_ℓ = σ_ℓ / a (× √3 with match), σ_ℓ the
 // analytic std of the weight's initializer (nn.InitStd: bound/√3 for the

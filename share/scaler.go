@@ -5,12 +5,12 @@ import (
 	"math"
 )
 
-// The STABLE-RPS gradient scaler (specs/rps.md §6). In global scope layers
-// with different λ write into the same slot; without correction the step on
-// a virtual weight is ∝ 1/a². The scaler divides the loss gradient of each
-// slot j of z by a divisor s_j computed once from the mapping, after the
-// backward pass and before the optimizer step (before weight decay is
-// added):
+// The STABLE-RPS gradient scaler (docs/methods/rps.md#gradient-scaler). In
+// global scope layers with different λ write into the same slot; without
+// correction the step on a virtual weight is ∝ 1/a². The scaler divides the
+// loss gradient of each slot j of z by a divisor s_j computed once from the
+// mapping, after the backward pass and before the optimizer step (before
+// weight decay is added):
 //
 //	c_j = #{L : h(L) = j},  A_j = Σ_{L→j} λ_ℓ(L),  B_j = Σ_{L→j} λ_ℓ(L)²
 //	v1: A_j²/c_j   v2: A_j   v3: A_j/c_j   v4: √B_j   v5: B_j   none: 1

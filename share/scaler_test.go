@@ -97,10 +97,11 @@ func TestDivisorsEmptySlot(t *testing.T) {
 	}
 }
 
-// specs/rps.md §6 (derived): at ρ = 1 with a bijective map, the reference's
-// step on a weight is the dense step times λ²/(1e-6 + s'_j) =
-// λ²(1 + 1e-3(L + 1))/(λ + 1e-3 Σλ)² (+ the 1e-6), 0.9901, 0.9970, 1.0005
-// for λ = 0.5, 1, 2 in a 3-layer model; clean's is exactly 1.
+// docs/methods/rps.md#pareto-continuity (derived): at ρ = 1 with a
+// bijective map, the reference's step on a weight is the dense step times
+// λ²/(1e-6 + s'_j) = λ²(1 + 1e-3(L + 1))/(λ + 1e-3 Σλ)² (+ the 1e-6),
+// 0.9901, 0.9970, 1.0005 for λ = 0.5, 1, 2 in a 3-layer model; clean's is
+// exactly 1.
 func TestReferenceScalerAtRatioOne(t *testing.T) {
 	ts := []Tensor{lin("a", 3, 4), lin("b", 5, 3), lin("c", 2, 5)}
 	lams := []float64{0.5, 1, 2}
@@ -134,9 +135,10 @@ func TestReferenceScalerAtRatioOne(t *testing.T) {
 	}
 }
 
-// specs/rps.md §6 invariance (derived): with v1 and λ_ℓ = σ_ℓ/a the step
-// on each virtual weight, Δw_i = −η λ_i g_i Σ_{k→j} λ_k g_k ∂w_k / s_j, does
-// not depend on a. Without the scaler it scales as 1/a².
+// The invariance of docs/methods/rps.md#gradient-scaler (derived): with v1
+// and λ_ℓ = σ_ℓ/a the step on each virtual weight,
+// Δw_i = −η λ_i g_i Σ_{k→j} λ_k g_k ∂w_k / s_j, does not depend on a.
+// Without the scaler it scales as 1/a².
 func TestScalerInvariance(t *testing.T) {
 	ts := []Tensor{lin("fc1", 20, 30), conv("conv", 4, 3, 3), lin("fc2", 10, 20)}
 	sigmas := []float64{0.3, 0.05, 1.7}

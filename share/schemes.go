@@ -7,11 +7,11 @@ import (
 	"github.com/prunebench/prunebench/internal/registry"
 )
 
-// Scheme is the index function h of one mapper (specs/rps.md §2): how the
-// small tables of a shared tensor are precomputed and how its entries map to
-// entries of the array. Its methods work on a Mapper's per-tensor state, so
-// the schemes are this package's own (HashedNet, ROAST, Pareto); they
-// register by name with RegisterMapper like every extension point.
+// Scheme is the index function h of one mapper (docs/methods/rps.md#mappers):
+// how the small tables of a shared tensor are precomputed and how its entries
+// map to entries of the array. Its methods work on a Mapper's per-tensor
+// state, so the schemes are this package's own (HashedNet, ROAST, Pareto);
+// they register by name with RegisterMapper like every extension point.
 type Scheme interface {
 	// build precomputes the tensor's tables; errors name the tensor.
 	build(l *layerMap, cfg Config) error

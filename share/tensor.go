@@ -7,7 +7,7 @@ import (
 )
 
 // LayerKind is the type of layer a shared weight belongs to; it decides how
-// ROAST tiles the weight (specs/rps.md §2.2).
+// ROAST tiles the weight (docs/methods/rps.md#roast).
 type LayerKind int
 
 const (
@@ -76,9 +76,10 @@ func (t Tensor) check(mapper string) error {
 }
 
 // Tensors lists every Linear and Conv2d weight of an architecture in
-// canonical order (specs/README.md §2.1), the candidates for sharing, with
-// the size of their modules. Biases and normalization parameters are never
-// shared (specs/rps.md §1).
+// canonical order (docs/methods/conventions.md#canonical-order), the
+// candidates for sharing, with the size of their modules. Biases and
+// normalization parameters are never shared
+// (docs/methods/rps.md#parametrization).
 func Tensors(a *nn.Arch) []Tensor {
 	ps := a.Params()
 	bias := map[string]int{}

@@ -20,8 +20,8 @@ import (
 
 func init() { experiments.RegisterPipeline("bip", bipPipeline{Bip: search.DefaultBiPConfig()}) }
 
-// bipPipeline is BiP (specs/bip.md; search.BiP): level 0 is the pretrained
-// dense model (pipeline_search.go), level 1 the BiP search at the prune
+// bipPipeline is BiP (docs/methods/bip.md; search.BiP): level 0 is the
+// pretrained dense model (search.go), level 1 the BiP search at the prune
 // amount's density k, pruned directly from the dense model as the
 // reference's README does for every k. Level 1 runs the frozen training loop
 // for the θ-steps (SGD at bip.lr, bip.schedule, over bip.steps) with

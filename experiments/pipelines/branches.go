@@ -20,24 +20,26 @@ import (
 // weights. Each is one unit (level, branch) with its own folder, checkpoint
 // and result row; its result's method is "<trunk method>/<branch>".
 //
-//   - random_reinit (specs/lth.md §2.3): the level's mask on a fresh draw of
-//     the same initializer from the control_init seed, same data order, same
-//     start step as the trunk (0 for init; k for rewind:k and lr_rewind:k, as
-//     open_lth's branch).
-//   - random_prune (lth.md §2.3): a random mask with the level's per-layer
-//     kept counts (shuffled within each tensor, from the mask seed and the
-//     level), weights freshly initialized (control_init) as in the LTH
-//     paper's control, same start step as the trunk. open_lth's start_at
-//     options and the global shuffle are not offered.
-//   - scratch_e (specs/baselines.md §1.1, clean init of §1.2): the mask on a
-//     fresh initialization (control_init), trained for the spec's budget from
-//     step 0. With reset mode init it is the same run as random_reinit.
+//   - random_reinit (docs/methods/imp.md#controls): the level's mask on a
+//     fresh draw of the same initializer from the control_init seed, same
+//     data order, same start step as the trunk (0 for init; k for rewind:k
+//     and lr_rewind:k, as open_lth's branch).
+//   - random_prune (docs/methods/imp.md#controls): a random mask with the
+//     level's per-layer kept counts (shuffled within each tensor, from the
+//     mask seed and the level), weights freshly initialized (control_init)
+//     as in the LTH paper's control, same start step as the trunk.
+//     open_lth's start_at options and the global shuffle are not offered.
+//   - scratch_e (docs/methods/scratch.md#algorithm, the clean init of
+//     docs/methods/scratch.md#initialization): the mask on a fresh
+//     initialization (control_init), trained for the spec's budget from step
+//     0. With reset mode init it is the same run as random_reinit.
 //   - scratch_b: as scratch_e for the same compute: the budget and the step
 //     schedule's milestones are multiplied by FLOPs_dense / FLOPs_pruned
-//     (nonzero multiply-accumulates of the mask, baselines.md §1.3) and
-//     floored, in epochs when the budget is in epochs and in iterations
-//     otherwise; prune.max_budget_factor caps the factor (unset: no cap).
-//     The reference=rethinking init and FLOP count are not implemented.
+//     (nonzero multiply-accumulates of the mask,
+//     docs/methods/scratch.md#flop-count) and floored, in epochs when the
+//     budget is in epochs and in iterations otherwise;
+//     prune.max_budget_factor caps the factor (unset: no cap). The
+//     reference=rethinking init and FLOP count are not implemented.
 const (
 	BranchRandomReinit = "random_reinit"
 	BranchRandomPrune  = "random_prune"
@@ -180,9 +182,9 @@ func scratchFactor(arch *nn.Arch, m *prune.Masks, max *float64) float64 {
 }
 
 // scaleBudget multiplies the budget and the step schedule's milestones by
-// f and floors them (baselines.md §1.1: E_B = floor(E · f), milestones
-// floor(m · E_B / E)). A budget in whole epochs stays in epochs (so do
-// milestones in epochs); anything else is scaled in iterations.
+// f and floors them (docs/methods/scratch.md#budget: E_B = floor(E · f),
+// milestones floor(m · E_B / E)). A budget in whole epochs stays in epochs
+// (so do milestones in epochs); anything else is scaled in iterations.
 func scaleBudget(c *train.Config, f float64, ipe int) {
 	old := c.Budget
 	if old.Iterations == 0 {

@@ -30,7 +30,7 @@ func TestScaleBudget(t *testing.T) {
 		want       string
 		wantMs     []string
 	}{
-		// baselines.md §1.1: E_B = floor(E·f), milestones floor(0.5 E_B), floor(0.75 E_B).
+		// docs/methods/scratch.md#budget: E_B = floor(E·f), milestones floor(0.5 E_B), floor(0.75 E_B).
 		{"160ep", []string{"80ep", "120ep"}, 2.5, 10, "400ep", []string{"200ep", "300ep"}},
 		{"160ep", []string{"80ep", "120ep"}, 1.3, 10, "208ep", []string{"104ep", "156ep"}},
 		{"3ep", []string{"1ep"}, 1.5, 10, "4ep", []string{"1ep"}}, // floor(4.5) = 4, floor(1·4/3) = 1

@@ -21,7 +21,7 @@ func init() {
 }
 
 // gradualPipeline is sparse training whose masks change during training
-// (specs/granet.md), registered three times:
+// (docs/methods/gradual.md), registered three times:
 //
 //   - gmp: gradual magnitude pruning (Zhu & Gupta) as GraNet's code runs it:
 //     from a dense network, global magnitude pruning (a) to the cubic
@@ -32,8 +32,8 @@ func init() {
 //     inactive entries with the largest |dense gradient| of that
 //     iteration's minibatch grow, at zero with zero momentum;
 //   - dst: RigL-style dynamic sparse training at a fixed density (the ITOP
-//     version of specs/granet.md §6): an ERK mask, then (b) at every ΔT
-//     from t = ΔT to the end.
+//     version, docs/methods/gradual.md#variants): an ERK mask, then (b) at
+//     every ΔT from t = ΔT to the end.
 //
 // One unit, level 0; the result's method is the pipeline's name and its
 // density is that of the final masks, which are saved as masks.bin.
@@ -45,7 +45,7 @@ func init() {
 // reads, so that runs of different methods compare at one setting;
 // granet.final_density (GraNet's --final-density) may be given instead, not
 // as well. DST trains at that density; granet.init_density, when given,
-// must equal it. The rest is the granet section (GraNetSpec, GraNet's flag
+// must equal it. The rest is the granet section (granetSection, GraNet's flag
 // names); keys a method does not read are ignored as GraNet's code ignores
 // them (the window for dst, the death rate for gmp), so that one file can
 // sweep over pipelines. Everything that can be checked without the data is
@@ -54,17 +54,19 @@ func init() {
 // that leaves a tensor empty) is checked when the unit starts, before its
 // first training step.
 //
-// Each iteration runs in the order of specs/granet.md §2 (t counts optimizer
-// steps, so the update after the first step is at t = 1): the dense gradient
-// of the minibatch is computed, the optimizer steps and the masks are
-// enforced on θ and momentum (pattern P3, ZeroAfterStep), then at an update
-// iteration t: (a) when PruneAt(t), (b) when RegrowAt(t), each installed as
-// new masks with pattern P3, which zeroes θ and the optimizer state wherever
-// the new mask is 0. The gradient that (b) ranks is copied at AfterGradients
-// of that same iteration, before the step, and not recomputed after pruning.
+// Each iteration runs in the order of docs/methods/gradual.md#iteration-order
+// (t counts optimizer steps, so the update after the first step is at t = 1):
+// the dense gradient of the minibatch is computed, the optimizer steps and
+// the masks are enforced on θ and momentum (pattern P3, ZeroAfterStep), then
+// at an update iteration t: (a) when PruneAt(t), (b) when RegrowAt(t), each
+// installed as new masks with pattern P3, which zeroes θ and the optimizer
+// state wherever the new mask is 0. The gradient that (b) ranks is copied at
+// AfterGradients of that same iteration, before the step, and not recomputed
+// after pruning.
 //
-// `clean` mode only (the default of specs/README.md); choices where the spec
-// and the papers or GraNet's code differ:
+// `clean` mode only (docs/methods/conventions.md#clean-and-reference-modes);
+// choices where this code and the papers or GraNet's code differ
+// (docs/methods/gradual.md#departures):
 //
 //   - Exact counts: (a) keeps round(N · density_j) by one SelectTop over the
 //     alive weights (GraNet: K = int(N · d) and a strict threshold, which
@@ -83,15 +85,18 @@ func init() {
 //   - Initial masks: gmp starts dense whatever granet.init_density says, as
 //     GraNet's code does (a warning says so when it is below 1; here it
 //     defaults to 1, so the cubic curve starts at the dense network). granet
-//     with d_i < 1 and dst start from ERK (specs/granet.md §5) with exactly
-//     round(p_l · N_l) entries per tensor, chosen uniformly from the `mask`
-//     seed (GraNet draws Bernoulli(p_l) masks); granet with d_i = 1 starts
-//     dense. granet.init_density defaults to 0.5, GraNet's argparse default.
+//     with d_i < 1 and dst start from ERK (docs/methods/gradual.md#erk) with
+//     exactly round(p_l · N_l) entries per tensor, chosen uniformly from the
+//     `mask` seed (GraNet draws Bernoulli(p_l) masks); granet with d_i = 1
+//     starts dense. granet.init_density defaults to 0.5, GraNet's argparse
+//     default.
 //   - An entry that dies and is regrown in the same (b) call keeps its value
 //     and momentum; every other regrown entry, including one pruned by (a)
-//     in the same iteration, starts at 0 with zero momentum (§4 step 4).
-//   - Model selection is on validation loss (specs/README.md §6), never on
-//     test accuracy as GraNet's main.py does.
+//     in the same iteration, starts at 0 with zero momentum
+//     (docs/methods/gradual.md#prune-and-regrow, step 4).
+//   - Model selection is on validation loss
+//     (docs/methods/conventions.md#early-stopping-and-model-selection), never
+//     on test accuracy as GraNet's main.py does.
 //   - The prunable set is every weight of a linear or convolutional layer
 //     (first layer and classifier included, as GraNet); the reference mode,
 //     GraNet_uniform / GMP_uniform (prune.scope = layerwise), --fix and growth
@@ -324,8 +329,8 @@ func (g gradualPipeline) setup(p *experiments.Prepared) (*gradualRun, error) {
 	return run, nil
 }
 
-// erkMasks is the `clean` ERK initial mask (specs/granet.md §5): exactly
-// round(p_l · N_l) entries per tensor, uniformly at random from seed.
+// erkMasks is the `clean` ERK initial mask (docs/methods/gradual.md#erk):
+// exactly round(p_l · N_l) entries per tensor, uniformly at random from seed.
 func erkMasks(set []nn.ParamInfo, d float64, seed uint64) (*prune.Masks, error) {
 	plan, err := prune.ERKPlan(set, d)
 	if err != nil {
@@ -342,7 +347,7 @@ func erkMasks(set []nn.ParamInfo, d float64, seed uint64) (*prune.Masks, error) 
 func (r *gradualRun) describe() string {
 	g := r.sched
 	var b strings.Builder
-	fmt.Fprintf(&b, "pipeline %s (specs/granet.md, clean mode)\n", r.method)
+	fmt.Fprintf(&b, "pipeline %s (docs/methods/gradual.md, clean mode)\n", r.method)
 	fmt.Fprintf(&b, "budget T = %d iterations (%d per epoch), mask updates every ΔT = %d\n", g.Total, r.itersPerEp, g.Every)
 	fmt.Fprintf(&b, "initial density d_i = %v, final density d_f = %v (%s)\n", g.InitDensity, g.FinalDensity, r.densityKey)
 	if ps := g.PruneSteps(); len(ps) > 0 {

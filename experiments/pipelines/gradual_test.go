@@ -47,20 +47,19 @@ func gradualTestSpec(t *testing.T, pipeline string) experiments.Spec {
 const gradualTestN = 624 // prunable weights of gradualTestSpec's mlp
 
 // TestGradualUpdates trains each method on the tiny spec with the updater
-// observed, and checks specs/granet.md §10.1–§10.3 and §10.7 on the native
-// engine:
+// observed, and checks on the native engine (docs/methods/gradual.md#tests):
 //
-//   - §10.1: after every pruning update the kept count is round(N ·
-//     density_j), density_j computed here from the cubic formula, the first
-//     update at j = t0 + 1 below d_i and the last at j = tf − 1;
-//   - §10.2: every prune-and-regrow regrows what it removed in every layer,
-//     keeps each layer's alive count, and grows only entries that were
-//     inactive after death;
-//   - §10.3: after each update the newly grown entries are exactly 0 with
-//     zero momentum, entries that died and were regrown keep their value and
-//     momentum, and after every iteration every pruned entry has zero
-//     weight and zero momentum;
-//   - §10.7: the number of prune-and-regrow calls is floor(T/ΔT) minus the
+//   - after every pruning update the kept count is round(N · density_j),
+//     density_j computed here from the cubic formula, the first update at
+//     j = t0 + 1 below d_i and the last at j = tf − 1;
+//   - every prune-and-regrow regrows what it removed in every layer, keeps
+//     each layer's alive count, and grows only entries that were inactive
+//     after death;
+//   - after each update the newly grown entries are exactly 0 with zero
+//     momentum, entries that died and were regrown keep their value and
+//     momentum, and after every iteration every pruned entry has zero weight
+//     and zero momentum;
+//   - the number of prune-and-regrow calls is floor(T/ΔT) minus the
 //     multiples of ΔT below e_i·I, and they continue after the window.
 func TestGradualUpdates(t *testing.T) {
 	for _, tc := range []struct {
@@ -264,12 +263,13 @@ type gradParam struct {
 
 func (p gradParam) Grad() []float32 { return p.g }
 
-// TestGraNetGradientSource checks specs/granet.md §10.4: prune-and-regrow at
-// iteration t ranks the inactive entries by the gradient of iteration t's
-// own minibatch (G_{t−1} of gradNet), not by a neighbour's. The expected
-// growth is recomputed here from the observed masks: the candidates are the
-// entries inactive after (a) plus those that died, and the grown ones are
-// the Removed largest |G_{t−1}| among them, ties to the lower index.
+// TestGraNetGradientSource checks docs/methods/gradual.md#prune-and-regrow:
+// prune-and-regrow at iteration t ranks the inactive entries by the gradient
+// of iteration t's own minibatch (G_{t−1} of gradNet), not by a neighbour's.
+// The expected growth is recomputed here from the observed masks: the
+// candidates are the entries inactive after (a) plus those that died, and the
+// grown ones are the Removed largest |G_{t−1}| among them, ties to the lower
+// index.
 func TestGraNetGradientSource(t *testing.T) {
 	s := gradualTestSpec(t, "granet")
 	p, err := experiments.Prepare(s)
@@ -584,10 +584,11 @@ func TestGradualSpecDefaults(t *testing.T) {
 }
 
 // TestGradualPaperConfigs loads the GraNet and GMP paper configs
-// (specs/granet.md §9): every sweep point validates, resolves with MNIST's
-// 430 iterations per epoch at batch 128 into the schedule their comments
-// describe, runs 3 replicates, and each quick variant's runs are runs of
-// its full sweep (same names), on LeNet-300-100 only.
+// (docs/methods/gradual.md#configuration): every sweep point validates,
+// resolves with MNIST's 430 iterations per epoch at batch 128 into the
+// schedule their comments describe, runs 3 replicates, and each quick
+// variant's runs are runs of its full sweep (same names), on LeNet-300-100
+// only.
 func TestGradualPaperConfigs(t *testing.T) {
 	for _, c := range []struct {
 		file      string

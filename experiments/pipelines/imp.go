@@ -21,32 +21,33 @@ import (
 
 func init() { experiments.RegisterPipeline("imp", impPipeline{}) }
 
-// impPipeline is iterative magnitude pruning with rewinding (specs/lth.md
-// §2): level 0 trains the dense network from θ0; level L ≥ 1 removes
-// prune.imp_rate of the alive weights of each scope unit by magnitude of the
-// final weights of level L−1 (not those at the early-stopping iteration),
-// resets the weights by prune.rewind and retrains the full budget under the
-// mask with a fresh optimizer (pattern P3), for prune.imp_rounds levels.
+// impPipeline is iterative magnitude pruning with rewinding
+// (docs/methods/imp.md#level-loop): level 0 trains the dense network from
+// θ0; level L ≥ 1 removes prune.imp_rate of the alive weights of each scope
+// unit by magnitude of the final weights of level L−1 (not those at the
+// early-stopping iteration), resets the weights by prune.rewind and retrains
+// the full budget under the mask with a fresh optimizer (pattern P3), for
+// prune.imp_rounds levels.
 // Every level saves its mask (masks.bin) and result; the early-stopping
 // iteration t* (minimum validation loss) and the test accuracy there are the
 // result's best_iter and best_test_acc.
 //
-// One-shot (lth.md §2.1): with any other amount key (prune.density,
-// prune.sparsity, ...) instead of imp_rate/imp_rounds there is one pruned
-// level, which prunes level 0's final weights straight to that density; its
-// method is "oneshot".
+// One-shot (docs/methods/imp.md#one-shot): with any other amount key
+// (prune.density, prune.sparsity, ...) instead of imp_rate/imp_rounds there
+// is one pruned level, which prunes level 0's final weights straight to that
+// density; its method is "oneshot".
 //
-// Reset modes (lth.md §2.2): init starts every level from m ⊙ θ0 at
-// iteration 0; rewind:k from m ⊙ θk at iteration k, with the learning-rate
-// schedule and the data order continuing from k (θk is saved by level 0);
-// lr_rewind:k keeps the trained weights of level L−1 and replays the
-// schedule from k; finetune (Renda's baseline) keeps the trained weights and
-// trains at the schedule's final learning rate, constant, for the whole
-// budget, and finetune:k for the budget minus k (Renda's T − k, so that it
-// costs what rewind:k costs).
+// Reset modes (docs/methods/imp.md#rewinding): init starts every level from
+// m ⊙ θ0 at iteration 0; rewind:k from m ⊙ θk at iteration k, with the
+// learning-rate schedule and the data order continuing from k (θk is saved
+// by level 0); lr_rewind:k keeps the trained weights of level L−1 and
+// replays the schedule from k; finetune (Renda's baseline) keeps the trained
+// weights and trains at the schedule's final learning rate, constant, for the
+// whole budget, and finetune:k for the budget minus k (Renda's T − k, so that
+// it costs what rewind:k costs).
 //
 // prune.branches run off every pruned level (branches.go): the random-reinit
-// and random-prune controls of lth.md §2.3 and Scratch-E/B.
+// and random-prune controls (docs/methods/imp.md#controls) and Scratch-E/B.
 type impPipeline struct {
 	Prune impPrune `mapstructure:"prune"`
 }
@@ -273,7 +274,8 @@ func (c impPipeline) level(ctx context.Context, r *experiments.Replicate, level 
 }
 
 // finetuneSchedule makes p train at the final learning rate of its
-// schedule, constant, from step at (lth.md §2.2, Renda's fine-tuning).
+// schedule, constant, from step at (docs/methods/imp.md#rewinding, Renda's
+// fine-tuning).
 func finetuneSchedule(p *experiments.Prepared, at train.Step) error {
 	ipe, err := p.ItersPerEpoch()
 	if err != nil {

@@ -181,7 +181,7 @@ func TestIMPPrecheck(t *testing.T) {
 		{func(s *experiments.Spec) {
 			edit(t, s, func(c *impPipeline) { c.Prune.Scope = "layerwise"; c.Prune.IMPRounds = n(7) })
 		}, "fc2.weight (48 weights) has no weights left after round 6"},
-		// 3 epochs of 96/12 = 8 iterations: 24 in all.
+		// 3 epochs of (96 − 24 validation)/12 = 6 iterations: 18 in all.
 		{func(s *experiments.Spec) { edit(t, s, func(c *impPipeline) { c.Prune.Rewind = "rewind:3ep" }) }, "past the training budget"},
 	}
 	for _, c := range cases {
@@ -208,7 +208,7 @@ func TestIMPPrecheck(t *testing.T) {
 
 // TestIMPOneShot: a density instead of imp_rate/imp_rounds prunes level 0's
 // final weights once, to exactly that density, and the mask is the
-// layer-wise top-k of |θT| (lth.md §7 test 6).
+// layer-wise top-k of |θT| (docs/methods/imp.md#one-shot).
 func TestIMPOneShot(t *testing.T) {
 	s := impSpec(t, "init")
 	edit(t, &s, func(c *impPipeline) {

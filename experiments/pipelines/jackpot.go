@@ -21,11 +21,11 @@ func init() {
 	experiments.RegisterPipeline("jackpot", jackpotPipeline{Jackpot: search.DefaultJackpotConfig()})
 }
 
-// jackpotPipeline is Lottery Jackpots (specs/baselines.md §2; search
+// jackpotPipeline is Lottery Jackpots (docs/methods/jackpot.md; search
 // package, jackpot*.go): a mask search on the frozen weights of a pretrained
 // model.
 //
-//   - Level 0 is the pretrained dense model (pipeline_search.go), or none
+//   - Level 0 is the pretrained dense model (search.go), or none
 //     when jackpot.pretrained names a checkpoint.
 //   - Level 1, branch "magnitude": the starting mask, the magnitude mask of
 //     the pretrained weights at the prune amount's density, evaluated
@@ -35,7 +35,7 @@ func init() {
 //     density and scope and prune.rewind: finetune (the paper configs run
 //     both).
 //   - Level 1: the search (method "jackpot"), jackpot.steps of the frozen
-//     training loop with the scores' own SGD (pipeline_jackpot_unit.go).
+//     training loop with the scores' own SGD (jackpot_unit.go).
 //
 // The searched set is the prunable set (prune.exclude applies) minus the
 // output layer's weight, which the reference keeps as a plain dense layer,

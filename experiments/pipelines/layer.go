@@ -24,11 +24,11 @@ func init() {
 }
 
 // layerPipeline is layer pruning, "When Layers Play the Lottery"
-// (specs/layer-lottery.md): remove layer.blocks residual blocks, chosen by
-// the greedy rule of §2 on a block score, by rebuilding a smaller network
-// and copying the kept weights into it (package search, layer*.go), then
-// train it with a fresh optimizer. No masks: parameters, FLOPs and step
-// time really shrink.
+// (docs/methods/layer.md): remove layer.blocks residual blocks, chosen by the
+// greedy rule of docs/methods/layer.md#removability on a block score, by
+// rebuilding a smaller network and copying the kept weights into it (package
+// search, layer*.go), then train it with a fresh optimizer. No masks:
+// parameters, FLOPs and step time really shrink.
 //
 //   - Algorithm 2, at initialization (layer.when init; grasp, snip or
 //     random): level 1 scores the blocks of θ0, removes, and trains the
@@ -43,24 +43,25 @@ func init() {
 //     continuing from i.
 //
 // Scoring at initialization follows the pai pipeline's data rules
-// (specs/pai.md §1.2): the first prune.data_examples (default 100) of a
-// prune_data-seeded permutation of the training split, evaluation mode
-// unless prune.train_mode, GraSP at temperature 200, every Linear and
-// Conv2d weight in the criterion's pass (search.WeightSet), aggregated
-// per block with layer.agg. After training, kl, cka, hrank and
-// expected_abs run on a class-balanced subsample of
-// layer.samples_per_class images per class drawn with the prune_data
-// seed; random draws from the mask seed.
+// (docs/methods/pai.md#pruning-data): the first prune.data_examples (default
+// 100) of a prune_data-seeded permutation of the training split, evaluation
+// mode unless prune.train_mode, GraSP at temperature 200, every Linear and
+// Conv2d weight in the criterion's pass (search.WeightSet), aggregated per
+// block with layer.agg. After training, kl, cka, hrank and expected_abs run
+// on a class-balanced subsample of layer.samples_per_class images per class
+// drawn with the prune_data seed; random draws from the mask seed.
 //
-// The result (level 1): method "layer-<criterion>[-mean][-strict]
-// [-lr_only][-rw<step>]-p<blocks>", so that a board grouped by method
-// separates every setting; params_total and flops_dense are the original
-// dense network's, params_nonzero, flops_nonzero and bytes the rebuilt
-// network's, and density = rebuilt parameters / dense parameters (d_all,
-// specs/README.md §1.1). The unit folder's layer.yaml (LayerReport) holds
-// blocks per stage, the removed blocks, the original → new block mapping,
-// the block scores, and the step time of the rebuilt network relative to
-// the dense one, both timed in that unit on this machine.
+// The result (level 1): method
+// "layer-<criterion>[-mean][-strict][-lr_only][-rw<step>][-init]-p<blocks>",
+// so that a board grouped by method separates every setting; params_total
+// and flops_dense are the original dense network's, params_nonzero,
+// flops_nonzero and bytes the rebuilt network's, and density = rebuilt
+// parameters / dense parameters (d_all,
+// docs/methods/layer.md#what-a-run-records). The unit folder's layer.yaml
+// (LayerReport) holds blocks per stage, the removed blocks, the original →
+// new block mapping, the block scores, and the step time of the rebuilt
+// network relative to the dense one, both timed in that unit on this
+// machine.
 type layerPipeline struct {
 	// Prune holds the pruning data of the criteria that score at
 	// initialization (the pai keys); no amount: layer.blocks says how much.

@@ -20,11 +20,12 @@ type LayerSpec struct {
 	TimingSteps     string `mapstructure:"timing_steps" help:"training steps timed on the dense and on the rebuilt network, three times each, for the step-time ratio in layer.yaml (a step: 20it)"`
 }
 
-// defaultLayerSpec is LayerSpec's defaults: GraSP at initialization with
-// sum aggregation (layer-lottery.md §3: GraSP is the paper's default; sum
-// is the spec's), the authors' removability rule, Algorithm 1 as written
-// (weights and schedule rewound, to θ0), the reference's 500 images per
-// class. blocks has no default: the pipeline asks for it.
+// defaultLayerSpec is LayerSpec's defaults: GraSP at initialization with sum
+// aggregation (GraSP is the paper's default; the paper does not say how to
+// aggregate, docs/methods/layer.md#aggregation), the authors' removability
+// rule, Algorithm 1 as written (weights and schedule rewound, to θ0), the
+// reference's 500 images per class. blocks has no default: the pipeline asks
+// for it.
 func defaultLayerSpec() LayerSpec {
 	return LayerSpec{
 		Criterion: "grasp", Agg: "sum", Removable: "utility", Rewind: "weights_and_lr",

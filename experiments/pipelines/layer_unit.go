@@ -30,8 +30,9 @@ const (
 )
 
 // LayerReport is what a layer-pruning unit records besides its Result
-// (layer-lottery.md §5: blocks per stage, the mapping, parameters, FLOPs,
-// bytes and the step time relative to the dense network).
+// (docs/methods/layer.md#what-a-run-records: blocks per stage, the mapping,
+// parameters, FLOPs, bytes and the step time relative to the dense
+// network).
 type LayerReport struct {
 	Method    string `yaml:"method"`
 	Criterion string `yaml:"criterion"`

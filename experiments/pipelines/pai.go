@@ -12,27 +12,28 @@ import (
 
 func init() { experiments.RegisterPipeline("pai", paiPipeline{}) }
 
-// paiPipeline is pruning at initialization (specs/pai.md): score the
+// paiPipeline is pruning at initialization (docs/methods/pai.md): score the
 // initialized network with prune.criterion, keep the top entries at the
 // density of the prune section (global or layer-wise), then train with the
-// mask enforced after every step (pattern P3, the clean mode of specs §4.3).
+// mask enforced after every step (pattern P3, the clean mode of
+// docs/methods/conventions.md#which-method-uses-which-pattern).
 // One level, level 0, which saves its mask (masks.bin); the result's method
 // is the criterion's name. prune.branches (branches.go) run off that mask:
 // Scratch-E/B, and the random controls (which start at step 0).
 //
-// Choices recorded here (specs/pai.md §1): the prune loop of §1.4 runs
-// prune.iterations scoring iterations on the exponential schedule (0: the
-// criterion's default, 100 for synflow and 1 otherwise), rescoring the
-// network with the previous masks applied (P1) each time, and ends at
-// exactly the one-shot count. Scoring is in evaluation mode (batch norm
-// with running statistics, dropout off) unless prune.train_mode, which
-// only snip and grasp accept: synflow scores in evaluation mode by
-// definition, magnitude and random run no network. The pruning data of
-// snip and grasp are the first prune.data_examples (default 100) of a
-// permutation of the training split drawn from the prune_data seed
-// namespace, without augmentation, in batches of at most 256; they are
-// scored on a second net built for those batches (GraSP's at temperature
-// 200) with the first net's state.
+// Choices recorded here (docs/methods/pai.md#the-pipeline): the prune loop
+// (docs/methods/pai.md#the-prune-loop) runs prune.iterations scoring
+// iterations on the exponential schedule (0: the criterion's default, 100 for
+// synflow and 1 otherwise), rescoring the network with the previous masks
+// applied (P1) each time, and ends at exactly the one-shot count. Scoring is
+// in evaluation mode (batch norm with running statistics, dropout off) unless
+// prune.train_mode, which only snip and grasp accept: synflow scores in
+// evaluation mode by definition, magnitude and random run no network. The
+// pruning data of snip and grasp are the first prune.data_examples (default
+// 100) of a permutation of the training split drawn from the prune_data seed
+// namespace, without augmentation, in batches of at most 256; they are scored
+// on a second net built for those batches (GraSP's at temperature 200) with
+// the first net's state.
 type paiPipeline struct {
 	Prune paiPrune `mapstructure:"prune"`
 }

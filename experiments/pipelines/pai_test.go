@@ -185,9 +185,9 @@ func TestPaiScoringMode(t *testing.T) {
 }
 
 // TestPaiPaperConfigs loads the pruning-at-initialization paper configs
-// (specs/pai.md §7.1) and checks that every run of their sweeps validates
-// and pairs the model, pipeline, criterion and density the paper's table
-// does (density 1: the dense reference, pipeline train).
+// (docs/methods/pai.md#snip-table-1-mnist) and checks that every run of their
+// sweeps validates and pairs the model, pipeline, criterion and density the
+// paper's table does (density 1: the dense reference, pipeline train).
 func TestPaiPaperConfigs(t *testing.T) {
 	type run struct {
 		model, criterion string

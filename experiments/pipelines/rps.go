@@ -26,8 +26,8 @@ func init() {
 }
 
 // rpsPipeline trains a model whose Linear and Conv2d weights are views into
-// one shared array (randomized parameter sharing, specs/rps.md): HashedNet,
-// ROAST and STABLE-RPS, picked by rps.mapper. One level, level 0.
+// one shared array (randomized parameter sharing, docs/methods/rps.md):
+// HashedNet, ROAST and STABLE-RPS, picked by rps.mapper. One level, level 0.
 //
 // The memory ratio ρ = m/n is the prune amount (prune.compression,
 // prune.density, ...; rps_spec.go says why), so that at one board density
@@ -52,18 +52,18 @@ func init() {
 // field.
 //
 // Counts in the result (Measure, then overridden): density is the achieved
-// memory ratio M/n (M = Σ array sizes, m in global scope; floor(ρ·n)/n, as
-// a pruning row records round(d·n)/n: equal whenever ρ·n has no fraction
-// ≥ ½), sparsity 1 − M/n and compression n/M (c_shared of specs/rps.md §1);
-// params_total is the dense model's trainable count P_dense (as for every
-// pipeline); params_nonzero is the non-zero entries of z plus the non-zero
-// unshared parameters; bytes is 4·(m + P_unshared), the float32 storage of
-// what is trained and saved, where a pruned model's row stores its dense
-// θ (4·P_dense). FLOPs are those of the materialized weights: sharing saves
-// memory, not compute. The unit folder's rps.yaml holds the full memory
-// account (n, m, P_unshared, c_shared, c_model, the mapper's tables, the
-// scaler's divisors, optimizer state) and the resolved mapper settings
-// (tiles, scales).
+// memory ratio M/n (M = Σ array sizes, m in global scope; floor(ρ·n)/n, as a
+// pruning row records round(d·n)/n: equal whenever ρ·n has no fraction ≥ ½),
+// sparsity 1 − M/n and compression n/M (c_shared,
+// docs/methods/rps.md#memory-accounting); params_total is the dense model's
+// trainable count P_dense (as for every pipeline); params_nonzero is the
+// non-zero entries of z plus the non-zero unshared parameters; bytes is
+// 4·(m + P_unshared), the float32 storage of what is trained and saved,
+// where a pruned model's row stores its dense θ (4·P_dense). FLOPs are those
+// of the materialized weights: sharing saves memory, not compute. The unit
+// folder's rps.yaml holds the full memory account (n, m, P_unshared,
+// c_shared, c_model, the mapper's tables, the scaler's divisors; optimizer
+// state is not counted) and the resolved mapper settings (tiles, scales).
 //
 // Method names: stable-rps (pareto), roast, hashednet, with " (reference)"
 // in reference mode, " (local)" in local scope and " (scaler X)" for a
@@ -248,9 +248,8 @@ func amountValue(a experiments.AmountSpec, am experiments.Amount) any {
 
 // rpsTiles resolves the ROAST tiles left at 0: 32 × 32 (the Synaptic-Flow
 // harness) when the tile is smaller than the array of m entries, else the
-// largest power of two b with b² < m (specs/rps.md §2.2: "at high
-// compression choose smaller tiles"); the embedding chunk likewise with
-// b < m.
+// largest power of two b with b² < m (docs/methods/rps.md#roast); the
+// embedding chunk likewise with b < m.
 func rpsTiles(c share.Config, m int64) share.Config {
 	if c.Mapper != share.ROAST {
 		return c
@@ -366,8 +365,9 @@ func countNonzero(v []float32) int64 {
 	return n
 }
 
-// rpsInfo is rps.yaml: the memory account (specs/rps.md §8) and the
-// resolved settings of an rps unit.
+// rpsInfo is rps.yaml: the memory account
+// (docs/methods/rps.md#memory-accounting) and the resolved settings of an
+// rps unit.
 type rpsInfo struct {
 	Method      string    `yaml:"method"`
 	Mapper      string    `yaml:"mapper"`
@@ -417,19 +417,20 @@ func writeRPSInfo(path string, sm *sharedModel) error {
 	return atomicfile.Write(path, func(f *os.File) error { return yaml.NewEncoder(f).Encode(info) })
 }
 
-// narrowPipeline is the equal-parameter narrow baseline of specs/rps.md
-// §9: the dense model with its hidden widths scaled by the multiplier
-// (share.NarrowWidth, bisection on integer widths) whose parameter count is
-// closest to m + P_unshared of the shared model at the same memory ratio
-// ρ (the prune amount; rps.module_limit selects the weights that count as
-// shared, as in pipeline rps). It trains densely with the frozen loop. The
-// result's method is "narrow", its density m/n of the shared model it
-// matches (so that it sits on the board next to RPS and pruning there), its params_total,
-// params_nonzero and bytes those of the narrow model actually trained;
-// narrow.yaml in the unit folder holds the target, the multiplier and the
-// achieved count. A target below the smallest model (every hidden width 1)
-// trains that model and says so there: its count is then above the
-// target. model.width_multiplier is replaced by the solved multiplier.
+// narrowPipeline is the equal-parameter narrow baseline
+// (docs/methods/rps.md#narrow): the dense model with its hidden widths scaled
+// by the multiplier (share.NarrowWidth, bisection on integer widths) whose
+// parameter count is closest to m + P_unshared of the shared model at the
+// same memory ratio ρ (the prune amount; rps.module_limit selects the weights
+// that count as shared, as in pipeline rps). It trains densely with the
+// frozen loop. The result's method is "narrow", its density m/n of the shared
+// model it matches (so that it sits on the board next to RPS and pruning
+// there), its params_total, params_nonzero and bytes those of the narrow
+// model actually trained; narrow.yaml in the unit folder holds the target,
+// the multiplier and the achieved count. A target below the smallest model
+// (every hidden width 1) trains that model and says so there: its count is
+// then above the target. model.width_multiplier is replaced by the solved
+// multiplier.
 type narrowPipeline struct {
 	// Prune is the memory ratio ρ of the shared model it matches.
 	Prune struct {

@@ -105,17 +105,16 @@ func TestNarrowPipeline(t *testing.T) {
 	}
 }
 
-// TestRPSParetoContinuity is specs/rps.md §7.1 end to end through the
-// pipelines: the rps pipeline with the fold mapper at 1× (ρ = 1, a
-// bijection), the v1 scaler and z projected from the dense initialization
-// (rps.init: project) trains like the dense train pipeline from the same
-// seed (same θ0, same data order): under plain SGD, and under momentum SGD
-// with weight decay. Compared: the training and validation loss at every
-// evaluation (every 5 iterations, 80 iterations) and the final weights
-// (W materialized from the checkpoint's z). The run is float32: the
-// projection rounds θ0 by up to an ulp, so losses agree to
-// 1e-5·(1 + |loss|) and weights to 1e-6 + 1e-4·|w|; a wrong scale or
-// divisor is off by O(1).
+// TestRPSParetoContinuity is docs/methods/rps.md#pareto-continuity end to end
+// through the pipelines: the rps pipeline with the fold mapper at 1× (ρ = 1,
+// a bijection), the v1 scaler and z projected from the dense initialization
+// (rps.init: project) trains like the dense train pipeline from the same seed
+// (same θ0, same data order): under plain SGD, and under momentum SGD with
+// weight decay. Compared: the training and validation loss at every
+// evaluation (every 5 iterations, 80 iterations) and the final weights (W
+// materialized from the checkpoint's z). The run is float32: the projection
+// rounds θ0 by up to an ulp, so losses agree to 1e-5·(1 + |loss|) and weights
+// to 1e-6 + 1e-4·|w|; a wrong scale or divisor is off by O(1).
 func TestRPSParetoContinuity(t *testing.T) {
 	for _, opt := range []struct {
 		name     string
@@ -200,15 +199,15 @@ func loadCheckpoint(t *testing.T, s experiments.Spec) *train.Checkpoint {
 	return c
 }
 
-// TestRPSStability is specs/rps.md §7.2 on a small problem: STABLE-RPS at
-// 4× under momentum SGD with init_std a ∈ {0.4, 0.04, 0.004, 0.0004}.
-// z is a times one fixed uniform stream, so the virtual weights start the
-// same; with the v1 scaler the trajectory does not depend on a (§6), so
-// the final accuracy is flat (equal to one test example) and well above
-// chance. Without the scaler the step on w grows as 1/a²: at least one
-// value diverges (a NaN loss error) or ends at chance. (At the time of
-// writing: v1 95.8% for every a; none 95.8% at a = 0.4 and a NaN loss for
-// the three smaller values.)
+// TestRPSStability is the stability test of docs/methods/rps.md#tests on a
+// small problem: STABLE-RPS at 4× under momentum SGD with init_std
+// a ∈ {0.4, 0.04, 0.004, 0.0004}. z is a times one fixed uniform stream, so
+// the virtual weights start the same; with the v1 scaler the trajectory does
+// not depend on a (docs/methods/rps.md#gradient-scaler), so the final
+// accuracy is flat (equal to one test example) and well above chance. Without
+// the scaler the step on w grows as 1/a²: at least one value diverges (a NaN
+// loss error) or ends at chance. (At the time of writing: v1 95.8% for every
+// a; none 95.8% at a = 0.4 and a NaN loss for the three smaller values.)
 func TestRPSStability(t *testing.T) {
 	run := func(scaler string, a float64) (results.Result, error) {
 		s := rpsSpec(t, share.Pareto, 4)

@@ -14,7 +14,8 @@ import (
 )
 
 // What the search pipelines (bip, jackpot) share: they start from a
-// pretrained dense model (specs/bip.md §4, specs/baselines.md §2.1).
+// pretrained dense model (docs/methods/bip.md#pretraining,
+// docs/methods/jackpot.md#pretraining).
 //
 // Level 0 of such a run is that model, trained with the spec's training
 // section and recorded as method "dense", unless the section's `pretrained`

@@ -10,9 +10,11 @@ import (
 // Net is a network built by the native engine. It implements nn.Net.
 //
 // A Net is not safe for concurrent use: one training run is one goroutine
-// (DESIGN.md). Gradients followed by Step allocates nothing.
+// (ARCHITECTURE.md#engineering-conventions). Gradients followed by Step
+// allocates nothing.
 //
-// Mask enforcement (specs/README.md §4), per Masked tensor:
+// Mask enforcement (docs/methods/conventions.md#mask-enforcement), per
+// Masked tensor:
 //
 //   - ZeroAfterStep (P3): θ and the optimizer state are zero at pruned
 //     positions from SetParametrization on; Step updates the alive entries

@@ -76,7 +76,8 @@ func maskAll(t testing.TB, net *Net, pattern nn.MaskPattern, mixed bool) {
 	}
 }
 
-// TestNetZeroAllocs checks DESIGN.md's rule: a training step (Gradients and
+// TestNetZeroAllocs checks the rule of
+// ARCHITECTURE.md#engineering-conventions: a training step (Gradients and
 // Step) allocates nothing, nor does evaluation.
 func TestNetZeroAllocs(t *testing.T) {
 	archs := []struct {

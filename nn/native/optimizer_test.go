@@ -9,8 +9,9 @@ import (
 	"github.com/prunebench/prunebench/nn/nntest"
 )
 
-// naiveStep is the unfused update, one phase at a time, as the spec words
-// it: mask the gradient (P1, P3), update, then mask θ and the state (P3).
+// naiveStep is the unfused update, one phase at a time, as
+// docs/methods/conventions.md#mask-enforcement words it: mask the gradient
+// (P1, P3), update, then mask θ and the state (P3).
 func naiveStep(o nn.Optimizer, lr float64, t int64, pattern string, th, g, m, s1, s2 []float32) {
 	n := len(th)
 	gm := make([]float32, n)

@@ -9,7 +9,7 @@ import (
 )
 
 // The shared parametrization W = Scale · Sign ⊙ z[Index] (nn/shared.go,
-// specs/rps.md).
+// docs/methods/rps.md#parametrization).
 //
 // A shared tensor owns no O(size) memory: its θ, effective weight and dense
 // gradient are released (nil) when the parametrization is set, and the

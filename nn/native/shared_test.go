@@ -208,21 +208,22 @@ func TestSharedMatchesDense(t *testing.T) {
 	}
 }
 
-// Pareto continuity at the engine level (specs/rps.md §7.1): with a
-// bijective map (a permutation over all weights, random signs, a scale per
-// tensor) and the v1 divisors Scale² of a one-weight slot, the shared net's
-// loss curve and weights equal those of the dense net started from the
-// materialized weights, for plain SGD and for momentum SGD with weight
-// decay; for Adam, which normalizes the step and so is not invariant to the
-// scale, with scales 1 and no divisors. In float32 the two nets round
-// differently (the shared update is Scale·Sign·(z − lr·(Scale·Sign·g/Scale² +
-// wd·z)), the dense one W − lr·(g + wd·W)), so equality is to 1e-5·(1 +
-// loss) on every step's loss and 1e-6 + 1e-4·|w| on the weights after 150
-// steps (observed: at most 1.6e-7 and 7e-7; Adam with scale 1 is bit
-// identical); a scale or divisor error is off by O(1). The tolerance holds
-// while training is stable: at this learning rate Nesterov momentum on the
-// four batches turns spiky after about 100 steps, and with other scales
-// the float32 differences then grow to ~1e-5, which is chaos, not a bug.
+// Pareto continuity at the engine level
+// (docs/methods/rps.md#pareto-continuity): with a bijective map (a
+// permutation over all weights, random signs, a scale per tensor) and the
+// v1 divisors Scale² of a one-weight slot, the shared net's loss curve and
+// weights equal those of the dense net started from the materialized
+// weights, for plain SGD and for momentum SGD with weight decay; for Adam,
+// which normalizes the step and so is not invariant to the scale, with
+// scales 1 and no divisors. In float32 the two nets round differently (the
+// shared update is Scale·Sign·(z − lr·(Scale·Sign·g/Scale² + wd·z)), the
+// dense one W − lr·(g + wd·W)), so equality is to 1e-5·(1 + loss) on every
+// step's loss and 1e-6 + 1e-4·|w| on the weights after 150 steps
+// (observed: at most 1.6e-7 and 7e-7; Adam with scale 1 is bit identical);
+// a scale or divisor error is off by O(1). The tolerance holds while
+// training is stable: at this learning rate Nesterov momentum on the four
+// batches turns spiky after about 100 steps, and with other scales the
+// float32 differences then grow to ~1e-5, which is chaos, not a bug.
 func TestSharedParetoContinuity(t *testing.T) {
 	arch := &nn.Arch{Name: "pareto-mlp", Input: []int{20}, Classes: 5, Layers: []nn.Layer{
 		nn.Linear{Name: "fc1", In: 20, Out: 32, Bias: true}, nn.ReLU{},
@@ -334,15 +335,15 @@ func heapAfter() uint64 {
 	return ms.HeapAlloc
 }
 
-// The memory the method is for (specs/rps.md §8): LeNet-300-100 with every
-// weight shared at 100× (m = floor(266,200/100) = 2,662) through an
-// on-the-fly map holds a small fraction of the dense net's heap after
-// building, sharing, installing momentum SGD and one training step. The
-// batch is allocated before the first measurement; both numbers are the
-// heap in use after a collection, minus the baseline. Dense: θ, gradient
-// and momentum of 266,610 parameters (3.2 MB) plus activations; shared:
-// z, its gradient and momentum, the biases, the block buffers and the same
-// activations.
+// The memory the method is for (docs/methods/rps.md#memory-accounting):
+// LeNet-300-100 with every weight shared at 100×
+// (m = floor(266,200/100) = 2,662) through an on-the-fly map holds a small
+// fraction of the dense net's heap after building, sharing, installing
+// momentum SGD and one training step. The batch is allocated before the
+// first measurement; both numbers are the heap in use after a collection,
+// minus the baseline. Dense: θ, gradient and momentum of 266,610 parameters
+// (3.2 MB) plus activations; shared: z, its gradient and momentum, the
+// biases, the block buffers and the same activations.
 func TestSharedMemory(t *testing.T) {
 	arch, err := zoo.Build("lenet-300-100", zoo.Options{})
 	if err != nil {

@@ -20,8 +20,9 @@
 //     the engine's own loss;
 //   - SGD (plain, momentum, Nesterov), Adam and AdamW updates and optimizer
 //     state against the nn.Optimizer formulas evaluated in float64;
-//   - the three mask enforcement patterns of specs/README.md §4, including
-//     the required equivalence test of §4.3;
+//   - the three mask enforcement patterns of
+//     docs/methods/conventions.md#mask-enforcement, including the test that
+//     they train alike under a fixed mask;
 //   - bit-identical resumption through State and SetState;
 //   - that Scored and Shared either work or fail with nn.ErrNotImplemented,
 //     and where they work, their contracts: for Shared, logits and ∂ℓ/∂z of

@@ -16,8 +16,8 @@ func MLP() *nn.Arch {
 	}}
 }
 
-// MaskMLP is the 2-layer perceptron (20-32-5) of the mask equivalence test
-// of specs/README.md §4.3.
+// MaskMLP is the 2-layer perceptron (20-32-5) of the mask equivalence test,
+// TestMaskPatterns (docs/methods/conventions.md#when-the-patterns-differ).
 func MaskMLP() *nn.Arch {
 	return &nn.Arch{Name: "nntest-mask-mlp", Input: []int{20}, Classes: 5, Layers: []nn.Layer{
 		nn.Linear{Name: "fc1", In: 20, Out: 32, Bias: true}, nn.ReLU{},

@@ -257,7 +257,7 @@ func testZeroBeforeForward(t *testing.T, b nn.Backend) {
 		if moved == 0 {
 			t.Errorf("step %d: no pruned entry of %s moved; ZeroBeforeForward updates with the dense gradient", step, name)
 		}
-		// ...but a State always holds θ ⊙ m (specs/README.md §4.1, P2).
+		// ...but a State always holds θ ⊙ m, under P2 too.
 		st := mustState(t, net)
 		x, err := st.Tensor("param/"+name, len(m))
 		if err != nil {
@@ -273,10 +273,11 @@ func testZeroBeforeForward(t *testing.T, b nn.Backend) {
 	}
 }
 
-// TestMaskPatterns is the required test of specs/README.md §4.3: on a
-// 2-layer MLP with a fixed random mask, 50 SGD-momentum steps under P1, P2
-// and P3 give equal alive weights (to float tolerance), and P3 leaves the
-// pruned weights and momentum exactly zero.
+// TestMaskPatterns checks the equivalence of
+// docs/methods/conventions.md#when-the-patterns-differ: on a 2-layer MLP with
+// a fixed random mask, 50 SGD-momentum steps under P1, P2 and P3 give equal
+// alive weights (to float tolerance), and P3 leaves the pruned weights and
+// momentum exactly zero.
 func TestMaskPatterns(t *testing.T, b nn.Backend) {
 	arch := MaskMLP()
 	const n = 16

@@ -110,8 +110,8 @@ func TestParametrizations(t *testing.T, b nn.Backend) {
 	})
 }
 
-// topK is the exact top-k mask of specs/README.md §3.1: the k largest
-// scores, ties to the lower index.
+// topK is the exact top-k mask of docs/methods/conventions.md#exact-top-k:
+// the k largest scores, ties to the lower index.
 func topK(s []float32, k int) []float32 {
 	idx := make([]int, len(s))
 	for i := range idx {

@@ -23,11 +23,11 @@ import (
 //	PRUNEBENCH_TORCH_THREADS  libtorch intra-op threads (default 1)
 //
 // One thread by default because a sweep runs one training run per core
-// (DESIGN.md); libtorch's own default is one per core, which makes parallel
-// runs fight. Each net runs its libtorch calls on a worker thread that holds
-// its count (worker.go), so nets with different counts coexist; only
-// OpenBLAS's pool, which serves the matrix products, is process-wide: the
-// last Build sizes it.
+// (ARCHITECTURE.md#engineering-conventions); libtorch's own default is one
+// per core, which makes parallel runs fight. Each net runs its libtorch calls
+// on a worker thread that holds its count (worker.go), so nets with different
+// counts coexist; only OpenBLAS's pool, which serves the matrix products, is
+// process-wide: the last Build sizes it.
 type Backend struct {
 	// Device and Threads override the environment when set.
 	Device  string

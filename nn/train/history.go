@@ -57,7 +57,8 @@ func (h *History) Final() EvalPoint {
 
 // BestIndex returns the index of the point of minimum validation loss, the
 // earliest among ties; points whose validation loss is NaN are skipped, and
-// when all are NaN the last point is returned (specs/README.md §6).
+// when all are NaN the last point is returned
+// (docs/methods/conventions.md#early-stopping-and-model-selection).
 func BestIndex(points []EvalPoint) int {
 	best := -1
 	for i, p := range points {

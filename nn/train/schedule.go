@@ -1,8 +1,9 @@
 package train
 
 // Learning-rate schedules, as functions of the global iteration
-// (specs/README.md §5): iteration it (counted from 0) trains with lr(it), and
-// resuming or rewinding to step k evaluates the schedule at k.
+// (docs/methods/conventions.md#learning-rate-schedules): iteration it
+// (counted from 0) trains with lr(it), and resuming or rewinding to step k
+// evaluates the schedule at k.
 //
 // Sources: open_lth's get_lr_schedule (code: facebookresearch/open_lth:
 // training/optimizers.py, tested in training/test/test_lr_scheduler.py) for
@@ -16,9 +17,9 @@ package train
 //	linear    lr(it) = m + (base − m) · (1 − it / T)                 (LinearLR from factor 1 to 0 over T when m = 0)
 //
 // cosine and linear hold m for it ≥ T. A warmup of W iterations multiplies
-// any of them by min(1, it / W), open_lth's warmup factor (lth.md §2.2): the
-// first iteration trains with lr 0, iteration W onwards with the plain
-// schedule, and the schedule underneath is not shifted.
+// any of them by min(1, it / W), open_lth's warmup factor: the first
+// iteration trains with lr 0, iteration W onwards with the plain schedule,
+// and the schedule underneath is not shifted.
 
 import (
 	"fmt"

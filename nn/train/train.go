@@ -34,8 +34,9 @@ type Config struct {
 	DataSeed uint64
 	// Start is the iteration a fresh run starts at (zero: the beginning).
 	// The learning-rate schedule and the data order continue from there,
-	// with a fresh optimizer: weight rewinding to step k (specs/lth.md
-	// §2.2). A checkpoint, when there is one, takes precedence.
+	// with a fresh optimizer: weight rewinding to step k
+	// (docs/methods/imp.md#rewinding). A checkpoint, when there is one,
+	// takes precedence.
 	Start Step
 	// Checkpoint is the file the run checkpoints to at every evaluation
 	// and on interruption, and resumes from when it exists. Empty: none.
@@ -105,7 +106,8 @@ func At(it int, cb Callback) Callback {
 // the scheduled learning rate, AfterStep callbacks; evaluation every
 // EvalEvery and at the end. Training always runs the full budget; the
 // early-stopping iteration (minimum validation loss, ties to the earliest) is
-// determined retroactively (specs/README.md §6).
+// determined retroactively
+// (docs/methods/conventions.md#early-stopping-and-model-selection).
 //
 // With cfg.Checkpoint set, Run resumes from the checkpoint when it exists
 // and saves one at every evaluation and when ctx is cancelled, so an

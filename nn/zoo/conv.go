@@ -7,23 +7,25 @@ package zoo
 // ITOP vendor (code: Shiweiliuiiiiiii/GraNet: sparselearning/models.py,
 // "based on mi-lad/snip train.py"): conv1 20 5×5 without padding, ReLU, max-pool 2/2,
 // conv2 50 5×5, ReLU, max-pool 2/2, Flatten, fc3 500, ReLU, fc4; every layer
-// has a bias. On [1 28 28] that is 20·25 + 50·20·25 + 800·500 + 500·10 =
-// 430,500 weights (granet.md §5) and 580 biases. Caffe's own
-// examples/mnist/lenet_train_test.prototxt has no ReLU after the two
-// convolutions (its only ReLU follows ip1); the PyTorch ports used by SNIP,
-// GraNet and ITOP add one after each convolution, and this zoo follows them.
+// has a bias. On [1 28 28] that is
+// 20·25 + 50·20·25 + 800·500 + 500·10 = 430,500 weights and 580 biases.
+// Caffe's own examples/mnist/lenet_train_test.prototxt has no ReLU after the
+// two convolutions (its only ReLU follows ip1); the PyTorch ports used by
+// SNIP, GraNet and ITOP add one after each convolution, and this zoo follows
+// them.
 // (ReLU and max-pooling commute, so the ReLU's place relative to the pool does
 // not change the function.)
 //
 // conv2, conv4 and conv6 follow the lottery ticket paper (Frankle and Carbin,
-// ICLR 2019, Figure 2 and Appendix; lth.md §4.2): pairs of 3×3 convolutions
-// with padding 1 and ReLU, a 2×2 max-pool after each pair, with 64, 128, 256
+// ICLR 2019, Figure 2 and Appendix;
+// docs/methods/imp.md#conv-2-conv-4-conv-6): pairs of 3×3 convolutions with
+// padding 1 and ReLU, a 2×2 max-pool after each pair, with 64, 128, 256
 // channels for the first, second and third pair; then FC 256, ReLU, FC 256,
 // ReLU, FC classes. Layers are conv1 … convN, fc(N+1), fc(N+2), fc(N+3), all
 // with biases. On [3 32 32] the weight counts are Conv-2 4,300,992, Conv-4
-// 2,425,024 and Conv-6 2,261,184 (lth.md §4; see its note on Conv-6). With
-// BatchNorm on, bnI follows convI (before its ReLU) and the convolutions keep
-// their biases.
+// 2,425,024 and Conv-6 2,261,184 (the same page notes that the paper's
+// Figure 2 lists 1.7M for Conv-6). With BatchNorm on, bnI follows convI
+// (before its ReLU) and the convolutions keep their biases.
 
 import (
 	"fmt"

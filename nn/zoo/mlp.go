@@ -11,7 +11,7 @@ package zoo
 // Shapes: Flatten; fc1 … fcK Linear with bias, each followed by ReLU (and by
 // BatchNorm before the ReLU when asked for: bnI follows fcI); fc(K+1) the
 // output layer. LeNet-300-100 on [1 28 28] has 784·300 + 300·100 + 100·10 =
-// 266,200 weights and 410 biases (lth.md §4).
+// 266,200 weights and 410 biases (docs/methods/imp.md#remaining-weights).
 
 import (
 	"fmt"

@@ -1,7 +1,7 @@
 package zoo
 
 // Residual MLP: the fully connected proxy of the CIFAR ResNets for layer
-// pruning on MNIST (specs/layer-lottery.md §2, last paragraph; §7).
+// pruning on MNIST (docs/methods/layer.md#the-resmlp-model).
 //
 // It is the ResNet of resnet.go with every 3×3 convolution replaced by
 // a Linear layer and the images flattened: a stem, then stages of
@@ -9,13 +9,13 @@ package zoo
 //
 //	Linear → BN → ReLU → Linear → BN, identity shortcut, add, ReLU
 //
-// where the first block of every stage after the first is a projection
-// block: its first Linear changes the width and its shortcut is a Linear
-// (no bias) followed by BN, open_lth's option-B shortcut without the
-// stride. Stages start with a projection block even when two consecutive
-// widths are equal, so that the stage structure (which blocks may be
-// removed, layer-lottery.md §2) never depends on the widths. Linear layers
-// followed by batch norm have no bias, as the ResNets' convolutions.
+// where the first block of every stage after the first is a projection block:
+// its first Linear changes the width and its shortcut is a Linear (no bias)
+// followed by BN, open_lth's option-B shortcut without the stride. Stages
+// start with a projection block even when two consecutive widths are equal,
+// so that the stage structure (which blocks may be removed,
+// docs/methods/layer.md#removability) never depends on the widths. Linear
+// layers followed by batch norm have no bias, as the ResNets' convolutions.
 // Names follow the ResNets with fc for conv:
 //
 //	fc1, bn1                                    stem: Flatten, Linear in → W1, BN, ReLU
@@ -37,7 +37,8 @@ import (
 )
 
 // ResMLPBlocks is the number of residual blocks per stage of resmlp (the
-// 3 × 5 blocks of layer-lottery.md §7, the block count of ResNet-32).
+// 3 × 5 blocks of docs/methods/layer.md#the-resmlp-model, the block count
+// of ResNet-32).
 const ResMLPBlocks = 5
 
 func init() {

@@ -8,10 +8,11 @@ package zoo
 // the first block of stages 2 and 3 subsampling with stride 2, global average
 // pooling and a fully connected layer; shortcuts are identities, with option
 // A (zero-padded channels, no parameters) where the shape changes. The block
-// (layer-lottery.md §1) is conv 3×3 → BN → ReLU → conv 3×3 → BN, plus the
-// shortcut, an addition and a ReLU; convolutions have no bias. Layer names
-// follow the common PyTorch implementation (akamaster/pytorch_resnet_cifar10:
-// resnet.py) with the output layer called fc as in open_lth:
+// (docs/methods/layer.md#blocks-and-stages) is
+// conv 3×3 → BN → ReLU → conv 3×3 → BN, plus the shortcut, an addition and
+// a ReLU; convolutions have no bias. Layer names follow the common PyTorch
+// implementation (akamaster/pytorch_resnet_cifar10: resnet.py) with the
+// output layer called fc as in open_lth:
 //
 //	conv1, bn1                                  stem
 //	layerS.B.conv1, layerS.B.bn1,

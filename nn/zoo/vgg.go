@@ -4,11 +4,12 @@ package zoo
 //
 // Source: open_lth's CIFAR VGG (code: facebookresearch/open_lth:
 // models/cifar_vgg.py), which the lottery ticket paper's VGG-19 row follows
-// (lth.md §5.1: "2×64, pool, 2×128, pool, 4×256, pool, 4×512, pool, 4×512;
-// avg-pool, FC 10"). Each plan entry is a ConvModule: a 3×3 convolution with
-// padding 1 and a bias (open_lth keeps PyTorch's default bias=True although a
-// batch norm follows), BatchNorm, ReLU; "M" is a 2×2 max-pool. The plans
-// (open_lth get_model_from_name):
+// (docs/methods/imp.md#paper-and-reference-hyperparameters: "2×64, pool,
+// 2×128, pool, 4×256, pool, 4×512, pool, 4×512; avg-pool, FC 10"). Each plan
+// entry is a ConvModule: a 3×3 convolution with padding 1 and a bias
+// (open_lth keeps PyTorch's default bias=True although a batch norm follows),
+// BatchNorm, ReLU; "M" is a 2×2 max-pool. The plans (open_lth
+// get_model_from_name):
 //
 //	vgg11  64 M 128 M 256 256 M 512 512 M 512 512
 //	vgg13  64 64 M 128 128 M 256 256 M 512 512 M 512 512

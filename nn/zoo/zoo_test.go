@@ -43,12 +43,13 @@ func TestBuildArchUnknown(t *testing.T) {
 }
 
 // The pinned counts on each model's canonical input with 10 classes. Weight
-// counts of LeNet-300-100, LeNet-5-Caffe and Conv-2/4/6 are the specs'
-// (lth.md §4, granet.md §5); the other numbers were derived by hand and
-// cross-checked with an independent script over the layer plans:
+// counts of LeNet-300-100 and Conv-2/4/6 are those of
+// docs/methods/imp.md#remaining-weights, LeNet-5-Caffe's that of conv.go;
+// the other numbers were derived by hand and cross-checked with an
+// independent script over the layer plans:
 //
 //	params   = Σ weights + Σ biases + 2·Σ batch-norm channels
-//	FLOPs    = Σ_conv size(W)·H_out·W_out + Σ_linear size(W)   (baselines.md §1.3)
+//	FLOPs    = Σ_conv size(W)·H_out·W_out + Σ_linear size(W)   (docs/methods/scratch.md#flop-count)
 //
 // e.g. LeNet-5-Caffe FLOPs = 500·24·24 + 25,000·8·8 + 400,000 + 5,000 =
 // 288,000 + 1,600,000 + 405,000 = 2,293,000; ResNet-20 FLOPs =
