@@ -179,7 +179,7 @@ func (trainPipeline) Validate(Spec) error { return nil }
 
 func (trainPipeline) Run(ctx context.Context, r *Replicate) error {
 	_, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []Callback) (results.Result, error) {
-		p, h, err := Train(ctx, r.Spec, dir, cbs...)
+		p, h, err := r.Train(ctx, r.Spec, dir, cbs...)
 		if err != nil {
 			return results.Result{}, err
 		}

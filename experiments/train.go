@@ -27,9 +27,29 @@ type Prepared struct {
 }
 
 // Prepare loads the data, builds and initializes the network and resolves the
-// training hyperparameters. Every user error names the spec field.
+// training hyperparameters. Every user error names the spec field. Within a
+// run, pipelines call Replicate.Prepare, which uses the backend the run
+// looked up.
 func Prepare(s Spec) (*Prepared, error) {
-	p := &Prepared{Spec: s}
+	b, err := nn.GetBackend(s.Backend)
+	if err != nil {
+		return nil, fmt.Errorf("backend: %w", err)
+	}
+	return prepare(s, b)
+}
+
+// Prepare is the package's Prepare on the run's backend, looked up once per
+// run. s is the replicate's spec, or one a pipeline derived from it (another
+// batch size, a width multiplier).
+func (r *Replicate) Prepare(s Spec) (*Prepared, error) {
+	if r.backend == nil { // a Replicate made outside RunSpec
+		return Prepare(s)
+	}
+	return prepare(s, r.backend)
+}
+
+func prepare(s Spec, backend nn.Backend) (*Prepared, error) {
+	p := &Prepared{Spec: s, Backend: backend}
 	var err error
 	if p.Splits, err = s.Dataset.Load(s.Seed); err != nil {
 		return nil, err
@@ -46,9 +66,6 @@ func Prepare(s Spec) (*Prepared, error) {
 	}
 	if p.Config, err = s.Training.Config(s.Seed); err != nil {
 		return nil, err
-	}
-	if p.Backend, err = nn.GetBackend(s.Backend); err != nil {
-		return nil, fmt.Errorf("backend: %w", err)
 	}
 	if p.Net, err = p.BuildNet(p.Arch, s.Training.BatchSize, s.Training.Temperature); err != nil {
 		return nil, err
@@ -85,10 +102,11 @@ func (p *Prepared) ItersPerEpoch() (int, error) {
 	return l.ItersPerEpoch(), nil
 }
 
-// Train prepares s and trains it, checkpointing into dir (resuming from it
-// when a checkpoint is there; no checkpoints when dir is empty).
-func Train(ctx context.Context, s Spec, dir string, callbacks ...train.Callback) (*Prepared, *train.History, error) {
-	p, err := Prepare(s)
+// Train prepares s on the run's backend and trains it, checkpointing into
+// dir (resuming from it when a checkpoint is there; no checkpoints when dir
+// is empty).
+func (r *Replicate) Train(ctx context.Context, s Spec, dir string, callbacks ...train.Callback) (*Prepared, *train.History, error) {
+	p, err := r.Prepare(s)
 	if err != nil {
 		return nil, nil, err
 	}

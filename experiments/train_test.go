@@ -56,7 +56,7 @@ func TestPrepareBadInput(t *testing.T) {
 }
 
 func TestTrainTinyLearns(t *testing.T) {
-	p, h, err := Train(context.Background(), tinySpec(), "")
+	p, h, err := (&Replicate{Spec: tinySpec()}).Train(context.Background(), tinySpec(), "")
 	if err != nil {
 		t.Fatal(err)
 	}

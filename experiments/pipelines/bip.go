@@ -111,7 +111,7 @@ func (c bipPipeline) thetaTraining(t experiments.TrainingSpec) experiments.Train
 
 func (c bipPipeline) level(ctx context.Context, r *experiments.Replicate, dir string, cbs []experiments.Callback) (results.Result, error) {
 	s := r.Spec
-	p, err := experiments.Prepare(s)
+	p, err := r.Prepare(s)
 	if err != nil {
 		return results.Result{}, err
 	}

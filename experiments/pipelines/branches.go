@@ -127,7 +127,7 @@ func runBranch(ctx context.Context, r *experiments.Replicate, name string, keys 
 	if err != nil {
 		return results.Result{}, fmt.Errorf("prune.branches: %w", err)
 	}
-	p, err := experiments.Prepare(r.Spec)
+	p, err := r.Prepare(r.Spec)
 	if err != nil {
 		return results.Result{}, err
 	}

@@ -216,7 +216,7 @@ func (g gradualPipeline) spec() (gs prune.GradualSpec, densityKey string, err er
 
 func (g gradualPipeline) Run(ctx context.Context, r *experiments.Replicate) error {
 	_, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []experiments.Callback) (results.Result, error) {
-		p, err := experiments.Prepare(r.Spec)
+		p, err := r.Prepare(r.Spec)
 		if err != nil {
 			return results.Result{}, err
 		}

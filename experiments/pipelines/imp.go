@@ -120,12 +120,11 @@ func (c impPipeline) Validate(s experiments.Spec) error {
 }
 
 func (c impPipeline) Run(ctx context.Context, r *experiments.Replicate) error {
-	s := r.Spec
 	mode, err := parseRewind(c.Prune.Rewind)
 	if err != nil {
 		return err
 	}
-	if err := c.precheck(s, mode); err != nil {
+	if err := c.precheck(r, mode); err != nil {
 		return err
 	}
 	for level := 0; level <= c.levels(); level++ {
@@ -170,8 +169,8 @@ func (c impPipeline) levels() int {
 // precheck catches what Validate cannot see without the data and the
 // model, before level 0 trains: a reset step past the budget in epochs, and
 // layer-wise rounds that would leave a tensor with no weights.
-func (c impPipeline) precheck(s experiments.Spec, mode resetMode) error {
-	p, err := experiments.Prepare(s)
+func (c impPipeline) precheck(r *experiments.Replicate, mode resetMode) error {
+	p, err := r.Prepare(r.Spec)
 	if err != nil {
 		return err
 	}
@@ -214,7 +213,7 @@ const rewindFile = "rewind.gob"
 
 // level trains one level in dir.
 func (c impPipeline) level(ctx context.Context, r *experiments.Replicate, level int, mode resetMode, dir string, cbs []experiments.Callback) (results.Result, error) {
-	p, err := experiments.Prepare(r.Spec) // θ0: the initialization is a function of the seed
+	p, err := r.Prepare(r.Spec) // θ0: the initialization is a function of the seed
 	if err != nil {
 		return results.Result{}, err
 	}

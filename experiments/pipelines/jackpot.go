@@ -98,7 +98,7 @@ func (c jackpotPipeline) methods() (jackpot, magnitude string) {
 }
 
 func (c jackpotPipeline) Run(ctx context.Context, r *experiments.Replicate) error {
-	if err := c.precheck(r.Spec); err != nil {
+	if err := c.precheck(r); err != nil {
 		return err
 	}
 	if err := pretrainUnit(ctx, r, c.Jackpot.Pretrained); err != nil {
@@ -125,8 +125,8 @@ const jackpotBaselineBranch = "magnitude"
 // tensor that a layer-wise density leaves empty. (A global start that
 // leaves a tensor empty depends on the pretrained weights; it is an error
 // after level 0.)
-func (c jackpotPipeline) precheck(s experiments.Spec) error {
-	p, err := c.prepare(s)
+func (c jackpotPipeline) precheck(r *experiments.Replicate) error {
+	p, err := c.prepare(r)
 	if err != nil {
 		return err
 	}
@@ -173,10 +173,11 @@ func (c jackpotPipeline) searchedSet(arch *nn.Arch) ([]nn.ParamInfo, error) {
 // batch size (the net's buffers are sized for it), and the training loop
 // frozen (search.FreezeWeights) over jackpot.steps. Evaluation interval,
 // data order and temperature are the training section's.
-func (c jackpotPipeline) prepare(s experiments.Spec) (*experiments.Prepared, error) {
+func (c jackpotPipeline) prepare(r *experiments.Replicate) (*experiments.Prepared, error) {
+	s := r.Spec
 	ss := s
 	ss.Training.BatchSize = c.Jackpot.BatchSize
-	p, err := experiments.Prepare(ss)
+	p, err := r.Prepare(ss)
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +218,7 @@ func (c jackpotPipeline) magnitude(r *experiments.Replicate, dir, method string)
 // start prepares the search's network with the pretrained model
 // loaded and returns it with the starting (magnitude) masks.
 func (c jackpotPipeline) start(r *experiments.Replicate) (*experiments.Prepared, *prune.Masks, error) {
-	p, err := c.prepare(r.Spec)
+	p, err := c.prepare(r)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -209,13 +209,12 @@ func (c layerPipeline) method() string {
 }
 
 func (c layerPipeline) Run(ctx context.Context, r *experiments.Replicate) error {
-	s := r.Spec
-	if err := c.precheck(s); err != nil {
+	if err := c.precheck(r); err != nil {
 		return err
 	}
 	if layerWhen(c.Layer) == layerWhenTrained {
 		if _, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []experiments.Callback) (results.Result, error) {
-			return c.dense(ctx, s, dir, cbs)
+			return c.dense(ctx, r, dir, cbs)
 		}); err != nil {
 			return err
 		}
@@ -229,8 +228,9 @@ func (c layerPipeline) Run(ctx context.Context, r *experiments.Replicate) error 
 // precheck checks on the real data, before anything trains, what
 // Validate could not: the blocks of the model as built for the data set,
 // and the rewind step against the budget in iterations.
-func (c layerPipeline) precheck(s experiments.Spec) error {
-	p, err := experiments.Prepare(s)
+func (c layerPipeline) precheck(r *experiments.Replicate) error {
+	s := r.Spec
+	p, err := r.Prepare(s)
 	if err != nil {
 		return err
 	}

@@ -72,8 +72,8 @@ type LayerReport struct {
 
 // dense is Algorithm 1's level 0: dense training from θ0, saving the
 // full state at layer.rewind_step when it is not 0.
-func (c layerPipeline) dense(ctx context.Context, s experiments.Spec, dir string, cbs []experiments.Callback) (results.Result, error) {
-	p, err := experiments.Prepare(s)
+func (c layerPipeline) dense(ctx context.Context, r *experiments.Replicate, dir string, cbs []experiments.Callback) (results.Result, error) {
+	p, err := r.Prepare(r.Spec)
 	if err != nil {
 		return results.Result{}, err
 	}
@@ -116,7 +116,7 @@ func layerWeightState(net nn.Net) (*nn.State, error) {
 // time, train.
 func (c layerPipeline) pruned(ctx context.Context, r *experiments.Replicate, dir string, cbs []experiments.Callback) (results.Result, error) {
 	s := r.Spec
-	p, err := experiments.Prepare(s) // θ0
+	p, err := r.Prepare(s) // θ0
 	if err != nil {
 		return results.Result{}, err
 	}

@@ -104,7 +104,7 @@ func rpsMethod(r share.Config) string {
 
 func (c rpsPipeline) Run(ctx context.Context, r *experiments.Replicate) error {
 	_, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []experiments.Callback) (results.Result, error) {
-		p, sh, err := c.prepare(r.Spec)
+		p, sh, err := c.prepare(r)
 		if err != nil {
 			return results.Result{}, err
 		}
@@ -138,7 +138,8 @@ type sharedModel struct {
 // prepare prepares the spec's net and makes its shared weights views
 // into z, initialized as rps.init says. Every check that needs the model
 // runs here, before any training.
-func (c rpsPipeline) prepare(s experiments.Spec) (*experiments.Prepared, *sharedModel, error) {
+func (c rpsPipeline) prepare(r *experiments.Replicate) (*experiments.Prepared, *sharedModel, error) {
+	s := r.Spec
 	am, ok, err := c.Prune.Resolve()
 	if err != nil {
 		return nil, nil, err
@@ -146,7 +147,7 @@ func (c rpsPipeline) prepare(s experiments.Spec) (*experiments.Prepared, *shared
 	if !ok {
 		return nil, nil, errors.New("pipeline rps needs a prune amount (the memory ratio)")
 	}
-	p, err := experiments.Prepare(s)
+	p, err := r.Prepare(s)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -517,7 +518,7 @@ func (c narrowPipeline) Run(ctx context.Context, r *experiments.Replicate) error
 		}
 		ns := s
 		ns.Model.WidthMultiplier = w
-		p, h, err := experiments.Train(ctx, ns, dir, cbs...)
+		p, h, err := r.Train(ctx, ns, dir, cbs...)
 		if err != nil {
 			return results.Result{}, err
 		}

@@ -159,7 +159,7 @@ func TestRPSParetoContinuity(t *testing.T) {
 				}
 			}
 			// Final weights: W = λ·g·z[h] from the checkpoint's z.
-			_, sm, err := s.Config.(rpsPipeline).prepare(s)
+			_, sm, err := s.Config.(rpsPipeline).prepare(&experiments.Replicate{Spec: s})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -389,7 +389,7 @@ func TestRPSReferenceMode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, sm, err := s.Config.(rpsPipeline).prepare(s)
+		p, sm, err := s.Config.(rpsPipeline).prepare(&experiments.Replicate{Spec: s})
 		if err != nil {
 			t.Fatal(err)
 		}

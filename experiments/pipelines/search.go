@@ -57,7 +57,7 @@ func pretrainUnit(ctx context.Context, r *experiments.Replicate, named string) e
 		return nil
 	}
 	_, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []experiments.Callback) (results.Result, error) {
-		p, err := experiments.Prepare(r.Spec)
+		p, err := r.Prepare(r.Spec)
 		if err != nil {
 			return results.Result{}, err
 		}
