@@ -18,10 +18,10 @@ const root = "../.."
 // deadCitation matches a citation of material that is not in the
 // repository: the design notes the project was started from (a specs
 // folder, a design document, the shared folder beside the checkout, and the
-// notes' section references such as "lth.md §2"). The methods are
-// explained in docs/methods and the layout in ARCHITECTURE.md; code and
-// configs cite those, or the papers. The pattern is assembled from parts so
-// that this file does not match itself.
+// notes' section references: a note's file name, then a section sign). The
+// methods are explained in docs/methods and the layout in ARCHITECTURE.md;
+// code and configs cite those, or the papers. The pattern is assembled from
+// parts so that this file does not match itself.
 var deadCitation = regexp.MustCompile(strings.Join([]string{
 	`(^|[^A-Za-z0-9_.-])` + "spec" + `s/`,
 	"DES" + `IGN\.md`,
@@ -58,7 +58,7 @@ func TestNoDeadCitations(t *testing.T) {
 // repository's own documents alone.
 func TestDeadCitationPattern(t *testing.T) {
 	for _, s := range []string{
-		"(" + "spec" + "s/pai.md §3)",
+		"(" + "spec" + "s/pai.md " + "§3)",
 		"see " + "DES" + "IGN.md",
 		"`../" + "shared/" + "DES" + "IGN.md`",
 		"layer-lottery.md " + "§4.1",
