@@ -202,7 +202,7 @@ func TestFilterSweep(t *testing.T) {
 		{[]string{"model.name=lenet-300-100"}, 3},
 		{[]string{"model.name=lenet5", "pipeline=pai"}, 2},
 		{[]string{"prune.sparsity=0.980"}, 2},
-		{[]string{"prune.sparsity=null"}, 0}, // the dense points do not read prune.sparsity
+		{[]string{"prune.sparsity=null"}, 2}, // the dense points, which do not read it: its default
 		{[]string{"pipeline=train"}, 2},
 		{[]string{"model.name=vgg16"}, 0},
 	}

@@ -161,8 +161,8 @@ func partialKeys(specs []Spec, everywhere map[string]bool) []string {
 
 // FilterSweep keeps the runs of a sweep whose spec key equals a value for
 // every "key=value" of where (keys as in --set; numbers compare by value,
-// so prune.density=0.10 matches 0.1; an unset pointer matches "null"; a
-// point whose pipeline does not read the key does not match).
+// so prune.density=0.10 matches 0.1; an unset pointer matches "null"; at
+// a point whose pipeline does not read the key, the key has its default).
 // It lets a command run one part of a paper's sweep, e.g. --where
 // model.name=lenet-300-100.
 func FilterSweep(specs []Spec, where []string) ([]Spec, error) {
@@ -185,7 +185,10 @@ func FilterSweep(specs []Spec, where []string) ([]Spec, error) {
 		keep := true
 		for _, c := range conds {
 			v, ok := s.lookup(c.key)
-			keep = keep && ok && specValueIs(v, c.value)
+			if !ok {
+				v = reflect.ValueOf(tab.info[c.key].def)
+			}
+			keep = keep && specValueIs(v, c.value)
 		}
 		if keep {
 			out = append(out, s)
