@@ -11,7 +11,6 @@ import (
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/nn/zoo"
-	"github.com/prunebench/prunebench/prune"
 	"github.com/prunebench/prunebench/search"
 )
 
@@ -81,18 +80,6 @@ var (
 	layerRewinds    = []string{"weights_and_lr", "lr_only"}
 	layerWhenValues = []string{layerWhenInit, layerWhenTrained}
 )
-
-// initCriteria are the pruning criteria that score weights on data
-// (prune.Needs.Data), which score blocks at initialization.
-func initCriteria() []string {
-	var names []string
-	for _, n := range prune.CriterionNames() {
-		if c, err := prune.CriterionByName(n); err == nil && c.Needs().Data {
-			names = append(names, n)
-		}
-	}
-	return names
-}
 
 // layerWhen resolves layer.when: explicit, or from the criterion.
 func layerWhen(l LayerSpec) string {

@@ -25,8 +25,8 @@ type excludeKey struct {
 // scoringData are the pruning data of the criteria that score on training
 // data (pai; layer at initialization).
 type scoringData struct {
-	DataExamples int  `mapstructure:"data_examples" help:"criteria that score on data (snip, grasp): training examples used for scoring (0: 100, as SNIP and the SynFlow harness)"`
-	TrainMode    bool `mapstructure:"train_mode" help:"criteria that score on data (snip, grasp): score in training mode (batch statistics, dropout); the default is evaluation mode"`
+	DataExamples int  `mapstructure:"data_examples" help:"criteria that score on training data ({data_criteria}): examples used for scoring (0: 100, as SNIP and the SynFlow harness)"`
+	TrainMode    bool `mapstructure:"train_mode" help:"criteria that score on training data ({data_criteria}): score in training mode (batch statistics, dropout); the default is evaluation mode"`
 }
 
 // branchKeys are the control branches run off a pruned level.

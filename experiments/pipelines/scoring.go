@@ -12,6 +12,21 @@ import (
 // Scoring at initialization, shared by pai and layer (at initialization):
 // what a criterion scores is built from what it needs (prune.Needs).
 
+// initCriteria are the pruning criteria that score weights on training
+// data (prune.Needs.Data): pai gives them pruning batches, and layer scores
+// blocks at initialization with them.
+func initCriteria() []string {
+	var names []string
+	for _, n := range prune.CriterionNames() {
+		if c, err := prune.CriterionByName(n); err == nil && c.Needs().Data {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+func init() { experiments.RegisterNameList("data_criteria", initCriteria) }
+
 // defaultScoringExamples is SNIP's one batch of 100 (docs/methods/pai.md),
 // and pruneBatch the SynFlow harness's --prune-batch-size.
 const (
