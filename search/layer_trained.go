@@ -36,25 +36,19 @@ const (
 	CritL1          = "l1"
 )
 
-// TrainedCriteria lists the after-training criteria this package knows.
-// PLS (not implemented, docs/methods/layer.md#scoring-after-training) is
-// listed so that asking for it gives a clear "not implemented" error.
-var TrainedCriteria = []string{CritKL, CritCKA, CritHRank, CritExpectedABS, CritPLS, CritRandom, CritL1}
-
 // NeedsSubsample reports whether an after-training criterion runs the
-// network on the class-balanced subsample (random and l1 do not).
-func NeedsSubsample(crit string) bool { return crit != CritRandom && crit != CritL1 }
+// network on the class-balanced subsample (random and l1 do not); false
+// for an unknown one.
+func NeedsSubsample(crit string) bool {
+	c, err := BlockCriterionByName(crit)
+	return err == nil && c.Subsample
+}
 
 // CheckTrainedCriterion returns an error for an unknown criterion, and for
 // one that is known but not implemented.
 func CheckTrainedCriterion(crit string) error {
-	if !slices.Contains(TrainedCriteria, crit) {
-		return fmt.Errorf("layer.criterion = %q: after training, want one of %v", crit, TrainedCriteria)
-	}
-	if crit == CritPLS {
-		return fmt.Errorf("layer.criterion = pls: the PLS variable-importance criterion is %w (its feature extraction is not specified; docs/methods/layer.md#scoring-after-training); use kl, cka, hrank, expected_abs, random or l1", nn.ErrNotImplemented)
-	}
-	return nil
+	_, err := BlockCriterionByName(crit)
+	return err
 }
 
 // TrainedContext is what the after-training criteria read.
@@ -75,55 +69,40 @@ type TrainedContext struct {
 // ScoreBlocksTrained scores the candidate blocks with an after-training
 // criterion; other blocks score NaN (SelectRemoval reads candidates only).
 func ScoreBlocksTrained(ctx TrainedContext, bs *Blocks, crit string, candidates []int) ([]float64, error) {
-	if err := CheckTrainedCriterion(crit); err != nil {
+	c, err := BlockCriterionByName(crit)
+	if err != nil {
 		return nil, err
 	}
-	if NeedsSubsample(crit) && len(ctx.Batches) == 0 {
+	if c.Subsample && len(ctx.Batches) == 0 {
 		return nil, fmt.Errorf("layer pruning: criterion %s needs the class-balanced subsample", crit)
+	}
+	var st *nn.State
+	if c.State {
+		if st, err = ctx.Net.State(); err != nil {
+			return nil, err
+		}
+		for k := range st.Tensors {
+			if !strings.HasPrefix(k, "param/") && !strings.HasPrefix(k, "buffer/") {
+				delete(st.Tensors, k)
+			}
+		}
+	}
+	score, err := c.New(ctx, bs, st)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]float64, len(bs.Blocks))
 	for i := range out {
 		out[i] = math.NaN()
 	}
-	if crit == CritRandom {
-		if ctx.Rng == nil {
-			return nil, fmt.Errorf("layer pruning: criterion random needs a random stream (the mask seed)")
+	if c.AllBlocks {
+		candidates = make([]int, len(bs.Blocks))
+		for i := range candidates {
+			candidates[i] = i
 		}
-		for i := range out { // one draw per block, so the scores depend on the seed alone
-			out[i] = ctx.Rng.Float64()
-		}
-		return out, nil
-	}
-	st, err := ctx.Net.State()
-	if err != nil {
-		return nil, err
-	}
-	for k := range st.Tensors {
-		if !strings.HasPrefix(k, "param/") && !strings.HasPrefix(k, "buffer/") {
-			delete(st.Tensors, k)
-		}
-	}
-	var score func(b Block) (float64, error)
-	switch crit {
-	case CritL1:
-		score = func(b Block) (float64, error) { return l1Score(ctx.Net, b) }
-	case CritExpectedABS, CritHRank:
-		score = func(b Block) (float64, error) { return featureScore(ctx, bs.Arch, st, b, crit) }
-	case CritKL:
-		s, err := newKL(ctx, bs.Arch, st)
-		if err != nil {
-			return nil, err
-		}
-		score = s
-	case CritCKA:
-		s, err := newCKA(ctx, bs.Arch, st)
-		if err != nil {
-			return nil, err
-		}
-		score = s
 	}
 	for _, i := range candidates {
-		if out[i], err = score(bs.Blocks[i]); err != nil {
+		if out[i], err = score(i); err != nil {
 			return nil, fmt.Errorf("layer pruning: criterion %s, block %s: %w", crit, bs.Blocks[i].Name, err)
 		}
 	}

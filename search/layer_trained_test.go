@@ -201,3 +201,19 @@ func TestBalancedSubset(t *testing.T) {
 		t.Errorf("pls: %v", err)
 	}
 }
+
+// The block criteria are a registry: each says whether it runs the network
+// on the subsample, and names are checked with a suggestion.
+func TestBlockCriteria(t *testing.T) {
+	if got, want := strings.Join(BlockCriterionNames(), ","), "cka,expected_abs,hrank,kl,l1,pls,random"; got != want {
+		t.Errorf("names %s, want %s", got, want)
+	}
+	for name, want := range map[string]bool{CritKL: true, CritCKA: true, CritHRank: true, CritExpectedABS: true, CritL1: false, CritRandom: false, CritPLS: false, "fisher": false} {
+		if got := NeedsSubsample(name); got != want {
+			t.Errorf("NeedsSubsample(%s) = %v, want %v", name, got, want)
+		}
+	}
+	if _, err := BlockCriterionByName("hrnak"); err == nil || !strings.Contains(err.Error(), `did you mean "hrank"`) {
+		t.Errorf("misspelling: %v", err)
+	}
+}

@@ -19,7 +19,7 @@ func init() {
 	experiments.RegisterNameList("layer_init_criteria", func() []string {
 		return append(initCriteria(), search.CritRandom)
 	})
-	experiments.RegisterNameList("layer_trained_criteria", func() []string { return search.TrainedCriteria })
+	experiments.RegisterNameList("layer_trained_criteria", search.BlockCriterionNames)
 }
 
 // layerPipeline is layer pruning, "When Layers Play the Lottery"
