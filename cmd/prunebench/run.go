@@ -56,6 +56,9 @@ type runFlags struct {
 // finished unit when replicates run in parallel) and prints its results
 // table.
 func runAndReport(cmd *cobra.Command, spec experiments.Spec, f runFlags) error {
+	if _, err := experiments.Validate(spec); err != nil {
+		return err // before naming a run folder that will not be made
+	}
 	dir := filepath.Join(spec.Output, experiments.Hash(spec))
 	fmt.Fprintf(cmd.ErrOrStderr(), "run %s\n", dir)
 	opts := experiments.RunOptions{Rerun: f.rerun, Jobs: f.jobs}
