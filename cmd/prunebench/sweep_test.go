@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,5 +22,42 @@ func TestCanonicalString(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("%q lacks %q", got, want)
 		}
+	}
+}
+
+// A sweep that mixes pipelines says once, before it trains, that a key of
+// the file applies only to the points whose pipeline reads it; a stray key
+// in a single run is refused by name before anything is named or trained.
+func TestSweepCommandNotes(t *testing.T) {
+	spec, out := writeSpec(t)
+	f, err := os.OpenFile(spec, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("prune: {density: 0.5}\nsweep:\n  pipeline: [train, imp]\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	cmd := newRootCmd()
+	var stdout, stderr bytes.Buffer
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	cmd.SetArgs([]string{"sweep", spec, "-q"})
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	if got := strings.Count(stderr.String(), "note: "); got != 1 || !strings.Contains(stderr.String(), "note: prune.density applies to 1 of 2 points") {
+		t.Errorf("stderr:\n%s", stderr.String())
+	}
+	if rs, _ := filepath.Glob(filepath.Join(out, "*", "replicate_0", "level_*", "result.yaml")); len(rs) != 3 {
+		t.Errorf("%d results, want 3 (train: level 0; imp: levels 0 and 1)", len(rs))
+	}
+
+	single := filepath.Join(t.TempDir(), "stray.yaml")
+	if err := os.WriteFile(single, []byte("prune: {density: 0.5}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "run", single, "-q"); err == nil || err.Error() != "pipeline train does not read prune.density (remove it, or use pipeline bip, dst, gmp, granet, imp, jackpot, narrow, pai or rps)" {
+		t.Errorf("stray key: %v", err)
 	}
 }
