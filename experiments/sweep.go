@@ -325,6 +325,9 @@ type SweepOutcome struct {
 	Spec    Spec
 	Results []results.Result
 	Err     error
+	// Started says whether the run began (it may have checkpointed
+	// before an interrupt); a run the sweep never reached did not.
+	Started bool
 }
 
 // SweepOptions are RunSweep's knobs.
@@ -389,6 +392,9 @@ func RunSweep(ctx context.Context, specs []Spec, o SweepOptions) ([]SweepOutcome
 }
 
 func runOne(ctx context.Context, i int, s Spec, store *results.Store, so SweepOptions) SweepOutcome {
+	if ctx.Err() != nil {
+		return SweepOutcome{Spec: s, Err: ctx.Err()}
+	}
 	opts := RunOptions{Store: store, Rerun: so.Rerun}
 	progress := so.Progress
 	if progress != nil {
@@ -405,5 +411,5 @@ func runOne(ctx context.Context, i int, s Spec, store *results.Store, so SweepOp
 		defer progress(i, 1)
 	}
 	res, err := RunSpec(ctx, s, opts)
-	return SweepOutcome{Spec: s, Results: res, Err: err}
+	return SweepOutcome{Spec: s, Results: res, Err: err, Started: true}
 }
