@@ -42,7 +42,7 @@ func loadCIFAR10(o Options) (*Splits, error) {
 		dir = os.Getenv(EnvCIFAR10Dir)
 	}
 	if dir == "" {
-		return nil, fmt.Errorf("cifar10: no data directory: set dataset dir (Options.Dir) or %s to the directory with the %s", EnvCIFAR10Dir, cifarExpect)
+		return nil, fmt.Errorf("cifar10: no data directory: set dataset.dir or %s to the directory with the %s", EnvCIFAR10Dir, cifarExpect)
 	}
 	if st, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("cifar10: data directory: %w (want the %s)", err, cifarExpect)
@@ -63,13 +63,13 @@ func loadCIFAR10(o Options) (*Splits, error) {
 	}
 	var train []byte
 	for _, f := range cifarTrainFiles {
-		b, err := readCIFARFile(filepath.Join(dir, f))
+		b, err := readCIFARFile(filepath.Join(dir, f), o.AllowSubset)
 		if err != nil {
 			return nil, err
 		}
 		train = append(train, b...)
 	}
-	test, err := readCIFARFile(filepath.Join(dir, cifarTestFile))
+	test, err := readCIFARFile(filepath.Join(dir, cifarTestFile), o.AllowSubset)
 	if err != nil {
 		return nil, err
 	}
@@ -93,8 +93,14 @@ func loadCIFAR10(o Options) (*Splits, error) {
 	return sp, nil
 }
 
-// readCIFARFile reads one binary batch and checks its size and labels.
-func readCIFARFile(path string) ([]byte, error) {
+// cifarBatchImages is the number of images in each of CIFAR-10's six binary
+// batches.
+const cifarBatchImages = 10000
+
+// readCIFARFile reads one binary batch and checks its size and labels: the
+// 10,000 images of CIFAR-10's batches, or any positive number with subset
+// (a subset on purpose, or test data).
+func readCIFARFile(path string, subset bool) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -104,6 +110,9 @@ func readCIFARFile(path string) ([]byte, error) {
 	}
 	if len(b) == 0 || len(b)%cifarRecord != 0 {
 		return nil, fmt.Errorf("cifar10: %s has %d bytes: want a positive multiple of %d (1 label byte + 3072 pixel bytes per record)", path, len(b), cifarRecord)
+	}
+	if n := len(b) / cifarRecord; n != cifarBatchImages && !subset {
+		return nil, fmt.Errorf("cifar10: %s has %d images; each CIFAR-10 batch has %d (a truncated or different file?); set dataset.allow_subset: true to train on a subset on purpose", path, n, cifarBatchImages)
 	}
 	for i := 0; i < len(b); i += cifarRecord {
 		if b[i] > 9 {

@@ -40,7 +40,7 @@ func TestCIFAR10(t *testing.T) {
 	t.Setenv(EnvCIFAR10Dir, "")
 	dir := t.TempDir()
 	writeCIFAR(t, dir, 20)
-	sp, err := Load("cifar10", Options{Dir: dir, ValSize: -1})
+	sp, err := Load("cifar10", Options{Dir: dir, ValSize: -1, AllowSubset: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestCIFAR10(t *testing.T) {
 
 	// Default validation split, augmentation off, open_lth's ImageNet stats.
 	off := false
-	sp, err = Load("cifar10", Options{Dir: dir, ValSize: 10, SplitSeed: 5, Augment: &off, Mean: ImageNetMean, Std: ImageNetStd})
+	sp, err = Load("cifar10", Options{Dir: dir, ValSize: 10, SplitSeed: 5, Augment: &off, Mean: ImageNetMean, Std: ImageNetStd, AllowSubset: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,28 +103,29 @@ func TestCIFAR10Errors(t *testing.T) {
 		o       Options
 		wantErr []string
 	}{
-		{"no dir", func(string) string { return "" }, Options{}, []string{"no data directory", "data_batch_1.bin", "test_batch.bin"}},
-		{"missing dir", func(string) string { return "/nonexistent/cifar" }, Options{}, []string{"/nonexistent/cifar", "data_batch_1.bin"}},
+		{"no dir", func(string) string { return "" }, Options{AllowSubset: true}, []string{"no data directory", "data_batch_1.bin", "test_batch.bin"}},
+		{"missing dir", func(string) string { return "/nonexistent/cifar" }, Options{AllowSubset: true}, []string{"/nonexistent/cifar", "data_batch_1.bin"}},
 		{"missing file", func(dir string) string {
 			os.Remove(filepath.Join(dir, "data_batch_3.bin"))
 			return dir
-		}, Options{}, []string{"data_batch_3.bin does not exist", "CIFAR-10 binary version"}},
+		}, Options{AllowSubset: true}, []string{"data_batch_3.bin does not exist", "CIFAR-10 binary version"}},
 		{"wrong size", func(dir string) string {
 			writeFile(t, filepath.Join(dir, "test_batch.bin"), make([]byte, 2*cifarRecord+5))
 			return dir
-		}, Options{}, []string{"test_batch.bin has 6151 bytes", "multiple of 3073"}},
+		}, Options{AllowSubset: true}, []string{"test_batch.bin has 6151 bytes", "multiple of 3073"}},
 		{"empty file", func(dir string) string {
 			writeFile(t, filepath.Join(dir, "data_batch_2.bin"), nil)
 			return dir
-		}, Options{}, []string{"data_batch_2.bin has 0 bytes"}},
+		}, Options{AllowSubset: true}, []string{"data_batch_2.bin has 0 bytes"}},
 		{"bad label", func(dir string) string {
 			b := make([]byte, 3*cifarRecord)
 			b[2*cifarRecord] = 10
 			writeFile(t, filepath.Join(dir, "data_batch_5.bin"), b)
 			return dir
-		}, Options{}, []string{"data_batch_5.bin: record 2 has label 10"}},
-		{"val too large", func(dir string) string { return dir }, Options{}, []string{"validation size 5000"}},
-		{"normalize conflict", func(dir string) string { return dir }, Options{ValSize: 1, NoNormalize: true, Mean: CIFAR10Mean, Std: CIFAR10Std}, []string{"NoNormalize"}},
+		}, Options{AllowSubset: true}, []string{"data_batch_5.bin: record 2 has label 10"}},
+		{"val too large", func(dir string) string { return dir }, Options{AllowSubset: true}, []string{"validation size 5000"}},
+		{"not the real batches", func(dir string) string { return dir }, Options{ValSize: 1}, []string{"data_batch_1.bin has 4 images", "10000", "dataset.allow_subset"}},
+		{"normalize conflict", func(dir string) string { return dir }, Options{ValSize: 1, NoNormalize: true, Mean: CIFAR10Mean, Std: CIFAR10Std, AllowSubset: true}, []string{"NoNormalize"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -146,7 +147,7 @@ func TestCIFAR10Errors(t *testing.T) {
 	dir := t.TempDir()
 	writeCIFAR(t, dir, 4)
 	t.Setenv(EnvCIFAR10Dir, dir)
-	if sp, err := Load("cifar10", Options{ValSize: 2}); err != nil || sp.Train.Len() != 18 {
+	if sp, err := Load("cifar10", Options{ValSize: 2, AllowSubset: true}); err != nil || sp.Train.Len() != 18 {
 		t.Errorf("%s: %v", EnvCIFAR10Dir, err)
 	}
 }

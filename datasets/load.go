@@ -25,6 +25,10 @@ type Options struct {
 	// sets (one value per channel), e.g. ImageNetMean/ImageNetStd to match
 	// open_lth's CIFAR-10.
 	Mean, Std []float64
+	// AllowSubset accepts CIFAR-10 batch files with another number of
+	// images than the 10,000 of the real ones (a subset on purpose, or
+	// generated test data); without it such a folder is an error.
+	AllowSubset bool
 	// Augment switches training augmentation on or off; nil keeps the data
 	// set's default (CIFAR-10 on, the others have none, and asking for it
 	// is an error).

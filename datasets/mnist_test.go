@@ -99,7 +99,7 @@ func TestMNISTErrors(t *testing.T) {
 			writeFile(t, filepath.Join(dir, mnistFiles[0]+".gz"), gzipBytes(idxBytes(idxImagesMagic, []uint32{30, 3, 2}, make([]byte, 100))))
 		}, Options{ValSize: 5}, "header declares 180 data bytes (dimensions [30 3 2]), file has 100"},
 		{"val too large", func(string) {}, Options{ValSize: 30}, "validation size 30"},
-		{"val negative", func(string) {}, Options{ValSize: -2}, "ValSize = -2"},
+		{"val negative", func(string) {}, Options{ValSize: -2}, "val_size = -2"},
 		{"default val too large", func(string) {}, Options{}, "validation size 5000"},
 		{"augment", func(string) {}, Options{ValSize: 5, Augment: &on}, "no augmentation"},
 		{"bad std", func(string) {}, Options{ValSize: 5, Mean: []float64{0}, Std: []float64{0}}, "Std[0] = 0"},

@@ -41,7 +41,7 @@ func resolveValSize(v, def int) (int, error) {
 	case v == -1:
 		return 0, nil
 	case v < -1:
-		return 0, fmt.Errorf("ValSize = %d: want a count, 0 for the default or -1 for none", v)
+		return 0, fmt.Errorf("dataset.val_size = %d: want a count, 0 for the default or -1 for none", v)
 	}
 	return v, nil
 }

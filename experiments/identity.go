@@ -4,7 +4,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
 	"reflect"
+	"slices"
+	"strconv"
+	"strings"
 )
 
 // Canonical returns the spec's canonical form: the dotted keys that the
@@ -48,10 +54,75 @@ func canonical(s, defaults any) map[string]any {
 func Hash(s Spec) string { return hashCanonical(Canonical(s)) }
 
 func hashCanonical(c map[string]any) string {
-	b, err := json.Marshal(c)
+	safe := make(map[string]any, len(c))
+	for k, v := range c {
+		safe[k] = jsonSafe(v)
+	}
+	b, err := json.Marshal(safe)
 	if err != nil {
-		panic("experiments: canonical spec does not marshal: " + err.Error())
+		panic("experiments: canonical spec does not marshal: " + err.Error()) // every key type is handled
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])[:12]
+}
+
+// jsonSafe replaces the floats JSON cannot hold (NaN, ±Inf) by their names.
+// A parsed spec never holds them (the parser refuses them), but a spec built
+// in code may, and naming it must not panic. Finite values are unchanged,
+// so no existing run name changes.
+func jsonSafe(v any) any {
+	r := reflect.ValueOf(v)
+	switch r.Kind() {
+	case reflect.Float64:
+		if f := r.Float(); math.IsNaN(f) || math.IsInf(f, 0) {
+			return strconv.FormatFloat(f, 'g', -1, 64)
+		}
+	case reflect.Pointer:
+		if !r.IsNil() {
+			return jsonSafe(r.Elem().Interface())
+		}
+	case reflect.Slice:
+		out := make([]any, r.Len())
+		for i := range out {
+			out[i] = jsonSafe(r.Index(i).Interface())
+		}
+		return out
+	}
+	return v
+}
+
+// Settings is the canonical form as text: "key=value" pairs sorted by key,
+// values as a spec writes them (a list as [a,b]). It is how messages and
+// tables name a run by what it sets.
+func Settings(s Spec) string {
+	c := Canonical(s)
+	keys := slices.Sorted(maps.Keys(c))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + settingText(reflect.ValueOf(c[k]))
+	}
+	return strings.Join(parts, " ")
+}
+
+// settingText writes a setting's value without Go's syntax for pointers
+// and slices.
+func settingText(v reflect.Value) string {
+	switch v.Kind() {
+	case reflect.Invalid:
+		return "null"
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return "null"
+		}
+		return settingText(v.Elem())
+	case reflect.Slice, reflect.Array:
+		parts := make([]string, v.Len())
+		for i := range parts {
+			parts[i] = settingText(v.Index(i))
+		}
+		return "[" + strings.Join(parts, ",") + "]"
+	case reflect.Float64:
+		return strconv.FormatFloat(v.Float(), 'g', -1, 64)
+	}
+	return fmt.Sprint(v.Interface())
 }

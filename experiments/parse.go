@@ -2,13 +2,11 @@ package experiments
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"reflect"
 	"slices"
 	"strings"
 
-	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
 
 	"github.com/prunebench/prunebench/internal/registry"
@@ -74,26 +72,25 @@ func parseSpec(name string, yaml []byte, overrides []string) (Spec, map[string]b
 	}
 
 	var s Spec
-	if err := v.Unmarshal(&s); err != nil {
-		return Spec{}, nil, fmt.Errorf("spec %s: %w", name, errors.Unwrap(err))
+	if err := decodeFields(name, v, reflect.ValueOf(&s).Elem()); err != nil {
+		return Spec{}, nil, err
 	}
 	// The pipeline's sections, over its defaults. An unknown pipeline
 	// leaves Config nil: Validate names the accepted ones.
 	if p, ok := pipelines.Lookup(s.Pipeline); ok {
-		cfg := reflect.New(reflect.TypeOf(p))
-		cfg.Elem().Set(reflect.ValueOf(p))
-		if err := v.Unmarshal(cfg.Interface(), zeroFields); err != nil {
-			return Spec{}, nil, fmt.Errorf("spec %s: %w", name, errors.Unwrap(err))
+		cfg := reflect.New(reflect.TypeOf(p)).Elem()
+		cfg.Set(reflect.ValueOf(p))
+		if err := decodeFields(name, v, cfg); err != nil {
+			return Spec{}, nil, err
 		}
-		s.Config = cfg.Elem().Interface().(Pipeline)
+		s.Config = cfg.Interface().(Pipeline)
 	}
 	for _, k := range tab.keys {
 		info := tab.info[k]
 		if !explicit[k] || info.reads(s.Pipeline) {
 			continue
 		}
-		val := reflect.New(info.typ)
-		if err := v.UnmarshalKey(k, val.Interface()); err != nil || !sameValue(val.Elem().Interface(), info.def) {
+		if val, err := decodeValue(k, v.Get(k), info.typ); err != nil || !sameValue(val.Interface(), info.def) {
 			s.unread = append(s.unread, k)
 		}
 	}
@@ -131,7 +128,15 @@ func unknownKey(where, key string, keys []string) error {
 	return fmt.Errorf("%s: unknown key %q; the top-level keys and sections are %s", where, key, strings.Join(slices.Compact(top), ", "))
 }
 
-// zeroFields makes a decode replace the lists and maps of the value it
-// decodes into (a pipeline's registered defaults) instead of merging into
-// them.
-func zeroFields(c *mapstructure.DecoderConfig) { c.ZeroFields = true }
+// decodeFields sets every key field of the struct dst (addressable) from
+// v, which holds every key with its default.
+func decodeFields(name string, v *viper.Viper, dst reflect.Value) error {
+	for _, f := range fieldsOf(dst.Type()) {
+		val, err := decodeValue(f.key, v.Get(f.key), f.typ)
+		if err != nil {
+			return fmt.Errorf("spec %s: %w", name, err)
+		}
+		f.value(dst).Set(val)
+	}
+	return nil
+}

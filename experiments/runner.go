@@ -280,6 +280,12 @@ func Validate(s Spec) (Pipeline, error) {
 	if _, err := nn.GetBackend(s.Backend); err != nil {
 		return nil, fmt.Errorf("backend: %w", err)
 	}
+	if err := s.Dataset.validate(); err != nil {
+		return nil, err
+	}
+	if err := s.Model.validate(); err != nil {
+		return nil, err
+	}
 	if s.Output == "" {
 		return nil, errors.New("output: want a folder for the runs")
 	}

@@ -3,6 +3,12 @@ package experiments
 import (
 	"fmt"
 	"os"
+	"slices"
+
+	"github.com/prunebench/prunebench/datasets"
+	"github.com/prunebench/prunebench/internal/registry"
+	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/zoo"
 )
 
 // Spec is an experiment as written in YAML. The mapstructure tags are the
@@ -48,6 +54,7 @@ type DatasetSpec struct {
 	TestSize      int     `mapstructure:"test_size" help:"synthetic: test examples"`
 	Modulus       int     `mapstructure:"modulus" help:"modular: p of a + b mod p"`
 	TrainFraction float64 `mapstructure:"train_fraction" help:"modular: fraction of the pairs used for training"`
+	AllowSubset   bool    `mapstructure:"allow_subset" help:"cifar10: accept batch files with another number of images than CIFAR-10's 10,000 (a subset on purpose)"`
 }
 
 // ModelSpec names the architecture.
@@ -109,4 +116,38 @@ func LoadSpec(path string, overrides []string) (Spec, error) {
 		return Spec{}, fmt.Errorf("spec: %w", err)
 	}
 	return ParseSpec(path, data, overrides)
+}
+
+// validate checks the dataset section without loading data: the name
+// against the registry and the keys every data set reads. What needs the
+// files (a folder, a size) is checked when the data load, before the run's
+// folder exists.
+func (d DatasetSpec) validate() error {
+	if names := datasets.Names(); !slices.Contains(names, d.Name) {
+		return fmt.Errorf("dataset.name: %w", &registry.UnknownError{Kind: "data set", Name: d.Name, Known: names})
+	}
+	switch d.Augment {
+	case "default", "", "on", "off":
+	default:
+		return fmt.Errorf("dataset.augment = %q: want default, on or off", d.Augment)
+	}
+	if d.ValSize < -1 {
+		return fmt.Errorf("dataset.val_size = %d: want a count, 0 for the data set's default or -1 for none", d.ValSize)
+	}
+	return nil
+}
+
+// validate checks the model section without building the model: the name
+// against the registry, the initializer, the width multiplier.
+func (m ModelSpec) validate() error {
+	if names := zoo.Names(); !slices.Contains(names, m.Name) {
+		return fmt.Errorf("model.name: %w", &registry.UnknownError{Kind: "model", Name: m.Name, Known: names})
+	}
+	if m.Init != "" && !slices.Contains(nn.InitNames, m.Init) {
+		return fmt.Errorf("model.init = %q: want one of %s, or empty for the model's default", m.Init, orList(nn.InitNames))
+	}
+	if !(m.WidthMultiplier > 0) {
+		return fmt.Errorf("model.width_multiplier = %v: want > 0", m.WidthMultiplier)
+	}
+	return nil
 }

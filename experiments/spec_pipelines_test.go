@@ -56,6 +56,16 @@ func TestValidateBeforeTraining(t *testing.T) {
 		{[]string{"pipeline=pai", "prune.criterion=snip", "prune.density=0"}, "prune.density"},
 		{[]string{"prune.sparsity=0.5"}, "does not read prune.sparsity"},
 		{[]string{"output="}, "output"},
+		{[]string{"training.lr=0"}, "training.lr = 0: want a learning rate > 0"},
+		{[]string{"training.eval_every=0it"}, "training.eval_every = 0it: want an interval of at least one iteration"},
+		{[]string{"training.steps=0ep"}, "training.steps = 0ep: want a training length"},
+		{[]string{"training.steps=9999999999999999ep"}, "at most 1000000 epochs"},
+		{[]string{"model.name=lenet6"}, `model.name: unknown model "lenet6" (did you mean "lenet5"?)`},
+		{[]string{"dataset.name=mnst"}, `dataset.name: unknown data set "mnst" (did you mean "mnist"?)`},
+		{[]string{"model.init=he"}, `model.init = "he": want one of kaiming_normal`},
+		{[]string{"dataset.augment=maybe"}, `dataset.augment = "maybe"`},
+		{[]string{"dataset.val_size=-3"}, "dataset.val_size = -3"},
+		{[]string{"model.width_multiplier=0"}, "model.width_multiplier = 0"},
 	}
 	for _, c := range cases {
 		s := parse(t, "", c.sets...)

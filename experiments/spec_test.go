@@ -38,6 +38,16 @@ func TestParseSpecErrors(t *testing.T) {
 		{"bad override", "", []string{"training.lr"}, "want key=value"},
 		{"unknown override", "", []string{"training.lrr=1"}, `did you mean "training.lr"`},
 		{"override wrong type", "", []string{"training.batch_size=x"}, "batch_size"},
+		{"fractional whole number", "training:\n  batch_size: 60.5\n", nil, `training.batch_size = 60.5: want a whole number`},
+		{"fractional override", "", []string{"training.batch_size=60.5"}, `training.batch_size = "60.5": want a whole number`},
+		{"overflowing whole number", "training:\n  batch_size: 1e30\n", nil, "training.batch_size = 1e+30: want a whole number"},
+		{"NaN", "training:\n  lr: .nan\n", nil, "training.lr = NaN: want a finite number"},
+		{"Inf override", "", []string{"training.lr=+Inf"}, `training.lr = "+Inf": want a finite number`},
+		{"list for a number", "training:\n  lr: [1, 2]\n", nil, "training.lr = [1, 2]: want a number"},
+		{"mapping for text", "model:\n  name: {a: 1}\n", nil, `unknown key "model.name.a" (did you mean "model.name"?)`},
+		{"negative seed", "seed: -3\n", nil, "seed = -3: want a whole number ≥ 0"},
+		{"not a bool", "training:\n  nesterov: maybe\n", nil, `training.nesterov = "maybe": want true or false`},
+		{"bad list element", "", []string{"dataset.shape=3,x,8"}, `dataset.shape[1] = "x": want a whole number`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

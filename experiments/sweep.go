@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -95,13 +96,15 @@ func ParseSweep(name string, data []byte, overrides []string) (Sweep, error) {
 	}
 	specs := make([]Spec, len(combos))
 	everywhere := map[string]bool{} // keys set at every point
+	var bad []error
 	for i, c := range combos {
 		s, explicit, err := parseSpec(name, rest, append(append([]string(nil), overrides...), c...))
 		if err != nil {
-			if hasSweep {
-				err = fmt.Errorf("sweep point %v: %w", c, err)
+			if !hasSweep {
+				return Sweep{}, err
 			}
-			return Sweep{}, err
+			bad = append(bad, fmt.Errorf("point %d (%s): %w", i, strings.Join(c, " "), err))
+			continue
 		}
 		specs[i] = s
 		if i == 0 {
@@ -112,6 +115,9 @@ func ParseSweep(name string, data []byte, overrides []string) (Sweep, error) {
 				delete(everywhere, k)
 			}
 		}
+	}
+	if len(bad) > 0 {
+		return Sweep{}, fmt.Errorf("spec %s: %d of %d sweep points are not valid:\n%w", name, len(bad), len(combos), errors.Join(bad...))
 	}
 	var sw Sweep
 	seen := map[string]bool{}
@@ -353,10 +359,14 @@ func RunSweep(ctx context.Context, specs []Spec, o SweepOptions) ([]SweepOutcome
 			return nil, fmt.Errorf("sweep: runs write to %s and %s; a sweep has one output folder", specs[0].Output, s.Output)
 		}
 	}
+	var bad []error
 	for i, s := range specs {
 		if _, err := Validate(s); err != nil {
-			return nil, fmt.Errorf("sweep run %d (%v): %w", i, Canonical(s), err)
+			bad = append(bad, fmt.Errorf("point %d (%s): %w", i, Settings(s), err))
 		}
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("sweep: %d of %d points are not valid; nothing ran:\n%w", len(bad), len(specs), errors.Join(bad...))
 	}
 	if err := os.MkdirAll(specs[0].Output, 0o755); err != nil {
 		return nil, err

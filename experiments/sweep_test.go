@@ -2,6 +2,8 @@ package experiments
 
 import (
 	"context"
+	"errors"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -111,3 +113,35 @@ func TestRunSweepKeepsGoing(t *testing.T) {
 
 func fmtFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 func fmtUint(v uint64) string   { return strconv.FormatUint(v, 10) }
+
+// A sweep checks every point before anything runs and lists every bad one
+// with its key: one NaN does not hide the others, and a valid point does
+// not start while another is bad.
+func TestSweepListsEveryBadPoint(t *testing.T) {
+	_, err := ParseSweep("s.yaml", []byte("sweep:\n  training.lr: [.nan, 0.1, x]\n"), nil)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"2 of 3 sweep points", `point 0 (training.lr=NaN)`, `training.lr = "NaN": want a finite number`, `point 2 (training.lr=x)`, `training.lr = "x": want a number`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "runs")
+	sw, err := ParseSweep("s.yaml", []byte("output: "+out+"\nsweep:\n  training.batch_size: [0, 12, -1]\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = RunSweep(context.Background(), sw.Specs, SweepOptions{Jobs: 1})
+	if err == nil {
+		t.Fatal("RunSweep ran a sweep with bad points")
+	}
+	for _, want := range []string{"2 of 3 points are not valid; nothing ran", "point 0 (training.batch_size=0)", "point 2 (training.batch_size=-1)", "training.batch_size = -1: want at least 1"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the output folder exists after a refused sweep: %v", err)
+	}
+}

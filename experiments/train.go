@@ -134,7 +134,7 @@ func (d DatasetSpec) Load(seed uint64) (*datasets.Splits, error) {
 	o := datasets.Options{
 		Dir: d.Dir, ValSize: d.ValSize, SplitSeed: nn.SeedFor(seed, nn.NSSplit),
 		Shape: d.Shape, Classes: d.Classes, TrainSize: d.TrainSize, TestSize: d.TestSize,
-		Seed: seed, Modulus: d.Modulus, TrainFraction: d.TrainFraction,
+		Seed: seed, Modulus: d.Modulus, TrainFraction: d.TrainFraction, AllowSubset: d.AllowSubset,
 	}
 	switch d.Augment {
 	case "default", "":
@@ -160,13 +160,22 @@ func (t TrainingSpec) Config(seed uint64) (train.Config, error) {
 	if c.Budget, err = train.ParseStep(t.Steps); err != nil {
 		return c, fmt.Errorf("training.steps: %w", err)
 	}
+	if c.Budget.IsZero() {
+		return c, fmt.Errorf("training.steps = %s: want a training length of at least one iteration", t.Steps)
+	}
 	if t.EvalEvery != "" {
 		if c.EvalEvery, err = train.ParseStep(t.EvalEvery); err != nil {
 			return c, fmt.Errorf("training.eval_every: %w", err)
 		}
+		if c.EvalEvery.IsZero() {
+			return c, fmt.Errorf("training.eval_every = %s: want an interval of at least one iteration (leave it empty to evaluate every epoch)", t.EvalEvery)
+		}
 	}
 	if t.BatchSize < 1 {
 		return c, fmt.Errorf("training.batch_size = %d: want at least 1", t.BatchSize)
+	}
+	if !(t.LR > 0) {
+		return c, fmt.Errorf("training.lr = %v: want a learning rate > 0", t.LR)
 	}
 	if t.Temperature <= 0 {
 		return c, fmt.Errorf("training.temperature = %v: want > 0", t.Temperature)

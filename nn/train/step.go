@@ -17,6 +17,14 @@ type Step struct {
 
 var stepPattern = regexp.MustCompile(`^(?:(\d+)ep)?(?:(\d+)it)?$`)
 
+// The largest parts a Step may have: far beyond any training run, and small
+// enough that Iters cannot overflow (10⁶ epochs of 10⁶ iterations plus
+// 10¹² iterations is about 2·10¹²).
+const (
+	MaxStepEpochs     = 1_000_000
+	MaxStepIterations = 1_000_000_000_000
+)
+
 // ParseStep parses a Step string. The empty string and strings without a unit
 // are errors: "100" could mean epochs or iterations.
 func ParseStep(s string) (Step, error) {
@@ -27,13 +35,13 @@ func ParseStep(s string) (Step, error) {
 	var st Step
 	var err error
 	if m[1] != "" {
-		if st.Epochs, err = strconv.Atoi(m[1]); err != nil {
-			return Step{}, fmt.Errorf("step %q: epochs: %v", s, err)
+		if st.Epochs, err = strconv.Atoi(m[1]); err != nil || st.Epochs > MaxStepEpochs {
+			return Step{}, fmt.Errorf("step %q: at most %d epochs", s, MaxStepEpochs)
 		}
 	}
 	if m[2] != "" {
-		if st.Iterations, err = strconv.Atoi(m[2]); err != nil {
-			return Step{}, fmt.Errorf("step %q: iterations: %v", s, err)
+		if st.Iterations, err = strconv.Atoi(m[2]); err != nil || st.Iterations > MaxStepIterations {
+			return Step{}, fmt.Errorf("step %q: at most %d iterations", s, MaxStepIterations)
 		}
 	}
 	return st, nil

@@ -34,3 +34,20 @@ func TestParseStep(t *testing.T) {
 		}
 	}
 }
+
+// Steps are bounded so that a count of iterations never overflows.
+func TestParseStepBounds(t *testing.T) {
+	for _, s := range []string{"1000000ep", "1000000000000it", "1000000ep1000000000000it"} {
+		if _, err := ParseStep(s); err != nil {
+			t.Errorf("ParseStep(%q): %v", s, err)
+		}
+	}
+	for _, s := range []string{"1000001ep", "9999999999999999ep", "1000000000001it", "99999999999999999999999it"} {
+		if _, err := ParseStep(s); err == nil || !strings.Contains(err.Error(), "at most") {
+			t.Errorf("ParseStep(%q): error %v, want a bound", s, err)
+		}
+	}
+	if n := (Step{Epochs: MaxStepEpochs, Iterations: MaxStepIterations}).Iters(1_000_000); n <= 0 {
+		t.Errorf("the largest step overflows: %d", n)
+	}
+}
