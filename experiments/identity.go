@@ -49,6 +49,26 @@ func canonical(s, defaults any) map[string]any {
 	return out
 }
 
+// Experiment names a spec's experiment: the run without its seed and
+// replicate count, whose results at one level and branch are replicates of
+// one another. settings is the canonical form less those two keys as JSON
+// (keys sorted) and name its hash, as Hash names a run.
+func Experiment(s Spec) (name, settings string) {
+	c := Canonical(s)
+	delete(c, "seed")
+	delete(c, "replicates")
+	safe := make(map[string]any, len(c))
+	for k, v := range c {
+		safe[k] = jsonSafe(v)
+	}
+	b, err := json.Marshal(safe)
+	if err != nil {
+		panic("experiments: canonical spec does not marshal: " + err.Error())
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])[:12], string(b)
+}
+
 // Hash is the run name of a spec: the first 12 hex digits of the SHA-256 of
 // its canonical form as JSON (keys sorted).
 func Hash(s Spec) string { return hashCanonical(Canonical(s)) }

@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/internal/atomicfile"
 	"github.com/prunebench/prunebench/nn"
@@ -90,31 +88,32 @@ func (r *Replicate) UnitDir(level int, branch string) string {
 	return d
 }
 
-// resultFile is written last in a unit's folder: its presence means the unit
-// finished.
-const resultFile = "result.yaml"
-
 // Unit runs fn for (level, branch) unless the unit finished before, in which
-// case its stored result is returned (and written to the store again, so a
-// lost or replaced database is refilled from the run folders). A finished
-// unit's result is written to its folder atomically, then to the store.
+// case its result file is checked and returned (and written to the store
+// when the store lacks it, so a lost or replaced database is refilled from
+// the run folders). A finished unit's result is written to its folder
+// atomically, then to the store.
+//
+// A result file is believed only when it is whole (results.ReadFile), names
+// this unit (run, replicate, level and branch: a file copied in from another
+// run or level is refused), and agrees with the store's row for the unit,
+// if there is one. Otherwise the error names the file, and the store is not
+// changed.
 func (r *Replicate) Unit(ctx context.Context, level int, branch string, fn UnitFunc) (results.Result, error) {
 	dir := r.UnitDir(level, branch)
-	path := filepath.Join(dir, resultFile)
-	if res, err := readResult(path); err == nil {
-		return res, r.store.Put(res)
-	} else if !errors.Is(err, os.ErrNotExist) {
+	path := filepath.Join(dir, results.FileName)
+	stored, err := r.store.Results(map[string]string{"spec_hash": r.Hash, "replicate": fmt.Sprint(r.Index), "level": fmt.Sprint(level), "branch": branch})
+	if err != nil {
 		return results.Result{}, err
 	}
-	if !r.rerun {
-		stored, err := r.store.Results(map[string]string{"spec_hash": r.Hash, "replicate": fmt.Sprint(r.Index), "level": fmt.Sprint(level), "branch": branch})
-		if err != nil {
-			return results.Result{}, err
-		}
-		if len(stored) > 0 {
-			return results.Result{}, fmt.Errorf("%s has no %s, but %s holds its result (finished %s): the run folder was deleted or moved; restore it, or run again with --rerun to train that level anew and replace the stored result",
-				dir, resultFile, r.store.Path(), stored[0].Finished.Format(time.RFC3339))
-		}
+	if res, err := results.ReadFile(path); err == nil {
+		return r.believe(res, stored, level, branch, path)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return results.Result{}, fmt.Errorf("%w; %s", err, redoAdvice)
+	}
+	if !r.rerun && len(stored) > 0 {
+		return results.Result{}, fmt.Errorf("%s has no %s, but %s holds its result (finished %s): the run folder was deleted or moved; restore it, or run again with --rerun to train that level anew and replace the stored result",
+			dir, results.FileName, r.store.Path(), stored[0].Finished.Format(time.RFC3339))
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return results.Result{}, err
@@ -129,17 +128,52 @@ func (r *Replicate) Unit(ctx context.Context, level int, branch string, fn UnitF
 	if err != nil {
 		return results.Result{}, fmt.Errorf("replicate %d level %d%s: %w", r.Index, level, branchSuffix(branch), err)
 	}
-	res.SpecHash, res.Pipeline, res.Replicate, res.Seed = r.Hash, r.Spec.Pipeline, r.Index, r.Spec.Seed
-	res.Level, res.Branch = level, branch
-	res.Dataset, res.Model, res.Backend = r.Spec.Dataset.Name, r.Spec.Model.Name, r.Spec.Backend
+	r.identify(&res, level, branch)
 	res.Version, res.Finished = Version, time.Now().UTC().Truncate(time.Second)
 	if err := writeProvenance(dir, r.Spec.Backend, r.backend); err != nil {
 		return results.Result{}, err
 	}
-	if err := atomicfile.Write(path, func(f *os.File) error { return yaml.NewEncoder(f).Encode(res) }); err != nil {
+	if err := results.WriteFile(path, res); err != nil {
 		return results.Result{}, err
 	}
 	return res, r.store.Put(res)
+}
+
+// redoAdvice is what to do about a result file that cannot be believed.
+const redoAdvice = "move it away and run again with --rerun to train that level anew (replacing its stored result), or put back the right file"
+
+// identify sets the fields of res that name its unit and run.
+func (r *Replicate) identify(res *results.Result, level int, branch string) {
+	res.SpecHash, res.Pipeline, res.Replicate, res.Seed = r.Hash, r.Spec.Pipeline, r.Index, r.Spec.Seed
+	res.Level, res.Branch = level, branch
+	res.Dataset, res.Model, res.Backend = r.Spec.Dataset.Name, r.Spec.Model.Name, r.Spec.Backend
+	res.Experiment, res.Settings = Experiment(r.Spec)
+}
+
+// believe checks a finished unit's result file against the unit and the
+// store's row (stored: none or one), refills the store when it lacks the
+// row, and returns the result.
+func (r *Replicate) believe(res results.Result, stored []results.Result, level int, branch string, path string) (results.Result, error) {
+	want := res
+	r.identify(&want, level, branch)
+	if res.Experiment == "" && res.Settings == "" { // written before results named their experiment
+		res.Experiment, res.Settings = want.Experiment, want.Settings
+	}
+	if d := results.Diff(res, want); d != "" {
+		return results.Result{}, fmt.Errorf("%s belongs to another unit than replicate %d level %d%s of run %s (%s): it was copied or edited; %s: %w",
+			path, r.Index, level, branchSuffix(branch), r.Hash, d, redoAdvice, results.ErrMismatch)
+	}
+	if len(stored) == 0 {
+		return res, r.store.Put(res)
+	}
+	if stored[0].Experiment == "" && results.Diff(res, stored[0], "experiment", "settings") == "" {
+		return res, r.store.Put(res) // a row of an older store: name its experiment
+	}
+	if d := results.Diff(res, stored[0]); d != "" {
+		return results.Result{}, fmt.Errorf("%s disagrees with %s on replicate %d level %d%s (%s, file against store); the store was not changed; %s: %w",
+			path, r.store.Path(), r.Index, level, branchSuffix(branch), d, redoAdvice, results.ErrMismatch)
+	}
+	return res, nil
 }
 
 func branchSuffix(b string) string {
@@ -147,18 +181,6 @@ func branchSuffix(b string) string {
 		return ""
 	}
 	return " branch " + b
-}
-
-func readResult(path string) (results.Result, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return results.Result{}, err
-	}
-	var res results.Result
-	if err := yaml.Unmarshal(data, &res); err != nil {
-		return results.Result{}, fmt.Errorf("%s is corrupt (%v); delete its folder to run that level again", path, err)
-	}
-	return res, nil
 }
 
 // Measure fills a Result's counts and metrics from a trained network: the

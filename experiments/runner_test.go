@@ -49,7 +49,7 @@ func TestRunSpecDeletedFolder(t *testing.T) {
 	if len(again) != 2 || again[1].BestTestLoss != first[1].BestTestLoss || again[0].Finished != first[0].Finished {
 		t.Errorf("rerun results %+v, first %+v", again, first)
 	}
-	if _, err := os.Stat(filepath.Join(rep1, "level_0", resultFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(rep1, "level_0", results.FileName)); err != nil {
 		t.Errorf("rerun did not restore the folder: %v", err)
 	}
 }
@@ -80,5 +80,100 @@ func TestRunSpecJobs(t *testing.T) {
 	}
 	if got[0][0].FinalTestLoss == got[0][1].FinalTestLoss {
 		t.Error("replicates 0 and 1 have the same loss: seeds not applied")
+	}
+}
+
+// storedRows reads every row of a run's store.
+func storedRows(t *testing.T, output string) []results.Result {
+	t.Helper()
+	st, err := results.Open(filepath.Join(output, "results.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rs, err := st.Results(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
+func sameRows(t *testing.T, what string, got, want []results.Result) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d rows, want %d", what, len(got), len(want))
+	}
+	for i := range got {
+		if d := results.Diff(got[i], want[i]); d != "" {
+			t.Errorf("%s: row %d changed: %s", what, i, d)
+		}
+	}
+}
+
+// A result file is believed only when it is whole, belongs to its folder
+// and agrees with the store: a file cut short, one copied in from another
+// replicate, and a store row edited by hand are errors that name the file,
+// and leave the store as it was; reading a good file twice changes nothing.
+func TestRunSpecChecksResultFiles(t *testing.T) {
+	s := tinySpec()
+	s.Output = t.TempDir()
+	s.Replicates = 2
+	if _, err := RunSpec(context.Background(), s, RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before := storedRows(t, s.Output)
+	if len(before) != 2 || before[0].Experiment == "" || before[0].Experiment != before[1].Experiment || before[0].Settings == "" {
+		t.Fatalf("rows %+v: want two replicates of one named experiment", before)
+	}
+	run := filepath.Join(s.Output, Hash(s))
+	file0 := filepath.Join(run, "replicate_0", "level_0", results.FileName)
+	file1 := filepath.Join(run, "replicate_1", "level_0", results.FileName)
+	good, err := os.ReadFile(file1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		damage func()
+		want   string
+	}{
+		{"cut short", func() { os.WriteFile(file1, good[:len(good)/2], 0o644) }, "cut short"},
+		{"copied from replicate 0", func() {
+			b, _ := os.ReadFile(file0)
+			os.WriteFile(file1, b, 0o644)
+		}, "belongs to another unit"},
+	} {
+		c.damage()
+		_, err := RunSpec(context.Background(), s, RunOptions{})
+		if err == nil || !strings.Contains(err.Error(), file1) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "--rerun") {
+			t.Errorf("%s: error %v, want one naming %s, %q and what to do", c.name, err, file1, c.want)
+		}
+		sameRows(t, c.name, storedRows(t, s.Output), before)
+		os.WriteFile(file1, good, 0o644)
+	}
+	// Good files, read again and again: nothing changes.
+	for range 2 {
+		if _, err := RunSpec(context.Background(), s, RunOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		sameRows(t, "a rerun", storedRows(t, s.Output), before)
+	}
+	// A store row that disagrees with its file.
+	st, err := results.Open(filepath.Join(s.Output, "results.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := before[1]
+	edited.BestTestAcc = 0.5
+	if err := st.Put(edited); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	_, err = RunSpec(context.Background(), s, RunOptions{})
+	if err == nil || !strings.Contains(err.Error(), "disagrees") || !strings.Contains(err.Error(), "best_test_acc") {
+		t.Errorf("edited store row: error %v", err)
+	}
+	if rows := storedRows(t, s.Output); rows[1].BestTestAcc != 0.5 {
+		t.Errorf("the store was changed: best_test_acc %v", rows[1].BestTestAcc)
 	}
 }

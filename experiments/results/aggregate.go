@@ -1,6 +1,7 @@
 package results
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -13,9 +14,15 @@ import (
 // of the grouping keys.
 type Group struct {
 	// Keys holds the value of each grouping key as text (density and other
-	// real columns with 6 significant digits).
+	// real columns with 6 significant digits), and of method, model and
+	// dataset when the group's rows agree on them.
 	Keys map[string]string
-	// N is the number of rows (replicates) in the group.
+	// Settings holds the spec keys that set the group's experiments apart
+	// from the defaults (Result.Settings), as text, where its rows agree.
+	Settings map[string]string
+	// N is the number of results in the group: under the default grouping,
+	// the number of seeds (two results of one experiment, level and branch
+	// with one seed are one result).
 	N int
 	// Density is the mean density of the rows; Sparsity = 1 − Density and
 	// Compression = 1/Density. DensityMin and DensityMax differ when the
@@ -34,31 +41,57 @@ type Group struct {
 	Wall Stat
 }
 
-// Aggregate groups rs by the columns in by (DefaultBoardBy when empty) and
-// summarizes each group. Groups come in the order of their first row; use
-// WriteBoard or SortGroups for a sorted board. An unknown key is an error
-// that lists the accepted ones.
-func Aggregate(rs []Result, by []string) ([]Group, error) {
+// describing are the columns a group reports besides its grouping keys,
+// when its rows agree on them: what a reader needs to know of an entry.
+var describing = []string{"method", "model", "dataset"}
+
+// Aggregate groups rs by the keys in by (DefaultBoardBy when empty) and
+// summarizes each group. A key is a result column (Columns) or a spec key
+// such as training.lr: specDefaults maps every spec key to its default as
+// text (`prunebench config --defaults`), which is a result's value for a
+// key its Settings leave out. Results of one experiment, level, branch and
+// seed count once (Dedupe). Groups come in the order of their first row;
+// use WriteBoard or SortGroups for a sorted board. An unknown key is an
+// error that says what is accepted.
+func Aggregate(rs []Result, by []string, specDefaults map[string]string) ([]Group, error) {
 	if len(by) == 0 {
 		by = DefaultBoardBy
 	}
-	fields := make([]column, len(by))
-	for i, k := range by {
-		f, ok := columnByName(k)
-		if !ok {
-			return nil, fmt.Errorf("board: unknown grouping key %q; the keys are the result columns: %s", k, columnList())
-		}
-		if slices.Contains(by[:i], k) {
+	rs = Dedupe(rs)
+	settings := make([]map[string]string, len(rs))
+	for i := range rs {
+		settings[i] = settingsOf(&rs[i])
+	}
+	keyOf := make([]func(i int) string, len(by))
+	for j, k := range by {
+		if slices.Contains(by[:j], k) {
 			return nil, fmt.Errorf("board: grouping key %q given twice", k)
 		}
-		fields[i] = f
+		if c, ok := columnByName(k); ok {
+			if k == "experiment" {
+				keyOf[j] = func(i int) string { return experimentOf(&rs[i]) }
+			} else {
+				keyOf[j] = func(i int) string { return c.text(&rs[i]) }
+			}
+			continue
+		}
+		def, ok := specDefaults[k]
+		if !ok {
+			return nil, fmt.Errorf("board: unknown grouping key %q; group by a result column (%s) or by a spec key (prunebench config --defaults lists them)", k, columnList())
+		}
+		keyOf[j] = func(i int) string {
+			if v, ok := settings[i][k]; ok {
+				return v
+			}
+			return def
+		}
 	}
 	var order []string
 	members := map[string][]int{}
 	for i := range rs {
-		parts := make([]string, len(fields))
-		for j, f := range fields {
-			parts[j] = f.text(&rs[i])
+		parts := make([]string, len(by))
+		for j := range by {
+			parts[j] = keyOf[j](i)
 		}
 		id := strings.Join(parts, "\x00")
 		if _, ok := members[id]; !ok {
@@ -69,9 +102,20 @@ func Aggregate(rs []Result, by []string) ([]Group, error) {
 	groups := make([]Group, len(order))
 	for gi, id := range order {
 		idx := members[id]
-		g := Group{Keys: map[string]string{}, N: len(idx), DensityMin: math.Inf(1), DensityMax: math.Inf(-1)}
-		for _, f := range fields {
-			g.Keys[f.name] = f.text(&rs[idx[0]])
+		g := Group{Keys: map[string]string{}, Settings: map[string]string{}, N: len(idx), DensityMin: math.Inf(1), DensityMax: math.Inf(-1)}
+		for j, k := range by {
+			g.Keys[k] = keyOf[j](idx[0])
+		}
+		for _, k := range describing {
+			c, _ := columnByName(k)
+			if v := c.text(&rs[idx[0]]); allSame(idx, func(i int) string { return c.text(&rs[i]) }) {
+				g.Keys[k] = v
+			}
+		}
+		for k, v := range settings[idx[0]] {
+			if allSame(idx, func(i int) string { return settings[i][k] }) {
+				g.Settings[k] = v
+			}
 		}
 		col := func(get func(*Result) float64) Stat {
 			xs := make([]float64, len(idx))
@@ -101,6 +145,83 @@ func Aggregate(rs []Result, by []string) ([]Group, error) {
 		groups[gi] = g
 	}
 	return groups, nil
+}
+
+func allSame(idx []int, value func(i int) string) bool {
+	for _, i := range idx[1:] {
+		if value(i) != value(idx[0]) {
+			return false
+		}
+	}
+	return true
+}
+
+// experimentOf is a result's experiment, or for a row stored before results
+// recorded one, its run: the replicates of that run.
+func experimentOf(r *Result) string {
+	if r.Experiment != "" {
+		return r.Experiment
+	}
+	return "run " + r.SpecHash
+}
+
+// Dedupe keeps one result per experiment, level, branch and seed: the one
+// that finished last. Two results with the same settings and seed are one
+// result (a run started again under another seed that overlaps, or the
+// same run in two stores), never two replicates. Order is kept.
+func Dedupe(rs []Result) []Result {
+	type unit struct {
+		experiment, branch string
+		level              int
+		seed               uint64
+	}
+	last := map[unit]int{}
+	for i := range rs {
+		u := unit{experimentOf(&rs[i]), rs[i].Branch, rs[i].Level, rs[i].Seed}
+		if j, ok := last[u]; !ok || !rs[i].Finished.Before(rs[j].Finished) {
+			last[u] = i
+		}
+	}
+	out := make([]Result, 0, len(last))
+	for i := range rs {
+		if last[unit{experimentOf(&rs[i]), rs[i].Branch, rs[i].Level, rs[i].Seed}] == i {
+			out = append(out, rs[i])
+		}
+	}
+	return out
+}
+
+// settingsOf is a result's Settings as text values by key: numbers as a
+// spec writes them, lists as [a,b].
+func settingsOf(r *Result) map[string]string {
+	out := map[string]string{}
+	if r.Settings == "" {
+		return out
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(r.Settings), &m); err != nil {
+		return out // a store written by hand: no settings to show
+	}
+	for k, v := range m {
+		out[k] = jsonText(v)
+	}
+	return out
+}
+
+func jsonText(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = jsonText(e)
+		}
+		return "[" + strings.Join(parts, ",") + "]"
+	}
+	return fmt.Sprint(v)
 }
 
 // boardMetrics are the sort keys that are not grouping keys.
@@ -138,7 +259,7 @@ func SortGroups(gs []Group, by []string, spec string) error {
 		s = strings.TrimSpace(s)
 		k := sortKey{name: strings.TrimPrefix(s, "-"), desc: strings.HasPrefix(s, "-")}
 		switch {
-		case slices.Contains(by, k.name) && boardMetrics[k.name] == nil:
+		case (slices.Contains(by, k.name) || slices.Contains(describing, k.name)) && boardMetrics[k.name] == nil:
 		case boardMetrics[k.name] != nil:
 			k.metric = boardMetrics[k.name]
 		case !explicit:

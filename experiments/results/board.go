@@ -17,27 +17,35 @@ import (
 
 // BoardOptions configures a leaderboard (WriteBoard).
 type BoardOptions struct {
-	// By lists the grouping keys: Result columns by their snake_case names
-	// (Columns). Rows that agree on every key are replicates of one entry
-	// and are aggregated. Empty means DefaultBoardBy.
+	// By lists the grouping keys: result columns by their names (Columns)
+	// or spec keys (training.lr). Results that agree on every key are
+	// replicates of one entry and are aggregated. Empty means
+	// DefaultBoardBy: one entry per experiment, level and branch.
 	By []string
+	// SpecDefaults maps every spec key to its default as text; a result's
+	// Settings leave out the keys at their defaults. Without it, a board
+	// can group by result columns only, and shows the settings a result
+	// records.
+	SpecDefaults map[string]string
 	// Format is "table" (the default: a terminal table), "markdown" (a
 	// GitHub-flavoured pipe table) or "csv" (machine-readable: raw numbers,
 	// means and standard deviations in separate columns).
 	Format string
 	// Sort is a comma-separated list of sort keys, each optionally prefixed
-	// by "-" for descending order: a grouping key, or one of n, density,
-	// sparsity, compression, params_total, params_nonzero, flops_nonzero,
-	// best_test_acc, final_test_acc, wall (metrics sort by their means;
-	// entries without a value go last). Empty means DefaultBoardSort.
-	// Keys of the default that are not grouping keys are skipped. Wherever
-	// methods are compared, "dense" (the baseline) comes before the others;
-	// ties are broken by the grouping keys in order, so the order is total.
+	// by "-" for descending order: a grouping key, method, model or
+	// dataset, or one of n, density, sparsity, compression, params_total,
+	// params_nonzero, flops_nonzero, best_test_acc, final_test_acc, wall
+	// (metrics sort by their means; entries without a value go last).
+	// Empty means DefaultBoardSort. Wherever methods are compared, "dense"
+	// (the baseline) comes before the others; ties are broken by the
+	// grouping keys in order, so the order is total.
 	Sort string
 }
 
-// DefaultBoardBy groups replicates of one method, model, dataset and density.
-var DefaultBoardBy = []string{"method", "model", "dataset", "density"}
+// DefaultBoardBy makes one entry of each experiment (a run without its
+// seed and replicate count) at each level and branch: its replicates are
+// its seeds, and runs that differ in anything else are different entries.
+var DefaultBoardBy = []string{"experiment", "level", "branch"}
 
 // DefaultBoardSort orders a board by model, then dataset, then method (the
 // dense baseline first), then density from dense to sparse.
@@ -49,8 +57,11 @@ var BoardFormats = []string{"table", "markdown", "csv"}
 // WriteBoard aggregates rs (Aggregate), sorts the groups (SortGroups) and
 // writes the leaderboard to w in o.Format.
 //
-// The columns are the grouping keys except density, sparsity and
-// compression, which have their own columns; then n (replicates), density,
+// The first columns name the entries: under the default grouping, method,
+// model and dataset, then every spec key whose value differs between the
+// entries shown (so a learning-rate sweep has a training.lr column and one
+// row per rate); otherwise the grouping keys except density, sparsity and
+// compression, which have their own columns. Then n (replicates), density,
 // sparsity (percent), compression ("10.0×"), params (total), nonzero
 // (parameters that are non-zero after training), FLOPs (nonzero), test
 // accuracy at the early-stopping iteration and final test accuracy (percent,
@@ -79,20 +90,32 @@ func WriteBoard(w io.Writer, rs []Result, o BoardOptions) error {
 	if len(by) == 0 {
 		by = DefaultBoardBy
 	}
-	gs, err := Aggregate(rs, by)
+	gs, err := Aggregate(rs, by, o.SpecDefaults)
 	if err != nil {
 		return err
 	}
 	if err := SortGroups(gs, by, o.Sort); err != nil {
 		return err
 	}
-	var keys []string
-	for _, k := range by {
-		if k != "density" && k != "sparsity" && k != "compression" {
-			keys = append(keys, k)
+	keys := boardKeys(gs, by, o.SpecDefaults)
+	for i := range gs {
+		for k, v := range gs[i].Settings {
+			if _, grouped := gs[i].Keys[k]; !grouped {
+				gs[i].Keys[k] = v
+			}
+		}
+		for _, k := range keys {
+			if _, ok := gs[i].Keys[k]; !ok {
+				if d, ok := o.SpecDefaults[k]; ok {
+					gs[i].Keys[k] = d
+				}
+			}
 		}
 	}
 	if format == "csv" {
+		if slices.Equal(by, DefaultBoardBy) {
+			keys = append([]string{"experiment"}, keys...)
+		}
 		return writeBoardCSV(w, keys, gs)
 	}
 	header := append(slices.Clone(keys), "n", "density", "sparsity", "compression", "params", "nonzero",
@@ -260,4 +283,40 @@ func formatWall(s Stat) string {
 		d = d.Round(time.Millisecond)
 	}
 	return d.String()
+}
+
+// boardKeys are the columns that name a board's entries (WriteBoard).
+func boardKeys(gs []Group, by []string, specDefaults map[string]string) []string {
+	if !slices.Equal(by, DefaultBoardBy) {
+		var keys []string
+		for _, k := range by {
+			if k != "density" && k != "sparsity" && k != "compression" {
+				keys = append(keys, k)
+			}
+		}
+		return keys
+	}
+	keys := slices.Clone(describing)
+	value := func(g *Group, k string) string {
+		if v, ok := g.Settings[k]; ok {
+			return v
+		}
+		return specDefaults[k]
+	}
+	var varying []string
+	for i := range gs {
+		for k := range gs[i].Settings {
+			if slices.Contains(varying, k) {
+				continue
+			}
+			for j := range gs {
+				if value(&gs[j], k) != value(&gs[i], k) {
+					varying = append(varying, k)
+					break
+				}
+			}
+		}
+	}
+	slices.Sort(varying)
+	return append(keys, varying...)
 }

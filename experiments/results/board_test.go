@@ -3,6 +3,7 @@ package results
 import (
 	"bytes"
 	"encoding/csv"
+	"fmt"
 	"math"
 	"regexp"
 	"slices"
@@ -66,7 +67,7 @@ func boardRows() []Result {
 	add := func(model, method string, d float64, accs ...float64) {
 		for i, a := range accs {
 			rs = append(rs, Result{
-				SpecHash: model + method, Model: model, Dataset: "mnist", Method: method, Pipeline: "imp",
+				SpecHash: model + method, Experiment: fmt.Sprintf("%s/%s/%g", model, method, d), Model: model, Dataset: "mnist", Method: method, Pipeline: "imp",
 				Replicate: i, Seed: uint64(10 + i), Density: d, Sparsity: 1 - d, Compression: 1 / d,
 				ParamsTotal: 266610, ParamsNonzero: int64(math.Round(266610 * d)), FLOPsNonzero: int64(math.Round(532810 * d)),
 				BestTestAcc: a, FinalTestAcc: a - 0.001, Wall: time.Duration(10+i) * time.Second,
@@ -101,14 +102,14 @@ func findGroup(t *testing.T, gs []Group, keys map[string]string) Group {
 }
 
 func TestAggregate(t *testing.T) {
-	gs, err := Aggregate(boardRows(), nil)
+	gs, err := Aggregate(boardRows(), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(gs) != 6 {
 		t.Fatalf("%d groups, want 6", len(gs))
 	}
-	g := findGroup(t, gs, map[string]string{"method": "imp", "model": "lenet", "density": "0.1"})
+	g := findGroup(t, gs, map[string]string{"experiment": "lenet/imp/0.1", "method": "imp", "model": "lenet"})
 	if g.N != 3 || g.BestTestAcc.N != 3 || math.Abs(g.BestTestAcc.Mean-0.98) > 1e-12 || math.Abs(g.BestTestAcc.Std-0.01) > 1e-12 {
 		t.Errorf("imp at 0.1: %+v, want n=3, best 0.98 ± 0.01", g)
 	}
@@ -120,7 +121,7 @@ func TestAggregate(t *testing.T) {
 	}
 
 	// By method alone pools models and densities.
-	gs, err = Aggregate(boardRows(), []string{"method"})
+	gs, err = Aggregate(boardRows(), []string{"method"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +134,7 @@ func TestAggregate(t *testing.T) {
 	}
 
 	// Integer keys group and read as numbers.
-	gs, err = Aggregate(boardRows(), []string{"seed"})
+	gs, err = Aggregate(boardRows(), []string{"seed"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +144,7 @@ func TestAggregate(t *testing.T) {
 }
 
 func TestAggregateUnknownKey(t *testing.T) {
-	_, err := Aggregate(boardRows(), []string{"method", "colour"})
+	_, err := Aggregate(boardRows(), []string{"method", "colour"}, nil)
 	if err == nil {
 		t.Fatal("no error for an unknown key")
 	}
@@ -152,7 +153,7 @@ func TestAggregateUnknownKey(t *testing.T) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
 	}
-	if _, err := Aggregate(boardRows(), []string{"method", "method"}); err == nil {
+	if _, err := Aggregate(boardRows(), []string{"method", "method"}, nil); err == nil {
 		t.Error("no error for a repeated key")
 	}
 }
@@ -161,7 +162,7 @@ func TestAggregateUnknownKey(t *testing.T) {
 // --where speak the same language.
 func TestBoardKeysAreStoreColumns(t *testing.T) {
 	for _, c := range Columns() {
-		if _, err := Aggregate(boardRows(), []string{c}); err != nil {
+		if _, err := Aggregate(boardRows(), []string{c}, nil); err != nil {
 			t.Errorf("grouping by store column %s: %v", c, err)
 		}
 	}
@@ -227,18 +228,18 @@ func TestWriteBoardCSV(t *testing.T) {
 	if len(recs) != 7 {
 		t.Fatalf("%d records, want a header and 6 rows", len(recs))
 	}
-	wantHeader := []string{"method", "model", "dataset", "n", "density", "sparsity", "compression",
+	wantHeader := []string{"experiment", "method", "model", "dataset", "n", "density", "sparsity", "compression",
 		"params_total", "params_nonzero", "flops_nonzero", "best_test_acc_mean", "best_test_acc_std", "best_test_acc_n",
 		"final_test_acc_mean", "final_test_acc_std", "final_test_acc_n", "best_iter_mean", "best_iter_std", "wall_s_mean"}
 	if !slices.Equal(recs[0], wantHeader) {
 		t.Errorf("header %v\nwant %v", recs[0], wantHeader)
 	}
 	// conv2/imp has one replicate: no std.
-	if got := recs[1]; got[1] != "conv2" || got[3] != "1" || got[10] != "0.7" || got[11] != "" || got[12] != "1" {
+	if got := recs[1][1:]; got[1] != "conv2" || got[3] != "1" || got[10] != "0.7" || got[11] != "" || got[12] != "1" {
 		t.Errorf("conv2 row %v", got)
 	}
 	// lenet/imp at 0.1: 0.98 ± 0.01 over 3.
-	if got := recs[4]; got[0] != "imp" || got[4] != "0.1" || got[10] != "0.98" || got[11] != "0.01" || got[12] != "3" || got[16] != "2000" || got[17] != "1000" || got[18] != "11" {
+	if got := recs[4][1:]; got[0] != "imp" || got[4] != "0.1" || got[10] != "0.98" || got[11] != "0.01" || got[12] != "3" || got[16] != "2000" || got[17] != "1000" || got[18] != "11" {
 		t.Errorf("imp 0.1 row %v", got)
 	}
 }

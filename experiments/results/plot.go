@@ -32,6 +32,10 @@ type PlotOptions struct {
 	// By is the column (Columns) whose values are the lines; empty means
 	// "method".
 	By string
+	// SpecDefaults maps spec keys to their defaults as text, for naming
+	// the lines of experiments that differ in a setting (see WritePlot);
+	// as BoardOptions.SpecDefaults.
+	SpecDefaults map[string]string
 	// Metric is the y axis: "best" (the default: test accuracy at the
 	// early-stopping iteration), "final" (test accuracy at the end of
 	// training) or "best_iter" (the early-stopping iteration t*, the LTH
@@ -92,6 +96,12 @@ var plotGlyphs = []draw.GlyphDrawer{
 //
 // Rows of several models or datasets are refused unless the line key is
 // model or dataset: a curve over different networks would mean nothing.
+//
+// Results group as on a board: one result per experiment, level, branch
+// and seed (Dedupe), and a point pools the replicates of one experiment
+// only. Where two experiments of one line meet at one density (a sweep over
+// learning rates), the line splits into one line per value of the settings
+// that tell them apart ("imp training.lr=0.1").
 func WritePlot(path string, rs []Result, o PlotOptions) error {
 	ext := strings.ToLower(filepath.Ext(path))
 	if !slices.Contains(PlotFormats, ext) {
@@ -100,6 +110,7 @@ func WritePlot(path string, rs []Result, o PlotOptions) error {
 	if len(rs) == 0 {
 		return fmt.Errorf("plot %s: no results to plot", path)
 	}
+	rs = Dedupe(rs)
 	by := o.By
 	if by == "" {
 		by = "method"
@@ -152,12 +163,13 @@ func WritePlot(path string, rs []Result, o PlotOptions) error {
 	// is the method "dense": a shared model at 1× or a pruning method at
 	// density 1 is not the dense model when the dense model is there.
 	haveDense := slices.ContainsFunc(rs, func(r Result) bool { return r.Method == "dense" })
+	names := lineNames(rs, key, o.SpecDefaults)
 	for i := range rs {
 		r := &rs[i]
 		if !(r.Density > 0 && r.Density <= 1) {
 			continue // not a density: nothing to place on the axis
 		}
-		k := key.text(r)
+		k := names[i]
 		dense := r.Method == "dense" || (!haveDense && r.Density == 1)
 		if dense {
 			bk := k
@@ -444,4 +456,56 @@ func (t densityTicks) Ticks(lo, hi float64) []plot.Tick {
 		last = x
 	}
 	return ticks
+}
+
+// lineNames names each result's line: its value of the line key, and where
+// experiments of one line meet at one density, the settings that differ
+// between them.
+func lineNames(rs []Result, key column, specDefaults map[string]string) []string {
+	settings := make([]map[string]string, len(rs))
+	for i := range rs {
+		settings[i] = settingsOf(&rs[i])
+	}
+	value := func(i int, k string) string {
+		if v, ok := settings[i][k]; ok {
+			return v
+		}
+		return specDefaults[k]
+	}
+	// The settings that tell apart experiments sharing a line and a density.
+	split := map[string][]string{}
+	type cell struct{ line, density string }
+	first := map[cell]int{}
+	for i := range rs {
+		c := cell{key.text(&rs[i]), strconv.FormatFloat(rs[i].Density, 'g', 6, 64)}
+		j, seen := first[c]
+		if !seen {
+			first[c] = i
+			continue
+		}
+		if experimentOf(&rs[i]) == experimentOf(&rs[j]) {
+			continue
+		}
+		for k := range settings[i] {
+			if value(i, k) != value(j, k) && !slices.Contains(split[c.line], k) {
+				split[c.line] = append(split[c.line], k)
+			}
+		}
+		for k := range settings[j] {
+			if value(i, k) != value(j, k) && !slices.Contains(split[c.line], k) {
+				split[c.line] = append(split[c.line], k)
+			}
+		}
+	}
+	names := make([]string, len(rs))
+	for i := range rs {
+		line := key.text(&rs[i])
+		keys := slices.Sorted(slices.Values(split[line]))
+		parts := []string{line}
+		for _, k := range keys {
+			parts = append(parts, k+"="+value(i, k))
+		}
+		names[i] = strings.Join(parts, " ")
+	}
+	return names
 }

@@ -2,6 +2,7 @@ package results
 
 import (
 	"bytes"
+	"fmt"
 	"image/png"
 	"math"
 	"os"
@@ -19,14 +20,14 @@ func plotRows() []Result {
 		for _, d := range []float64{0.8, 0.512, 0.2, 0.05} {
 			for r := range 3 {
 				acc := 0.98 + 0.004*float64(mi+1)*math.Log10(d) + 0.002*float64(r-1)
-				rs = append(rs, Result{Model: "lenet", Dataset: "mnist", Method: m, Replicate: r, Density: d,
-					BestTestAcc: acc, FinalTestAcc: acc - 0.001})
+				rs = append(rs, Result{Model: "lenet", Dataset: "mnist", Method: m, Replicate: r, Seed: uint64(r), Density: d,
+					Experiment: fmt.Sprintf("%s-%g", m, d), BestTestAcc: acc, FinalTestAcc: acc - 0.001})
 			}
 		}
 	}
 	for r := range 3 {
-		rs = append(rs, Result{Model: "lenet", Dataset: "mnist", Method: "dense", Replicate: r, Density: 1,
-			BestTestAcc: 0.981 + 0.001*float64(r-1), FinalTestAcc: 0.98, BestIter: 2000 + 100*r})
+		rs = append(rs, Result{Model: "lenet", Dataset: "mnist", Method: "dense", Replicate: r, Seed: uint64(r), Density: 1,
+			Experiment: "dense", BestTestAcc: 0.981 + 0.001*float64(r-1), FinalTestAcc: 0.98, BestIter: 2000 + 100*r})
 	}
 	return rs
 }
@@ -105,7 +106,7 @@ func TestWritePlotOddInputs(t *testing.T) {
 	// Two models, one line each, each with its own baseline.
 	two := plotRows()
 	for _, r := range plotRows() {
-		r.Model = "conv2"
+		r.Model, r.Experiment = "conv2", "conv2 "+r.Experiment
 		r.BestTestAcc -= 0.3
 		two = append(two, r)
 	}
@@ -167,7 +168,7 @@ func TestWritePlotErrors(t *testing.T) {
 func TestWritePlotBaselineIsTheDenseMethod(t *testing.T) {
 	rs := plotRows()
 	for r := range 3 {
-		rs = append(rs, Result{Model: "lenet", Dataset: "mnist", Method: "stable-rps", Replicate: r, Density: 1, BestTestAcc: 0.90})
+		rs = append(rs, Result{Model: "lenet", Dataset: "mnist", Method: "stable-rps", Replicate: r, Seed: uint64(r), Experiment: "rps", Density: 1, BestTestAcc: 0.90})
 	}
 	path := filepath.Join(t.TempDir(), "acc.svg")
 	if err := WritePlot(path, rs, PlotOptions{}); err != nil {

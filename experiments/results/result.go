@@ -48,4 +48,15 @@ type Result struct {
 	Wall          time.Duration `yaml:"wall"`
 	Version       string        `yaml:"version"` // prunebench version
 	Finished      time.Time     `yaml:"finished"`
+
+	// Experiment names the run without its seed and replicate count: the
+	// hash of its canonical form less those two keys. Results of one
+	// experiment at one level and branch that differ in seed are its
+	// replicates; two results with the same experiment and seed are one
+	// result.
+	Experiment string `yaml:"experiment"`
+	// Settings is that canonical form as JSON, keys sorted: the settings
+	// that set the experiment apart from the defaults, which boards group
+	// by and show.
+	Settings string `yaml:"settings"`
 }

@@ -83,4 +83,16 @@ var migrations = []migration{
 			"PRAGMA application_id = " + strconv.Itoa(storeApplicationID),
 		},
 	},
+	{
+		version: 2,
+		name:    "experiment and settings",
+		stmts: []string{
+			// The run's identity without its seed, and its settings as
+			// JSON (Result.Experiment, Result.Settings). Rows written
+			// before are '' until their run folder is read again.
+			`ALTER TABLE results ADD COLUMN experiment TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE results ADD COLUMN settings TEXT NOT NULL DEFAULT ''`,
+			`CREATE INDEX results_experiment ON results (experiment, level, branch)`,
+		},
+	},
 }
