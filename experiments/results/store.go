@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -32,6 +33,8 @@ type Store struct {
 	path string
 	// applied is the number of migrations Open applied.
 	applied int
+	// readOnly: opened by OpenReadOnly.
+	readOnly bool
 }
 
 // ErrStoreLocked is wrapped by the errors of a Store whose database stayed
@@ -56,7 +59,10 @@ const floatTolerance = 1e-9
 // and migrates its schema to the current version. A file that is not a
 // SQLite database, another program's database, or a database written by a
 // newer prunebench (a schema version above the one this build knows) is
-// refused and left untouched; every error names the file.
+// refused and left untouched; every error names the file. A new file gets
+// the umask's permissions (0644 under umask 022), and so do the -wal and
+// -shm files SQLite creates next to it. Commands that only read the store
+// use OpenReadOnly.
 func Open(path string) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("results store: empty path")
@@ -65,6 +71,14 @@ func Open(path string) (*Store, error) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("results store %s: cannot create its directory: %w", path, err)
 		}
+	}
+	// SQLite would create the file 0644 whatever the umask: create it
+	// here, empty, so that the umask applies (SQLite takes an empty file
+	// for an empty database).
+	if f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o666); err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("results store %s: %w", path, err)
 	}
 	if err := checkHeader(path); err != nil {
 		return nil, err
@@ -125,11 +139,22 @@ func checkHeader(path string) error {
 	return nil
 }
 
-// storeDSN is the driver's name for path: a file: URI (so that '?', '#' and
-// '%' in a path are not taken for URI syntax) with the busy timeout, and
-// IMMEDIATE transactions so that a writer takes the write lock when it
-// begins and waits for it there, instead of failing on a lock upgrade.
+// storeDSN is the driver's name for path: a file: URI (storeURI) with the
+// busy timeout, and IMMEDIATE transactions so that a writer takes the write
+// lock when it begins and waits for it there, instead of failing on a lock
+// upgrade.
 func storeDSN(path string) (string, error) {
+	uri, err := storeURI(path)
+	if err != nil {
+		return "", err
+	}
+	ms := max(busyTimeout.Milliseconds(), 1)
+	return fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_txlock=immediate", uri, ms), nil
+}
+
+// storeURI is path's absolute file: URI without a query, with '?', '#' and
+// '%' escaped so that they are not taken for URI syntax.
+func storeURI(path string) (string, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return "", err
@@ -138,9 +163,7 @@ func storeDSN(path string) (string, error) {
 	if !strings.HasPrefix(abs, "/") {
 		abs = "/" + abs // a volume name, C:/...
 	}
-	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(abs)
-	ms := max(busyTimeout.Milliseconds(), 1)
-	return fmt.Sprintf("file:%s?_pragma=busy_timeout(%d)&_txlock=immediate", esc, ms), nil
+	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(abs), nil
 }
 
 // init checks what the file is, switches it to WAL and migrates it. Nothing
@@ -247,7 +270,7 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Path is the database file's path as given to Open.
+// Path is the database file's path as given to Open or OpenReadOnly.
 func (s *Store) Path() string { return s.path }
 
 // wrap names the file and the operation, and explains the SQLite errors a
@@ -275,6 +298,9 @@ func (s *Store) wrap(op string, err error) error {
 // Put stores r, replacing the row of the same (SpecHash, Replicate, Level,
 // Branch) if there is one, in one transaction.
 func (s *Store) Put(r Result) error {
+	if s.readOnly {
+		return fmt.Errorf("results store %s: put: the store was opened read-only (results.OpenReadOnly); writing needs results.Open", s.path)
+	}
 	if r.SpecHash == "" {
 		return fmt.Errorf("results store %s: put: result without a spec hash", s.path)
 	}

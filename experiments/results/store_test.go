@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -837,4 +838,240 @@ func TestStoreLocked(t *testing.T) {
 	if err != nil || len(rows) != 2 || rows[0].Version != "other" || rows[1].Level != 1 {
 		t.Errorf("after the lock: %+v, %v", rows, err)
 	}
+}
+
+// dirState is what a read-only open must not change: the names in a folder,
+// and the bytes and modification time of the database.
+type dirState struct {
+	names []string
+	data  []byte
+	mtime time.Time
+}
+
+func snapshot(t *testing.T, path string) dirState {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Dir(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st dirState
+	for _, e := range entries {
+		st.names = append(st.names, e.Name())
+	}
+	if st.data, err = os.ReadFile(path); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.mtime = fi.ModTime()
+	return st
+}
+
+func sameSnapshot(t *testing.T, when string, path string, want dirState) {
+	t.Helper()
+	got := snapshot(t, path)
+	if !slices.Equal(got.names, want.names) {
+		t.Errorf("%s: the folder holds %q, want %q (a read-only open created or removed files)", when, got.names, want.names)
+	}
+	if !bytes.Equal(got.data, want.data) {
+		t.Errorf("%s: %s was modified", when, path)
+	}
+	if !got.mtime.Equal(want.mtime) {
+		t.Errorf("%s: %s modification time %v, want %v", when, path, got.mtime, want.mtime)
+	}
+}
+
+// readOnlyDir makes dir read-only for the rest of the test. Tests run as
+// root in CI, where that does not stop writes: they check what changed
+// instead of expecting permission errors.
+func readOnlyDir(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.Chmod(dir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(dir, 0o755) })
+}
+
+func TestStoreOpenReadOnly(t *testing.T) {
+	s, path := openTestStore(t)
+	var want []Result
+	for i := range 5 {
+		r := result(fmt.Sprintf("%04x00000000", 0xa000+i), i%2, i, "")
+		if i == 3 {
+			r.Branch, r.FinalTestAcc = "random", math.NaN()
+		}
+		want = append(want, r)
+	}
+	mustPut(t, s, want...)
+	wantRows, err := s.Results(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ReadOnly() {
+		t.Error("a store from Open says it is read-only")
+	}
+	s.Close()
+	readOnlyDir(t, filepath.Dir(path))
+	before := snapshot(t, path)
+	if slices.ContainsFunc(before.names, func(n string) bool { return n != "results.db" }) {
+		t.Fatalf("the writer left %q", before.names)
+	}
+
+	r, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.ReadOnly() || r.Path() != path {
+		t.Errorf("ReadOnly() = %v, Path() = %q", r.ReadOnly(), r.Path())
+	}
+	got, err := r.Results(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(wantRows) {
+		t.Fatalf("read-only store: %d rows, want %d", len(got), len(wantRows))
+	}
+	for i := range got {
+		if diff, ok := sameResult(got[i], wantRows[i]); !ok {
+			t.Errorf("row %d: %s", i, diff)
+		}
+	}
+	if rows, err := r.Run("a002"); err != nil || len(rows) != 1 || rows[0].Level != 2 {
+		t.Errorf("Run on the read-only store: %v, %v", rows, err)
+	}
+	if rows, err := r.Results(map[string]string{"branch": "random"}); err != nil || len(rows) != 1 {
+		t.Errorf("filtered read: %v, %v", rows, err)
+	}
+	sameSnapshot(t, "while open", path, before)
+	err = r.Put(result("bbbb00000000", 0, 0, ""))
+	wantErr(t, err, path, "read-only")
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sameSnapshot(t, "after Close", path, before)
+}
+
+// TestStoreReadOnlySeesLiveWriter: while a writer has the store open, a
+// reader reads through its WAL and sees its newest rows; closing both loses
+// nothing.
+func TestStoreReadOnlySeesLiveWriter(t *testing.T) {
+	w, path := openTestStore(t)
+	mustPut(t, w, result("cccc00000001", 0, 0, ""))
+	r, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	count := func(want int) {
+		t.Helper()
+		rows, err := r.Results(nil)
+		if err != nil || len(rows) != want {
+			t.Errorf("reader sees %d rows (%v), want %d", len(rows), err, want)
+		}
+	}
+	count(1)
+	mustPut(t, w, result("cccc00000002", 0, 0, ""))
+	count(2)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	count(2)
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkStore(t, path, 2)
+}
+
+// TestStoreReadOnlyImmutableFallback: WAL files the reader cannot open
+// (here a -shm that is a symbolic link, which SQLite refuses to follow)
+// make it read the database file alone.
+func TestStoreReadOnlyImmutableFallback(t *testing.T) {
+	s, path := openTestStore(t)
+	mustPut(t, s, result("dddd00000001", 0, 0, ""), result("dddd00000002", 0, 1, ""))
+	s.Close()
+	if err := os.WriteFile(path+"-wal", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("elsewhere", path+"-shm"); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, path)
+	r, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows, err := r.Results(nil); err != nil || len(rows) != 2 {
+		t.Errorf("immutable reader: %d rows, %v; want 2", len(rows), err)
+	}
+	r.Close()
+	sameSnapshot(t, "after Close", path, before)
+}
+
+// TestStoreReadOnlyOldSchema: a store of an older schema is not migrated by
+// a reader, which says which command does it.
+func TestStoreReadOnlyOldSchema(t *testing.T) {
+	dir := t.TempDir()
+	old := filepath.Join(dir, "results.db")
+	v1 := &Store{db: rawDB(t, old), path: old}
+	if n, err := v1.migrate(1); err != nil || n != 1 {
+		t.Fatalf("building a v1 database: %d migrations, %v", n, err)
+	}
+	v1.db.Close()
+	saved := migrations
+	t.Cleanup(func() { migrations = saved })
+	migrations = append(slices.Clip(saved), migration{version: len(saved) + 1, name: "test index", stmts: []string{
+		"CREATE INDEX results_test ON results (version)",
+	}})
+	before := snapshot(t, old)
+	_, err := OpenReadOnly(old)
+	wantErr(t, err, old, "schema version 1 is older", "prunebench migrate --output "+dir)
+	sameSnapshot(t, "after the refusal", old, before)
+	db := rawDB(t, old)
+	if v := pragmaInt(t, db, "user_version"); v != 1 {
+		t.Errorf("user_version %d after a read-only open, want 1", v)
+	}
+}
+
+func TestStoreReadOnlyRefuses(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "runs", "results.db")
+	_, err := OpenReadOnly(missing)
+	wantErr(t, err, missing)
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing store: error %v is not fs.ErrNotExist", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "runs")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("OpenReadOnly of a missing store created its folder (%v)", err)
+	}
+	_, err = OpenReadOnly("")
+	wantErr(t, err, "empty path")
+	_, err = OpenReadOnly(dir)
+	wantErr(t, err, dir, "not a regular file")
+
+	junk := filepath.Join(dir, "junk.db")
+	os.WriteFile(junk, []byte("dataset: {name: mnist}\n"), 0o644)
+	_, err = OpenReadOnly(junk)
+	wantErr(t, err, junk, "not a SQLite database")
+
+	s, path := openTestStore(t)
+	mustPut(t, s, result("ffff00000000", 0, 0, ""))
+	s.Close()
+	db := rawDB(t, path)
+	if _, err := db.Exec("PRAGMA user_version = 999"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	_, err = OpenReadOnly(path)
+	wantErr(t, err, path, "schema version 999", "newer")
+
+	other := filepath.Join(dir, "other.db")
+	db = rawDB(t, other)
+	if _, err := db.Exec("CREATE TABLE notes (x TEXT)"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	_, err = OpenReadOnly(other)
+	wantErr(t, err, other, "not a prunebench results store")
 }

@@ -41,6 +41,14 @@ type Config struct {
 	// Checkpoint is the file the run checkpoints to at every evaluation
 	// and on interruption, and resumes from when it exists. Empty: none.
 	Checkpoint string
+	// Identity is an opaque name of the unit being trained, set by the
+	// caller, e.g. "<run hash>/replicate_0/level_1/branch_x". Run writes it
+	// into every checkpoint, and refuses to resume from a checkpoint whose
+	// identity differs (one copied from another level's folder, say): the
+	// error names the file and both identities, and nothing is trained.
+	// Empty: no check (the checkpoint's identity is then ""). It is not
+	// part of the configuration fingerprint.
+	Identity string
 }
 
 // Data is what Run trains and evaluates on. Val may be nil: the early
@@ -114,6 +122,12 @@ func At(it int, cb Callback) Callback {
 // interrupted run continues bit-identically: the data stream and dropout are
 // counter based and the optimizer state and step are in the checkpoint.
 //
+// A checkpoint that cannot be resumed (corrupt, of another format version,
+// of another unit than cfg.Identity, of another configuration, or not
+// fitting net) stops Run before it trains: the error names the file, says
+// to delete it to train the unit from its beginning, and satisfies
+// errors.Is(err, ErrBadCheckpoint).
+//
 // Run installs cfg.Optimizer on net (fresh state, unless resuming).
 func Run(ctx context.Context, net nn.Net, data Data, cfg Config, callbacks ...Callback) (*History, error) {
 	if data.Train == nil || data.Train.Len() == 0 {
@@ -160,15 +174,28 @@ func Run(ctx context.Context, net nn.Net, data Data, cfg Config, callbacks ...Ca
 	fp := fingerprint(net, cfg, ipe)
 	if cfg.Checkpoint != "" {
 		ck, err := LoadCheckpoint(cfg.Checkpoint)
+		var ce *CheckpointError
 		switch {
 		case errors.Is(err, os.ErrNotExist):
+		case errors.As(err, &ce):
+			// Run resumes only a unit that has not finished: the advice
+			// for a finished one does not apply.
+			ce.resuming = true
+			return nil, ce
 		case err != nil:
 			return nil, err
+		case cfg.Identity != "" && ck.Identity != cfg.Identity:
+			problem := fmt.Sprintf("belongs to %q, not to %q (copied from another folder?)", ck.Identity, cfg.Identity)
+			if ck.Identity == "" {
+				problem = fmt.Sprintf("names no unit, and this one is %q", cfg.Identity)
+			}
+			return nil, &CheckpointError{Path: cfg.Checkpoint, resuming: true, Problem: problem}
 		case ck.Fingerprint != fp:
-			return nil, fmt.Errorf("checkpoint %s was written by a different configuration (%s, now %s); delete it to start over", cfg.Checkpoint, ck.Fingerprint, fp)
+			return nil, &CheckpointError{Path: cfg.Checkpoint, resuming: true,
+				Problem: fmt.Sprintf("was written by a different configuration (%s, now %s)", ck.Fingerprint, fp)}
 		default:
 			if err := net.SetState(ck.State); err != nil {
-				return nil, fmt.Errorf("checkpoint %s: %w", cfg.Checkpoint, err)
+				return nil, &CheckpointError{Path: cfg.Checkpoint, resuming: true, Problem: "does not fit this network", Err: err}
 			}
 			*hist = ck.History
 			start = ck.Iter
@@ -184,7 +211,7 @@ func Run(ctx context.Context, net nn.Net, data Data, cfg Config, callbacks ...Ca
 		if err != nil {
 			return err
 		}
-		return SaveCheckpoint(cfg.Checkpoint, &Checkpoint{Iter: it, Fingerprint: fp, State: st, History: *hist, LossSum: lossSum, LossN: lossN})
+		return SaveCheckpoint(cfg.Checkpoint, &Checkpoint{Identity: cfg.Identity, Iter: it, Fingerprint: fp, State: st, History: *hist, LossSum: lossSum, LossN: lossN})
 	}
 
 	ex := data.Train.ExampleSize()
@@ -269,7 +296,7 @@ func fingerprint(net nn.Net, cfg Config, ipe int) string {
 		h.add(p.Name, p.Shape)
 	}
 	c := cfg
-	c.Checkpoint = ""
+	c.Checkpoint, c.Identity = "", ""
 	h.add(fmt.Sprintf("%+v", c), ipe)
 	return h.sum()
 }
