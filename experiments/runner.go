@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,9 +71,64 @@ type Replicate struct {
 	Dir  string
 
 	store   *results.Store
-	backend nn.Backend // looked up once per run, for provenance
+	backend nn.Backend // looked up once per run
 	watch   func(UnitInfo) ([]Callback, func())
 	rerun   bool
+}
+
+// CheckpointFile is the name of a unit's checkpoint in its folder.
+const CheckpointFile = "checkpoint.gob"
+
+// UnitName names a unit of the replicate, as its checkpoint records it:
+// "<run hash>/replicate_<r>/level_<l>[/branch_<b>]".
+func (r *Replicate) UnitName(level int, branch string) string {
+	n := fmt.Sprintf("%s/replicate_%d/level_%d", r.Hash, r.Index, level)
+	if branch != "" {
+		n += "/branch_" + branch
+	}
+	return n
+}
+
+// unitName is the name of the unit whose folder is dir, or "" when dir is
+// not a unit folder of this replicate.
+func (r *Replicate) unitName(dir string) string {
+	rel, err := filepath.Rel(r.Dir, dir)
+	if err != nil {
+		return ""
+	}
+	var level int
+	var branch string
+	parts := strings.Split(filepath.ToSlash(rel), "/")
+	if _, err := fmt.Sscanf(parts[0], "level_%d", &level); err != nil || len(parts) > 2 {
+		return ""
+	}
+	if len(parts) == 2 {
+		b, ok := strings.CutPrefix(parts[1], "branch_")
+		if !ok {
+			return ""
+		}
+		branch = b
+	}
+	if r.UnitDir(level, branch) != filepath.Clean(dir) {
+		return ""
+	}
+	return r.UnitName(level, branch)
+}
+
+// Checkpoint reads the checkpoint of a unit of this replicate (a finished
+// level whose weights a later level starts from), and refuses one that
+// names another unit.
+func (r *Replicate) Checkpoint(level int, branch string) (*train.Checkpoint, error) {
+	path := filepath.Join(r.UnitDir(level, branch), CheckpointFile)
+	ck, err := train.LoadCheckpoint(path)
+	if err != nil {
+		return nil, err
+	}
+	if want := r.UnitName(level, branch); ck.Identity != want {
+		return nil, fmt.Errorf("checkpoint %s belongs to %q, not to %q (copied from another folder?); delete level %d's folder and run again with --rerun to train it anew: %w",
+			path, ck.Identity, want, level, train.ErrBadCheckpoint)
+	}
+	return ck, nil
 }
 
 // UnitFunc trains one level or branch in dir (which exists; checkpoints go
@@ -116,6 +172,9 @@ func (r *Replicate) Unit(ctx context.Context, level int, branch string, fn UnitF
 			dir, results.FileName, r.store.Path(), stored[0].Finished.Format(time.RFC3339))
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return results.Result{}, err
+	}
+	if err := atomicfile.Clean(dir); err != nil { // what a killed run left half written
 		return results.Result{}, err
 	}
 	var cbs []Callback

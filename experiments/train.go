@@ -24,6 +24,10 @@ type Prepared struct {
 	// (the trained one, a scoring net, a rebuilt network) is built by
 	// BuildNet on it.
 	Backend nn.Backend
+
+	// rep is the replicate that prepared it (Replicate.Prepare), which
+	// names the units whose checkpoints Train writes; nil outside a run.
+	rep *Replicate
 }
 
 // Prepare loads the data, builds and initializes the network and resolves the
@@ -42,10 +46,18 @@ func Prepare(s Spec) (*Prepared, error) {
 // run. s is the replicate's spec, or one a pipeline derived from it (another
 // batch size, a width multiplier).
 func (r *Replicate) Prepare(s Spec) (*Prepared, error) {
-	if r.backend == nil { // a Replicate made outside RunSpec
-		return Prepare(s)
+	b := r.backend
+	if b == nil { // a Replicate made outside RunSpec
+		var err error
+		if b, err = nn.GetBackend(s.Backend); err != nil {
+			return nil, fmt.Errorf("backend: %w", err)
+		}
 	}
-	return prepare(s, r.backend)
+	p, err := prepare(s, b)
+	if p != nil {
+		p.rep = r
+	}
+	return p, err
 }
 
 func prepare(s Spec, backend nn.Backend) (*Prepared, error) {
@@ -117,10 +129,16 @@ func (r *Replicate) Train(ctx context.Context, s Spec, dir string, callbacks ...
 // Train trains the prepared network (with whatever parametrization the
 // pipeline set on it) with the frozen training loop, checkpointing into dir
 // and resuming from it; no checkpoints when dir is empty.
+//
+// Within a run, a checkpoint in a unit's folder carries the unit's name
+// (run, replicate, level, branch), and one of another unit is refused.
 func (p *Prepared) Train(ctx context.Context, dir string, callbacks ...train.Callback) (*train.History, error) {
 	cfg := p.Config
 	if dir != "" {
-		cfg.Checkpoint = filepath.Join(dir, "checkpoint.gob")
+		cfg.Checkpoint = filepath.Join(dir, CheckpointFile)
+		if p.rep != nil {
+			cfg.Identity = p.rep.unitName(dir)
+		}
 	}
 	return train.Run(ctx, p.Net, train.Data{
 		Train: p.Splits.Train, Val: p.Splits.Val, Test: p.Splits.Test, Augment: p.Splits.Augment,

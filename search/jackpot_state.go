@@ -4,8 +4,9 @@ import (
 	"encoding/gob"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
+
+	"github.com/prunebench/prunebench/internal/atomicfile"
 )
 
 // The score state of a search lives outside the net's State (the net
@@ -26,23 +27,11 @@ type jackpotStateFile struct {
 	Masks    [][]float32
 }
 
-// SaveState writes the search state to path, through a temporary file
-// renamed into place so a crash never leaves half a state under path.
+// SaveState writes the search state to path atomically (atomicfile), so a
+// crash never leaves half a state under path.
 func (j *Jackpot) SaveState(path string) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-jackpot-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
 	st := jackpotStateFile{Config: j.Config, Iter: j.Iter, Names: j.Names, Scores: j.Scores, Momentum: j.Momentum, Masks: j.Masks}
-	if err := gob.NewEncoder(f).Encode(&st); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return atomicfile.Write(path, func(f *os.File) error { return gob.NewEncoder(f).Encode(&st) })
 }
 
 // LoadState replaces j's scores, momentum, masks and step count with those

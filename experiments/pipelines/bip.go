@@ -115,7 +115,7 @@ func (c bipPipeline) level(ctx context.Context, r *experiments.Replicate, dir st
 	if err != nil {
 		return results.Result{}, err
 	}
-	if err := loadPretrained(p.Net, pretrainedCheckpoint(r, c.Bip.Pretrained)); err != nil {
+	if err := loadPretrained(p.Net, r, c.Bip.Pretrained); err != nil {
 		return results.Result{}, err
 	}
 	if p.Config, err = c.thetaTraining(s.Training).Config(s.Seed); err != nil {
@@ -135,7 +135,7 @@ func (c bipPipeline) level(ctx context.Context, r *experiments.Replicate, dir st
 		return results.Result{}, err
 	}
 	side := filepath.Join(dir, bipStateFile)
-	if err := loadBiPState(b, p.Net, side, filepath.Join(dir, "checkpoint.gob")); err != nil {
+	if err := loadBiPState(b, p.Net, side, filepath.Join(dir, experiments.CheckpointFile)); err != nil {
 		return results.Result{}, err
 	}
 	loader, err := datasets.NewLoader(p.Splits.Train, p.Config.BatchSize, nn.SeedFor(s.Seed, nn.NSUpperData), p.Splits.Augment, p.Config.DropLast)
@@ -156,7 +156,7 @@ func (c bipPipeline) level(ctx context.Context, r *experiments.Replicate, dir st
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			// The loop saved a checkpoint where it stopped; the scores'
 			// optimizer state goes with it.
-			if ck, cerr := train.LoadCheckpoint(filepath.Join(dir, "checkpoint.gob")); cerr == nil {
+			if ck, cerr := train.LoadCheckpoint(filepath.Join(dir, experiments.CheckpointFile)); cerr == nil {
 				err = errors.Join(err, saveBiPState(b, side, ck.Iter))
 			}
 		}

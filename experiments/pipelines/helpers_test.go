@@ -2,6 +2,7 @@ package pipelines
 
 import (
 	"bytes"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -64,4 +65,11 @@ func loadSweep(path string, overrides []string) ([]experiments.Spec, error) {
 	}
 	sw, err := experiments.LoadSweep(path, overrides)
 	return sw.Specs, err
+}
+
+// replicateOf is replicate i of a spec's run, as RunSpec lays it out: for
+// reading what a run left in its folders.
+func replicateOf(s experiments.Spec, i int) *experiments.Replicate {
+	h := experiments.Hash(s)
+	return &experiments.Replicate{Spec: s, Index: i, Hash: h, Dir: filepath.Join(s.Output, h, fmt.Sprintf("replicate_%d", i))}
 }

@@ -228,7 +228,7 @@ func (c impPipeline) level(ctx context.Context, r *experiments.Replicate, level 
 		}
 	} else {
 		prev := r.UnitDir(level-1, "")
-		final, err := finalWeights(prev)
+		final, err := finalWeights(r, level-1)
 		if err != nil {
 			return results.Result{}, err
 		}
@@ -346,8 +346,8 @@ func (c impPipeline) prune(arch *nn.Arch, set []nn.ParamInfo, current *prune.Mas
 }
 
 // finalWeights reads θ at the end of a finished level from its checkpoint.
-func finalWeights(dir string) (map[string][]float32, error) {
-	ck, err := train.LoadCheckpoint(filepath.Join(dir, "checkpoint.gob"))
+func finalWeights(r *experiments.Replicate, level int) (map[string][]float32, error) {
+	ck, err := r.Checkpoint(level, "")
 	if err != nil {
 		return nil, fmt.Errorf("the previous level's weights: %w", err)
 	}

@@ -226,7 +226,7 @@ func TestIMPOneShot(t *testing.T) {
 		t.Errorf("one-shot level method %q, want oneshot (apart from iterative imp on a board)", rs[1].Method)
 	}
 	root := filepath.Join(s.Output, experiments.Hash(s), "replicate_0")
-	final, err := finalWeights(filepath.Join(root, "level_0"))
+	final, err := finalWeights(replicateOf(s, 0), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +277,7 @@ func TestIMPFinetune(t *testing.T) {
 					return nil
 				}
 				first, lr = e.Iter, e.LR
-				final, err := finalWeights(filepath.Join(s.Output, experiments.Hash(s), "replicate_0", "level_0"))
+				final, err := finalWeights(replicateOf(s, 0), 0)
 				if err != nil {
 					return err
 				}
@@ -333,5 +333,42 @@ func TestIMPExclude(t *testing.T) {
 	})
 	if _, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{}); err == nil || !strings.Contains(err.Error(), "prune.exclude") {
 		t.Errorf("a pattern that matches nothing: %v", err)
+	}
+}
+
+// A checkpoint copied into another level's folder is refused with advice
+// that works: level 0's final checkpoint in level 1's folder would
+// otherwise "resume" level 1 at its end with level 0's dense weights.
+func TestIMPCheckpointOfAnotherLevel(t *testing.T) {
+	s := impSpec(t, "init")
+	first, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := replicateOf(s, 0)
+	level1 := rep.UnitDir(1, "")
+	ck0, err := os.ReadFile(filepath.Join(rep.UnitDir(0, ""), experiments.CheckpointFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck1 := filepath.Join(level1, experiments.CheckpointFile)
+	if err := os.WriteFile(ck1, ck0, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(level1, "result.yaml"))
+	_, err = experiments.RunSpec(context.Background(), s, experiments.RunOptions{Rerun: true})
+	if err == nil || !strings.Contains(err.Error(), ck1) || !strings.Contains(err.Error(), "level_0") || !strings.Contains(err.Error(), "delete it") {
+		t.Fatalf("error %v, want one naming %s, the unit it belongs to, and what to do", err, ck1)
+	}
+	// The advice: delete it and run again.
+	if err := os.Remove(ck1); err != nil {
+		t.Fatal(err)
+	}
+	again, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{Rerun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again[1].Density != first[1].Density || again[1].FinalTestLoss != first[1].FinalTestLoss || again[2].FinalTestLoss != first[2].FinalTestLoss {
+		t.Errorf("after following the advice: %+v, want %+v", again[1:], first[1:])
 	}
 }

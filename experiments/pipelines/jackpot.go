@@ -222,7 +222,7 @@ func (c jackpotPipeline) start(r *experiments.Replicate) (*experiments.Prepared,
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := loadPretrained(p.Net, pretrainedCheckpoint(r, c.Jackpot.Pretrained)); err != nil {
+	if err := loadPretrained(p.Net, r, c.Jackpot.Pretrained); err != nil {
 		return nil, nil, err
 	}
 	set, err := c.searchedSet(p.Arch)

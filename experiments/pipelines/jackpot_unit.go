@@ -102,7 +102,7 @@ func (c jackpotPipeline) level(ctx context.Context, r *experiments.Replicate, di
 // the state files left.
 func jackpotResume(j *search.Jackpot, dir string) ([]int, error) {
 	keep := -1
-	ckPath := filepath.Join(dir, "checkpoint.gob")
+	ckPath := filepath.Join(dir, experiments.CheckpointFile)
 	ck, err := train.LoadCheckpoint(ckPath)
 	switch {
 	case errors.Is(err, os.ErrNotExist):

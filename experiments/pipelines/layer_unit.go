@@ -205,7 +205,7 @@ func (c layerPipeline) initScores(p *experiments.Prepared, bs *search.Blocks) ([
 func (c layerPipeline) trainedScores(r *experiments.Replicate, p *experiments.Prepared, bs *search.Blocks, cand []int, init *nn.State) ([]float64, *nn.State, train.Step, error) {
 	s := r.Spec
 	level0 := r.UnitDir(0, "")
-	ck, err := train.LoadCheckpoint(filepath.Join(level0, "checkpoint.gob"))
+	ck, err := r.Checkpoint(0, "")
 	if err != nil {
 		return nil, nil, train.Step{}, fmt.Errorf("the dense network's trained weights: %w", err)
 	}

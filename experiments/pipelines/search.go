@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/prunebench/prunebench/experiments"
@@ -25,13 +24,22 @@ import (
 // θ and the batch-norm running statistics of that model; the optimizer
 // starts fresh.
 
-// pretrainedCheckpoint returns the checkpoint a search level starts from:
-// the named one, or level 0's.
-func pretrainedCheckpoint(r *experiments.Replicate, named string) string {
+// pretrainedCheckpoint reads the checkpoint a search level starts from: the
+// named one, or level 0's (which must name level 0 of this replicate).
+func pretrainedCheckpoint(r *experiments.Replicate, named string) (*train.Checkpoint, error) {
 	if named == "" {
-		return filepath.Join(r.UnitDir(0, ""), "checkpoint.gob")
+		ck, err := r.Checkpoint(0, "")
+		if err != nil {
+			return nil, fmt.Errorf("pretrained model: %w", err)
+		}
+		return ck, nil
 	}
-	return strings.ReplaceAll(named, "{replicate}", fmt.Sprint(r.Index))
+	path := strings.ReplaceAll(named, "{replicate}", fmt.Sprint(r.Index))
+	ck, err := train.LoadCheckpoint(path)
+	if err != nil {
+		return nil, fmt.Errorf("pretrained model: %w", err)
+	}
+	return ck, nil
 }
 
 // checkPretrained is the check before training: a named checkpoint must
@@ -71,13 +79,13 @@ func pretrainUnit(ctx context.Context, r *experiments.Replicate, named string) e
 }
 
 // loadPretrained sets net's parameters and buffers to those of the
-// checkpoint at path; masks, optimizer state and the step counter are not
-// taken (the search starts with a fresh optimizer). The net must have no
-// optimizer installed yet.
-func loadPretrained(net nn.Net, path string) error {
-	ck, err := train.LoadCheckpoint(path)
+// pretrained checkpoint (pretrainedCheckpoint); masks, optimizer state and
+// the step counter are not taken (the search starts with a fresh
+// optimizer). The net must have no optimizer installed yet.
+func loadPretrained(net nn.Net, r *experiments.Replicate, named string) error {
+	ck, err := pretrainedCheckpoint(r, named)
 	if err != nil {
-		return fmt.Errorf("pretrained model: %w", err)
+		return err
 	}
 	st := nn.NewState()
 	for name, t := range ck.State.Tensors {
@@ -87,7 +95,7 @@ func loadPretrained(net nn.Net, path string) error {
 	}
 	st.Counters["step"] = 0
 	if err := net.SetState(st); err != nil {
-		return fmt.Errorf("pretrained model %s: %w", path, err)
+		return fmt.Errorf("pretrained model: %w", err)
 	}
 	return nil
 }
