@@ -39,6 +39,15 @@ type Pipeline interface {
 	Run(ctx context.Context, r *Replicate) error
 }
 
+// Prechecker is implemented by a pipeline that checks, before anything of
+// a run exists (folders, spec.yaml, store rows), what Validate cannot see
+// without the data and the model: a rewind step past the budget in
+// iterations, a tensor that a layer-wise density leaves empty, a model
+// without the blocks asked for. RunSpec calls it on replicate 0.
+type Prechecker interface {
+	Precheck(r *Replicate) error
+}
+
 var (
 	pipelines = registry.New[Pipeline]("pipeline")
 

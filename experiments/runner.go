@@ -263,9 +263,10 @@ func Measure(p *Prepared, h *train.History, method string, density float64) resu
 	return res
 }
 
-// RunSpec runs every replicate of a spec: it validates everything first,
-// writes the resolved spec to <output>/<hash>/spec.yaml, and runs the
-// pipeline for each replicate. Finished units are skipped, interrupted ones
+// RunSpec runs every replicate of a spec: it validates everything first
+// (Validate, then the pipeline's Precheck on the data) before any folder or
+// store exists, writes the resolved spec to <output>/<hash>/spec.yaml, and
+// runs the pipeline for each replicate. Finished units are skipped, interrupted ones
 // resume from their checkpoints.
 func RunSpec(ctx context.Context, s Spec, o RunOptions) ([]results.Result, error) {
 	pl, err := Validate(s)
@@ -279,7 +280,20 @@ func RunSpec(ctx context.Context, s Spec, o RunOptions) ([]results.Result, error
 	}
 	hash := Hash(s)
 	root := filepath.Join(s.Output, hash)
+	replicate := func(i int) *Replicate {
+		rs := s
+		rs.Seed = s.Seed + uint64(i)
+		return &Replicate{Spec: rs, Index: i, Hash: hash, Dir: filepath.Join(root, fmt.Sprintf("replicate_%d", i)), backend: backend, watch: o.Watch, rerun: o.Rerun}
+	}
+	if pc, ok := pl.(Prechecker); ok {
+		if err := pc.Precheck(replicate(0)); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, err
+	}
+	if err := atomicfile.Clean(root); err != nil {
 		return nil, err
 	}
 	if err := atomicfile.Write(filepath.Join(root, "spec.yaml"), func(f *os.File) error { return WriteSpecYAML(f, s) }); err != nil {
@@ -296,9 +310,8 @@ func RunSpec(ctx context.Context, s Spec, o RunOptions) ([]results.Result, error
 	// After a failure no further replicate starts, and the first failure
 	// (by replicate) is returned once the running ones stopped.
 	runRep := func(i int) ([]results.Result, error) {
-		rs := s
-		rs.Seed = s.Seed + uint64(i)
-		rep := &Replicate{Spec: rs, Index: i, Hash: hash, Dir: filepath.Join(root, fmt.Sprintf("replicate_%d", i)), store: store, backend: backend, watch: o.Watch, rerun: o.Rerun}
+		rep := replicate(i)
+		rep.store = store
 		if err := pl.Run(ctx, rep); err != nil {
 			return nil, err
 		}

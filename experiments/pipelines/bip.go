@@ -63,9 +63,6 @@ func (c bipPipeline) config(k float64, iterations int) search.BiPConfig {
 }
 
 func (c bipPipeline) Run(ctx context.Context, r *experiments.Replicate) error {
-	if err := c.precheck(r.Spec); err != nil {
-		return err
-	}
 	if err := pretrainUnit(ctx, r, c.Bip.Pretrained); err != nil {
 		return err
 	}
@@ -75,9 +72,10 @@ func (c bipPipeline) Run(ctx context.Context, r *experiments.Replicate) error {
 	return err
 }
 
-// precheck checks, before level 0 trains, what needs the architecture: a
-// structured mask only on layers with filters.
-func (c bipPipeline) precheck(s experiments.Spec) error {
+// Precheck checks, before anything of the run exists, what needs the
+// architecture: a structured mask only on layers with filters.
+func (c bipPipeline) Precheck(r *experiments.Replicate) error {
+	s := r.Spec
 	if c.Bip.Structure == "unstructured" {
 		return nil
 	}

@@ -124,9 +124,6 @@ func (c impPipeline) Run(ctx context.Context, r *experiments.Replicate) error {
 	if err != nil {
 		return err
 	}
-	if err := c.precheck(r, mode); err != nil {
-		return err
-	}
 	for level := 0; level <= c.levels(); level++ {
 		_, err := r.Unit(ctx, level, "", func(ctx context.Context, dir string, cbs []experiments.Callback) (results.Result, error) {
 			return c.level(ctx, r, level, mode, dir, cbs)
@@ -166,10 +163,14 @@ func (c impPipeline) levels() int {
 	return 1
 }
 
-// precheck catches what Validate cannot see without the data and the
-// model, before level 0 trains: a reset step past the budget in epochs, and
-// layer-wise rounds that would leave a tensor with no weights.
-func (c impPipeline) precheck(r *experiments.Replicate, mode resetMode) error {
+// Precheck catches what Validate cannot see without the data and the
+// model, before anything of the run exists: a reset step past the budget in
+// epochs, and layer-wise rounds that would leave a tensor with no weights.
+func (c impPipeline) Precheck(r *experiments.Replicate) error {
+	mode, err := parseRewind(c.Prune.Rewind)
+	if err != nil {
+		return err
+	}
 	p, err := r.Prepare(r.Spec)
 	if err != nil {
 		return err

@@ -98,9 +98,6 @@ func (c jackpotPipeline) methods() (jackpot, magnitude string) {
 }
 
 func (c jackpotPipeline) Run(ctx context.Context, r *experiments.Replicate) error {
-	if err := c.precheck(r); err != nil {
-		return err
-	}
 	if err := pretrainUnit(ctx, r, c.Jackpot.Pretrained); err != nil {
 		return err
 	}
@@ -120,12 +117,12 @@ func (c jackpotPipeline) Run(ctx context.Context, r *experiments.Replicate) erro
 // mask evaluated without training.
 const jackpotBaselineBranch = "magnitude"
 
-// precheck catches, before level 0 trains, what needs the data and
+// Precheck catches, before anything of the run exists, what needs the data and
 // the model: an empty searched set, a search shorter than one iteration, a
 // tensor that a layer-wise density leaves empty. (A global start that
 // leaves a tensor empty depends on the pretrained weights; it is an error
 // after level 0.)
-func (c jackpotPipeline) precheck(r *experiments.Replicate) error {
+func (c jackpotPipeline) Precheck(r *experiments.Replicate) error {
 	p, err := c.prepare(r)
 	if err != nil {
 		return err

@@ -150,7 +150,7 @@ func (c layerPipeline) Validate(s experiments.Spec) error {
 // data set's shape when the spec gives it (synthetic) and the model's
 // canonical input otherwise: no residual blocks, or more blocks asked
 // for than removable, is an error here. A model that does not build on
-// that input is checked again by the replicate's precheck on the real
+// that input is checked again by Precheck on the real
 // data.
 func (c layerPipeline) checkModel(s experiments.Spec) error {
 	a, err := zoo.Build(s.Model.Name, zoo.Options{Input: s.Dataset.Shape, Classes: s.Dataset.Classes,
@@ -196,9 +196,6 @@ func (c layerPipeline) method() string {
 }
 
 func (c layerPipeline) Run(ctx context.Context, r *experiments.Replicate) error {
-	if err := c.precheck(r); err != nil {
-		return err
-	}
 	if layerWhen(c.Layer) == layerWhenTrained {
 		if _, err := r.Unit(ctx, 0, "", func(ctx context.Context, dir string, cbs []experiments.Callback) (results.Result, error) {
 			return c.dense(ctx, r, dir, cbs)
@@ -212,10 +209,10 @@ func (c layerPipeline) Run(ctx context.Context, r *experiments.Replicate) error 
 	return err
 }
 
-// precheck checks on the real data, before anything trains, what
+// Precheck checks on the real data, before anything of the run exists, what
 // Validate could not: the blocks of the model as built for the data set,
 // and the rewind step against the budget in iterations.
-func (c layerPipeline) precheck(r *experiments.Replicate) error {
+func (c layerPipeline) Precheck(r *experiments.Replicate) error {
 	s := r.Spec
 	p, err := r.Prepare(s)
 	if err != nil {
