@@ -115,13 +115,25 @@ func jsonSafe(v any) any {
 // values as a spec writes them (a list as [a,b]). It is how messages and
 // tables name a run by what it sets.
 func Settings(s Spec) string {
-	c := Canonical(s)
-	keys := slices.Sorted(maps.Keys(c))
+	m := SettingValues(s)
+	keys := slices.Sorted(maps.Keys(m))
 	parts := make([]string, len(keys))
 	for i, k := range keys {
-		parts[i] = k + "=" + settingText(reflect.ValueOf(c[k]))
+		parts[i] = k + "=" + m[k]
 	}
 	return strings.Join(parts, " ")
+}
+
+// SettingValues is the canonical form with each value as text, as
+// Settings writes it: what a table of several specs compares to show only
+// the keys that set them apart.
+func SettingValues(s Spec) map[string]string {
+	c := Canonical(s)
+	m := make(map[string]string, len(c))
+	for k, v := range c {
+		m[k] = settingText(reflect.ValueOf(v))
+	}
+	return m
 }
 
 // settingText writes a setting's value without Go's syntax for pointers

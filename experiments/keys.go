@@ -1,7 +1,6 @@
 package experiments
 
 import (
-	"fmt"
 	"io"
 	"reflect"
 	"regexp"
@@ -35,11 +34,23 @@ func Keys() []KeyInfo {
 		info := tab.info[k]
 		d := ""
 		if f := reflect.ValueOf(info.def); !(f.Kind() == reflect.Pointer && f.IsNil()) && !(f.Kind() == reflect.Slice && f.Len() == 0) {
-			d = fmt.Sprint(info.def)
+			d = settingText(f)
 		}
 		out = append(out, KeyInfo{Key: k, Default: d, Help: expandHelp(info.help), Pipelines: info.readers})
 	}
 	return out
+}
+
+// KeyDefaults maps every spec key to its default as Settings writes values
+// ("" where the default is unset): what boards and tables show for a key a
+// run leaves at its default.
+func KeyDefaults() map[string]string {
+	keys := Keys()
+	m := make(map[string]string, len(keys))
+	for _, k := range keys {
+		m[k.Key] = k.Default
+	}
+	return m
 }
 
 var (

@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -45,7 +46,25 @@ func newBenchCmd() *cobra.Command {
 				}
 				defer pprof.StopCPUProfile()
 			}
-			d, n, err := experiments.TimeSteps(p, st, warmup)
+			// TimeSteps takes no context: Ctrl-C, which the process
+			// catches (main.go), stops the command here instead.
+			type timing struct {
+				d   time.Duration
+				n   int
+				err error
+			}
+			timed := make(chan timing, 1)
+			go func() {
+				d, n, err := experiments.TimeSteps(p, st, warmup)
+				timed <- timing{d, n, err}
+			}()
+			var t timing
+			select {
+			case t = <-timed:
+			case <-cmd.Context().Done():
+				return interrupted(cmd, "interrupted: nothing timed")
+			}
+			d, n, err := t.d, t.n, t.err
 			if err != nil {
 				return err
 			}
@@ -62,7 +81,7 @@ func newBenchCmd() *cobra.Command {
 	}
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a spec key (repeatable)")
 	cmd.Flags().StringVar(&steps, "steps", "100it", "how many training steps to time (e.g. 1ep, 50it)")
-	cmd.Flags().IntVar(&warmup, "warmup", 2, "untimed steps first")
+	intFlag(cmd.Flags(), &warmup, "warmup", "", 2, 0, maxWarmup, "untimed steps first")
 	cmd.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the timed steps to this file (go tool pprof)")
 	cmd.Flags().StringVar(&label, "label", "", "print only \"LABEL seconds\" (for comparison scripts)")
 	return cmd

@@ -88,9 +88,6 @@ SVG. Select one model and dataset with --where unless --by tells them apart.`,
 			if err := checkBoardColumn("--by", by); err != nil {
 				return err
 			}
-			if width <= 0 || height <= 0 {
-				return fmt.Errorf("--width %g --height %g: want sizes above 0 (inches)", width, height)
-			}
 			rs, err := loadBoardResults(output, where)
 			if err != nil {
 				return err
@@ -113,8 +110,8 @@ SVG. Select one model and dataset with --where unless --by tells them apart.`,
 	f.StringVar(&by, "by", "method", "the column whose values are the lines")
 	f.StringVar(&metric, "metric", "best", "best (test accuracy at the early-stopping iteration), final, or best_iter (the early-stopping iteration)")
 	f.StringVar(&title, "title", "", `the title (default "MODEL on DATASET")`)
-	f.Float64Var(&width, "width", float64(results.DefaultPlotWidth/vg.Inch), "width in inches (PNG at 96 dpi)")
-	f.Float64Var(&height, "height", float64(results.DefaultPlotHeight/vg.Inch), "height in inches")
+	floatFlag(f, &width, "width", "", float64(results.DefaultPlotWidth/vg.Inch), minPlotInches, maxPlotInches, "inches", "width in inches (PNG at 96 dpi)")
+	floatFlag(f, &height, "height", "", float64(results.DefaultPlotHeight/vg.Inch), minPlotInches, maxPlotInches, "inches", "height in inches")
 	return cmd
 }
 

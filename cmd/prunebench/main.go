@@ -7,7 +7,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -26,10 +28,55 @@ func main() {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	experiments.Version = version
-	if err := newRootCmd().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "prunebench:", err)
-		os.Exit(1)
+	err := newRootCmd().ExecuteContext(ctx)
+	cancel()
+	if err != nil {
+		reportError(os.Stderr, err)
+		os.Exit(exitStatus(err))
 	}
+}
+
+// exitStatus is the process's exit status for a command's error: 0 for
+// none, 130 (128 + SIGINT, as shells report Ctrl-C) for an interrupt, 1 for
+// any other error.
+func exitStatus(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, context.Canceled):
+		return 130
+	default:
+		return 1
+	}
+}
+
+// reportError prints a command's error once. An interrupt the command
+// already reported (interruptedError) prints nothing more, and a bare
+// context.Canceled says "interrupted" rather than Go's "context canceled".
+func reportError(w io.Writer, err error) {
+	var ie *interruptedError
+	switch {
+	case errors.As(err, &ie):
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(w, "prunebench: interrupted")
+	default:
+		fmt.Fprintln(w, "prunebench:", err)
+	}
+}
+
+// interruptedError is the error of a command that stopped on Ctrl-C or
+// SIGTERM and has said so (interrupted) on stderr; it wraps
+// context.Canceled, so the exit status is 130.
+type interruptedError struct{ msg string }
+
+func (e *interruptedError) Error() string { return e.msg }
+func (e *interruptedError) Unwrap() error { return context.Canceled }
+
+// interrupted prints msg, a line that starts "interrupted:", on the
+// command's stderr and returns it as an interruptedError.
+func interrupted(cmd *cobra.Command, msg string) error {
+	fmt.Fprintln(cmd.ErrOrStderr(), msg)
+	return &interruptedError{msg}
 }
 
 func newRootCmd() *cobra.Command {
@@ -39,7 +86,11 @@ func newRootCmd() *cobra.Command {
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Every numeric flag's range is checked here, before any command
+		// reads a file or trains (flags.go).
+		PersistentPreRunE: checkNumericFlags,
 	}
+	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(newTrainCmd(), newRunCmd(), newSweepCmd(), newLsCmd(), newShowCmd(), newBoardCmd(), newPlotCmd(), newConfigCmd(), newBenchCmd())
 	return root
 }

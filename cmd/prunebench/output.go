@@ -34,8 +34,9 @@ func renderTable(w io.Writer, header []string, rows [][]string) error {
 // progress shows one training run as a bar with ETA on stderr, with the last
 // validation accuracy in its description.
 type progress struct {
-	name string
-	bar  *progressbar.ProgressBar
+	name        string
+	bar         *progressbar.ProgressBar
+	iter, total int // the last step seen, of total
 }
 
 func newProgress(name string) *progress { return &progress{name: name} }
@@ -54,6 +55,7 @@ func (p *progress) callback(e *train.Event) error {
 		)
 		p.bar.Set(e.Iter)
 	}
+	p.iter, p.total = e.Iter, e.Total
 	switch e.Phase {
 	case train.AfterStep:
 		p.bar.Set(e.Iter)
@@ -64,9 +66,15 @@ func (p *progress) callback(e *train.Event) error {
 	return nil
 }
 
+// finish ends the bar: full when training got to the end, where it
+// stopped when it was interrupted (or failed).
 func (p *progress) finish() {
 	if p.bar != nil {
-		p.bar.Finish()
+		if p.iter >= p.total {
+			p.bar.Finish()
+		} else {
+			p.bar.Exit()
+		}
 		fmt.Fprintln(os.Stderr)
 	}
 }

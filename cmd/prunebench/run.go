@@ -40,7 +40,7 @@ progress bars).`,
 			return runAndReport(cmd, spec, runFlags{quiet: quiet, rerun: rerun, jobs: jobs})
 		},
 	}
-	cmd.Flags().IntVarP(&jobs, "jobs", "j", 1, "replicates trained at once (one core each)")
+	intFlag(cmd.Flags(), &jobs, "jobs", "j", 1, 1, maxJobs, "replicates trained at once (one core each)")
 	cmd.Flags().BoolVar(&rerun, "rerun", false, "train levels whose run folder was deleted although results.db holds them, replacing their results")
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a spec key, e.g. --set training.lr=0.01 (repeatable)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress bars")
@@ -68,12 +68,17 @@ func runAndReport(cmd *cobra.Command, spec experiments.Spec, f runFlags) error {
 		var mu sync.Mutex
 		opts.Watch = func(u experiments.UnitInfo) ([]experiments.Callback, func()) {
 			var h *train.History
+			var iter, total int
 			began := time.Now()
-			keep := func(e *train.Event) error { h = e.History; return nil }
+			keep := func(e *train.Event) error { h, iter, total = e.History, e.Iter, e.Total; return nil }
 			return []experiments.Callback{keep}, func() {
 				mu.Lock()
 				defer mu.Unlock()
-				line := fmt.Sprintf("%s/%s %s done in %s", spec.Model.Name, spec.Dataset.Name, u.Label(), time.Since(began).Round(time.Second))
+				what := "done"
+				if iter < total {
+					what = fmt.Sprintf("stopped at iteration %d of %d", iter, total) // interrupted or failed
+				}
+				line := fmt.Sprintf("%s/%s %s %s in %s", spec.Model.Name, spec.Dataset.Name, u.Label(), what, time.Since(began).Round(time.Second))
 				if h != nil && len(h.Points) > 0 {
 					line += fmt.Sprintf(", val %.2f%%", 100*h.Final().ValAcc)
 				}
@@ -88,7 +93,9 @@ func runAndReport(cmd *cobra.Command, spec experiments.Spec, f runFlags) error {
 	}
 	results, err := experiments.RunSpec(cmd.Context(), spec, opts)
 	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("interrupted: finished levels are stored and the current one is checkpointed in %s; run the same command to resume", dir)
+		// Finished levels are stored; the one that was training saved a
+		// checkpoint in dir before stopping.
+		return interrupted(cmd, "interrupted: checkpointed; rerun to resume")
 	}
 	if err != nil {
 		return err

@@ -1,11 +1,12 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
-	"os"
-	"reflect"
+	"maps"
 	"runtime"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -26,10 +27,12 @@ func newSweepCmd() *cobra.Command {
 		Long: `Expand the spec's sweep block (the cartesian product of its lists, or
 their zip with sweep_mode: zip) and run each point as ` + "`prunebench run`" + ` would,
 --jobs at a time, each on one core. A failed run does not stop the others;
-failures are listed at the end and the exit status is non-zero. Running the
-command again skips what finished. --where key=value runs only the points
-whose spec has that value (repeatable; all must hold), e.g. --where
-model.name=lenet-300-100 for one half of a paper's sweep.`,
+failures are listed at the end and the exit status is non-zero. Ctrl-C
+checkpoints the runs in progress and stops (exit status 130). Running the
+command again skips what finished and resumes what did not. --where
+key=value runs only the points whose spec has that value (repeatable; all
+must hold), e.g. --where model.name=lenet-300-100 for one half of a paper's
+sweep.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sw, err := experiments.LoadSweep(args[0], sets)
@@ -51,12 +54,15 @@ model.name=lenet-300-100 for one half of a paper's sweep.`,
 			var bar *progressbar.ProgressBar
 			if !quiet {
 				bar = progressbar.NewOptions(1000*len(specs),
-					progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription("sweep"),
+					progressbar.OptionSetWriter(cmd.ErrOrStderr()), progressbar.OptionSetDescription("sweep"),
 					progressbar.OptionSetPredictTime(true), progressbar.OptionSetWidth(30),
 					progressbar.OptionThrottle(250*time.Millisecond), progressbar.OptionShowElapsedTimeOnFinish())
 				var mu sync.Mutex
 				done := make([]int, len(specs))
 				opts.Progress = func(run int, frac float64) {
+					if cmd.Context().Err() != nil {
+						return // an interrupted run is not done: leave the bar where it stopped
+					}
 					mu.Lock()
 					defer mu.Unlock()
 					if d := int(1000 * frac); d > done[run] {
@@ -67,8 +73,12 @@ model.name=lenet-300-100 for one half of a paper's sweep.`,
 			}
 			outcomes, err := experiments.RunSweep(cmd.Context(), specs, opts)
 			if bar != nil {
-				bar.Finish()
-				fmt.Fprintln(os.Stderr)
+				if cmd.Context().Err() != nil {
+					bar.Exit()
+				} else {
+					bar.Finish()
+				}
+				fmt.Fprintln(cmd.ErrOrStderr())
 			}
 			if err != nil {
 				return err
@@ -78,19 +88,32 @@ model.name=lenet-300-100 for one half of a paper's sweep.`,
 	}
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a spec key for every run (repeatable)")
 	cmd.Flags().StringArrayVar(&where, "where", nil, "run only the points whose spec has key=value (repeatable; all must hold)")
-	cmd.Flags().IntVarP(&jobs, "jobs", "j", runtime.NumCPU(), "runs trained at once (one core each)")
+	intFlag(cmd.Flags(), &jobs, "jobs", "j", min(runtime.NumCPU(), maxJobs), 1, maxJobs, "runs trained at once (one core each)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
 	cmd.Flags().BoolVar(&rerun, "rerun", false, "train levels whose run folder was deleted although results.db holds them, replacing their results")
 	return cmd
 }
 
-// reportSweep prints one row per run (its swept settings and mean accuracy)
-// and then the failures.
+// reportSweep prints one row per finished run (its swept settings and mean
+// accuracy) and then the failures. After an interrupt (Ctrl-C, SIGTERM) the
+// runs it stopped are not failures: one line counts the finished, the
+// checkpointed (started, stopped, resumed by the next run) and the runs
+// never started, and the error wraps context.Canceled.
 func reportSweep(cmd *cobra.Command, outcomes []experiments.SweepOutcome) error {
 	var rows, failed [][]string
-	for _, o := range outcomes {
-		settings := canonicalString(o.Spec)
-		if o.Err != nil {
+	var checkpointed, notStarted int
+	settingsOf := sweptSettings(outcomes)
+	for i, o := range outcomes {
+		settings := settingsOf[i]
+		switch {
+		case o.Err == nil:
+		case !o.Started:
+			notStarted++
+			continue
+		case errors.Is(o.Err, context.Canceled):
+			checkpointed++
+			continue
+		default:
 			failed = append(failed, []string{experiments.Hash(o.Spec), settings, o.Err.Error()})
 			continue
 		}
@@ -110,26 +133,68 @@ func reportSweep(cmd *cobra.Command, outcomes []experiments.SweepOutcome) error 
 		if err := renderTable(cmd.OutOrStdout(), []string{"run", "settings", "error"}, failed); err != nil {
 			return err
 		}
+	}
+	ctx := cmd.Context()
+	if checkpointed > 0 || notStarted > 0 || (ctx != nil && ctx.Err() != nil) {
+		counts := fmt.Sprintf("%d finished", len(rows))
+		if len(failed) > 0 {
+			counts += fmt.Sprintf(", %d failed", len(failed))
+		}
+		return interrupted(cmd, fmt.Sprintf("interrupted: %s, %d checkpointed, %d not started; rerun to resume", counts, checkpointed, notStarted))
+	}
+	if len(failed) > 0 {
 		return fmt.Errorf("%d of %d runs failed", len(failed), len(outcomes))
 	}
 	return nil
 }
 
-// canonicalString is a spec's non-default settings as key=value pairs.
-func canonicalString(s experiments.Spec) string {
-	c := experiments.Canonical(s)
-	keys := make([]string, 0, len(c))
-	for k := range c {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		v := reflect.ValueOf(c[k])
-		if v.Kind() == reflect.Pointer && !v.IsNil() {
-			v = v.Elem() // prune.density is a *float64: print the value
+// sweptSettings is each run's settings as "key=value" pairs, sorted by
+// key, limited to the keys whose values differ between the runs: what the
+// sweep varied. The keys every run shares say nothing in a table of them.
+// A run that leaves a key at its default shows the default, and "-" where
+// its pipeline does not read the key. A sweep of one point shows all its
+// settings.
+func sweptSettings(outcomes []experiments.SweepOutcome) []string {
+	values := make([]map[string]string, len(outcomes))
+	keys := map[string]bool{}
+	for i, o := range outcomes {
+		values[i] = experiments.SettingValues(o.Spec)
+		for k := range values[i] {
+			keys[k] = true
 		}
-		parts[i] = fmt.Sprintf("%s=%v", k, v)
 	}
-	return strings.Join(parts, " ")
+	var swept []string
+	for k := range keys {
+		for _, v := range values {
+			if a, ok := v[k]; !ok || a != values[0][k] {
+				swept = append(swept, k)
+				break
+			}
+		}
+	}
+	if len(outcomes) == 1 {
+		swept = slices.Collect(maps.Keys(keys))
+	}
+	slices.Sort(swept)
+	info := map[string]experiments.KeyInfo{}
+	for _, k := range experiments.Keys() {
+		info[k.Key] = k
+	}
+	out := make([]string, len(outcomes))
+	for i, v := range values {
+		parts := make([]string, 0, len(swept))
+		for _, k := range swept {
+			a, ok := v[k]
+			switch {
+			case ok:
+			case info[k].Pipelines == nil || slices.Contains(info[k].Pipelines, outcomes[i].Spec.Pipeline):
+				a = info[k].Default
+			default:
+				a = "-" // its pipeline does not read the key
+			}
+			parts = append(parts, k+"="+a)
+		}
+		out[i] = strings.Join(parts, " ")
+	}
+	return out
 }
