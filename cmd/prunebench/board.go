@@ -3,19 +3,15 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/spf13/cobra"
 	"gonum.org/v1/plot/vg"
 )
-
-// boardResultsDB is the results store's file name inside the output folder.
-const boardResultsDB = "results.db"
 
 func newBoardCmd() *cobra.Command {
 	var output, format, sortBy string
@@ -23,24 +19,31 @@ func newBoardCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "board",
 		Short: "Print a leaderboard of the results store: replicates as mean ± std with n",
-		Long: `Print a leaderboard of OUTPUT/results.db. Rows that agree on the --by
-columns are replicates of one entry; each entry shows n, density, sparsity,
-compression, parameter and FLOP counts, test accuracy at the early-stopping
-iteration and at the end (mean ± sample std; one replicate reads "(n=1)")
-and wall time. --where selects rows (key=value on a results column; several
-flags must all hold). The default order is model, dataset, method (dense
-first), then density from dense to sparse; --sort changes it, e.g.
---sort -best_test_acc.`,
+		Long: `Print a leaderboard of OUTPUT/results.db. By default an entry is one
+experiment (a spec without its seed), level and branch, and its n is the
+number of distinct seeds: replicates of one spec are one entry, and two
+results of one spec and seed count once. Entries that differ in spec keys
+show those keys as columns. --by groups by other keys instead: result
+columns or spec keys, e.g. --by method,training.lr. Each entry shows n,
+density, sparsity, compression, parameter and FLOP counts, test accuracy at
+the early-stopping iteration and at the end (mean ± sample std; one
+replicate reads "(n=1)") and wall time. --where keeps the results whose
+column or spec key equals a value (key=value; several flags must all hold).
+The default order is model, dataset, method (dense first), then density from
+dense to sparse; --sort changes it, e.g. --sort -best_test_acc. The store is
+opened read-only: board works on a read-only mount and never changes it.`,
 		Example: `  prunebench board
   prunebench board --where dataset=mnist --where model=lenet-300-100 --format markdown
-  prunebench board --by method,density --sort -best_test_acc --format csv > board.csv`,
+  prunebench board --by method,training.lr --where pipeline=imp
+  prunebench board --sort -best_test_acc --format csv > board.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !slices.Contains(results.BoardFormats, format) {
 				return fmt.Errorf("--format %q: want one of %s", format, strings.Join(results.BoardFormats, ", "))
 			}
+			defaults := experiments.KeyDefaults()
 			for _, k := range by {
-				if err := checkBoardColumn("--by", k); err != nil {
+				if err := checkKey("--by", k, k, defaults); err != nil {
 					return err
 				}
 			}
@@ -48,13 +51,13 @@ first), then density from dense to sparse; --sort changes it, e.g.
 			if err != nil {
 				return err
 			}
-			return results.WriteBoard(cmd.OutOrStdout(), rs, results.BoardOptions{By: by, Format: format, Sort: sortBy})
+			return results.WriteBoard(cmd.OutOrStdout(), rs, results.BoardOptions{By: by, SpecDefaults: defaults, Format: format, Sort: sortBy})
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&output, "output", "runs", "the output folder that holds "+boardResultsDB)
-	f.StringArrayVar(&where, "where", nil, "keep rows whose column equals a value, key=value (repeatable; all must hold)")
-	f.StringSliceVar(&by, "by", results.DefaultBoardBy, "columns that name an entry; other rows with the same values are its replicates")
+	f.StringVar(&output, "output", "runs", "the output folder that holds "+storeFile)
+	f.StringArrayVar(&where, "where", nil, "keep results whose column or spec key equals a value, key=value (repeatable; all must hold)")
+	f.StringSliceVar(&by, "by", results.DefaultBoardBy, "result columns or spec keys that name an entry; other results with the same values are its replicates")
 	f.StringVar(&format, "format", "table", "table, markdown or csv")
 	f.StringVar(&sortBy, "sort", "", "sort keys, comma-separated, - for descending (default model,dataset,method,-density)")
 	return cmd
@@ -85,7 +88,8 @@ SVG. Select one model and dataset with --where unless --by tells them apart.`,
 			if !slices.Contains(results.PlotMetrics, metric) {
 				return fmt.Errorf("--metric %q: want best (test accuracy at the early-stopping iteration), final, or best_iter (the early-stopping iteration)", metric)
 			}
-			if err := checkBoardColumn("--by", by); err != nil {
+			defaults := experiments.KeyDefaults()
+			if err := checkKey("--by", by, by, defaults); err != nil {
 				return err
 			}
 			rs, err := loadBoardResults(output, where)
@@ -93,7 +97,7 @@ SVG. Select one model and dataset with --where unless --by tells them apart.`,
 				return err
 			}
 			o := results.PlotOptions{
-				Title: title, By: by, Metric: metric,
+				Title: title, By: by, Metric: metric, SpecDefaults: defaults,
 				Width: vg.Length(width) * vg.Inch, Height: vg.Length(height) * vg.Inch,
 			}
 			if err := results.WritePlot(file, rs, o); err != nil {
@@ -105,9 +109,9 @@ SVG. Select one model and dataset with --where unless --by tells them apart.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&file, "file", "o", "", "the plot to write: FILE.png or FILE.svg (required)")
-	f.StringVar(&output, "output", "runs", "the output folder that holds "+boardResultsDB)
-	f.StringArrayVar(&where, "where", nil, "keep rows whose column equals a value, key=value (repeatable; all must hold)")
-	f.StringVar(&by, "by", "method", "the column whose values are the lines")
+	f.StringVar(&output, "output", "runs", "the output folder that holds "+storeFile)
+	f.StringArrayVar(&where, "where", nil, "keep results whose column or spec key equals a value, key=value (repeatable; all must hold)")
+	f.StringVar(&by, "by", "method", "the result column or spec key whose values are the lines")
 	f.StringVar(&metric, "metric", "best", "best (test accuracy at the early-stopping iteration), final, or best_iter (the early-stopping iteration)")
 	f.StringVar(&title, "title", "", `the title (default "MODEL on DATASET")`)
 	floatFlag(f, &width, "width", "", float64(results.DefaultPlotWidth/vg.Inch), minPlotInches, maxPlotInches, "inches", "width in inches (PNG at 96 dpi)")
@@ -115,60 +119,29 @@ SVG. Select one model and dataset with --where unless --by tells them apart.`,
 	return cmd
 }
 
-// checkBoardColumn says which flag named an unknown results column.
-func checkBoardColumn(flag, name string) error {
-	if cols := results.Columns(); !slices.Contains(cols, name) {
-		return fmt.Errorf("%s %q: unknown column; the columns are %s", flag, name, strings.Join(cols, ", "))
+// loadBoardResults reads the results of OUTPUT/results.db that match every
+// --where flag. A missing store, a malformed or unknown --where, and no
+// matching results are errors; the latter two name the flag.
+func loadBoardResults(output string, whereFlags []string) ([]results.Result, error) {
+	w, err := parseWhere(whereFlags)
+	if err != nil {
+		return nil, err
 	}
-	return nil
-}
-
-// loadBoardResults reads the rows of OUTPUT/results.db that match every
-// --where flag. A missing database, a malformed or unknown --where, and no
-// matching rows are errors; the latter two name the flag.
-func loadBoardResults(output string, where []string) ([]results.Result, error) {
-	filter := map[string]string{}
-	flagOf := map[string]string{}
-	for _, w := range where {
-		k, v, ok := strings.Cut(w, "=")
-		k = strings.TrimSpace(k)
-		if !ok || k == "" {
-			return nil, fmt.Errorf("--where %q: want key=value, e.g. --where method=imp", w)
-		}
-		if !slices.Contains(results.Columns(), k) {
-			return nil, fmt.Errorf("--where %q: unknown column %q; the columns are %s", w, k, strings.Join(results.Columns(), ", "))
-		}
-		if prev, dup := flagOf[k]; dup && filter[k] != v {
-			return nil, fmt.Errorf("--where %q: contradicts --where %q (all --where flags must hold)", w, prev)
-		}
-		filter[k], flagOf[k] = v, w
-	}
-	path := filepath.Join(output, boardResultsDB)
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("no results store %s: run experiments first, or point --output at the folder that holds %s", path, boardResultsDB)
-	}
-	st, err := results.Open(path)
+	st, err := openStoreToRead(output)
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
-	rs, err := st.Results(filter)
+	rs, err := w.results(st)
 	if err != nil {
-		// Name the flag whose value the store refused, if one alone does.
-		for _, w := range where {
-			k, v, _ := strings.Cut(w, "=")
-			k = strings.TrimSpace(k)
-			if _, e := st.Results(map[string]string{k: v}); e != nil {
-				return nil, fmt.Errorf("--where %q: %w", w, e)
-			}
-		}
 		return nil, err
 	}
 	if len(rs) == 0 {
-		if len(where) == 0 {
+		path := filepath.Join(output, storeFile)
+		if len(whereFlags) == 0 {
 			return nil, fmt.Errorf("results store %s holds no results yet", path)
 		}
-		return nil, fmt.Errorf("no results in %s match --where %s", path, strings.Join(where, " --where "))
+		return nil, fmt.Errorf("no results in %s match --where %s", path, strings.Join(whereFlags, " --where "))
 	}
 	return rs, nil
 }

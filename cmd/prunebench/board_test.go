@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -153,7 +154,7 @@ func TestBoardAndPlotCommandErrors(t *testing.T) {
 		{newBoardCmd, []string{"--output", dir, "--format", "html"}, []string{`--format "html"`, "table, markdown, csv"}},
 		{newBoardCmd, []string{"--output", dir, "--by", "method,colour"}, []string{`--by "colour"`}},
 		{newBoardCmd, []string{"--output", dir, "--sort", "accuracy"}, []string{`"accuracy"`}},
-		{newBoardCmd, []string{"--output", filepath.Join(dir, "nothing")}, []string{"no results store", "nothing"}},
+		{newBoardCmd, []string{"--output", filepath.Join(dir, "nothing")}, []string{"no results yet in", "nothing"}},
 		{newPlotCmd, []string{"--output", dir}, []string{"-o FILE is required"}},
 		{newPlotCmd, []string{"--output", dir, "-o", "p.pdf"}, []string{`".pdf"`, ".png, .svg"}},
 		{newPlotCmd, []string{"--output", dir, "-o", png, "--metric", "oracle"}, []string{`--metric "oracle"`}},
@@ -178,4 +179,75 @@ func TestBoardAndPlotCommandErrors(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "nothing")); err == nil {
 		t.Error("board created an output folder that did not exist")
 	}
+}
+
+// TestBoardSpecKeys: over a learning-rate sweep of two replicates each, the
+// default board has one row per rate with n = 2 and a training.lr column;
+// --where and --by take spec keys; a misspelt key is refused with the
+// closest name.
+func TestBoardSpecKeys(t *testing.T) {
+	out := runLRSweep(t)
+	rows := func(args ...string) [][]string {
+		t.Helper()
+		got, err := run(t, append([]string{"board", "--output", out, "--format", "csv"}, args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := csv.NewReader(strings.NewReader(got)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return recs
+	}
+	col := func(recs [][]string, name string) []string {
+		t.Helper()
+		i := slices.Index(recs[0], name)
+		if i < 0 {
+			t.Fatalf("no column %q in %q", name, recs[0])
+		}
+		var vs []string
+		for _, r := range recs[1:] {
+			vs = append(vs, r[i])
+		}
+		return vs
+	}
+	all := rows()
+	if lr, n := col(all, "training.lr"), col(all, "n"); !slices.Equal(lr, []string{"0.01", "0.05"}) || !slices.Equal(n, []string{"2", "2"}) {
+		t.Errorf("default board: training.lr %q, n %q; want one row per rate with n = 2", lr, n)
+	}
+	// One experiment is left, so no key sets entries apart: the row is
+	// the 0.05 row of the whole board.
+	one := rows("--where", "training.lr=0.050")
+	if acc := col(one, "best_test_acc_mean"); !slices.Equal(acc, col(all, "best_test_acc_mean")[1:]) {
+		t.Errorf("--where training.lr=0.050: best_test_acc_mean %q, want the 0.05 row of %q", acc, col(all, "best_test_acc_mean"))
+	}
+	by := rows("--by", "training.lr")
+	if lr, n := col(by, "training.lr"), col(by, "n"); !slices.Equal(lr, []string{"0.01", "0.05"}) || !slices.Equal(n, []string{"2", "2"}) {
+		t.Errorf("--by training.lr: training.lr %q, n %q", lr, n)
+	}
+	for _, args := range [][]string{{"--by", "trainig.lr"}, {"--where", "trainig.lr=0.01"}} {
+		_, err := run(t, append([]string{"board", "--output", out}, args...)...)
+		if err == nil || !strings.Contains(err.Error(), `did you mean "training.lr"`) {
+			t.Errorf("%v: %v, want the closest key", args, err)
+		}
+	}
+}
+
+// runLRSweep runs the tiny spec of writeSpec over two learning rates, two
+// replicates each, and returns the output folder.
+func runLRSweep(t *testing.T) string {
+	t.Helper()
+	spec, out := writeSpec(t)
+	f, err := os.OpenFile(spec, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("replicates: 2\nsweep:\n  training.lr: [0.01, 0.05]\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if _, err := run(t, "sweep", spec, "-q", "--jobs", "1"); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

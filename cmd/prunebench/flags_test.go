@@ -159,7 +159,7 @@ func TestNumericFlagMessages(t *testing.T) {
 	}
 	// In range, the flags are taken: --width 5 --height 3.5 gets as far as
 	// the results store.
-	if _, err := run(t, "plot", "-o", "p.png", "--width", "5", "--height", "3.5", "--output", t.TempDir()); err == nil || !strings.Contains(err.Error(), "no results store") {
+	if _, err := run(t, "plot", "-o", "p.png", "--width", "5", "--height", "3.5", "--output", t.TempDir()); err == nil || !strings.Contains(err.Error(), "no results yet in") {
 		t.Errorf("plot in range: %v, want the missing store", err)
 	}
 }

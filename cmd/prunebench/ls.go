@@ -6,7 +6,6 @@ import (
 	"io"
 	"io/fs"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -20,15 +19,12 @@ import (
 	"github.com/prunebench/prunebench/experiments/results"
 )
 
-// lsStoreFile is the results store's file name in the output folder.
-const lsStoreFile = "results.db"
-
 // lsTimeLayout shows finish times, in the local time zone.
 const lsTimeLayout = "2006-01-02 15:04:05"
 
 func newLsCmd() *cobra.Command {
 	var output string
-	var where []string
+	var whereFlags []string
 	cmd := &cobra.Command{
 		Use:   "ls",
 		Short: "List the runs in the results store, one line per run",
@@ -42,12 +38,11 @@ numerically, e.g. --where density=0.2. Show one run with "prunebench show RUN".`
   prunebench ls --output runs --where dataset=mnist --where method=imp`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			filter, err := lsFilter(where)
+			w, err := parseWhere(whereFlags)
 			if err != nil {
 				return err
 			}
-			path := filepath.Join(output, lsStoreFile)
-			st, err := lsOpenStore(path)
+			st, err := openStoreToRead(output)
 			if errors.Is(err, fs.ErrNotExist) {
 				fmt.Fprintln(cmd.ErrOrStderr(), err)
 				return nil
@@ -56,23 +51,24 @@ numerically, e.g. --where density=0.2. Show one run with "prunebench show RUN".`
 				return err
 			}
 			defer st.Close()
-			rs, err := st.Results(filter)
+			rs, err := w.results(st)
 			if err != nil {
 				return err
 			}
 			if len(rs) == 0 {
-				if len(where) == 0 {
-					fmt.Fprintln(cmd.ErrOrStderr(), lsNoResults(path))
+				path := filepath.Join(output, storeFile)
+				if len(whereFlags) == 0 {
+					fmt.Fprintln(cmd.ErrOrStderr(), missingStore{path})
 				} else {
-					fmt.Fprintf(cmd.ErrOrStderr(), "no results in %s match --where %s\n", path, strings.Join(where, " --where "))
+					fmt.Fprintf(cmd.ErrOrStderr(), "no results in %s match --where %s\n", path, strings.Join(whereFlags, " --where "))
 				}
 				return nil
 			}
 			return lsRender(cmd.OutOrStdout(), rs)
 		},
 	}
-	cmd.Flags().StringVar(&output, "output", experiments.Defaults().Output, "the output folder that holds "+lsStoreFile)
-	cmd.Flags().StringArrayVar(&where, "where", nil, "keep results whose column equals a value, key=value (repeatable; all must hold)")
+	cmd.Flags().StringVar(&output, "output", experiments.Defaults().Output, "the output folder that holds "+storeFile)
+	cmd.Flags().StringArrayVar(&whereFlags, "where", nil, "keep results whose column or spec key equals a value, key=value (repeatable; all must hold)")
 	return cmd
 }
 
@@ -91,8 +87,7 @@ to name one run; "prunebench ls" lists them.`,
   prunebench show 3f2a9c41d07e --output runs`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path := filepath.Join(output, lsStoreFile)
-			st, err := lsOpenStore(path)
+			st, err := openStoreToRead(output)
 			if err != nil {
 				return err
 			}
@@ -104,47 +99,8 @@ to name one run; "prunebench ls" lists them.`,
 			return showRender(cmd.OutOrStdout(), rs)
 		},
 	}
-	cmd.Flags().StringVar(&output, "output", experiments.Defaults().Output, "the output folder that holds "+lsStoreFile)
+	cmd.Flags().StringVar(&output, "output", experiments.Defaults().Output, "the output folder that holds "+storeFile)
 	return cmd
-}
-
-// lsFilter turns --where flags into a Results filter. Unknown columns and
-// values of the wrong type are left to the store, whose errors list the
-// columns and say what the column wants.
-func lsFilter(where []string) (map[string]string, error) {
-	filter := map[string]string{}
-	for _, w := range where {
-		k, v, ok := strings.Cut(w, "=")
-		k = strings.TrimSpace(k)
-		if !ok || k == "" {
-			return nil, fmt.Errorf("--where %q: want key=value, e.g. --where method=imp", w)
-		}
-		if prev, dup := filter[k]; dup && prev != v {
-			return nil, fmt.Errorf("--where %q: contradicts --where %s=%s (all --where flags must hold)", w, k, prev)
-		}
-		filter[k] = v
-	}
-	return filter, nil
-}
-
-// lsNoResults is the message for an output folder without a store.
-func lsNoResults(path string) string {
-	return fmt.Sprintf("no results yet in %s; run `prunebench run SPEC.yaml` first (or point --output at the folder that holds %s)", path, lsStoreFile)
-}
-
-// lsMissingStore is the error of an output folder without a store; it says
-// how to make one, and is fs.ErrNotExist.
-type lsMissingStore struct{ path string }
-
-func (e lsMissingStore) Error() string { return lsNoResults(e.path) }
-func (e lsMissingStore) Unwrap() error { return fs.ErrNotExist }
-
-// lsOpenStore opens an existing store; it never creates one.
-func lsOpenStore(path string) (*results.Store, error) {
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil, lsMissingStore{path}
-	}
-	return results.Open(path)
 }
 
 // lsRender prints one line per run, the run finished last at the bottom.

@@ -91,6 +91,6 @@ func newRootCmd() *cobra.Command {
 		PersistentPreRunE: checkNumericFlags,
 	}
 	root.SetFlagErrorFunc(flagError)
-	root.AddCommand(newTrainCmd(), newRunCmd(), newSweepCmd(), newLsCmd(), newShowCmd(), newBoardCmd(), newPlotCmd(), newConfigCmd(), newBenchCmd())
+	root.AddCommand(newTrainCmd(), newRunCmd(), newSweepCmd(), newLsCmd(), newShowCmd(), newBoardCmd(), newPlotCmd(), newConfigCmd(), newBenchCmd(), newMigrateCmd())
 	return root
 }

@@ -12,13 +12,20 @@ import (
 // run executes the CLI with args and returns stdout and the error.
 func run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
+	out, _, err := runWithStderr(t, args...)
+	return out, err
+}
+
+// runWithStderr runs the CLI and returns its stdout and stderr.
+func runWithStderr(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
 	cmd := newRootCmd()
 	var out, errOut bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)
 	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
-	return out.String(), err
+	err = cmd.ExecuteContext(context.Background())
+	return out.String(), errOut.String(), err
 }
 
 func writeSpec(t *testing.T) (spec, out string) {

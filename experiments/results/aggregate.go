@@ -208,6 +208,49 @@ func settingsOf(r *Result) map[string]string {
 	return out
 }
 
+// WhereSettings keeps the results whose spec keys have the given values:
+// filter maps a spec key to a value as text, and specDefaults (as for
+// Aggregate) gives the value of a key a result leaves at its default. Two
+// numbers are equal by value (0.10 and 0.1 match). A key that is not a spec
+// key is an error. Order is kept.
+func WhereSettings(rs []Result, filter, specDefaults map[string]string) ([]Result, error) {
+	for k := range filter {
+		if _, ok := specDefaults[k]; !ok {
+			return nil, fmt.Errorf("unknown key %q: not a result column (%s) nor a spec key (prunebench config --defaults lists them)", k, columnList())
+		}
+	}
+	var out []Result
+	for i := range rs {
+		settings := settingsOf(&rs[i])
+		keep := true
+		for k, want := range filter {
+			got, ok := settings[k]
+			if !ok {
+				got = specDefaults[k]
+			}
+			if !sameSetting(got, want) {
+				keep = false
+				break
+			}
+		}
+		if keep {
+			out = append(out, rs[i])
+		}
+	}
+	return out, nil
+}
+
+// sameSetting compares two setting values as text, and as numbers when
+// both are.
+func sameSetting(a, b string) bool {
+	if a == b {
+		return true
+	}
+	x, errA := strconv.ParseFloat(a, 64)
+	y, errB := strconv.ParseFloat(b, 64)
+	return errA == nil && errB == nil && x == y
+}
+
 func jsonText(v any) string {
 	switch x := v.(type) {
 	case nil:
@@ -275,8 +318,29 @@ func SortGroups(gs []Group, by []string, spec string) error {
 		}
 		keys = append(keys, k)
 	}
+	// Ties are broken by the spec keys that set entries apart, in key
+	// order (a learning-rate sweep reads from the smallest rate up), and
+	// then by the grouping keys.
+	var settings []string
+	for i := range gs {
+		for k := range gs[i].Settings {
+			if !slices.Contains(settings, k) && !slices.Contains(by, k) {
+				settings = append(settings, k)
+			}
+		}
+	}
+	slices.Sort(settings)
+	for _, k := range settings {
+		keys = append(keys, sortKey{name: k})
+	}
 	for _, b := range by {
 		keys = append(keys, sortKey{name: b})
+	}
+	value := func(g *Group, k string) string {
+		if v, ok := g.Keys[k]; ok {
+			return v
+		}
+		return g.Settings[k]
 	}
 	sort.SliceStable(gs, func(i, j int) bool {
 		for _, k := range keys {
@@ -284,7 +348,7 @@ func SortGroups(gs []Group, by []string, spec string) error {
 			if k.metric != nil {
 				c = compareNaNLast(k.metric(&gs[i]), k.metric(&gs[j]), k.desc)
 			} else {
-				c = compareKey(k.name, gs[i].Keys[k.name], gs[j].Keys[k.name])
+				c = compareKey(k.name, value(&gs[i], k.name), value(&gs[j], k.name))
 				if k.desc {
 					c = -c
 				}

@@ -94,9 +94,6 @@ func WriteBoard(w io.Writer, rs []Result, o BoardOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := SortGroups(gs, by, o.Sort); err != nil {
-		return err
-	}
 	keys := boardKeys(gs, by, o.SpecDefaults)
 	for i := range gs {
 		for k, v := range gs[i].Settings {
@@ -111,6 +108,11 @@ func WriteBoard(w io.Writer, rs []Result, o BoardOptions) error {
 				}
 			}
 		}
+	}
+	// Sorted after the defaults are filled in, so that an entry at a key's
+	// default sorts by the default's value.
+	if err := SortGroups(gs, by, o.Sort); err != nil {
+		return err
 	}
 	if format == "csv" {
 		if slices.Equal(by, DefaultBoardBy) {

@@ -134,3 +134,38 @@ func TestPlotSplitsExperiments(t *testing.T) {
 		}
 	}
 }
+
+// TestWhereSettings: a spec key selects by the value a result's settings
+// record, by the default where they leave it out, and by number value.
+func TestWhereSettings(t *testing.T) {
+	defaults := map[string]string{"training.lr": "0.1", "pipeline": "train"}
+	rs := []Result{
+		{SpecHash: "a", Settings: `{"training.lr":0.01}`},
+		{SpecHash: "b", Settings: `{}`},
+		{SpecHash: "c", Settings: `{"training.lr":0.1,"pipeline":"imp"}`},
+	}
+	for _, c := range []struct {
+		filter map[string]string
+		want   string
+	}{
+		{map[string]string{"training.lr": "0.01"}, "a"},
+		{map[string]string{"training.lr": "0.10"}, "bc"},
+		{map[string]string{"training.lr": "0.1", "pipeline": "imp"}, "c"},
+		{map[string]string{"pipeline": "lottery"}, ""},
+	} {
+		got, err := WhereSettings(rs, c.filter, defaults)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var hashes string
+		for _, r := range got {
+			hashes += r.SpecHash
+		}
+		if hashes != c.want {
+			t.Errorf("%v: got %q, want %q", c.filter, hashes, c.want)
+		}
+	}
+	if _, err := WhereSettings(rs, map[string]string{"training.lrr": "1"}, defaults); err == nil || !strings.Contains(err.Error(), `"training.lrr"`) {
+		t.Errorf("unknown key: %v", err)
+	}
+}

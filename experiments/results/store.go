@@ -169,25 +169,11 @@ func storeURI(path string) (string, error) {
 // init checks what the file is, switches it to WAL and migrates it. Nothing
 // is written before the checks pass.
 func (s *Store) init() error {
-	// One statement, so that the three facts come from one snapshot even
-	// while another process is creating the schema.
-	var version, appID, objects int
-	err := s.db.QueryRow(`SELECT
-		(SELECT user_version FROM pragma_user_version),
-		(SELECT application_id FROM pragma_application_id),
-		(SELECT count(*) FROM sqlite_schema)`).Scan(&version, &appID, &objects)
+	version, err := s.schemaVersion()
 	if err != nil {
-		return s.wrap("open", err)
+		return err
 	}
 	current := len(migrations)
-	switch {
-	case appID != 0 && appID != storeApplicationID:
-		return fmt.Errorf("results store %s: a SQLite database of another program (application_id %#x), not a prunebench results store; it was not modified", s.path, appID)
-	case version == 0 && objects > 0:
-		return fmt.Errorf("results store %s: a SQLite database with tables of its own (%d schema objects) and no prunebench schema version, not a prunebench results store; it was not modified", s.path, objects)
-	case version > current:
-		return s.tooNew(version)
-	}
 	if err := s.enableWAL(); err != nil {
 		return err
 	}
@@ -197,6 +183,31 @@ func (s *Store) init() error {
 	n, err := s.migrate(current)
 	s.applied = n
 	return err
+}
+
+// schemaVersion reads the file's schema version and refuses a file that is
+// not a prunebench results store or was written by a newer prunebench. It
+// writes nothing.
+func (s *Store) schemaVersion() (int, error) {
+	// One statement, so that the three facts come from one snapshot even
+	// while another process is creating the schema.
+	var version, appID, objects int
+	err := s.db.QueryRow(`SELECT
+		(SELECT user_version FROM pragma_user_version),
+		(SELECT application_id FROM pragma_application_id),
+		(SELECT count(*) FROM sqlite_schema)`).Scan(&version, &appID, &objects)
+	if err != nil {
+		return 0, s.wrap("open", err)
+	}
+	switch {
+	case appID != 0 && appID != storeApplicationID:
+		return 0, fmt.Errorf("results store %s: a SQLite database of another program (application_id %#x), not a prunebench results store; it was not modified", s.path, appID)
+	case version == 0 && objects > 0:
+		return 0, fmt.Errorf("results store %s: a SQLite database with tables of its own (%d schema objects) and no prunebench schema version, not a prunebench results store; it was not modified", s.path, objects)
+	case version > len(migrations):
+		return 0, s.tooNew(version)
+	}
+	return version, nil
 }
 
 func (s *Store) tooNew(version int) error {

@@ -79,23 +79,11 @@ func (s *Store) ReadOnly() bool { return s.readOnly }
 // checkReadable checks what the file is, as init does, and that its schema
 // is the current one; it writes nothing.
 func (s *Store) checkReadable() error {
-	var version, appID, objects int
-	err := s.db.QueryRow(`SELECT
-		(SELECT user_version FROM pragma_user_version),
-		(SELECT application_id FROM pragma_application_id),
-		(SELECT count(*) FROM sqlite_schema)`).Scan(&version, &appID, &objects)
+	version, err := s.schemaVersion()
 	if err != nil {
-		return s.wrap("open", err)
+		return err
 	}
-	current := len(migrations)
-	switch {
-	case appID != 0 && appID != storeApplicationID:
-		return fmt.Errorf("results store %s: a SQLite database of another program (application_id %#x), not a prunebench results store", s.path, appID)
-	case version == 0 && objects > 0:
-		return fmt.Errorf("results store %s: a SQLite database with tables of its own (%d schema objects) and no prunebench schema version, not a prunebench results store", s.path, objects)
-	case version > current:
-		return s.tooNew(version)
-	case version < current:
+	if current := len(migrations); version < current {
 		return fmt.Errorf("results store %s: schema version %d is older than this prunebench's (version %d), and reading does not migrate it: run `prunebench migrate --output %s` first (it changes the file; a store you may not write must be migrated by its owner)",
 			s.path, version, current, filepath.Dir(s.path))
 	}
