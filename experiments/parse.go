@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/viper"
@@ -97,12 +98,25 @@ func parseSpec(name string, yaml []byte, overrides []string) (Spec, map[string]b
 	return s, explicit, nil
 }
 
-// unknownKey explains an unknown key: the closest known key when there is a
-// plausible one (a small edit distance, or a shared start of the last
-// segment, as "lr_rate" for "lr"), else the keys of its section.
+// unknownKey explains an unknown key, suggesting from every key of every
+// pipeline: the keys of that name in other sections, else the closest known
+// key when there is a plausible one (a small edit distance, or a shared
+// start of the last segment, as "lr_rate" for "lr"), else the keys of its
+// section.
 func unknownKey(where, key string, keys []string) error {
 	best, bestD := "", len(key)/4+2
 	section, last := splitKey(key)
+	// A key written in the wrong section ("imp_rate" at the top for
+	// prune.imp_rate, "prune.lr" for training.lr) is found by its name.
+	var moved []string
+	for _, k := range keys {
+		if ks, kl := splitKey(k); kl == last && ks != section {
+			moved = append(moved, strconv.Quote(k))
+		}
+	}
+	if len(moved) > 0 {
+		return fmt.Errorf("%s: unknown key %q (did you mean %s?)", where, key, strings.Join(moved, " or "))
+	}
 	for _, k := range keys {
 		d := registry.EditDistance(key, k)
 		if ks, kl := splitKey(k); ks == section && len(kl) >= 2 && (strings.HasPrefix(last, kl) || strings.HasPrefix(kl, last)) {

@@ -32,6 +32,8 @@ func TestParseSpecErrors(t *testing.T) {
 	}{
 		{"unknown key", "training:\n  lr_rate: 0.1\n", nil, `did you mean "training.lr"`},
 		{"unknown top-level", "modle:\n  name: mlp\n", nil, `unknown key "modle.name"`},
+		{"key out of its section", "imp_rate: 0.1\n", nil, `unknown key "imp_rate" (did you mean "prune.imp_rate"?)`},
+		{"key in another section", "prune:\n  lr: 0.1\n", nil, `"training.lr"?)`},
 		{"scalar for a section", "dataset: mnist\n", nil, "dataset must be a mapping"},
 		{"malformed yaml", "training: [\n", nil, "not valid YAML"},
 		{"wrong type", "training:\n  batch_size: sixty\n", nil, "batch_size"},

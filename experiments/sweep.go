@@ -71,7 +71,7 @@ func ParseSweep(name string, data []byte, overrides []string) (Sweep, error) {
 	if m, ok := doc["sweep_mode"]; ok {
 		s, isStr := m.(string)
 		if !isStr || (s != "product" && s != "zip") {
-			return Sweep{}, fmt.Errorf("spec %s: sweep_mode = %v: want product or zip", name, m)
+			return Sweep{}, fmt.Errorf("spec %s: sweep_mode = %s: want product or zip", name, describe(m))
 		}
 		mode = s
 	}
@@ -266,7 +266,7 @@ func sweepAxes(name string, block any) ([]axis, error) {
 		}
 		list, ok := v.([]any)
 		if !ok || len(list) == 0 {
-			return nil, fmt.Errorf("spec %s: sweep.%s = %v: want a non-empty list of values", name, k, v)
+			return nil, fmt.Errorf("spec %s: sweep.%s = %s: want a non-empty list of values", name, k, describe(v))
 		}
 		a := axis{key: k}
 		for _, x := range list {
@@ -376,7 +376,7 @@ func RunSweep(ctx context.Context, specs []Spec, o SweepOptions) ([]SweepOutcome
 		return nil, err
 	}
 	defer store.Close()
-	jobs := max(1, o.Jobs)
+	jobs := min(max(1, o.Jobs), len(specs)) // no idle workers
 	out := make([]SweepOutcome, len(specs))
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -418,8 +418,10 @@ func runOne(ctx context.Context, i int, s Spec, store *results.Store, so SweepOp
 			}
 			return []Callback{cb}, func() {}
 		}
-		defer progress(i, 1)
 	}
 	res, err := RunSpec(ctx, s, opts)
+	if progress != nil && err == nil {
+		progress(i, 1) // a run that failed or was interrupted is not done
+	}
 	return SweepOutcome{Spec: s, Results: res, Err: err, Started: true}
 }

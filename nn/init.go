@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 )
 
 // InitNames lists the accepted initializer names.
@@ -49,7 +50,7 @@ func validInit(scheme string) bool {
 // order, writing through Param.SetValues.
 func Initialize(net Net, scheme string, rng *rand.Rand) error {
 	if !validInit(scheme) {
-		return fmt.Errorf("initializer %q: want one of %v", scheme, InitNames)
+		return fmt.Errorf("initializer %q: want one of %s", scheme, strings.Join(InitNames, ", "))
 	}
 	for _, p := range net.Params() {
 		info := p.Info()
@@ -67,7 +68,7 @@ func Initialize(net Net, scheme string, rng *rand.Rand) error {
 // a subset of tensors (random reinit, Scratch-E/B) use it directly.
 func InitTensor(dst []float32, info ParamInfo, scheme string, rng *rand.Rand) error {
 	if !validInit(scheme) {
-		return fmt.Errorf("initializer %q: want one of %v", scheme, InitNames)
+		return fmt.Errorf("initializer %q: want one of %s", scheme, strings.Join(InitNames, ", "))
 	}
 	if len(dst) != info.Size() {
 		return fmt.Errorf("initializing %s: buffer of %d values, want %d", info.Name, len(dst), info.Size())

@@ -1,6 +1,9 @@
 package nn
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Optimizer names one optimizer and its hyperparameters. Engines implement
 // the update rules; the rules are those of PyTorch's torch.optim so that
@@ -61,7 +64,7 @@ func (o Optimizer) Validate() error {
 			return fmt.Errorf("eps = %v: want > 0", o.Eps)
 		}
 	default:
-		return fmt.Errorf("optimizer = %q: want one of %v", o.Name, OptimizerNames)
+		return fmt.Errorf("optimizer = %q: want one of %s", o.Name, strings.Join(OptimizerNames, ", "))
 	}
 	if o.WeightDecay < 0 {
 		return fmt.Errorf("weight_decay = %v: want ≥ 0", o.WeightDecay)

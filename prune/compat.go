@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 )
 
 // Compatibility rules (docs/methods/conventions.md#compatibility-rules)
@@ -77,7 +78,7 @@ func CompatRuleNames() []string { return sortedMapKeys(CompatRules) }
 func GetCompatRule(id string) (CompatRule, error) {
 	r, ok := CompatRules[id]
 	if !ok {
-		return CompatRule{}, fmt.Errorf("compatibility rule %q: want one of %v", id, CompatRuleNames())
+		return CompatRule{}, fmt.Errorf("compatibility rule %q: want one of %s", id, strings.Join(CompatRuleNames(), ", "))
 	}
 	return r, nil
 }

@@ -219,7 +219,7 @@ func TestCompatRegistry(t *testing.T) {
 	if want2, _ = GraNetGlobalPrune(oneToTen(), 0.5); !slices.Equal(got, want2) {
 		t.Errorf("registry granet_global %v, want %v", got, want2)
 	}
-	if _, err := GetCompatRule("open_lth"); err == nil || !strings.Contains(err.Error(), "want one of [bip googlelth") {
+	if _, err := GetCompatRule("open_lth"); err == nil || !strings.Contains(err.Error(), "want one of bip, googlelth") {
 		t.Errorf("unknown rule: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package prune
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/prunebench/prunebench/nn/train"
 )
@@ -50,7 +51,7 @@ func ParseGradualMethod(s string) (GradualMethod, error) {
 			return GradualMethod(i), nil
 		}
 	}
-	return 0, fmt.Errorf("%s.method = %q: want one of %v", GradualKey, s, gradualMethodNames)
+	return 0, fmt.Errorf("%s.method = %q: want one of %s", GradualKey, s, strings.Join(gradualMethodNames, ", "))
 }
 
 // GraNetDeathRateMin is η_min of GraNet's CosineDecay (code:
@@ -277,7 +278,7 @@ func alwaysAtLeast(a, b train.Step, margin int) bool {
 func (s GradualSpec) checkFields() error {
 	k := func(f string) string { return GradualKey + "." + f }
 	if s.Method < 0 || int(s.Method) >= len(gradualMethodNames) {
-		return fmt.Errorf("%s = %v: want one of %v", k("method"), s.Method, gradualMethodNames)
+		return fmt.Errorf("%s = %v: want one of %s", k("method"), s.Method, strings.Join(gradualMethodNames, ", "))
 	}
 	if err := checkDensity(k("init_density"), s.InitDensity); err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/prune"
@@ -130,7 +131,7 @@ func (c JackpotConfig) Validate() error {
 		return fmt.Errorf("weight_decay = %v: want a finite value ≥ 0", c.WeightDecay)
 	}
 	if !slices.Contains(RestrictionNames, string(c.Restriction)) {
-		return fmt.Errorf("short_restriction = %q: want one of %v", c.Restriction, RestrictionNames)
+		return fmt.Errorf("short_restriction = %q: want one of %s", c.Restriction, strings.Join(RestrictionNames, ", "))
 	}
 	return nil
 }

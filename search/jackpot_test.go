@@ -47,7 +47,7 @@ func TestNewJackpotBadInput(t *testing.T) {
 		{"lr", func(c *JackpotConfig) { c.LR = 0 }, jackpotMasksOf([]string{"a"}, []float32{1}), "lr = 0"},
 		{"momentum", func(c *JackpotConfig) { c.Momentum = 1 }, jackpotMasksOf([]string{"a"}, []float32{1}), "momentum = 1"},
 		{"weight decay", func(c *JackpotConfig) { c.WeightDecay = -1 }, jackpotMasksOf([]string{"a"}, []float32{1}), "weight_decay = -1"},
-		{"restriction", func(c *JackpotConfig) { c.Restriction = "ceil" }, jackpotMasksOf([]string{"a"}, []float32{1}), `short_restriction = "ceil": want one of [decay4 off]`},
+		{"restriction", func(c *JackpotConfig) { c.Restriction = "ceil" }, jackpotMasksOf([]string{"a"}, []float32{1}), `short_restriction = "ceil": want one of decay4, off`},
 	}
 	for _, c := range cases {
 		cfg := DefaultJackpotConfig()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 )
 
 // MinBlocksPerStage is the fewest blocks a stage keeps: the authors'
@@ -36,7 +37,7 @@ var RemovableRules = []string{RemovableUtility, RemovableStrict}
 // accepted ones.
 func (bs *Blocks) Candidates(rule string) ([]int, error) {
 	if !slices.Contains(RemovableRules, rule) {
-		return nil, fmt.Errorf("layer.removable = %q: want one of %v", rule, RemovableRules)
+		return nil, fmt.Errorf("layer.removable = %q: want one of %s", rule, strings.Join(RemovableRules, ", "))
 	}
 	var c []int
 	for i, b := range bs.Blocks {

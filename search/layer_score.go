@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/prune"
@@ -53,7 +54,7 @@ func WeightSet(a *nn.Arch) []nn.ParamInfo {
 // pipeline (docs/methods/pai.md#scoring-mode).
 func ScoreBlocksAtInit(ctx prune.ScoreContext, crit prune.Criterion, bs *Blocks, agg string) ([]float64, error) {
 	if !slices.Contains(Aggregations, agg) {
-		return nil, fmt.Errorf("layer.agg = %q: want one of %v", agg, Aggregations)
+		return nil, fmt.Errorf("layer.agg = %q: want one of %s", agg, strings.Join(Aggregations, ", "))
 	}
 	ctx.Set = WeightSet(bs.Arch)
 	scores, err := crit.Scores(ctx)
@@ -73,7 +74,7 @@ func ScoreBlocksAtInit(ctx prune.ScoreContext, crit prune.Criterion, bs *Blocks,
 // error.
 func (bs *Blocks) AggregateBlocks(scores map[string][]float32, agg string) ([]float64, error) {
 	if !slices.Contains(Aggregations, agg) {
-		return nil, fmt.Errorf("layer.agg = %q: want one of %v", agg, Aggregations)
+		return nil, fmt.Errorf("layer.agg = %q: want one of %s", agg, strings.Join(Aggregations, ", "))
 	}
 	out := make([]float64, len(bs.Blocks))
 	for i, b := range bs.Blocks {

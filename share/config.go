@@ -3,6 +3,7 @@ package share
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
 // Mapper names (Config.Mapper; docs/methods/rps.md#mappers has a section
@@ -248,5 +249,5 @@ func oneOf(field, v string, names []string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%s = %q: want one of %v", field, v, names)
+	return fmt.Errorf("%s = %q: want one of %s", field, v, strings.Join(names, ", "))
 }

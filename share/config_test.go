@@ -19,10 +19,10 @@ func TestConfigValidate(t *testing.T) {
 		want string
 	}{
 		{func(c *Config) { c.Mapper = "random" }, `rps.mapper: unknown RPS mapper "random"; want one of hashednet, pareto, roast`},
-		{func(c *Config) { c.Scope = "layer" }, `rps.scope = "layer": want one of [global local]`},
-		{func(c *Config) { c.Mode = "paper" }, `rps.mode = "paper": want one of [clean reference]`},
+		{func(c *Config) { c.Scope = "layer" }, `rps.scope = "layer": want one of global, local`},
+		{func(c *Config) { c.Mode = "paper" }, `rps.mode = "paper": want one of clean, reference`},
 		{func(c *Config) { c.HashArith = "int128" }, `rps.hash_arith = "int128"`},
-		{func(c *Config) { c.Scaler = "v6" }, `rps.scaler = "v6": want one of [v1 v2 v3 v4 v5 none]`},
+		{func(c *Config) { c.Scaler = "v6" }, `rps.scaler = "v6": want one of v1, v2, v3, v4, v5, none`},
 		{func(c *Config) { c.Ratio = 0 }, "rps.ratio ρ = 0: want a memory ratio m/n in (0, 1]"},
 		{func(c *Config) { c.Ratio = -0.1 }, "rps.ratio ρ = -0.1"},
 		{func(c *Config) { c.Ratio = 1.5 }, "rps.ratio ρ = 1.5"},

@@ -3,6 +3,7 @@ package share
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/prunebench/prunebench/nn"
 )
@@ -20,7 +21,7 @@ import (
 func ScaleFromInit(p nn.ParamInfo, scheme string, a float64, match bool) (float64, error) {
 	sigma := nn.InitStd(p, scheme)
 	if !(sigma > 0) {
-		return 0, fmt.Errorf("rps scale of %s: initializer %q gives no std for a %v of fan-in %d; want one of %v on a weight", p.Name, scheme, p.Kind, p.FanIn, nn.InitNames)
+		return 0, fmt.Errorf("rps scale of %s: initializer %q gives no std for a %v of fan-in %d; want one of %s on a weight", p.Name, scheme, p.Kind, p.FanIn, strings.Join(nn.InitNames, ", "))
 	}
 	return scaleOf(sigma, a, match)
 }

@@ -3,6 +3,7 @@ package share
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
 // The STABLE-RPS gradient scaler (docs/methods/rps.md#gradient-scaler). In
@@ -91,7 +92,7 @@ func Divisor(mode string, c, A, B float64) (float64, error) {
 	case ScalerNone:
 		return 1, nil
 	}
-	return 0, fmt.Errorf("rps.scaler = %q: want one of %v", mode, ScalerNames)
+	return 0, fmt.Errorf("rps.scaler = %q: want one of %s", mode, strings.Join(ScalerNames, ", "))
 }
 
 // ReferenceDivisor is FakeRoast's effective divisor 1e-6 + s'_j for a slot
@@ -116,7 +117,7 @@ func ReferenceDivisor(mode string, c, A, B float64, layers int, sum1, sum2 float
 	case ScalerNone:
 		return 1, nil
 	default:
-		return 0, fmt.Errorf("rps.scaler = %q: want one of %v", mode, ScalerNames)
+		return 0, fmt.Errorf("rps.scaler = %q: want one of %s", mode, strings.Join(ScalerNames, ", "))
 	}
 	return 1e-6 + s, nil
 }

@@ -372,3 +372,47 @@ func TestIMPCheckpointOfAnotherLevel(t *testing.T) {
 		t.Errorf("after following the advice: %+v, want %+v", again[1:], first[1:])
 	}
 }
+
+// A corrupt checkpoint of a finished level that a later level reads is
+// refused with the advice for a finished level, and following it (delete
+// the level's whole folder, run again with --rerun) gives back the results
+// of the first run.
+func TestIMPCorruptFinishedCheckpointAdvice(t *testing.T) {
+	s := impSpec(t, "init")
+	first, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := replicateOf(s, 0)
+	level0 := rep.UnitDir(0, "")
+	ck0 := filepath.Join(level0, experiments.CheckpointFile)
+	data, err := os.ReadFile(ck0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0x10
+	if err := os.WriteFile(ck0, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Level 1 must train again, and it starts from level 0's checkpoint.
+	if err := os.RemoveAll(rep.UnitDir(1, "")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = experiments.RunSpec(context.Background(), s, experiments.RunOptions{Rerun: true})
+	if err == nil || !strings.Contains(err.Error(), ck0) || !strings.Contains(err.Error(), "delete the level's whole folder") {
+		t.Fatalf("error %v, want one naming %s and the advice for a finished level", err, ck0)
+	}
+	// The advice.
+	if err := os.RemoveAll(level0); err != nil {
+		t.Fatal(err)
+	}
+	again, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{Rerun: true})
+	if err != nil {
+		t.Fatalf("after following the advice: %v", err)
+	}
+	for l := range first {
+		if again[l].FinalTestLoss != first[l].FinalTestLoss || again[l].Density != first[l].Density {
+			t.Errorf("level %d after following the advice: %+v, want %+v", l, again[l], first[l])
+		}
+	}
+}

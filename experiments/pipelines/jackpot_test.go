@@ -243,7 +243,7 @@ func TestJackpotValidate(t *testing.T) {
 		{func(s *experiments.Spec) { edit(t, s, func(c *jackpotPipeline) { c.Jackpot.LR = 0 }) }, "jackpot.lr = 0"},
 		{func(s *experiments.Spec) { edit(t, s, func(c *jackpotPipeline) { c.Jackpot.Momentum = -0.1 }) }, "jackpot.momentum"},
 		{func(s *experiments.Spec) { edit(t, s, func(c *jackpotPipeline) { c.Jackpot.WeightDecay = -1 }) }, "jackpot.weight_decay"},
-		{func(s *experiments.Spec) { edit(t, s, func(c *jackpotPipeline) { c.Jackpot.Restriction = "on" }) }, `jackpot.short_restriction = "on": want one of [decay4 off]`},
+		{func(s *experiments.Spec) { edit(t, s, func(c *jackpotPipeline) { c.Jackpot.Restriction = "on" }) }, `jackpot.short_restriction = "on": want one of decay4, off`},
 		{func(s *experiments.Spec) {
 			edit(t, s, func(c *jackpotPipeline) { c.Jackpot.Pretrained = filepath.Join(t.TempDir(), "missing.gob") })
 		}, "jackpot.pretrained"},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/experiments/results"
@@ -103,7 +104,7 @@ func (c layerPipeline) Validate(s experiments.Spec) error {
 	when := layerWhen(l)
 	if when == layerWhenInit {
 		if want := append(initCriteria(), search.CritRandom); !slices.Contains(want, l.Criterion) {
-			return fmt.Errorf("layer.criterion = %q: at initialization (layer.when = init), want one of %v", l.Criterion, want)
+			return fmt.Errorf("layer.criterion = %q: at initialization (layer.when = init), want one of %s", l.Criterion, strings.Join(want, ", "))
 		}
 		for key, set := range map[string]bool{"rewind": l.Rewind != def.Rewind, "rewind_step": l.RewindStep != def.RewindStep, "samples_per_class": l.SamplesPerClass != def.SamplesPerClass} {
 			if set {
@@ -122,13 +123,13 @@ func (c layerPipeline) Validate(s experiments.Spec) error {
 		}
 	}
 	if !slices.Contains(search.Aggregations, l.Agg) {
-		return fmt.Errorf("layer.agg = %q: want one of %v", l.Agg, search.Aggregations)
+		return fmt.Errorf("layer.agg = %q: want one of %s", l.Agg, strings.Join(search.Aggregations, ", "))
 	}
 	if !slices.Contains(search.RemovableRules, l.Removable) {
-		return fmt.Errorf("layer.removable = %q: want one of %v", l.Removable, search.RemovableRules)
+		return fmt.Errorf("layer.removable = %q: want one of %s", l.Removable, strings.Join(search.RemovableRules, ", "))
 	}
 	if !slices.Contains(layerRewinds, l.Rewind) {
-		return fmt.Errorf("layer.rewind = %q: want one of %v", l.Rewind, layerRewinds)
+		return fmt.Errorf("layer.rewind = %q: want one of %s", l.Rewind, strings.Join(layerRewinds, ", "))
 	}
 	if l.SamplesPerClass < 1 {
 		return fmt.Errorf("layer.samples_per_class = %d: want ≥ 1", l.SamplesPerClass)

@@ -186,8 +186,8 @@ func TestLayerBadInput(t *testing.T) {
 				c.Layer.Blocks = 4
 			})
 		}, "asked to remove 4 blocks, only 3 removable"},
-		{"removable", func(s *experiments.Spec) { edit(t, s, func(c *layerPipeline) { c.Layer.Removable = "loose" }) }, `layer.removable = "loose": want one of [utility strict]`},
-		{"agg", func(s *experiments.Spec) { edit(t, s, func(c *layerPipeline) { c.Layer.Agg = "max" }) }, `layer.agg = "max": want one of [sum mean]`},
+		{"removable", func(s *experiments.Spec) { edit(t, s, func(c *layerPipeline) { c.Layer.Removable = "loose" }) }, `layer.removable = "loose": want one of utility, strict`},
+		{"agg", func(s *experiments.Spec) { edit(t, s, func(c *layerPipeline) { c.Layer.Agg = "max" }) }, `layer.agg = "max": want one of sum, mean`},
 		{"criterion", func(s *experiments.Spec) {
 			toKL(t, s)
 			edit(t, s, func(c *layerPipeline) { c.Layer.Criterion = "fisher" })

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/experiments/results"
@@ -56,7 +57,7 @@ func (c paiPipeline) Validate(s experiments.Spec) error {
 		return err
 	}
 	if p.Criterion == "" {
-		return fmt.Errorf("pipeline pai needs prune.criterion: one of %v", prune.CriterionNames())
+		return fmt.Errorf("pipeline pai needs prune.criterion: one of %s", strings.Join(prune.CriterionNames(), ", "))
 	}
 	crit, err := prune.CriterionByName(p.Criterion)
 	if err != nil {

@@ -24,6 +24,7 @@ package train
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
 // ScheduleNames lists the accepted Schedule.Name values; "" means constant.
@@ -62,7 +63,7 @@ func (s Schedule) Validate() error {
 	switch s.name() {
 	case "constant", "step", "cosine", "linear":
 	default:
-		return fmt.Errorf("schedule.name = %q: want one of %v", s.Name, ScheduleNames)
+		return fmt.Errorf("schedule.name = %q: want one of %s", s.Name, strings.Join(ScheduleNames, ", "))
 	}
 	if s.name() == "step" {
 		if len(s.Milestones) == 0 {

@@ -29,6 +29,7 @@ package zoo
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/prunebench/prunebench/nn"
 )
@@ -56,7 +57,7 @@ func resnetBuilder(n int) Builder {
 			shortcut = "A"
 		case "A", "B":
 		default:
-			return nil, fmt.Errorf("shortcut %q: want one of %v", o.Shortcut, ShortcutNames)
+			return nil, fmt.Errorf("shortcut %q: want one of %s", o.Shortcut, strings.Join(ShortcutNames, ", "))
 		}
 		if err := requireImage(o.Input); err != nil {
 			return nil, err
