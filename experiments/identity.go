@@ -136,6 +136,56 @@ func SettingValues(s Spec) map[string]string {
 	return m
 }
 
+// SweptSettings is each spec's settings as "key=value" pairs, sorted by
+// key, limited to the keys whose values differ between the specs: what a sweep
+// varied. The keys every spec shares say nothing in a table of them. A spec
+// that leaves a key at its default shows the default, and "-" where
+// its pipeline does not read the key. A single spec shows all its settings.
+func SweptSettings(specs []Spec) []string {
+	values := make([]map[string]string, len(specs))
+	keys := map[string]bool{}
+	for i, s := range specs {
+		values[i] = SettingValues(s)
+		for k := range values[i] {
+			keys[k] = true
+		}
+	}
+	var swept []string
+	for k := range keys {
+		for _, v := range values {
+			if a, ok := v[k]; !ok || a != values[0][k] {
+				swept = append(swept, k)
+				break
+			}
+		}
+	}
+	if len(specs) == 1 {
+		swept = slices.Collect(maps.Keys(keys))
+	}
+	slices.Sort(swept)
+	info := map[string]KeyInfo{}
+	for _, k := range Keys() {
+		info[k.Key] = k
+	}
+	out := make([]string, len(specs))
+	for i, v := range values {
+		parts := make([]string, 0, len(swept))
+		for _, k := range swept {
+			a, ok := v[k]
+			switch {
+			case ok:
+			case info[k].Pipelines == nil || slices.Contains(info[k].Pipelines, specs[i].Pipeline):
+				a = info[k].Default
+			default:
+				a = "-" // its pipeline does not read the key
+			}
+			parts = append(parts, k+"="+a)
+		}
+		out[i] = strings.Join(parts, " ")
+	}
+	return out
+}
+
 // settingText writes a setting's value without Go's syntax for pointers
 // and slices.
 func settingText(v reflect.Value) string {

@@ -347,6 +347,22 @@ type SweepOptions struct {
 	Rerun bool
 }
 
+// ValidateSweep validates every point of a sweep and lists every bad one,
+// named by the keys that set it apart from the other points.
+func ValidateSweep(specs []Spec) error {
+	var bad []error
+	names := SweptSettings(specs)
+	for i, s := range specs {
+		if _, err := Validate(s); err != nil {
+			bad = append(bad, fmt.Errorf("point %d (%s): %w", i, names[i], err))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("sweep: %d of %d points are not valid; nothing ran:\n%w", len(bad), len(specs), errors.Join(bad...))
+	}
+	return nil
+}
+
 // RunSweep runs the specs Jobs at a time, sharing one results store. A run
 // that fails does not stop the others; its error is in its outcome. Every
 // spec must have the same output folder.
@@ -359,14 +375,8 @@ func RunSweep(ctx context.Context, specs []Spec, o SweepOptions) ([]SweepOutcome
 			return nil, fmt.Errorf("sweep: runs write to %s and %s; a sweep has one output folder", specs[0].Output, s.Output)
 		}
 	}
-	var bad []error
-	for i, s := range specs {
-		if _, err := Validate(s); err != nil {
-			bad = append(bad, fmt.Errorf("point %d (%s): %w", i, Settings(s), err))
-		}
-	}
-	if len(bad) > 0 {
-		return nil, fmt.Errorf("sweep: %d of %d points are not valid; nothing ran:\n%w", len(bad), len(specs), errors.Join(bad...))
+	if err := ValidateSweep(specs); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(specs[0].Output, 0o755); err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -143,5 +144,36 @@ func TestSweepListsEveryBadPoint(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the output folder exists after a refused sweep: %v", err)
+	}
+}
+
+// TestSweptSettings: sweep tables and messages name each point by the
+// keys that set it apart, with values as a spec writes them (pointer fields print their
+// values), the default where a run leaves a key unset, and "-" where its
+// pipeline does not read the key.
+func TestSweptSettings(t *testing.T) {
+	parse := func(text string) Spec {
+		s, err := ParseSpec("t.yaml", []byte(text), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	lr := KeyDefaults()["training.lr"]
+	specs := []Spec{
+		parse("pipeline: pai\nprune: {density: 0.05, criterion: snip}\n"),
+		parse("pipeline: pai\nprune: {density: 0.05, criterion: snip}\ntraining: {lr: 0.5}\n"),
+		parse("pipeline: train\n"),
+	}
+	want := []string{
+		"pipeline=pai prune.criterion=snip prune.density=0.05 training.lr=" + lr,
+		"pipeline=pai prune.criterion=snip prune.density=0.05 training.lr=0.5",
+		"pipeline=train prune.criterion=- prune.density=- training.lr=" + lr,
+	}
+	if got := SweptSettings(specs); !slices.Equal(got, want) {
+		t.Errorf("sweptSettings:\n got %q\nwant %q", got, want)
+	}
+	if got := SweptSettings(specs[1:2]); len(got) != 1 || !strings.Contains(got[0], "training.lr=0.5") || !strings.Contains(got[0], "prune.density=0.05") {
+		t.Errorf("one point: %q, want all its settings", got)
 	}
 }

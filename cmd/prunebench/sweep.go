@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -49,7 +47,10 @@ sweep.`,
 			if len(specs) == 0 {
 				return fmt.Errorf("no point of %s has %s", args[0], strings.Join(where, " and "))
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "sweep of %d runs, %d at a time, into %s\n", len(specs), jobs, specs[0].Output)
+			if err := experiments.ValidateSweep(specs); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "sweep of %d runs, %d at a time, into %s\n", len(specs), min(jobs, len(specs)), specs[0].Output)
 			opts := experiments.SweepOptions{Jobs: jobs, Rerun: rerun}
 			var bar *progressbar.ProgressBar
 			if !quiet {
@@ -102,7 +103,11 @@ sweep.`,
 func reportSweep(cmd *cobra.Command, outcomes []experiments.SweepOutcome) error {
 	var rows, failed [][]string
 	var checkpointed, notStarted int
-	settingsOf := sweptSettings(outcomes)
+	specs := make([]experiments.Spec, len(outcomes))
+	for i, o := range outcomes {
+		specs[i] = o.Spec
+	}
+	settingsOf := experiments.SweptSettings(specs)
 	for i, o := range outcomes {
 		settings := settingsOf[i]
 		switch {
@@ -146,55 +151,4 @@ func reportSweep(cmd *cobra.Command, outcomes []experiments.SweepOutcome) error 
 		return fmt.Errorf("%d of %d runs failed", len(failed), len(outcomes))
 	}
 	return nil
-}
-
-// sweptSettings is each run's settings as "key=value" pairs, sorted by
-// key, limited to the keys whose values differ between the runs: what the
-// sweep varied. The keys every run shares say nothing in a table of them.
-// A run that leaves a key at its default shows the default, and "-" where
-// its pipeline does not read the key. A sweep of one point shows all its
-// settings.
-func sweptSettings(outcomes []experiments.SweepOutcome) []string {
-	values := make([]map[string]string, len(outcomes))
-	keys := map[string]bool{}
-	for i, o := range outcomes {
-		values[i] = experiments.SettingValues(o.Spec)
-		for k := range values[i] {
-			keys[k] = true
-		}
-	}
-	var swept []string
-	for k := range keys {
-		for _, v := range values {
-			if a, ok := v[k]; !ok || a != values[0][k] {
-				swept = append(swept, k)
-				break
-			}
-		}
-	}
-	if len(outcomes) == 1 {
-		swept = slices.Collect(maps.Keys(keys))
-	}
-	slices.Sort(swept)
-	info := map[string]experiments.KeyInfo{}
-	for _, k := range experiments.Keys() {
-		info[k.Key] = k
-	}
-	out := make([]string, len(outcomes))
-	for i, v := range values {
-		parts := make([]string, 0, len(swept))
-		for _, k := range swept {
-			a, ok := v[k]
-			switch {
-			case ok:
-			case info[k].Pipelines == nil || slices.Contains(info[k].Pipelines, outcomes[i].Spec.Pipeline):
-				a = info[k].Default
-			default:
-				a = "-" // its pipeline does not read the key
-			}
-			parts = append(parts, k+"="+a)
-		}
-		out[i] = strings.Join(parts, " ")
-	}
-	return out
 }
