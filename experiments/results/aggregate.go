@@ -45,6 +45,10 @@ type Group struct {
 // when its rows agree on them: what a reader needs to know of an entry.
 var describing = []string{"method", "model", "dataset"}
 
+// describedBy maps the spec keys whose value a describing column shows to
+// that column: a board shows the model once, not again as model.name.
+var describedBy = map[string]string{"model.name": "model", "dataset.name": "dataset"}
+
 // Aggregate groups rs by the keys in by (DefaultBoardBy when empty) and
 // summarizes each group. A key is a result column (Columns) or a spec key
 // such as training.lr: specDefaults maps every spec key to its default as
@@ -293,6 +297,16 @@ func SortGroups(gs []Group, by []string, spec string) error {
 		desc   bool
 		metric func(*Group) float64 // nil for a grouping key
 	}
+	// The spec keys the groups' settings hold can be sort keys too.
+	var settings []string
+	for i := range gs {
+		for k := range gs[i].Settings {
+			if !slices.Contains(settings, k) && !slices.Contains(by, k) {
+				settings = append(settings, k)
+			}
+		}
+	}
+	slices.Sort(settings)
 	var keys []sortKey
 	explicit := spec != ""
 	if !explicit {
@@ -302,7 +316,7 @@ func SortGroups(gs []Group, by []string, spec string) error {
 		s = strings.TrimSpace(s)
 		k := sortKey{name: strings.TrimPrefix(s, "-"), desc: strings.HasPrefix(s, "-")}
 		switch {
-		case (slices.Contains(by, k.name) || slices.Contains(describing, k.name)) && boardMetrics[k.name] == nil:
+		case (slices.Contains(by, k.name) || slices.Contains(describing, k.name) || slices.Contains(settings, k.name)) && boardMetrics[k.name] == nil:
 		case boardMetrics[k.name] != nil:
 			k.metric = boardMetrics[k.name]
 		case !explicit:
@@ -313,7 +327,7 @@ func SortGroups(gs []Group, by []string, spec string) error {
 				metrics = append(metrics, m)
 			}
 			sort.Strings(metrics)
-			return fmt.Errorf("board: unknown sort key %q; sort by a grouping key (%s) or by %s, with a leading - for descending order",
+			return fmt.Errorf("board: unknown sort key %q; sort by a grouping key (%s), a spec key the entries set, or by %s, with a leading - for descending order",
 				s, strings.Join(by, ", "), strings.Join(metrics, ", "))
 		}
 		keys = append(keys, k)
@@ -321,15 +335,6 @@ func SortGroups(gs []Group, by []string, spec string) error {
 	// Ties are broken by the spec keys that set entries apart, in key
 	// order (a learning-rate sweep reads from the smallest rate up), and
 	// then by the grouping keys.
-	var settings []string
-	for i := range gs {
-		for k := range gs[i].Settings {
-			if !slices.Contains(settings, k) && !slices.Contains(by, k) {
-				settings = append(settings, k)
-			}
-		}
-	}
-	slices.Sort(settings)
 	for _, k := range settings {
 		keys = append(keys, sortKey{name: k})
 	}

@@ -308,7 +308,7 @@ func boardKeys(gs []Group, by []string, specDefaults map[string]string) []string
 	var varying []string
 	for i := range gs {
 		for k := range gs[i].Settings {
-			if slices.Contains(varying, k) {
+			if slices.Contains(varying, k) || describedBy[k] != "" {
 				continue
 			}
 			for j := range gs {

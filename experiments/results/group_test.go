@@ -75,6 +75,33 @@ func TestBoardLearningRateSweep(t *testing.T) {
 	}
 }
 
+// A sweep over models shows the model once: model.name is what the model
+// column says, not a setting column of its own; rows come in the order of
+// the rates.
+func TestBoardModelSweepShowsModelOnce(t *testing.T) {
+	rs := sweepRows()
+	for i := range rs {
+		if strings.Contains(rs[i].Settings, "0.01") {
+			rs[i].Model, rs[i].Settings = "lenet5", `{"pipeline":"pai","training.lr":0.01,"model.name":"lenet5"}`
+		}
+	}
+	defaults := map[string]string{"pipeline": "train", "training.lr": "0.0012", "model.name": "lenet"}
+	var buf bytes.Buffer
+	if err := WriteBoard(&buf, rs, BoardOptions{Format: "csv", SpecDefaults: defaults, Sort: "training.lr"}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(recs[0][:6], ","); got != "experiment,method,model,dataset,training.lr,n" {
+		t.Errorf("columns %s: want model once and the varying training.lr", got)
+	}
+	if len(recs) != 3 || recs[1][2] != "lenet5" || recs[2][2] != "lenet" {
+		t.Errorf("rows %q: want lenet5 (lr 0.01) then lenet (lr 0.1)", recs[1:])
+	}
+}
+
 // Results of one experiment and seed are one result, whichever runs and
 // stores they come from: identical runs never make "± 0.00" replicates, and
 // the latest result of a unit wins.
