@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/internal/atomicfile"
+	"github.com/prunebench/prunebench/internal/slurm"
+	"github.com/prunebench/prunebench/internal/unitlock"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/nn/train"
 )
@@ -44,6 +47,31 @@ type RunOptions struct {
 	// 0 or 1: one after the other). Watch must then be safe for concurrent
 	// use.
 	Jobs int
+	// Replicates, when set, runs only these replicates (the units a sweep
+	// hands out); nil runs them all.
+	Replicates []int
+	// NoStore writes each unit's result.yaml and not the store: what the
+	// tasks of an array job do, since SQLite's WAL does not work on the
+	// cluster file systems (NFS, Lustre) their nodes share; Collect
+	// ingests the files later. RunSpec then returns the results from the
+	// files, and finished units are checked against their folder only.
+	NoStore bool
+	// NoWait makes RunSpec return a *unitlock.HeldError for a replicate
+	// that another live process is training, instead of waiting until it
+	// is free and then running it (which skips what that process
+	// finished). A sweep sets it for its first pass over its units.
+	NoWait bool
+	// Notify receives what a user should be told as it happens: a stale
+	// lock taken over, a replicate waiting for another process. Nil drops
+	// the messages.
+	Notify func(msg string)
+}
+
+// notify sends msg to o.Notify, if set.
+func (o RunOptions) notify(format string, args ...any) {
+	if o.Notify != nil {
+		o.Notify(fmt.Sprintf(format, args...))
+	}
 }
 
 // UnitInfo names a unit for progress displays.
@@ -70,10 +98,13 @@ type Replicate struct {
 	Hash string
 	Dir  string
 
-	store   *results.Store
-	backend nn.Backend // looked up once per run
+	store   *results.Store // nil with RunOptions.NoStore
+	backend nn.Backend     // looked up once per run
 	watch   func(UnitInfo) ([]Callback, func())
 	rerun   bool
+	// finished collects the results of the replicate's units as Unit
+	// returns them.
+	finished []results.Result
 }
 
 // CheckpointFile is the name of a unit's checkpoint in its folder.
@@ -156,11 +187,23 @@ func (r *Replicate) UnitDir(level int, branch string) string {
 // if there is one. Otherwise the error names the file, and the store is not
 // changed.
 func (r *Replicate) Unit(ctx context.Context, level int, branch string, fn UnitFunc) (results.Result, error) {
+	res, err := r.unit(ctx, level, branch, fn)
+	if err == nil {
+		r.finished = append(r.finished, res)
+	}
+	return res, err
+}
+
+func (r *Replicate) unit(ctx context.Context, level int, branch string, fn UnitFunc) (results.Result, error) {
 	dir := r.UnitDir(level, branch)
 	path := filepath.Join(dir, results.FileName)
-	stored, err := r.store.Results(map[string]string{"spec_hash": r.Hash, "replicate": fmt.Sprint(r.Index), "level": fmt.Sprint(level), "branch": branch})
-	if err != nil {
-		return results.Result{}, err
+	var stored []results.Result
+	if r.store != nil {
+		var err error
+		stored, err = r.store.Results(map[string]string{"spec_hash": r.Hash, "replicate": fmt.Sprint(r.Index), "level": fmt.Sprint(level), "branch": branch})
+		if err != nil {
+			return results.Result{}, err
+		}
 	}
 	if res, err := results.ReadFile(path); err == nil {
 		return r.believe(res, stored, level, branch, path)
@@ -195,6 +238,9 @@ func (r *Replicate) Unit(ctx context.Context, level int, branch string, fn UnitF
 	if err := results.WriteFile(path, res); err != nil {
 		return results.Result{}, err
 	}
+	if r.store == nil {
+		return res, nil
+	}
 	return res, r.store.Put(res)
 }
 
@@ -221,6 +267,9 @@ func (r *Replicate) believe(res results.Result, stored []results.Result, level i
 	if d := results.Diff(res, want); d != "" {
 		return results.Result{}, fmt.Errorf("%s belongs to another unit than replicate %d level %d%s of run %s (%s): it was copied or edited; %s: %w",
 			path, r.Index, level, branchSuffix(branch), r.Hash, d, redoAdvice, results.ErrMismatch)
+	}
+	if r.store == nil {
+		return res, nil
 	}
 	if len(stored) == 0 {
 		return res, r.store.Put(res)
@@ -293,62 +342,177 @@ func RunSpec(ctx context.Context, s Spec, o RunOptions) ([]results.Result, error
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, err
 	}
-	if err := atomicfile.Clean(root); err != nil {
+	// Other processes may be writing here (other replicates, other
+	// sweeps): only temporary files no writer can still own are removed.
+	if err := atomicfile.CleanOlder(root, time.Minute); err != nil {
 		return nil, err
 	}
 	if err := atomicfile.Write(filepath.Join(root, "spec.yaml"), func(f *os.File) error { return WriteSpecYAML(f, s) }); err != nil {
 		return nil, err
 	}
 	store := o.Store
-	if store == nil {
+	if store == nil && !o.NoStore {
 		if store, err = results.Open(filepath.Join(s.Output, "results.db")); err != nil {
 			return nil, err
 		}
 		defer store.Close()
 	}
-	// Replicates run Jobs at a time; results come back in replicate order.
-	// After a failure no further replicate starts, and the first failure
-	// (by replicate) is returned once the running ones stopped.
-	runRep := func(i int) ([]results.Result, error) {
+	reps := o.Replicates
+	if reps == nil {
+		reps = make([]int, s.Replicates)
+		for i := range reps {
+			reps[i] = i
+		}
+	}
+	for _, i := range reps {
+		if i < 0 || i >= s.Replicates {
+			return nil, fmt.Errorf("replicate %d: the run has replicates 0 to %d", i, s.Replicates-1)
+		}
+	}
+	runRep := func(i int, wait bool) ([]results.Result, error) {
 		rep := replicate(i)
 		rep.store = store
-		if err := pl.Run(ctx, rep); err != nil {
-			return nil, err
-		}
-		return store.Results(map[string]string{"spec_hash": hash, "replicate": fmt.Sprint(i)})
+		return runReplicate(ctx, pl, rep, wait, o)
 	}
-	perRep := make([][]results.Result, s.Replicates)
-	errs := make([]error, s.Replicates)
-	next := make(chan int)
-	var wg sync.WaitGroup
+	// Replicates run Jobs at a time; results come back in replicate order.
+	// After a failure no further replicate starts, and the first failure
+	// (by replicate) is returned once the running ones stopped. A
+	// replicate another process is training is put off to a second pass,
+	// which waits for it (unless NoWait).
+	perRep := make(map[int][]results.Result, len(reps))
+	errs := make(map[int]error, len(reps))
+	var mu sync.Mutex
 	var failed atomic.Bool
-	for w := 0; w < min(max(1, o.Jobs), s.Replicates); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				if failed.Load() {
-					continue
+	pass := func(todo []int, wait bool) (held []int) {
+		next := make(chan int)
+		var wg sync.WaitGroup
+		for w := 0; w < min(max(1, o.Jobs), len(todo)); w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range next {
+					if failed.Load() {
+						continue
+					}
+					res, err := runRep(i, wait)
+					mu.Lock()
+					var he *unitlock.HeldError
+					switch {
+					case errors.As(err, &he) && !wait:
+						held = append(held, i)
+					case err != nil:
+						errs[i] = err
+						failed.Store(true)
+					default:
+						perRep[i] = res
+					}
+					mu.Unlock()
 				}
-				if perRep[i], errs[i] = runRep(i); errs[i] != nil {
-					failed.Store(true)
-				}
-			}
-		}()
+			}()
+		}
+		for _, i := range todo {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+		slices.Sort(held)
+		return held
 	}
-	for i := range s.Replicates {
-		next <- i
+	held := pass(reps, false)
+	if len(held) > 0 && !o.NoWait && !failed.Load() {
+		pass(held, true)
+		held = nil
 	}
-	close(next)
-	wg.Wait()
 	var all []results.Result
-	for i := range s.Replicates {
+	for _, i := range reps {
 		if errs[i] != nil {
 			return all, errs[i]
 		}
 		all = append(all, perRep[i]...)
 	}
+	if len(held) > 0 {
+		_, err := runRep(held[0], false) // the HeldError of the first one
+		return all, err
+	}
 	return all, nil
+}
+
+// runReplicate runs one replicate under its lock: a live holder elsewhere
+// is a *unitlock.HeldError, or is waited for (polling) when wait is set.
+// It records the outcome in the replicate's folder: done.yaml when every
+// unit finished, failed.yaml (with the error) when the pipeline failed; an
+// interrupt records neither.
+func runReplicate(ctx context.Context, pl Pipeline, rep *Replicate, wait bool, o RunOptions) ([]results.Result, error) {
+	if err := os.MkdirAll(rep.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	lockPath := filepath.Join(rep.Dir, lockFile)
+	unitlock.Clean(lockPath)
+	var lock *unitlock.Lock
+	for said := false; ; {
+		var err error
+		lock, err = unitlock.Acquire(lockPath, lockOptions(o.Notify))
+		var he *unitlock.HeldError
+		if err == nil {
+			break
+		}
+		if !errors.As(err, &he) || !wait {
+			return nil, err
+		}
+		if !said {
+			o.notify("waiting for %s replicate %d: %s is training it", rep.Hash, rep.Index, he.Holder)
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(lockPoll):
+		}
+	}
+	defer func() {
+		if err := lock.Release(); err != nil {
+			o.notify("%v", err)
+		}
+	}()
+	if err := removeIfThere(filepath.Join(rep.Dir, failedFile)); err != nil {
+		return nil, err
+	}
+	if err := pl.Run(ctx, rep); err != nil {
+		if ctx.Err() == nil || !errors.Is(err, ctx.Err()) {
+			if werr := writeFailure(rep.Dir, err); werr != nil {
+				err = errors.Join(err, werr)
+			}
+		}
+		return nil, err
+	}
+	if err := writeDone(rep.Dir); err != nil {
+		return nil, err
+	}
+	res := slices.Clone(rep.finished)
+	slices.SortStableFunc(res, func(a, b results.Result) int {
+		if a.Level != b.Level {
+			return a.Level - b.Level
+		}
+		return strings.Compare(a.Branch, b.Branch)
+	})
+	return res, nil
+}
+
+// lockPoll is how often a replicate that another process trains checks
+// whether it is free.
+var lockPoll = 2 * time.Second
+
+// lockOptions are the lock checks of this process: Slurm answers whether
+// a holder on another node still runs; takeovers are told to notify.
+func lockOptions(notify func(string)) unitlock.Options {
+	return unitlock.Options{
+		JobRunning: slurm.JobRunning,
+		TookOver: func(h unitlock.Holder, why string) {
+			if notify != nil {
+				notify(fmt.Sprintf("took over a stale lock of %s: %s", h, why))
+			}
+		},
+	}
 }
 
 // Validate checks a whole spec without loading data: the pipeline, the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
@@ -14,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/prunebench/prunebench/experiments/results"
+	"github.com/prunebench/prunebench/internal/unitlock"
 	"github.com/prunebench/prunebench/nn/train"
 	"go.yaml.in/yaml/v3"
 )
@@ -326,25 +328,43 @@ func combine(name string, axes []axis, mode string) ([][]string, error) {
 	return out, nil
 }
 
-// SweepOutcome is what one run of a sweep produced.
+// SweepOutcome is what one point of a sweep produced.
 type SweepOutcome struct {
 	Spec    Spec
 	Results []results.Result
-	Err     error
-	// Started says whether the run began (it may have checkpointed
-	// before an interrupt); a run the sweep never reached did not.
+	// Err is the first error of the point's units, by replicate.
+	Err error
+	// Started says whether a unit of the point began (it may have
+	// checkpointed before an interrupt); a point the sweep never reached
+	// did not.
 	Started bool
+	// Units is how many of the point's units this sweep ran: all its
+	// replicates, or those of SweepOptions.Units (0: none, and the point
+	// is not part of this sweep's work).
+	Units int
 }
 
 // SweepOptions are RunSweep's knobs.
 type SweepOptions struct {
-	// Jobs is how many runs train at once (each on one goroutine).
+	// Jobs is how many units (replicates of points) train at once, each
+	// on one goroutine.
 	Jobs int
-	// Progress, when set, is called with the index of a run and its
+	// Progress, when set, is called with the index of a point and its
 	// completed fraction in [0, 1] as it trains.
-	Progress func(run int, fraction float64)
+	Progress func(point int, fraction float64)
+	// Watch, when set, is RunOptions.Watch for the units of every point.
+	Watch func(point int, u UnitInfo) (cbs []Callback, done func())
 	// Rerun is RunOptions.Rerun for every run.
 	Rerun bool
+	// Units, when set, runs only the units with these IDs (WorkUnit.ID),
+	// the share of one task of an array job; every ID must be a unit of
+	// the specs. Nil runs every unit.
+	Units []string
+	// NoStore is RunOptions.NoStore for every run: the tasks of an array
+	// job write result files only. With NoStore RunSweep opens no store.
+	NoStore bool
+	// Notify is RunOptions.Notify for every run.
+	Notify func(msg string)
 }
 
 // ValidateSweep validates every point of a sweep and lists every bad one,
@@ -363,9 +383,16 @@ func ValidateSweep(specs []Spec) error {
 	return nil
 }
 
-// RunSweep runs the specs Jobs at a time, sharing one results store. A run
-// that fails does not stop the others; its error is in its outcome. Every
-// spec must have the same output folder.
+// RunSweep runs the units of the specs (WorkUnits: one per point and
+// replicate), Jobs at a time, sharing one results store (none with
+// NoStore). A unit that fails does not stop the others; its error is in
+// its point's outcome. Every spec must have the same output folder.
+//
+// Units that another process is training (a second sweep on the same
+// output folder, an earlier array task) are put off: the first pass runs
+// everything else, the second waits for each of them and then runs it,
+// which skips what the other process finished. So two sweeps on one
+// folder share the work and never train a unit twice.
 func RunSweep(ctx context.Context, specs []Spec, o SweepOptions) ([]SweepOutcome, error) {
 	if len(specs) == 0 {
 		return nil, nil
@@ -375,63 +402,168 @@ func RunSweep(ctx context.Context, specs []Spec, o SweepOptions) ([]SweepOutcome
 			return nil, fmt.Errorf("sweep: runs write to %s and %s; a sweep has one output folder", specs[0].Output, s.Output)
 		}
 	}
-	if err := ValidateSweep(specs); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(specs[0].Output, 0o755); err != nil {
-		return nil, err
-	}
-	store, err := results.Open(specs[0].Output + "/results.db")
-	if err != nil {
-		return nil, err
-	}
-	defer store.Close()
-	jobs := min(max(1, o.Jobs), len(specs)) // no idle workers
-	out := make([]SweepOutcome, len(specs))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < jobs; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				out[i] = runOne(ctx, i, specs[i], store, o)
-			}
-		}()
-	}
-	for i := range specs {
-		if ctx.Err() != nil {
-			out[i] = SweepOutcome{Spec: specs[i], Err: ctx.Err()}
-			continue
+	units := WorkUnits(specs)
+	if o.Units != nil {
+		byID := map[string]WorkUnit{}
+		for _, u := range units {
+			byID[u.ID()] = u
 		}
-		next <- i
+		units = units[:0:0]
+		for _, id := range o.Units {
+			u, ok := byID[id]
+			if !ok {
+				return nil, fmt.Errorf("sweep: unit %s is not a unit of this sweep", id)
+			}
+			units = append(units, u)
+		}
 	}
-	close(next)
-	wg.Wait()
-	return out, nil
-}
-
-func runOne(ctx context.Context, i int, s Spec, store *results.Store, so SweepOptions) SweepOutcome {
-	if ctx.Err() != nil {
-		return SweepOutcome{Spec: s, Err: ctx.Err()}
+	// Only the points that have work are validated: in an array job, a
+	// bad point fails its own task, not every task.
+	pointOf := map[string][]int{}
+	for i, s := range specs {
+		pointOf[Hash(s)] = append(pointOf[Hash(s)], i)
 	}
-	opts := RunOptions{Store: store, Rerun: so.Rerun}
-	progress := so.Progress
-	if progress != nil {
-		// Progress counts replicates; a replicate's units share its slice.
-		opts.Watch = func(u UnitInfo) ([]Callback, func()) {
-			cb := func(e *train.Event) error {
+	var mine []Spec
+	picked := map[string]bool{}
+	for _, u := range units {
+		if !picked[u.Hash] {
+			picked[u.Hash] = true
+			mine = append(mine, u.Spec)
+		}
+	}
+	if err := ValidateSweep(mine); err != nil {
+		return nil, err
+	}
+	var store *results.Store
+	if !o.NoStore {
+		if err := os.MkdirAll(specs[0].Output, 0o755); err != nil {
+			return nil, err
+		}
+		var err error
+		if store, err = results.Open(filepath.Join(specs[0].Output, "results.db")); err != nil {
+			return nil, err
+		}
+		defer store.Close()
+	}
+	out := make([]SweepOutcome, len(specs))
+	for i, s := range specs {
+		out[i].Spec = s
+	}
+	unitsOf := map[string]int{} // per run hash
+	for _, u := range units {
+		unitsOf[u.Hash]++
+	}
+	for h, n := range unitsOf {
+		for _, i := range pointOf[h] {
+			out[i].Units = n
+		}
+	}
+	type unitResult struct {
+		res []results.Result
+		err error
+	}
+	done := make([]unitResult, len(units))
+	started := make([]bool, len(units))
+	var mu sync.Mutex
+	fraction := make(map[string]float64, len(units)) // by unit ID
+	progress := func(u WorkUnit, f float64) {
+		if o.Progress == nil {
+			return
+		}
+		mu.Lock()
+		fraction[u.ID()] = f
+		var sum float64
+		for _, v := range units {
+			if v.Hash == u.Hash {
+				sum += fraction[v.ID()]
+			}
+		}
+		mu.Unlock()
+		for _, i := range pointOf[u.Hash] {
+			o.Progress(i, sum/float64(unitsOf[u.Hash]))
+		}
+	}
+	runUnit := func(k int, wait bool) error {
+		u := units[k]
+		opts := RunOptions{Store: store, Rerun: o.Rerun, Replicates: []int{u.Replicate}, NoStore: o.NoStore, NoWait: !wait, Notify: o.Notify}
+		point := pointOf[u.Hash][0]
+		opts.Watch = func(ui UnitInfo) ([]Callback, func()) {
+			var cbs []Callback
+			finish := func() {}
+			if o.Watch != nil {
+				cbs, finish = o.Watch(point, ui)
+			}
+			track := func(e *train.Event) error {
 				if e.Phase == train.AfterStep {
-					progress(i, (float64(u.Replicate)+float64(e.Iter)/float64(e.Total))/float64(u.Replicates))
+					progress(u, float64(e.Iter)/float64(e.Total))
 				}
 				return nil
 			}
-			return []Callback{cb}, func() {}
+			return append(cbs, track), finish
+		}
+		mu.Lock()
+		started[k] = true
+		mu.Unlock()
+		res, err := RunSpec(ctx, u.Spec, opts)
+		if err == nil {
+			progress(u, 1) // a unit that failed or was interrupted is not done
+		}
+		mu.Lock()
+		done[k] = unitResult{res, err}
+		mu.Unlock()
+		return err
+	}
+	pass := func(todo []int, wait bool) (held []int) {
+		next := make(chan int)
+		var wg sync.WaitGroup
+		for w := 0; w < min(max(1, o.Jobs), len(todo)); w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := range next {
+					if ctx.Err() != nil {
+						continue // interrupted: the unit is not started
+					}
+					var he *unitlock.HeldError
+					if err := runUnit(k, wait); errors.As(err, &he) && !wait {
+						mu.Lock()
+						held = append(held, k)
+						started[k] = false
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+		for _, k := range todo {
+			if ctx.Err() != nil {
+				break
+			}
+			next <- k
+		}
+		close(next)
+		wg.Wait()
+		slices.Sort(held)
+		return held
+	}
+	all := make([]int, len(units))
+	for k := range all {
+		all[k] = k
+	}
+	if held := pass(all, false); len(held) > 0 && ctx.Err() == nil {
+		pass(held, true)
+	}
+	for k, u := range units {
+		for _, i := range pointOf[u.Hash] {
+			oc := &out[i]
+			oc.Started = oc.Started || started[k]
+			oc.Results = append(oc.Results, done[k].res...)
+			switch {
+			case !started[k] && oc.Err == nil:
+				oc.Err = ctx.Err() // never reached before an interrupt
+			case done[k].err != nil && (oc.Err == nil || oc.Err == ctx.Err()):
+				oc.Err = fmt.Errorf("replicate %d: %w", u.Replicate, done[k].err)
+			}
 		}
 	}
-	res, err := RunSpec(ctx, s, opts)
-	if progress != nil && err == nil {
-		progress(i, 1) // a run that failed or was interrupted is not done
-	}
-	return SweepOutcome{Spec: s, Results: res, Err: err, Started: true}
+	return out, nil
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // TempPrefix starts the name of every temporary file Write creates.
@@ -73,7 +74,13 @@ func create(dir string) (*os.File, error) {
 // before writing there: a temporary file of a writer still running in dir
 // would be removed too. A missing dir is not an error; every other error
 // names the file.
-func Clean(dir string) error {
+func Clean(dir string) error { return CleanOlder(dir, 0) }
+
+// CleanOlder is Clean for a folder that writers share (a run's root, which
+// every replicate and every process of a sweep writes spec.yaml into): it
+// removes only the temporary files last modified more than age ago, which
+// no writer still running can own, since a write takes far less.
+func CleanOlder(dir string, age time.Duration) error {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -85,6 +92,11 @@ func Clean(dir string) error {
 	for _, e := range entries {
 		if !e.Type().IsRegular() || !isTemp(e.Name()) {
 			continue
+		}
+		if age > 0 {
+			if info, err := e.Info(); err != nil || time.Since(info.ModTime()) < age {
+				continue
+			}
 		}
 		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)

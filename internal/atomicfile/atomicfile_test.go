@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestWrite(t *testing.T) {
@@ -111,5 +112,30 @@ func TestCleanAfterKilledWrite(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 || entries[0].Name() != "spec.yaml" {
 		t.Errorf("folder holds %v, want only spec.yaml", entries)
+	}
+}
+
+// CleanOlder leaves a temporary file that may belong to a writer still at
+// work, and removes one older than the age.
+func TestCleanOlder(t *testing.T) {
+	dir := t.TempDir()
+	fresh, old := filepath.Join(dir, ".tmp-fresh"), filepath.Join(dir, ".tmp-old")
+	for _, p := range []string{fresh, old} {
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	then := time.Now().Add(-2 * time.Minute)
+	if err := os.Chtimes(old, then, then); err != nil {
+		t.Fatal(err)
+	}
+	if err := CleanOlder(dir, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("the fresh temporary file is gone: %v", err)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Errorf("the old temporary file is still there: %v", err)
 	}
 }

@@ -238,6 +238,30 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	return &c, nil
 }
 
+// CheckpointHead is what a checkpoint's header says, read without its
+// payload: cheap enough for a status display over thousands of units.
+type CheckpointHead struct {
+	// Iter is the iteration the checkpoint was taken at.
+	Iter int
+	// Identity names its unit (Config.Identity).
+	Identity string
+}
+
+// ReadCheckpointHead reads and verifies a checkpoint's header only; the
+// payload is not read, so a damaged payload shows only on LoadCheckpoint.
+func ReadCheckpointHead(path string) (CheckpointHead, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return CheckpointHead{}, err
+	}
+	defer f.Close()
+	h, err := readHeader(f, path)
+	if err != nil {
+		return CheckpointHead{}, err
+	}
+	return CheckpointHead{Iter: int(h.iter), Identity: h.identity}, nil
+}
+
 // readHeader reads and verifies the header at the start of f.
 func readHeader(f *os.File, path string) (*header, error) {
 	r := bufio.NewReader(f)

@@ -79,6 +79,11 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 1 {
 		t.Errorf("folder holds %d entries, want the checkpoint only (temporary files left behind)", len(entries))
 	}
+	// The header alone says the iteration and the unit.
+	head, err := train.ReadCheckpointHead(path)
+	if err != nil || head.Iter != want.Iter || head.Identity != want.Identity {
+		t.Errorf("ReadCheckpointHead = %+v, %v; want iteration %d, identity %q", head, err, want.Iter, want.Identity)
+	}
 	// A missing file is os.ErrNotExist, not a bad checkpoint.
 	_, err = train.LoadCheckpoint(filepath.Join(t.TempDir(), "none.gob"))
 	if !errors.Is(err, os.ErrNotExist) || errors.Is(err, train.ErrBadCheckpoint) {
