@@ -308,30 +308,43 @@ func (s *Store) wrap(op string, err error) error {
 
 // Put stores r, replacing the row of the same (SpecHash, Replicate, Level,
 // Branch) if there is one, in one transaction.
-func (s *Store) Put(r Result) error {
+func (s *Store) Put(r Result) error { return s.PutAll([]Result{r}) }
+
+// PutAll stores rs as Put does, all in one transaction: all or none are
+// stored, and ingesting many results (Collect) costs one commit.
+func (s *Store) PutAll(rs []Result) error {
 	if s.readOnly {
 		return fmt.Errorf("results store %s: put: the store was opened read-only (results.OpenReadOnly); writing needs results.Open", s.path)
 	}
-	if r.SpecHash == "" {
-		return fmt.Errorf("results store %s: put: result without a spec hash", s.path)
+	if len(rs) == 0 {
+		return nil
 	}
-	args := make([]any, len(columns))
-	v := reflect.ValueOf(r)
-	for i, c := range columns {
-		args[i] = c.value(v.Field(c.index))
+	op := fmt.Sprintf("put %d results", len(rs))
+	if len(rs) == 1 {
+		r := rs[0]
+		op = fmt.Sprintf("put run %s replicate %d level %d", r.SpecHash, r.Replicate, r.Level)
+		if r.Branch != "" {
+			op += fmt.Sprintf(" branch %q", r.Branch)
+		}
 	}
-	q := "INSERT OR REPLACE INTO results (" + columnList() + ") VALUES (?" + strings.Repeat(", ?", len(args)-1) + ")"
-	op := fmt.Sprintf("put run %s replicate %d level %d", r.SpecHash, r.Replicate, r.Level)
-	if r.Branch != "" {
-		op += fmt.Sprintf(" branch %q", r.Branch)
-	}
+	q := "INSERT OR REPLACE INTO results (" + columnList() + ") VALUES (?" + strings.Repeat(", ?", len(columns)-1) + ")"
 	tx, err := s.db.Begin()
 	if err != nil {
 		return s.wrap(op, err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.Exec(q, args...); err != nil {
-		return s.wrap(op, err)
+	for _, r := range rs {
+		if r.SpecHash == "" {
+			return fmt.Errorf("results store %s: put: result without a spec hash", s.path)
+		}
+		args := make([]any, len(columns))
+		v := reflect.ValueOf(r)
+		for i, c := range columns {
+			args[i] = c.value(v.Field(c.index))
+		}
+		if _, err := tx.Exec(q, args...); err != nil {
+			return s.wrap(op, err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return s.wrap(op, err)
