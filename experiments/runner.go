@@ -347,7 +347,7 @@ func RunSpec(ctx context.Context, s Spec, o RunOptions) ([]results.Result, error
 	if err := atomicfile.CleanOlder(root, time.Minute); err != nil {
 		return nil, err
 	}
-	if err := atomicfile.Write(filepath.Join(root, "spec.yaml"), func(f *os.File) error { return WriteSpecYAML(f, s) }); err != nil {
+	if err := WriteRunSpec(s); err != nil {
 		return nil, err
 	}
 	store := o.Store

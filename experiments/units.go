@@ -62,15 +62,15 @@ func WorkUnits(specs []Spec) []WorkUnit {
 	return units
 }
 
-// Shard is the part of units that task `task` of `tasks` runs: the units
-// whose position i in the list has i mod tasks = task (round robin, so that
-// the replicates of one point spread over tasks and every task gets at most
-// one unit more than any other).
-func Shard(units []WorkUnit, task, tasks int) ([]WorkUnit, error) {
+// Shard is the part of a list of units that task `task` of `tasks` runs:
+// the units whose position i in the list has i mod tasks = task (round
+// robin, so that the replicates of one point spread over tasks and every
+// task gets at most one unit more than any other).
+func Shard[T any](units []T, task, tasks int) ([]T, error) {
 	if tasks < 1 || task < 0 || task >= tasks {
 		return nil, fmt.Errorf("task %d of %d: want 0 ≤ task < tasks", task, tasks)
 	}
-	var out []WorkUnit
+	var out []T
 	for i := task; i < len(units); i += tasks {
 		out = append(out, units[i])
 	}

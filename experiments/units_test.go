@@ -221,3 +221,47 @@ func TestRunSweepUnits(t *testing.T) {
 		t.Errorf("a foreign unit: %v", err)
 	}
 }
+
+// Status counts the units of every point of a sweep's manifest, started or
+// not, and of runs outside any sweep.
+func TestStatus(t *testing.T) {
+	specs := tinySweep(t)
+	out := specs[0].Output
+	m, err := WriteSweepManifest("tiny.yaml", specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Hash != SweepHash([]Spec{specs[1], specs[0]}) || len(m.Points) != 2 {
+		t.Fatalf("manifest %+v", m)
+	}
+	units := WorkUnits(specs)
+	if _, err := RunSweep(context.Background(), specs, SweepOptions{Units: []string{units[0].ID()}}); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(units[3].Dir(), 0o755)
+	if err := writeFailure(units[3].Dir(), errors.New("went wrong")); err != nil {
+		t.Fatal(err)
+	}
+	alone := tinySpec()
+	alone.Output = out
+	alone.Training.LR = 0.05
+	if _, err := RunSpec(context.Background(), alone, RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := Status(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 3 || ps[0].Sweep != m.Hash || ps[2].Sweep != "" || ps[2].Point.Run != Hash(alone) {
+		t.Fatalf("points %+v", ps)
+	}
+	var done, failed, notStarted int
+	for _, p := range ps[:2] {
+		done += p.Count(Finished)
+		failed += p.Count(Failed)
+		notStarted += p.Count(NotStarted)
+	}
+	if done != 1 || failed != 1 || notStarted != 2 || ps[2].Count(Finished) != 1 {
+		t.Errorf("done %d, failed %d, not started %d, lone run %d done; want 1, 1, 2, 1", done, failed, notStarted, ps[2].Count(Finished))
+	}
+}
