@@ -167,7 +167,7 @@ type UnitStatus struct {
 func (st UnitStatus) String() string {
 	switch st.State {
 	case Finished:
-		return fmt.Sprintf("done (%d levels)", st.Levels)
+		return fmt.Sprintf("done (%s)", levels(st.Levels))
 	case Running:
 		return "running: " + st.Holder.String()
 	case Failed:
@@ -175,7 +175,7 @@ func (st UnitStatus) String() string {
 	}
 	var parts []string
 	if st.Levels > 0 {
-		parts = append(parts, fmt.Sprintf("%d levels done", st.Levels))
+		parts = append(parts, levels(st.Levels)+" done")
 	}
 	if st.Checkpoint != "" {
 		parts = append(parts, fmt.Sprintf("%s at iteration %d", st.Checkpoint, st.CheckpointIter))
@@ -239,4 +239,12 @@ func ReadUnitStatus(u WorkUnit) UnitStatus {
 func globAll(dir, pattern string) []string {
 	m, _ := filepath.Glob(filepath.Join(dir, "level_*", pattern))
 	return m
+}
+
+// levels counts levels (and branches) in words.
+func levels(n int) string {
+	if n == 1 {
+		return "1 level"
+	}
+	return fmt.Sprintf("%d levels", n)
 }

@@ -136,7 +136,7 @@ func TestReadUnitStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	st = ReadUnitStatus(u)
-	if st.State != Finished || st.Levels != 1 || st.String() != "done (1 levels)" {
+	if st.State != Finished || st.Levels != 1 || st.String() != "done (1 level)" {
 		t.Errorf("finished unit: %+v (%s)", st, st)
 	}
 	if _, err := os.Stat(filepath.Join(u.Dir(), failedFile)); !os.IsNotExist(err) {

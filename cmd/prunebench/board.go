@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -47,7 +48,7 @@ opened read-only: board works on a read-only mount and never changes it.`,
 					return err
 				}
 			}
-			rs, err := loadBoardResults(output, where)
+			rs, err := loadBoardResults(cmd.ErrOrStderr(), output, where)
 			if err != nil {
 				return err
 			}
@@ -92,7 +93,7 @@ SVG. Select one model and dataset with --where unless --by tells them apart.`,
 			if err := checkKey("--by", by, by, defaults); err != nil {
 				return err
 			}
-			rs, err := loadBoardResults(output, where)
+			rs, err := loadBoardResults(cmd.ErrOrStderr(), output, where)
 			if err != nil {
 				return err
 			}
@@ -122,12 +123,12 @@ SVG. Select one model and dataset with --where unless --by tells them apart.`,
 // loadBoardResults reads the results of OUTPUT/results.db that match every
 // --where flag. A missing store, a malformed or unknown --where, and no
 // matching results are errors; the latter two name the flag.
-func loadBoardResults(output string, whereFlags []string) ([]results.Result, error) {
+func loadBoardResults(stderr io.Writer, output string, whereFlags []string) ([]results.Result, error) {
 	w, err := parseWhere(whereFlags)
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStoreToRead(output)
+	st, err := openStoreToRead(stderr, output)
 	if err != nil {
 		return nil, err
 	}

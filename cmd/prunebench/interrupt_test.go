@@ -107,10 +107,10 @@ func TestReportSweepInterrupted(t *testing.T) {
 	}
 	s := sw.Specs
 	outcomes := []experiments.SweepOutcome{
-		{Spec: s[0], Started: true, Results: []results.Result{{BestTestAcc: 0.5}}},
-		{Spec: s[1], Started: true, Err: errors.New("training diverged: loss is NaN")},
-		{Spec: s[2], Started: true, Err: fmt.Errorf("replicate 0 level 0: %w", context.Canceled)},
-		{Spec: s[3], Err: context.Canceled},
+		{Spec: s[0], Units: 1, Started: true, Results: []results.Result{{BestTestAcc: 0.5}}},
+		{Spec: s[1], Units: 1, Started: true, Err: errors.New("training diverged: loss is NaN")},
+		{Spec: s[2], Units: 1, Started: true, Err: fmt.Errorf("replicate 0 level 0: %w", context.Canceled)},
+		{Spec: s[3], Units: 1, Err: context.Canceled},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

@@ -42,7 +42,7 @@ numerically, e.g. --where density=0.2. Show one run with "prunebench show RUN".`
 			if err != nil {
 				return err
 			}
-			st, err := openStoreToRead(output)
+			st, err := openStoreToRead(cmd.ErrOrStderr(), output)
 			if errors.Is(err, fs.ErrNotExist) {
 				fmt.Fprintln(cmd.ErrOrStderr(), err)
 				return nil
@@ -87,7 +87,7 @@ to name one run; "prunebench ls" lists them.`,
   prunebench show 3f2a9c41d07e --output runs`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := openStoreToRead(output)
+			st, err := openStoreToRead(cmd.ErrOrStderr(), output)
 			if err != nil {
 				return err
 			}

@@ -11,8 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -25,11 +23,12 @@ import (
 var version = "dev"
 
 func main() {
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer cancel()
+	ctx, received, stop := stopContext()
+	defer stop()
 	experiments.Version = version
 	err := newRootCmd().ExecuteContext(ctx)
-	cancel()
+	stop()
+	afterWarning(os.Stderr, received())
 	if err != nil {
 		reportError(os.Stderr, err)
 		os.Exit(exitStatus(err))
@@ -91,6 +90,6 @@ func newRootCmd() *cobra.Command {
 		PersistentPreRunE: checkNumericFlags,
 	}
 	root.SetFlagErrorFunc(flagError)
-	root.AddCommand(newTrainCmd(), newRunCmd(), newSweepCmd(), newLsCmd(), newShowCmd(), newBoardCmd(), newPlotCmd(), newConfigCmd(), newBenchCmd(), newMigrateCmd())
+	root.AddCommand(newTrainCmd(), newRunCmd(), newSweepCmd(), newLsCmd(), newShowCmd(), newBoardCmd(), newPlotCmd(), newConfigCmd(), newBenchCmd(), newMigrateCmd(), newCollectCmd(), newStatusCmd(), newSlurmCmd())
 	return root
 }

@@ -7,14 +7,12 @@ import (
 	"io"
 	"math"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/experiments/results"
-	"github.com/prunebench/prunebench/nn/train"
 )
 
 func newRunCmd() *cobra.Command {
@@ -61,29 +59,13 @@ func runAndReport(cmd *cobra.Command, spec experiments.Spec, f runFlags) error {
 	}
 	dir := filepath.Join(spec.Output, experiments.Hash(spec))
 	fmt.Fprintf(cmd.ErrOrStderr(), "run %s\n", dir)
-	opts := experiments.RunOptions{Rerun: f.rerun, Jobs: f.jobs}
+	opts := experiments.RunOptions{Rerun: f.rerun, Jobs: f.jobs, Notify: notifier(cmd)}
 	switch {
 	case f.quiet:
 	case f.jobs > 1:
-		var mu sync.Mutex
+		watch := unitLines(cmd.ErrOrStderr(), false)
 		opts.Watch = func(u experiments.UnitInfo) ([]experiments.Callback, func()) {
-			var h *train.History
-			var iter, total int
-			began := time.Now()
-			keep := func(e *train.Event) error { h, iter, total = e.History, e.Iter, e.Total; return nil }
-			return []experiments.Callback{keep}, func() {
-				mu.Lock()
-				defer mu.Unlock()
-				what := "done"
-				if iter < total {
-					what = fmt.Sprintf("stopped at iteration %d of %d", iter, total) // interrupted or failed
-				}
-				line := fmt.Sprintf("%s/%s %s %s in %s", spec.Model.Name, spec.Dataset.Name, u.Label(), what, time.Since(began).Round(time.Second))
-				if h != nil && len(h.Points) > 0 {
-					line += fmt.Sprintf(", val %.2f%%", 100*h.Final().ValAcc)
-				}
-				fmt.Fprintln(cmd.ErrOrStderr(), line)
-			}
+			return watch(spec.Model.Name+"/"+spec.Dataset.Name, u)
 		}
 	default:
 		opts.Watch = func(u experiments.UnitInfo) ([]experiments.Callback, func()) {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -27,16 +28,99 @@ func (e missingStore) Error() string {
 }
 func (e missingStore) Unwrap() error { return fs.ErrNotExist }
 
-// openStoreToRead opens OUTPUT/results.db for the commands that only read
-// it (board, plot, ls, show): read-only, so that it works on a read-only
-// mount, for another user and on a full disk, and never migrates the file
-// or creates it.
-func openStoreToRead(output string) (*results.Store, error) {
+// openStoreToRead opens OUTPUT/results.db for the commands that read it
+// (board, plot, ls, show): read-only, so that it works on a read-only
+// mount, for another user and on a full disk, and never migrates the file.
+//
+// Result files newer than the store (those an array job's tasks wrote) are
+// collected first, which is the one time these commands write the store.
+// Where the store cannot be written (another user's, a read-only mount),
+// they are shown from their files instead: the store's rows and the files
+// are read into a temporary store, removed on Close, and w says so.
+func openStoreToRead(w io.Writer, output string) (*results.Store, error) {
 	path := filepath.Join(output, storeFile)
+	files, err := experiments.Uncollected(output, path)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) > 0 {
+		err := collectInto(w, output, path)
+		if err == nil {
+			return results.OpenReadOnly(path)
+		}
+		fmt.Fprintf(w, "note: %d result files are newer than %s, which cannot be written here (%v); showing them from their files; `prunebench collect %s` as the store's owner ingests them\n",
+			len(files), path, err, output)
+		return temporaryStore(output, path)
+	}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, missingStore{path}
 	}
 	return results.OpenReadOnly(path)
+}
+
+// collectInto collects the result files under output into the store at
+// path (creating it), and says what it did on w.
+func collectInto(w io.Writer, output, path string) error {
+	st, err := results.Open(path)
+	if err != nil {
+		return err
+	}
+	rep, err := experiments.Collect(output, st)
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "collected result files into %s: %s\n", path, rep)
+	printCollectProblems(w, rep)
+	return nil
+}
+
+// printCollectProblems lists the files Collect did not ingest.
+func printCollectProblems(w io.Writer, rep experiments.CollectReport) {
+	for _, c := range rep.Conflicts {
+		fmt.Fprintf(w, "conflict: %s; the store keeps its row (move the file away, or delete the unit's folder and train it again)\n", c)
+	}
+	for _, b := range rep.Bad {
+		fmt.Fprintf(w, "not ingested: %s\n", b)
+	}
+}
+
+// temporaryStore is a store in a temporary folder holding the rows of the
+// store at path (if there is one) and the result files under output.
+func temporaryStore(output, path string) (*results.Store, error) {
+	dir, err := os.MkdirTemp("", "prunebench-board-")
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := results.Open(filepath.Join(dir, storeFile))
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	tmp.OnClose(func() { os.RemoveAll(dir) })
+	if _, err := os.Stat(path); err == nil {
+		ro, err := results.OpenReadOnly(path)
+		if err != nil {
+			tmp.Close()
+			return nil, err
+		}
+		rows, err := ro.Results(nil)
+		ro.Close()
+		if err == nil {
+			err = tmp.PutAll(rows)
+		}
+		if err != nil {
+			tmp.Close()
+			return nil, err
+		}
+	}
+	if _, err := experiments.Collect(output, tmp); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	return tmp, nil
 }
 
 // where is a set of --where flags split by what they select on: a result

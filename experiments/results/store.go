@@ -33,6 +33,7 @@ type Store struct {
 	path string
 	// applied is the number of migrations Open applied.
 	applied int
+	onClose []func()
 	// readOnly: opened by OpenReadOnly.
 	readOnly bool
 }
@@ -273,13 +274,22 @@ func (s *Store) migrate(target int) (int, error) {
 	return n, nil
 }
 
-// Close closes the database.
+// Close closes the database, then runs what OnClose registered.
 func (s *Store) Close() error {
-	if err := s.db.Close(); err != nil {
+	err := s.db.Close()
+	for _, f := range s.onClose {
+		f()
+	}
+	s.onClose = nil
+	if err != nil {
 		return s.wrap("close", err)
 	}
 	return nil
 }
+
+// OnClose registers f to run when the store is closed (a temporary
+// store's folder to remove).
+func (s *Store) OnClose(f func()) { s.onClose = append(s.onClose, f) }
 
 // Path is the database file's path as given to Open or OpenReadOnly.
 func (s *Store) Path() string { return s.path }
