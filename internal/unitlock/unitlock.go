@@ -2,8 +2,8 @@
 // at once, on one machine or on the nodes of a cluster that share the
 // output folder.
 //
-// A lock is a small file created with O_EXCL, which is atomic on local file
-// systems and on NFS (v3 and later) alike. It records its holder: host,
+// A lock is a small file that appears whole by a hard link, which fails if
+// the lock exists and is atomic on local file systems and on NFS alike. It records its holder: host,
 // PID, the process's start time, the Slurm job, and a random token. Kernel
 // locks (flock, fcntl) would free themselves when a process dies, but they
 // are not coherent across the nodes of every cluster file system, so the
@@ -257,18 +257,18 @@ func takeOver(path string, h Holder, data []byte) (bool, error) {
 	return true, nil
 }
 
+// createExcl creates path with data, or fails with fs.ErrExist. The data
+// goes to a file of its own first, which is then hard-linked to path: the
+// link appears whole or not at all (a reader never sees a lock half
+// written), and link is atomic on NFS too, where it is the classic way to
+// take a lock.
 func createExcl(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-	if err != nil {
+	tmp := path + ".new-" + newToken()
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
 		return err
 	}
-	_, werr := f.Write(data)
-	cerr := f.Close()
-	if werr != nil || cerr != nil {
-		os.Remove(path)
-		return errors.Join(werr, cerr)
-	}
-	return nil
+	defer os.Remove(tmp)
+	return os.Link(tmp, path)
 }
 
 // Release gives the lock up, if the file still names this holder.
