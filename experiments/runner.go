@@ -400,6 +400,7 @@ func RunSpec(ctx context.Context, s Spec, o RunOptions) ([]results.Result, error
 					switch {
 					case errors.As(err, &he) && !wait:
 						held = append(held, i)
+						errs[i] = err // cleared if a waiting pass runs it
 					case err != nil:
 						errs[i] = err
 						failed.Store(true)
@@ -420,8 +421,10 @@ func RunSpec(ctx context.Context, s Spec, o RunOptions) ([]results.Result, error
 	}
 	held := pass(reps, false)
 	if len(held) > 0 && !o.NoWait && !failed.Load() {
+		for _, i := range held {
+			delete(errs, i)
+		}
 		pass(held, true)
-		held = nil
 	}
 	var all []results.Result
 	for _, i := range reps {
@@ -429,10 +432,6 @@ func RunSpec(ctx context.Context, s Spec, o RunOptions) ([]results.Result, error
 			return all, errs[i]
 		}
 		all = append(all, perRep[i]...)
-	}
-	if len(held) > 0 {
-		_, err := runRep(held[0], false) // the HeldError of the first one
-		return all, err
 	}
 	return all, nil
 }
