@@ -505,8 +505,17 @@ func RunSweep(ctx context.Context, specs []Spec, o SweepOptions) ([]SweepOutcome
 		started[k] = true
 		mu.Unlock()
 		res, err := RunSpec(ctx, u.Spec, opts)
-		if err == nil {
+		var he *unitlock.HeldError
+		switch {
+		case err == nil:
 			progress(u, 1) // a unit that failed or was interrupted is not done
+		case errors.As(err, &he) || ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		default:
+			// Also what fails before the replicate runs (a pipeline's
+			// Precheck), for status to name it.
+			if werr := os.MkdirAll(u.Dir(), 0o755); werr == nil {
+				writeFailure(u.Dir(), err)
+			}
 		}
 		mu.Lock()
 		done[k] = unitResult{res, err}

@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # The test suite, as CI runs it (.ci/run) and as the README's second command:
 #
+#   0. scripts/slurm/install.sh installs Slurm and MUNGE from Debian when
+#      missing (apt-get, as root; no daemon is left running or enabled), and
+#      PRUNEBENCH_REQUIRE_SLURM=1 is exported, so that the tests that need a
+#      Slurm cluster (internal/slurmtest starts a local two-node one per
+#      test, by scripts/slurm/cluster.sh) fail instead of skipping when it
+#      cannot start;
 #   1. go test ./... (the pure-Go default build: every package, the native
-#      engine's conformance suite, the pipelines on tiny data);
+#      engine's conformance suite, the pipelines on tiny data, and the Slurm
+#      tests);
 #   2. 20 s of fuzzing the spec parser;
 #   3. the libtorch engine (what `make test-torch` does, without needing
 #      make): scripts/torch/prepare.sh installs Debian's libtorch-dev and g++
@@ -12,10 +19,18 @@
 #      quick pipeline (IMP, two levels, LeNet-300-100 on MNIST) with
 #      backend: torch through bin/prunebench-torch.
 #
-# PRUNEBENCH_SKIP_TORCH=1 stops after step 2 and says so (for machines where
-# nothing may be installed); nothing is skipped silently.
+# PRUNEBENCH_SKIP_SLURM=1 skips step 0 and says so: the Slurm tests then
+# skip themselves where Slurm is not installed. PRUNEBENCH_SKIP_TORCH=1 stops
+# after step 2 and says so (for machines where nothing may be installed);
+# nothing is skipped silently.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [[ "${PRUNEBENCH_SKIP_SLURM:-}" == 1 ]]; then
+  echo "test.sh: PRUNEBENCH_SKIP_SLURM=1: Slurm was NOT tested unless already installed (scripts/slurm/install.sh skipped; the Slurm tests skip where it is missing)" >&2
+else
+  bash scripts/slurm/install.sh
+  export PRUNEBENCH_REQUIRE_SLURM=1
+fi
 go test ./...
 go test -run='^$' -fuzz=FuzzParseSpec -fuzztime=20s -fuzzminimizetime=2s ./experiments
 if [[ "${PRUNEBENCH_SKIP_TORCH:-}" == 1 ]]; then
