@@ -189,8 +189,8 @@ func runSweepCmd(cmd *cobra.Command, spec string, f sweepFlags) error {
 			return nil
 		}
 		host, _ := os.Hostname()
-		fmt.Fprintf(stderr, "%s on %s: %d units of %s, %d at a time, into %s (result files only; prunebench collect ingests them)\n",
-			w.task, host, len(w.units), w.name, min(jobs, len(w.units)), w.specs[0].Output)
+		fmt.Fprintf(stderr, "%s on %s: %s of %s, %d at a time, into %s (result files only; prunebench collect ingests them)\n",
+			w.task, host, plural(len(w.units), "unit"), w.name, min(jobs, len(w.units)), w.specs[0].Output)
 	} else {
 		fmt.Fprintf(stderr, "sweep of %d runs, %d at a time, into %s\n", len(w.specs), min(jobs, len(experiments.WorkUnits(w.specs))), w.specs[0].Output)
 	}
@@ -334,4 +334,12 @@ func reportSweep(cmd *cobra.Command, outcomes []experiments.SweepOutcome) error 
 		return fmt.Errorf("%d of %d runs failed", len(failed), total)
 	}
 	return nil
+}
+
+// plural counts things in words: "1 unit", "2 units".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
