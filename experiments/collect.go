@@ -167,11 +167,19 @@ func readResultAt(output, path string, experiments map[string][2]string) (result
 // the row's run folder and train it again). All new results are stored in
 // one transaction. Collecting twice adds nothing the second time.
 func Collect(output string, st *results.Store) (CollectReport, error) {
-	var rep CollectReport
 	files, err := ResultFiles(output)
 	if err != nil {
-		return rep, err
+		return CollectReport{}, err
 	}
+	return CollectFiles(output, files, st)
+}
+
+// CollectFiles is Collect of some of the result files under output: those
+// that Uncollected found newer than the store, which is what board reads
+// when it collects by itself (reading every file of a large sweep takes
+// seconds; see docs/cluster.md).
+func CollectFiles(output string, files []string, st *results.Store) (CollectReport, error) {
+	var rep CollectReport
 	rs, paths, bad := ReadResults(output, files)
 	rep.Bad = bad
 	stored, err := st.Results(nil)
@@ -194,7 +202,7 @@ func Collect(output string, st *results.Store) (CollectReport, error) {
 		switch {
 		case !ok:
 			add = append(add, r)
-		case s.Experiment == "" && results.Diff(r, s, "experiment", "settings") == "":
+		case s.Experiment == "" && r.Experiment != "" && results.Diff(r, s, "experiment", "settings") == "":
 			add = append(add, r) // a row of an older store: name its experiment
 		case results.Diff(r, s) == "":
 			rep.Unchanged++

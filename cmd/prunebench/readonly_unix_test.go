@@ -27,13 +27,30 @@ func TestReadingCommandsOnAStoreTheyMayNotWrite(t *testing.T) {
 	if _, err := run(t, "run", spec, "-q"); err != nil {
 		t.Fatal(err)
 	}
-	entries, _ := os.ReadDir(out)
-	var hash string
-	for _, e := range entries {
-		if e.IsDir() {
-			hash = e.Name()
-		}
+	readWithoutWriting(t, out, "")
+}
+
+// The same on the result files of an array job's task and no store: the
+// readers cannot collect them into a store, so they show them from their
+// files, say so, and still leave the folder as it was.
+func TestReadingCommandsOnFilesTheyMayNotCollect(t *testing.T) {
+	spec, out := writeSpec(t)
+	if _, err := run(t, "sweep", spec, "--task", "0", "--tasks", "1"); err != nil {
+		t.Fatal(err)
 	}
+	readWithoutWriting(t, out, "cannot be written here")
+}
+
+// readWithoutWriting runs the reading commands on out as a process that
+// may not write it, checks what they print (and that stderr has wantNote),
+// and that the folder is unchanged.
+func readWithoutWriting(t *testing.T, out, wantNote string) {
+	t.Helper()
+	specs, _ := filepath.Glob(filepath.Join(out, "*", "spec.yaml"))
+	if len(specs) != 1 {
+		t.Fatalf("%d runs in %s, want 1", len(specs), out)
+	}
+	hash := filepath.Base(filepath.Dir(specs[0]))
 	// Everything the child reads must be reachable by it: the temporary
 	// folders are private to the test's user.
 	for d := out; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
@@ -53,7 +70,7 @@ func TestReadingCommandsOnAStoreTheyMayNotWrite(t *testing.T) {
 	if os.Geteuid() == 0 {
 		cred = &syscall.Credential{Uid: 65534, Gid: 65534} // nobody
 	} else {
-		if err := os.Chmod(store, 0o444); err != nil {
+		if err := os.Chmod(store, 0o444); err != nil && !os.IsNotExist(err) {
 			t.Fatal(err)
 		}
 		if err := os.Chmod(out, 0o555); err != nil {
@@ -83,6 +100,9 @@ func TestReadingCommandsOnAStoreTheyMayNotWrite(t *testing.T) {
 			t.Errorf("%s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 			continue
 		}
+		if !strings.Contains(stderr.String(), wantNote) {
+			t.Errorf("%s: stderr %q lacks %q", strings.Join(args, " "), stderr.String(), wantNote)
+		}
 		if !strings.Contains(stdout.String(), c.want) {
 			t.Errorf("%s printed %q, want the run's results", strings.Join(args, " "), stdout.String())
 		}
@@ -110,7 +130,7 @@ func folderState(t *testing.T, dir string) string {
 		lines = append(lines, fmt.Sprint(e.Name(), " ", info.Mode(), " ", info.ModTime().Format(time.RFC3339Nano), " ", info.Size()))
 	}
 	data, err := os.ReadFile(filepath.Join(dir, storeFile))
-	if err != nil {
+	if err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
 	slices.Sort(lines)

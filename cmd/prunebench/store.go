@@ -44,12 +44,12 @@ func openStoreToRead(w io.Writer, output string) (*results.Store, error) {
 		return nil, err
 	}
 	if len(files) > 0 {
-		err := collectInto(w, output, path)
+		err := collectInto(w, output, path, files)
 		if err == nil {
 			return results.OpenReadOnly(path)
 		}
-		fmt.Fprintf(w, "note: %d result files are newer than %s, which cannot be written here (%v); showing them from their files; `prunebench collect %s` as the store's owner ingests them\n",
-			len(files), path, err, output)
+		fmt.Fprintf(w, "note: %s newer than %s, which cannot be written here (%v); showing them from their files; `prunebench collect %s` as the store's owner ingests them\n",
+			plural(len(files), "result file"), path, err, output)
 		return temporaryStore(output, path)
 	}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
@@ -58,14 +58,14 @@ func openStoreToRead(w io.Writer, output string) (*results.Store, error) {
 	return results.OpenReadOnly(path)
 }
 
-// collectInto collects the result files under output into the store at
-// path (creating it), and says what it did on w.
-func collectInto(w io.Writer, output, path string) error {
+// collectInto collects result files under output into the store at path
+// (creating it), and says what it did on w.
+func collectInto(w io.Writer, output, path string, files []string) error {
 	st, err := results.Open(path)
 	if err != nil {
 		return err
 	}
-	rep, err := experiments.Collect(output, st)
+	rep, err := experiments.CollectFiles(output, files, st)
 	if cerr := st.Close(); err == nil {
 		err = cerr
 	}
