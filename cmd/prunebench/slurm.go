@@ -12,6 +12,7 @@ import (
 	"github.com/prunebench/prunebench/cluster"
 	"github.com/prunebench/prunebench/experiments"
 	"github.com/prunebench/prunebench/internal/atomicfile"
+	"github.com/prunebench/prunebench/internal/slurm"
 )
 
 // slurmWarning is how long before its time limit a task is warned
@@ -132,6 +133,15 @@ func submitSweep(cmd *cobra.Command, spec string, f slurmFlags) error {
 	tasks := f.tasks
 	if tasks == 0 || tasks > len(todo) {
 		tasks = len(todo)
+	}
+	// An array job has at most MaxArraySize tasks (1001 by default): a
+	// larger sweep gives each task several units.
+	if limit, err := slurm.MaxArraySize(); err == nil && tasks > limit {
+		if f.tasks != 0 {
+			return fmt.Errorf("--tasks %d: this cluster's MaxArraySize is %d; give --tasks %d or fewer (each task then runs several units)", f.tasks, limit, limit)
+		}
+		fmt.Fprintf(stderr, "%d units in %d tasks (the cluster's MaxArraySize), %d or %d units each\n", len(todo), limit, len(todo)/limit, (len(todo)+limit-1)/limit)
+		tasks = limit
 	}
 	if _, err := experiments.WriteSweepManifest(absSpec, specs); err != nil {
 		return err

@@ -205,3 +205,29 @@ func readLog(t *testing.T, out, job, task string) string {
 	}
 	return string(data)
 }
+
+// An sbatch error (an invalid partition) is an error that says nothing was
+// submitted and quotes sbatch; nothing is recorded as submitted, so the
+// next submission submits every unit; a submission while those are queued
+// or running submits nothing twice.
+func TestSlurmSbatchError(t *testing.T) {
+	c := slurmtest.Start(t)
+	spec, out := clusterSweep(t, "", 2, 6000)
+	t.Setenv("PRUNEBENCH_RUN_MAIN", "1")
+	_, err := run(t, "slurm", spec, "--partition", "nope")
+	if err == nil || !strings.Contains(err.Error(), "nothing was submitted") || !strings.Contains(err.Error(), "nope") {
+		t.Fatalf("invalid partition: %v", err)
+	}
+	if jobs, _ := filepath.Glob(filepath.Join(cluster.Dir(out), "*.jobs")); len(jobs) != 0 {
+		t.Errorf("a refused submission was recorded: %v", jobs)
+	}
+	job, tasks := submit(t, spec, "--max-parallel", "1")
+	if tasks != "2" {
+		t.Errorf("the next submission has %s tasks, want 2", tasks)
+	}
+	again, err := run(t, "slurm", spec)
+	if err != nil || !strings.Contains(again, "nothing to submit: of 2 units") {
+		t.Errorf("submitting while the job runs: %v: %q", err, again)
+	}
+	c.WaitJob(t, job, 3*time.Minute)
+}

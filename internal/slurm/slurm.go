@@ -59,3 +59,25 @@ func Requeue(job string) error {
 	}
 	return nil
 }
+
+// MaxArraySize is the cluster's MaxArraySize (scontrol show config): an
+// array's task indices must be below it, so an array job has at most that
+// many tasks.
+func MaxArraySize() (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "scontrol", "show", "config").CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("scontrol show config: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		if ok && strings.TrimSpace(k) == "MaxArraySize" {
+			var n int
+			if _, err := fmt.Sscan(strings.TrimSpace(v), &n); err == nil && n > 0 {
+				return n, nil
+			}
+		}
+	}
+	return 0, errors.New("scontrol show config: no MaxArraySize")
+}

@@ -36,6 +36,10 @@ func TestJobRunning(t *testing.T) {
 	if running, err := slurm.JobRunning("999999"); err != nil || running {
 		t.Errorf("unknown job: running %v, %v", running, err)
 	}
+	// cluster.sh sets MaxArraySize=10001.
+	if n, err := slurm.MaxArraySize(); err != nil || n != 10001 {
+		t.Errorf("MaxArraySize = %d, %v; want 10001", n, err)
+	}
 	if err := slurm.Requeue("999999"); err == nil || !strings.Contains(err.Error(), "999999") {
 		t.Errorf("requeue of an unknown job: %v", err)
 	}
