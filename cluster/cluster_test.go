@@ -71,11 +71,14 @@ func TestScript(t *testing.T) {
 		"#!/bin/bash\n", "#SBATCH --array=0-11%4\n", "#SBATCH --output=/o/slurm/logs/%A_%a.out\n", "#SBATCH --open-mode=append\n",
 		"#SBATCH --requeue\n", "#SBATCH --signal=B:USR1@120\n", "#SBATCH --partition=gpu\n", "#SBATCH --time=02:00:00\n",
 		"#SBATCH --mem=8G\n", "#SBATCH --cpus-per-task=2\n", "#SBATCH --gpus-per-task=1\n", "#SBATCH --qos=long\n",
-		"exec /opt/pb/prunebench sweep '/w/my sweep.yaml' --task env --units /o/slurm/abc123-1.units --jobs 2\n",
+		"exec /opt/pb/prunebench sweep '/w/my sweep.yaml' --task env --units /o/slurm/abc123-1.units --jobs 1\n", // one unit at a time on the GPU
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("script lacks %q:\n%s", want, s)
 		}
+	}
+	if cpu, _ := Script(ScriptOptions{Tasks: 1, Binary: "b", Units: "u", Logs: "l", CPUsPerTask: 4}); !strings.Contains(cpu, "--jobs 4\n") {
+		t.Errorf("a CPU task does not train a unit per core:\n%s", cpu)
 	}
 	if strings.Contains(s, "--account") {
 		t.Error("an empty account is written")

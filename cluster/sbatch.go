@@ -82,7 +82,12 @@ func Script(o ScriptOptions) (string, error) {
 # checkpoints too.
 `)
 	fmt.Fprintf(&b, "export PRUNEBENCH_LOG=%s/${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}.out\n", shellQuote(o.Logs))
+	// A task trains one unit per core; with GPUs, one unit at a time on
+	// them, and the cores feed it.
 	jobs := max(1, o.CPUsPerTask)
+	if o.GPUsPerTask > 0 {
+		jobs = 1
+	}
 	fmt.Fprintf(&b, "exec %s sweep %s --task env --units %s --jobs %d\n", shellQuote(o.Binary), shellQuote(o.Spec), shellQuote(o.Units), jobs)
 	return b.String(), nil
 }

@@ -50,7 +50,7 @@ Submitting again after a partial run submits only what is unfinished. A lock
 per unit keeps two tasks from ever training the same unit. --dry-run writes
 the files and prints the script, and submits nothing.`,
 		Example: `  prunebench slurm experiments/papers/lth-lenet-mnist.yaml --partition cpu --time 4:00:00 --max-parallel 50
-  prunebench slurm cifar.yaml --gpus-per-task 1 --cpus-per-task 8 --mem 32G --set backend=torch --set device=cuda
+  bin/prunebench-torch slurm cifar.yaml --gpus-per-task 1 --cpus-per-task 8 --mem 32G --set backend=torch --set device=cuda
   prunebench slurm sweep.yaml --dry-run`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return submitSweep(cmd, args[0], f) },
@@ -62,7 +62,7 @@ the files and prints the script, and submits nothing.`,
 	fl.StringVar(&f.time, "time", "", "time limit of each task, as sbatch --time takes it (e.g. 4:00:00)")
 	fl.StringVar(&f.mem, "mem", "", "memory of each task, as sbatch --mem takes it (e.g. 8G)")
 	fl.StringVar(&f.account, "account", "", "Slurm account to charge")
-	intFlag(fl, &f.cpus, "cpus-per-task", "", 1, 1, maxJobs, "cores per task; the task trains that many units at once")
+	intFlag(fl, &f.cpus, "cpus-per-task", "", 1, 1, maxJobs, "cores per task; without GPUs the task trains that many units at once")
 	intFlag(fl, &f.gpus, "gpus-per-task", "", 0, 0, 64, "GPUs per task (with backend: torch and device: cuda)")
 	intFlag(fl, &f.maxParallel, "max-parallel", "", 0, 0, cluster.MaxTasks, "tasks that run at once (the array's %K); 0: no limit")
 	intFlag(fl, &f.tasks, "tasks", "", 0, 0, cluster.MaxTasks, "tasks of the array; 0: one per unfinished unit")
