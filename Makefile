@@ -17,7 +17,7 @@ vet:
 
 # Longer checks that the default suite skips.
 test-long:
-	$(GO) test -short=false -timeout 60m ./...
+	PRUNEBENCH_LONG=1 $(GO) test -short=false -timeout 60m ./...
 
 openblas-deps:
 	@dpkg -s libopenblas-dev >/dev/null 2>&1 || (apt-get update && apt-get install -y libopenblas-dev)

@@ -15,14 +15,15 @@ import (
 
 // Canonical returns the spec's canonical form: the dotted keys that the
 // spec's pipeline reads (the common sections and its own) whose values
-// differ from their defaults, with their values. Output, which says where
-// runs go and not what they compute, is left out, and so are keys the
-// pipeline does not read. Because defaults are omitted, a new option whose
+// differ from their defaults, with their values. Output and sparse, which
+// say where runs go and how the engine computes, not what, are left out,
+// and so are keys the pipeline does not read. Because defaults are omitted, a new option whose
 // default has no effect leaves every old canonical form (and so every run
 // name) unchanged, as in OpenLTH.
 func Canonical(s Spec) map[string]any {
 	out := canonical(s, Defaults())
 	delete(out, "output")
+	delete(out, "sparse") // how, not what: the same computation either way
 	if def, ok := pipelines.Lookup(s.Pipeline); ok {
 		cfg := s.Config
 		if cfg == nil || reflect.TypeOf(cfg) != reflect.TypeOf(def) {

@@ -546,6 +546,9 @@ func Validate(s Spec) (Pipeline, error) {
 	if s.Output == "" {
 		return nil, errors.New("output: want a folder for the runs")
 	}
+	if s.Sparse != "auto" && s.Sparse != "off" {
+		return nil, fmt.Errorf("sparse = %q: want auto or off", s.Sparse)
+	}
 	s.Config = pl
 	return pl, pl.Validate(s)
 }

@@ -31,6 +31,10 @@ type Spec struct {
 	Backend    string `mapstructure:"backend" help:"engine: {backends} (torch needs the build tag torch)"`
 	Device     string `mapstructure:"device" help:"where the engine computes: cpu, cuda or cuda:N (torch with a CUDA libtorch); empty: the engine's default (torch: PRUNEBENCH_TORCH_DEVICE, else cpu)"`
 	Output     string `mapstructure:"output" help:"root folder of runs and of results.db"`
+	// Sparse says how the engine runs masked layers. It is not part of
+	// the run's identity: the sparse kernels compute the same products as
+	// the dense GEMM, summed in another order.
+	Sparse string `mapstructure:"sparse" help:"masked layers: auto (sparse kernels where a layer's density is below its measured crossover, native engine) or off (dense always); not part of the run name"`
 
 	// Config is the pipeline's own configuration: the value registered
 	// for Pipeline, with the sections it reads set from the spec
@@ -104,6 +108,7 @@ func Defaults() Spec {
 		Replicates: 1,
 		Backend:    "native",
 		Output:     "runs",
+		Sparse:     "auto",
 	}
 }
 

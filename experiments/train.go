@@ -100,7 +100,7 @@ func prepare(s Spec, backend nn.Backend) (*Prepared, error) {
 func (p *Prepared) BuildNet(arch *nn.Arch, maxBatch int, temperature float64) (nn.Net, error) {
 	return p.Backend.Build(nn.Config{
 		Arch: arch, MaxBatch: maxBatch, Temperature: temperature,
-		DropoutSeed: nn.SeedFor(p.Spec.Seed, nn.NSDropout), Device: p.Spec.Device,
+		DropoutSeed: nn.SeedFor(p.Spec.Seed, nn.NSDropout), Device: p.Spec.Device, Sparse: p.Spec.Sparse,
 	})
 }
 

@@ -31,6 +31,13 @@ type Config struct {
 	// "cuda" or "cuda:N". An engine that cannot use the device returns an
 	// error from Build, never a Net on another device.
 	Device string
+	// Sparse selects sparse execution of masked layers: "" or "auto" (the
+	// engine decides per layer by density, where it has sparse kernels),
+	// "off" (dense always), "on" (sparse for every masked layer, for
+	// tests). The results are the same computation either way, summed in
+	// another order. An engine without sparse kernels treats "auto" and
+	// "off" alike and refuses "on".
+	Sparse string
 }
 
 // Backend builds Nets. Backends register themselves with RegisterBackend.

@@ -47,13 +47,18 @@ func (Backend) Build(cfg nn.Config) (nn.Net, error) {
 	case temp == 0:
 		temp = 1
 	}
+	sparse, err := parseSparseMode(cfg.Sparse)
+	if err != nil {
+		return nil, fmt.Errorf("native: model %s: %w", cfg.Arch.Name, err)
+	}
 	pcg := rand.NewPCG(cfg.DropoutSeed, 0)
 	n := &Net{
-		arch: cfg.Arch,
-		cfg:  cfg,
-		ws:   &workspace{},
-		pcg:  pcg,
-		temp: float32(temp),
+		arch:   cfg.Arch,
+		cfg:    cfg,
+		ws:     &workspace{},
+		pcg:    pcg,
+		temp:   float32(temp),
+		sparse: sparse,
 	}
 	n.cfg.Temperature = temp
 	layers, err := buildLayers(cfg.Arch, cfg.MaxBatch, n.ws, rand.New(pcg))

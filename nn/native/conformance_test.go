@@ -11,6 +11,22 @@ import (
 // TestConformance runs the engine conformance suite on the native engine.
 func TestConformance(t *testing.T) { nntest.TestBackend(t, native.Backend{}) }
 
+// TestConformanceSparse runs the suite with every masked layer on the
+// sparse kernels, whatever its density (Sparse "on" wherever the suite
+// leaves the mode to the engine): the same computation as the dense path.
+func TestConformanceSparse(t *testing.T) { nntest.TestBackend(t, sparseOn{}) }
+
+// sparseOn builds native nets with Config.Sparse "on" unless the caller
+// chose a mode.
+type sparseOn struct{ native.Backend }
+
+func (b sparseOn) Build(cfg nn.Config) (nn.Net, error) {
+	if cfg.Sparse == "" {
+		cfg.Sparse = "on"
+	}
+	return b.Backend.Build(cfg)
+}
+
 // TestRegistered checks that importing the package registers the engine.
 func TestRegistered(t *testing.T) {
 	b, err := nn.GetBackend("native")

@@ -37,6 +37,9 @@ type conv2d struct {
 	x     []float32 // input of the last forward (a view owned by the caller)
 	y, dx []float32
 	ps    []*param
+
+	sp        *convSparse // the sparse path's state (conv_sparse.go), nil until used
+	pendingFn func()      // l.denseWeightGrad, made once
 }
 
 // newConv2d builds a convolution on per-example input shape in ([C, H, W])
@@ -51,6 +54,11 @@ func newConv2d(s nn.Conv2d, in []int, maxBatch int, ws *workspace, needDx bool) 
 	l.chunkN = max(1, min(maxBatch, colBudget/(l.in*kk*l.oh*l.ow)))
 	l.weight = newParam(nn.ParamInfo{Name: s.Name + ".weight", Layer: s.Name, Shape: []int{s.Out, s.In, s.Kernel, s.Kernel}, Kind: nn.Weight, FanIn: s.In * kk, FanOut: s.Out * kk})
 	l.ps = []*param{l.weight}
+	rowLen := l.chunkN * l.oh * l.ow
+	if l.direct {
+		rowLen = maxBatch * l.oh * l.ow
+	}
+	l.weight.sparsable = sparseShape{rows: s.Out, cols: s.In * kk, l: rowLen, setup: l.setupSparse}
 	if s.Bias {
 		l.bias = newParam(nn.ParamInfo{Name: s.Name + ".bias", Layer: s.Name, Shape: []int{s.Out}, Kind: nn.Bias, FanIn: s.In * kk, FanOut: s.Out * kk})
 		l.ps = append(l.ps, l.bias)
@@ -96,6 +104,10 @@ func (l *conv2d) forward(x []float32, n int, train bool) []float32 {
 		l.forwardShared(sh, y, n, beta)
 		return y
 	}
+	if l.weight.sp != nil {
+		l.forwardSparse(y, n, beta != 0)
+		return y
+	}
 	if l.direct {
 		gemm.Sgemm(false, false, l.out, cols, ckk, 1, l.weight.w, ckk, l.x, cols, beta, y, cols)
 		return y
@@ -129,6 +141,10 @@ func (l *conv2d) backward(dy []float32, n int) []float32 {
 	}
 	if sh := l.weight.sh; sh != nil {
 		l.backwardShared(sh, dy, dx, n)
+		return dx
+	}
+	if l.weight.sp != nil {
+		l.backwardSparse(dy, dx, n)
 		return dx
 	}
 	if l.direct {

@@ -34,6 +34,16 @@ type param struct {
 	// not shared. While it is set value, w and grad are nil and the layer
 	// gathers W from the array block by block.
 	sh *sharedWeight
+	// sp is the index of a masked weight's kept entries when its layer
+	// runs the sparse kernels (sparse.go); nil for the dense path.
+	sp *sparseIndex
+	// pending, after a sparse backward, computes the dense gradient the
+	// backward left out (nil when grad is complete); see sparse.go.
+	pending func()
+	// sparsable describes the layer's products for the sparse path: the
+	// weight as rows × cols and the length of its input rows per call.
+	// Zero for a parameter that has no sparse path (biases, norms).
+	sparsable sparseShape
 }
 
 func newParam(info nn.ParamInfo) *param {

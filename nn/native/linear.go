@@ -14,10 +14,14 @@ import (
 // dy[:, block]·W_block (blocks in order) and dW_block = dy[:, block]ᵀ·x,
 // scattered into the array's gradient.
 type linear struct {
-	in, out int
-	weight  *param
-	bias    *param // nil without bias
-	needDx  bool
+	in, out  int
+	maxBatch int
+	weight   *param
+	bias     *param // nil without bias
+	needDx   bool
+
+	sp        *linearSparse // the sparse path's buffers (linear_sparse.go), nil until used
+	pendingFn func()        // l.denseWeightGrad, made once
 
 	x  []float32 // input of the last forward (a view owned by the caller)
 	y  []float32 // output, maxBatch×out
@@ -29,8 +33,9 @@ type linear struct {
 // Without needDx its backward computes only parameter gradients and returns
 // nil.
 func newLinear(s nn.Linear, maxBatch int, needDx bool) *linear {
-	l := &linear{in: s.In, out: s.Out, needDx: needDx, y: make([]float32, maxBatch*s.Out)}
+	l := &linear{in: s.In, out: s.Out, maxBatch: maxBatch, needDx: needDx, y: make([]float32, maxBatch*s.Out)}
 	l.weight = newParam(nn.ParamInfo{Name: s.Name + ".weight", Layer: s.Name, Shape: []int{s.Out, s.In}, Kind: nn.Weight, FanIn: s.In, FanOut: s.Out})
+	l.weight.sparsable = sparseShape{rows: s.Out, cols: s.In, l: maxBatch, setup: l.setupSparse}
 	l.ps = []*param{l.weight}
 	if s.Bias {
 		l.bias = newParam(nn.ParamInfo{Name: s.Name + ".bias", Layer: s.Name, Shape: []int{s.Out}, Kind: nn.Bias, FanIn: s.In, FanOut: s.Out})
@@ -62,6 +67,10 @@ func (l *linear) forward(x []float32, n int, train bool) []float32 {
 		}
 		return y
 	}
+	if l.weight.sp != nil {
+		l.forwardSparse(x, y, n)
+		return y
+	}
 	if l.bias != nil {
 		b := l.bias.w
 		for i := 0; i < n; i++ {
@@ -76,7 +85,7 @@ func (l *linear) forward(x []float32, n int, train bool) []float32 {
 
 func (l *linear) backward(dy []float32, n int) []float32 {
 	dy = dy[:n*l.out]
-	if l.weight.sh == nil {
+	if l.weight.sh == nil && l.weight.sp == nil {
 		gemm.Sgemm(true, false, l.out, l.in, n, 1, dy, l.out, l.x, l.in, 0, l.weight.grad, l.in)
 	}
 	if l.bias != nil {
@@ -91,6 +100,9 @@ func (l *linear) backward(dy []float32, n int) []float32 {
 	}
 	if sh := l.weight.sh; sh != nil {
 		return l.backwardShared(sh, dy, n)
+	}
+	if l.weight.sp != nil {
+		return l.backwardSparse(dy, n)
 	}
 	if !l.needDx {
 		return nil

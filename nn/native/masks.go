@@ -103,15 +103,17 @@ func (n *Net) Parametrization(name string) nn.Parametrization {
 	return nn.Masked{Mask: append([]float32(nil), e.mask...), Pattern: e.pattern}
 }
 
-// setDense drops the mask of e: the layer reads θ again.
+// setDense drops the mask of e: the layer reads θ again, densely.
 func (n *Net) setDense(e *entry) {
 	e.mask, e.alive, e.scores = nil, nil, nil
 	e.p.w = e.p.value
+	installSparse(n.sparse, e.p, nil, nil)
 	n.relist()
 }
 
 // setMasked installs mask (owned by e from now on) with pattern on e.
 func (n *Net) setMasked(e *entry, mask []float32, pattern nn.MaskPattern) {
+	old := e.mask
 	e.mask, e.pattern, e.scores = mask, pattern, nil
 	if pattern == nn.MaskedForward {
 		if aliases(e.p.w, e.p.value) {
@@ -137,6 +139,14 @@ func (n *Net) setMasked(e *entry, mask []float32, pattern nn.MaskPattern) {
 		if e.s2 != nil {
 			mulMask(e.s2, mask)
 		}
+	}
+	// The sparse path needs W exactly zero at pruned entries whenever the
+	// layer reads it, and the optimizer to read the gradient at kept
+	// entries only: P1 and P3. Under P2 Step reads the dense gradient.
+	if pattern == nn.ZeroBeforeForward {
+		installSparse(n.sparse, e.p, nil, nil)
+	} else {
+		installSparse(n.sparse, e.p, mask, old)
 	}
 	n.relist()
 }

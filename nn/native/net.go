@@ -58,6 +58,9 @@ type Net struct {
 	opt  *optimizer // nil until SetOptimizer
 	step int64      // optimizer steps taken since SetOptimizer
 
+	// sparse is when masked layers take the sparse path (sparse.go).
+	sparse SparseMode
+
 	// arrays are the shared arrays by name, arrayList the same sorted by
 	// name (the order of Step and State), scr the shared kernels' block
 	// buffers (shared.go); all empty until a Shared parametrization is set.
@@ -124,7 +127,19 @@ func (p *netParam) SetValues(src []float32) {
 // Grad returns the dense gradient of the last Gradients call with respect to
 // the effective weight, pruned positions included (live slice); nil for a
 // shared tensor, whose gradient is the array's.
-func (p *netParam) Grad() []float32 { return p.e.p.grad }
+func (p *netParam) Grad() []float32 {
+	p.e.p.completeGrad()
+	return p.e.p.grad
+}
+
+// completeGrad computes the dense gradient a sparse backward left out, if
+// it did (sparse.go).
+func (p *param) completeGrad() {
+	if f := p.pending; f != nil {
+		p.pending = nil
+		f()
+	}
+}
 
 // Arch returns the architecture the net was built from.
 func (n *Net) Arch() *nn.Arch { return n.arch }
@@ -167,11 +182,26 @@ func (n *Net) checkBatch(op string, b nn.Batch) error {
 // forward applies the P2 and P1 masks, converts the input and runs the
 // layers. It returns the logits (a view of the last layer's output).
 func (n *Net) forward(b nn.Batch, train bool) []float32 {
+	for _, e := range n.entries {
+		// A sparse backward's dense weight gradient is computed from the
+		// layer's saved input, which this forward overwrites: compute it
+		// now if it may still be asked for (an evaluation between
+		// Gradients and the next one), or drop it (a new Gradients call).
+		if e.p.pending != nil {
+			if train {
+				e.p.pending = nil
+			} else {
+				e.p.completeGrad()
+			}
+		}
+	}
 	for _, e := range n.zeroBefore {
 		mulMask(e.p.value, e.mask)
 	}
 	for _, e := range n.maskedForward {
-		mulMaskTo(e.p.w, e.p.value, e.mask)
+		if e.p.sp == nil { // the sparse path reads θ at kept entries, which is W there
+			mulMaskTo(e.p.w, e.p.value, e.mask)
+		}
 	}
 	x := b.X[:b.N*n.inSize]
 	if n.input != nil {

@@ -16,6 +16,7 @@ func TestBackend(t *testing.T, b nn.Backend) {
 	t.Run("Optimizers", func(t *testing.T) { TestOptimizers(t, b) })
 	t.Run("Masks", func(t *testing.T) { TestMasks(t, b) })
 	t.Run("MaskPatterns", func(t *testing.T) { TestMaskPatterns(t, b) })
+	t.Run("MaskDensities", func(t *testing.T) { TestMaskDensities(t, b) })
 	t.Run("Checkpoint", func(t *testing.T) { TestCheckpoint(t, b) })
 	t.Run("Parametrizations", func(t *testing.T) { TestParametrizations(t, b) })
 	t.Run("Errors", func(t *testing.T) { TestErrors(t, b) })

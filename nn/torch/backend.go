@@ -59,6 +59,12 @@ func (b Backend) Build(cfg nn.Config) (nn.Net, error) {
 	case temp == 0:
 		temp = 1
 	}
+	switch cfg.Sparse {
+	case "", "auto", "off":
+		// No sparse kernels here: masked layers run dense either way.
+	default:
+		return nil, fmt.Errorf("torch: model %s: sparse = %q: the torch engine has no sparse kernels (want auto or off)", cfg.Arch.Name, cfg.Sparse)
+	}
 	dev, err := b.device(cfg.Device)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,76 @@
+//go:build amd64 && !noasm
+
+package native
+
+import "golang.org/x/sys/cpu"
+
+// The kernels in Go assembly (sparse_amd64.s), which need AVX2 and FMA and
+// trust their arguments: spmmRows and sddmmRows check the extents they
+// touch once per call.
+
+//go:noescape
+func spmmRowAVX(dst *float32, l int, idx *int32, val *float32, nnz int, x *float32, ldx int, add int)
+
+//go:noescape
+func transpose8x8AVX(dst *float32, ldd int, src *float32, lds int)
+
+//go:noescape
+func sddmmRowAVX(out *float32, a *float32, l int, idx *int32, nnz int, x *float32, ldx int, add int)
+
+// haveSparseAsm says whether the CPU (and the OS, which must save the YMM
+// registers) has AVX2 and FMA.
+var haveSparseAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func spmmRow(dst []float32, idx []int32, val []float32, x []float32, ldx int, add bool) {
+	if !haveSparseAsm || len(dst) == 0 {
+		spmmRowGo(dst, idx, val, x, ldx, add)
+		return
+	}
+	if len(idx) == 0 {
+		if !add {
+			clear(dst)
+		}
+		return
+	}
+	_ = val[len(idx)-1]
+	spmmRowAVX(&dst[0], len(dst), &idx[0], &val[0], len(idx), &x[0], ldx, b2i(add))
+}
+
+func sddmmRow(out []float32, a []float32, idx []int32, x []float32, ldx int, add bool) {
+	if !haveSparseAsm || len(a) == 0 || len(idx) == 0 {
+		sddmmRowGo(out, a, idx, x, ldx, add)
+		return
+	}
+	_ = out[len(idx)-1]
+	sddmmRowAVX(&out[0], &a[0], len(a), &idx[0], len(idx), &x[0], ldx, b2i(add))
+}
+
+// transpose has transposeGo's contract: full 8×8 blocks in assembly, the
+// edges in Go.
+func transpose(dst []float32, ldd int, src []float32, lds, r, c int) {
+	if !haveSparseAsm || r < 8 || c < 8 {
+		transposeGo(dst, ldd, src, lds, r, c)
+		return
+	}
+	_ = src[(r-1)*lds+c-1]
+	_ = dst[(c-1)*ldd+r-1]
+	r8, c8 := r&^7, c&^7
+	for i := 0; i < r8; i += 8 {
+		for j := 0; j < c8; j += 8 {
+			transpose8x8AVX(&dst[j*ldd+i], ldd, &src[i*lds+j], lds)
+		}
+	}
+	if c8 < c { // the last columns of every row
+		transposeGo(dst[c8*ldd:], ldd, src[c8:], lds, r, c-c8)
+	}
+	if r8 < r { // the last rows, first columns
+		transposeGo(dst[r8:], ldd, src[r8*lds:], lds, r-r8, c8)
+	}
+}

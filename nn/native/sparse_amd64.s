@@ -1,0 +1,303 @@
+//go:build amd64 && !noasm
+
+#include "textflag.h"
+
+// The sparse kernels (sparse.go, sparse_kernels.go) with AVX2 and FMA.
+
+// func spmmRowAVX(dst *float32, l int, idx *int32, val *float32, nnz int, x *float32, ldx int, add int)
+//
+// dst[0:l] = (add ? dst : 0) + Σ_j val[j]·x[idx[j]·ldx : idx[j]·ldx+l].
+// Columns go in blocks of 64 (eight YMM accumulators, each block's sum
+// over j kept in registers), then of 8, then one by one; within a column
+// the terms are added in the order of j.
+TEXT ·spmmRowAVX(SB), NOSPLIT, $0-64
+	MOVQ dst+0(FP), DI
+	MOVQ l+8(FP), CX
+	MOVQ idx+16(FP), R8
+	MOVQ val+24(FP), R9
+	MOVQ nnz+32(FP), R10
+	MOVQ x+40(FP), SI
+	MOVQ ldx+48(FP), R11
+	MOVQ add+56(FP), R12
+	SHLQ $2, R11 // row stride of x in bytes
+
+block64:
+	CMPQ CX, $64
+	JL   block8
+	TESTQ R12, R12
+	JZ    zero64
+	VMOVUPS 0(DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	VMOVUPS 128(DI), Y4
+	VMOVUPS 160(DI), Y5
+	VMOVUPS 192(DI), Y6
+	VMOVUPS 224(DI), Y7
+	JMP     terms64
+
+zero64:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+terms64:
+	XORQ BX, BX
+
+term64:
+	CMPQ         BX, R10
+	JGE          store64
+	MOVLQSX      (R8)(BX*4), AX
+	IMULQ        R11, AX
+	LEAQ         (SI)(AX*1), DX
+	VBROADCASTSS (R9)(BX*4), Y8
+	VFMADD231PS  0(DX), Y8, Y0
+	VFMADD231PS  32(DX), Y8, Y1
+	VFMADD231PS  64(DX), Y8, Y2
+	VFMADD231PS  96(DX), Y8, Y3
+	VFMADD231PS  128(DX), Y8, Y4
+	VFMADD231PS  160(DX), Y8, Y5
+	VFMADD231PS  192(DX), Y8, Y6
+	VFMADD231PS  224(DX), Y8, Y7
+	INCQ         BX
+	JMP          term64
+
+store64:
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	VMOVUPS Y4, 128(DI)
+	VMOVUPS Y5, 160(DI)
+	VMOVUPS Y6, 192(DI)
+	VMOVUPS Y7, 224(DI)
+	ADDQ    $256, DI
+	ADDQ    $256, SI
+	SUBQ    $64, CX
+	JMP     block64
+
+block8:
+	CMPQ  CX, $8
+	JL    block1
+	TESTQ R12, R12
+	JZ    zero8
+	VMOVUPS 0(DI), Y0
+	JMP     terms8
+
+zero8:
+	VXORPS Y0, Y0, Y0
+
+terms8:
+	XORQ BX, BX
+
+term8:
+	CMPQ         BX, R10
+	JGE          store8
+	MOVLQSX      (R8)(BX*4), AX
+	IMULQ        R11, AX
+	VBROADCASTSS (R9)(BX*4), Y8
+	VFMADD231PS  (SI)(AX*1), Y8, Y0
+	INCQ         BX
+	JMP          term8
+
+store8:
+	VMOVUPS Y0, 0(DI)
+	ADDQ    $32, DI
+	ADDQ    $32, SI
+	SUBQ    $8, CX
+	JMP     block8
+
+block1:
+	TESTQ CX, CX
+	JZ    done
+	TESTQ R12, R12
+	JZ    zero1
+	VMOVSS 0(DI), X0
+	JMP    terms1
+
+zero1:
+	VXORPS X0, X0, X0
+
+terms1:
+	XORQ BX, BX
+
+term1:
+	CMPQ        BX, R10
+	JGE         store1
+	MOVLQSX     (R8)(BX*4), AX
+	IMULQ       R11, AX
+	VMOVSS      (R9)(BX*4), X8
+	VFMADD231SS (SI)(AX*1), X8, X0
+	INCQ        BX
+	JMP         term1
+
+store1:
+	VMOVSS X0, 0(DI)
+	ADDQ   $4, DI
+	ADDQ   $4, SI
+	DECQ   CX
+	JMP    block1
+
+done:
+	VZEROUPPER
+	RET
+
+// func sddmmRowAVX(out *float32, a *float32, l int, idx *int32, nnz int, x *float32, ldx int, add int)
+//
+// out[j] = (add ? out[j] : 0) + a[0:l]·x[idx[j]·ldx : idx[j]·ldx+l] for
+// j < nnz. Each dot product sums blocks of 32 columns into four YMM
+// accumulators, then blocks of 8 into the first, folds the four together,
+// sums the eight lanes pairwise, and adds the last columns one by one: a
+// fixed order for a given l.
+TEXT ·sddmmRowAVX(SB), NOSPLIT, $0-64
+	MOVQ out+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ l+16(FP), CX
+	MOVQ idx+24(FP), R8
+	MOVQ nnz+32(FP), R10
+	MOVQ x+40(FP), R9
+	MOVQ ldx+48(FP), R11
+	MOVQ add+56(FP), R12
+	SHLQ $2, R11
+	XORQ BX, BX
+
+entry:
+	CMPQ    BX, R10
+	JGE     sdone
+	MOVLQSX (R8)(BX*4), AX
+	IMULQ   R11, AX
+	LEAQ    (R9)(AX*1), DX // the row of x
+	MOVQ    SI, R13        // walks a
+	MOVQ    CX, R14        // columns left
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+
+dot32:
+	CMPQ        R14, $32
+	JL          dot8
+	VMOVUPS     0(R13), Y4
+	VMOVUPS     32(R13), Y5
+	VMOVUPS     64(R13), Y6
+	VMOVUPS     96(R13), Y7
+	VFMADD231PS 0(DX), Y4, Y0
+	VFMADD231PS 32(DX), Y5, Y1
+	VFMADD231PS 64(DX), Y6, Y2
+	VFMADD231PS 96(DX), Y7, Y3
+	ADDQ        $128, R13
+	ADDQ        $128, DX
+	SUBQ        $32, R14
+	JMP         dot32
+
+dot8:
+	CMPQ        R14, $8
+	JL          fold
+	VMOVUPS     0(R13), Y4
+	VFMADD231PS 0(DX), Y4, Y0
+	ADDQ        $32, R13
+	ADDQ        $32, DX
+	SUBQ        $8, R14
+	JMP         dot8
+
+fold:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+
+dot1:
+	TESTQ       R14, R14
+	JZ          put
+	VMOVSS      0(R13), X4
+	VFMADD231SS 0(DX), X4, X0
+	ADDQ        $4, R13
+	ADDQ        $4, DX
+	DECQ        R14
+	JMP         dot1
+
+put:
+	TESTQ  R12, R12
+	JZ     putset
+	VADDSS (DI)(BX*4), X0, X0
+
+putset:
+	VMOVSS X0, (DI)(BX*4)
+	INCQ   BX
+	JMP    entry
+
+sdone:
+	VZEROUPPER
+	RET
+
+// func transpose8x8AVX(dst *float32, ldd int, src *float32, lds int)
+//
+// dst[j·ldd + i] = src[i·lds + j] for i, j < 8: one 8×8 block, by the
+// unpack/shuffle/permute sequence of the GEMM's packing (eight loads,
+// twenty-four shuffles, eight stores).
+TEXT ·transpose8x8AVX(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ ldd+8(FP), DX
+	MOVQ src+16(FP), SI
+	MOVQ lds+24(FP), R8
+	SHLQ $2, DX
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), R9
+	LEAQ (SI)(R8*4), R11
+	VMOVUPS    (SI), Y0
+	VMOVUPS    (SI)(R8*1), Y1
+	VMOVUPS    (SI)(R8*2), Y2
+	VMOVUPS    (SI)(R9*1), Y3
+	VMOVUPS    (R11), Y4
+	VMOVUPS    (R11)(R8*1), Y5
+	VMOVUPS    (R11)(R8*2), Y6
+	VMOVUPS    (R11)(R9*1), Y7
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y9
+	VUNPCKLPS  Y3, Y2, Y10
+	VUNPCKHPS  Y3, Y2, Y11
+	VUNPCKLPS  Y5, Y4, Y12
+	VUNPCKHPS  Y5, Y4, Y13
+	VUNPCKLPS  Y7, Y6, Y14
+	VUNPCKHPS  Y7, Y6, Y15
+	VSHUFPS    $0x44, Y10, Y8, Y0
+	VSHUFPS    $0xEE, Y10, Y8, Y1
+	VSHUFPS    $0x44, Y11, Y9, Y2
+	VSHUFPS    $0xEE, Y11, Y9, Y3
+	VSHUFPS    $0x44, Y14, Y12, Y4
+	VSHUFPS    $0xEE, Y14, Y12, Y5
+	VSHUFPS    $0x44, Y15, Y13, Y6
+	VSHUFPS    $0xEE, Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x31, Y7, Y3, Y15
+	VMOVUPS    Y8, (DI)
+	ADDQ       DX, DI
+	VMOVUPS    Y9, (DI)
+	ADDQ       DX, DI
+	VMOVUPS    Y10, (DI)
+	ADDQ       DX, DI
+	VMOVUPS    Y11, (DI)
+	ADDQ       DX, DI
+	VMOVUPS    Y12, (DI)
+	ADDQ       DX, DI
+	VMOVUPS    Y13, (DI)
+	ADDQ       DX, DI
+	VMOVUPS    Y14, (DI)
+	ADDQ       DX, DI
+	VMOVUPS    Y15, (DI)
+	VZEROUPPER
+	RET

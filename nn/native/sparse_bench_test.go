@@ -1,0 +1,139 @@
+package native
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/prunebench/prunebench/nn"
+)
+
+// benchLayer is a layer shape of the benchmarked models, with the batch
+// its training uses.
+type benchLayer struct {
+	name  string
+	build func() (layer, *param, []float32) // the layer, its weight, an input
+	n     int
+}
+
+// sparseBenchLayers are the Linear layers of LeNet-300-100 (batch 60) and
+// the convolutions of LeNet-5 and ResNet-20 on CIFAR-shaped inputs (batch
+// 128), the shapes BENCHMARKS.md reports crossovers for.
+func sparseBenchLayers() []benchLayer {
+	lin := func(in, out, n int) func() (layer, *param, []float32) {
+		return func() (layer, *param, []float32) {
+			l := newLinear(nn.Linear{Name: "fc", In: in, Out: out, Bias: true}, n, true)
+			return l, l.weight, make([]float32, n*in)
+		}
+	}
+	conv := func(c, hw, out, k, s, p, n int) func() (layer, *param, []float32) {
+		return func() (layer, *param, []float32) {
+			ws := &workspace{}
+			l := newConv2d(nn.Conv2d{Name: "conv", In: c, Out: out, Kernel: k, Stride: s, Pad: p}, []int{c, hw, hw}, n, ws, true)
+			ws.data = make([]float32, ws.size)
+			return l, l.weight, make([]float32, n*c*hw*hw)
+		}
+	}
+	return []benchLayer{
+		{"lenet300.fc1 784→300", lin(784, 300, 60), 60},
+		{"lenet300.fc2 300→100", lin(300, 100, 60), 60},
+		{"lenet300.fc3 100→10", lin(100, 10, 60), 60},
+		{"lenet5.conv1 3→20 5×5 32²", conv(3, 32, 20, 5, 1, 0, 128), 128},
+		{"lenet5.conv2 20→50 5×5 14²", conv(20, 14, 50, 5, 1, 0, 128), 128},
+		{"lenet5.fc1 1250→500", lin(1250, 500, 128), 128},
+		{"resnet20.conv 16→16 3×3 32²", conv(16, 32, 16, 3, 1, 1, 128), 128},
+		{"resnet20.conv 32→32 3×3 16²", conv(32, 16, 32, 3, 1, 1, 128), 128},
+		{"resnet20.conv 64→64 3×3 8²", conv(64, 8, 64, 3, 1, 1, 128), 128},
+	}
+}
+
+// setupBenchLayer gives the layer random values, input and a random mask
+// of the density, on the sparse path or not.
+func setupBenchLayer(bl benchLayer, density float64, sparse bool) (layer, []float32, []float32) {
+	l, w, x := bl.build()
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := range w.value {
+		w.value[i] = float32(rng.NormFloat64())
+	}
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	mask := make([]float32, len(w.value))
+	for i := range mask {
+		if rng.Float64() < density {
+			mask[i] = 1
+		} else {
+			w.value[i] = 0
+		}
+	}
+	mode := SparseOff
+	if sparse {
+		mode = SparseOn
+	}
+	installSparse(mode, w, mask, nil)
+	y := l.forward(x, bl.n, true)
+	dy := make([]float32, len(y))
+	for i := range dy {
+		dy[i] = float32(rng.NormFloat64())
+	}
+	return l, x, dy
+}
+
+// BenchmarkSparseLayers times one forward and backward (with the input
+// gradient) of each benchmarked layer shape, dense and sparse, at several
+// densities.
+func BenchmarkSparseLayers(b *testing.B) {
+	for _, bl := range sparseBenchLayers() {
+		for _, d := range []float64{0.5, 0.2, 0.1, 0.05, 0.02} {
+			for _, sparse := range []bool{false, true} {
+				path := "dense"
+				if sparse {
+					path = "sparse"
+				}
+				b.Run(fmt.Sprintf("%s/d=%g/%s", bl.name, d, path), func(b *testing.B) {
+					l, x, dy := setupBenchLayer(bl, d, sparse)
+					for b.Loop() {
+						l.forward(x, bl.n, true)
+						l.backward(dy, bl.n)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestSparseCrossovers prints, with -v and PRUNEBENCH_CROSSOVERS=1, the
+// time of each benchmarked layer dense and sparse at several densities
+// and the density where they meet (min of interleaved rounds), for
+// BENCHMARKS.md and the crossover table.
+func TestSparseCrossovers(t *testing.T) {
+	if testing.Short() || !crossoverReport {
+		t.Skip("a measurement (set PRUNEBENCH_CROSSOVERS=1)")
+	}
+	const rounds = 5
+	time1 := func(bl benchLayer, d float64, sparse bool) time.Duration {
+		l, x, dy := setupBenchLayer(bl, d, sparse)
+		reps := 0
+		start := time.Now()
+		for time.Since(start) < 30*time.Millisecond {
+			l.forward(x, bl.n, true)
+			l.backward(dy, bl.n)
+			reps++
+		}
+		return time.Since(start) / time.Duration(reps)
+	}
+	for _, bl := range sparseBenchLayers() {
+		line := bl.name + ":"
+		for _, d := range []float64{0.5, 0.3, 0.2, 0.1, 0.05, 0.02} {
+			best := [2]time.Duration{1 << 62, 1 << 62}
+			for range rounds {
+				for i, sp := range []bool{false, true} {
+					best[i] = min(best[i], time1(bl, d, sp))
+				}
+			}
+			line += fmt.Sprintf("  d=%g %.2f×", d, float64(best[1])/float64(best[0]))
+		}
+		t.Log(line)
+	}
+}

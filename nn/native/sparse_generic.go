@@ -1,0 +1,33 @@
+package native
+
+// spmmRowGo is spmmRow in Go: dst = (dst if add) + Σ_j val[j]·x[idx[j]·ldx:][:len(dst)].
+func spmmRowGo(dst []float32, idx []int32, val []float32, x []float32, ldx int, add bool) {
+	if !add {
+		clear(dst)
+	}
+	l := len(dst)
+	for j, k := range idx {
+		v := val[j]
+		row := x[int(k)*ldx : int(k)*ldx+l]
+		for t := range dst {
+			dst[t] += v * row[t]
+		}
+	}
+}
+
+// sddmmRowGo is sddmmRow in Go: out[j] = (out[j] if add) + a·x[idx[j]·ldx:][:len(a)].
+func sddmmRowGo(out []float32, a []float32, idx []int32, x []float32, ldx int, add bool) {
+	l := len(a)
+	for j, k := range idx {
+		row := x[int(k)*ldx : int(k)*ldx+l]
+		var s float32
+		for t, v := range a {
+			s += v * row[t]
+		}
+		if add {
+			out[j] += s
+		} else {
+			out[j] = s
+		}
+	}
+}

@@ -1,0 +1,15 @@
+//go:build !amd64 || noasm
+
+package native
+
+func spmmRow(dst []float32, idx []int32, val []float32, x []float32, ldx int, add bool) {
+	spmmRowGo(dst, idx, val, x, ldx, add)
+}
+
+func sddmmRow(out []float32, a []float32, idx []int32, x []float32, ldx int, add bool) {
+	sddmmRowGo(out, a, idx, x, ldx, add)
+}
+
+func transpose(dst []float32, ldd int, src []float32, lds, r, c int) {
+	transposeGo(dst, ldd, src, lds, r, c)
+}

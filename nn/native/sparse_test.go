@@ -1,0 +1,147 @@
+package native
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"testing"
+)
+
+// TestSparseIndex: the CSR and CSC orders of a small mask, by hand.
+func TestSparseIndex(t *testing.T) {
+	// 2×3:  [1 0 1]
+	//       [0 1 1]
+	mask := []float32{1, 0, 1, 0, 1, 1}
+	var s sparseIndex
+	s.build(mask, 2, 3)
+	want := map[string][]int32{
+		"csrPtr": {0, 2, 4}, "csrIdx": {0, 2, 1, 2}, "csrPos": {0, 2, 4, 5},
+		"cscPtr": {0, 1, 2, 4}, "cscIdx": {0, 1, 0, 1}, "cscPos": {0, 4, 2, 5},
+	}
+	got := map[string][]int32{"csrPtr": s.csrPtr, "csrIdx": s.csrIdx, "csrPos": s.csrPos, "cscPtr": s.cscPtr, "cscIdx": s.cscIdx, "cscPos": s.cscPos}
+	for k, w := range want {
+		if !slices.Equal(got[k], w) {
+			t.Errorf("%s = %v, want %v", k, got[k], w)
+		}
+	}
+	s.gather([]float32{10, 0, 30, 0, 50, 60})
+	if !slices.Equal(s.csrVal, []float32{10, 30, 50, 60}) || !slices.Equal(s.cscVal, []float32{10, 50, 30, 60}) {
+		t.Errorf("gathered %v and %v", s.csrVal, s.cscVal)
+	}
+	copy(s.grad, []float32{1, 2, 3, 4})
+	g := []float32{9, 9, 9, 9, 9, 9}
+	s.scatterGrad(g)
+	if !slices.Equal(g, []float32{1, 9, 2, 9, 3, 4}) {
+		t.Errorf("scattered %v", g)
+	}
+	// A rebuild with another mask reuses the arrays and forgets the old one.
+	s.build([]float32{0, 0, 0, 0, 0, 1}, 2, 3)
+	if s.nnz() != 1 || !slices.Equal(s.csrPtr, []int32{0, 0, 1}) || !slices.Equal(s.cscPtr, []int32{0, 0, 0, 1}) {
+		t.Errorf("rebuilt: %+v", s)
+	}
+}
+
+// TestSparseKernels: the products by hand on a 2×3 weight, then the
+// assembly kernels against the Go loops on random data of many lengths.
+func TestSparseKernels(t *testing.T) {
+	var s sparseIndex
+	s.build([]float32{1, 0, 1, 0, 1, 1}, 2, 3)
+	s.gather([]float32{2, 0, 3, 0, 5, 7})
+	x := []float32{ // 3 rows of length 2
+		1, 2,
+		10, 20,
+		100, 200,
+	}
+	y := make([]float32, 4)
+	spmmRows(y, 2, s.csrPtr, s.csrIdx, s.csrVal, x, 3, 2, 2, false)
+	// row 0: 2·x0 + 3·x2 = (302, 604); row 1: 5·x1 + 7·x2 = (750, 1500)
+	if !slices.Equal(y, []float32{302, 604, 750, 1500}) {
+		t.Errorf("W·X = %v", y)
+	}
+	dy := []float32{1, 1, 2, 2} // 2 rows of length 2
+	dx := make([]float32, 6)
+	spmmRows(dx, 2, s.cscPtr, s.cscIdx, s.cscVal, dy, 2, 2, 2, false)
+	// dX[k] = Σ_o W[o,k]·dY[o]: k0: 2·(1,1); k1: 5·(2,2); k2: 3·(1,1) + 7·(2,2)
+	if !slices.Equal(dx, []float32{2, 2, 10, 10, 17, 17}) {
+		t.Errorf("Wᵀ·dY = %v", dx)
+	}
+	g := make([]float32, 4)
+	sddmmRows(g, s.csrPtr, s.csrIdx, dy, 2, x, 3, 2, 2, false)
+	// dW[o,k] = dY[o]·X[k]: (0,0) 3, (0,2) 300, (1,1) 60, (1,2) 600
+	if !slices.Equal(g, []float32{3, 300, 60, 600}) {
+		t.Errorf("dY·Xᵀ at kept = %v", g)
+	}
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, l := range []int{1, 7, 8, 9, 31, 32, 33, 63, 64, 65, 130, 1000} {
+		for _, nnz := range []int{0, 1, 5, 40} {
+			for _, add := range []bool{false, true} {
+				t.Run(fmt.Sprintf("l=%d/nnz=%d/add=%v", l, nnz, add), func(t *testing.T) {
+					rows := 50
+					ldx := l + 3
+					x := randomF(rng, rows*ldx)
+					idx := make([]int32, nnz)
+					for j := range idx {
+						idx[j] = int32(rng.IntN(rows))
+					}
+					val := randomF(rng, nnz)
+					start := randomF(rng, l)
+					got, want := slices.Clone(start), slices.Clone(start)
+					spmmRow(got, idx, val, x, ldx, add)
+					spmmRowGo(want, idx, val, x, ldx, add)
+					compareF(t, "spmmRow", got, want)
+					a := randomF(rng, l)
+					outStart := randomF(rng, nnz)
+					got, want = slices.Clone(outStart), slices.Clone(outStart)
+					sddmmRow(got, a, idx, x, ldx, add)
+					sddmmRowGo(want, a, idx, x, ldx, add)
+					compareF(t, "sddmmRow", got, want)
+				})
+			}
+		}
+	}
+}
+
+func randomF(rng *rand.Rand, n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	return x
+}
+
+// compareF: the kernels sum in other orders (and with FMA), so they agree
+// within float32 rounding of the sums, not bit for bit.
+func compareF(t *testing.T, what string, got, want []float32) {
+	t.Helper()
+	for i := range want {
+		if d := math.Abs(float64(got[i] - want[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) {
+			t.Errorf("%s[%d] = %v, want %v", what, i, got[i], want[i])
+			return
+		}
+	}
+}
+
+// TestTranspose on shapes around the block size.
+func TestTranspose(t *testing.T) {
+	for _, rc := range [][2]int{{1, 1}, {3, 5}, {16, 16}, {17, 33}, {60, 784}} {
+		r, c := rc[0], rc[1]
+		src := make([]float32, r*(c+2))
+		for i := range src {
+			src[i] = float32(i)
+		}
+		dst := make([]float32, c*(r+1))
+		transpose(dst, r+1, src, c+2, r, c)
+		for i := range r {
+			for j := range c {
+				if dst[j*(r+1)+i] != src[i*(c+2)+j] {
+					t.Fatalf("%d×%d: dst[%d,%d] = %v, want %v", r, c, j, i, dst[j*(r+1)+i], src[i*(c+2)+j])
+				}
+			}
+		}
+	}
+}
+
+var crossoverReport = os.Getenv("PRUNEBENCH_CROSSOVERS") == "1"
