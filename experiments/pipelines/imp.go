@@ -19,7 +19,9 @@ import (
 	"github.com/prunebench/prunebench/prune"
 )
 
-func init() { experiments.RegisterPipeline("imp", impPipeline{}) }
+func init() {
+	experiments.RegisterPipeline("imp", impPipeline{Prune: impPrune{patternKeys: patternKeys{Pattern: patternUnstructured}}})
+}
 
 // impPipeline is iterative magnitude pruning with rewinding
 // (docs/methods/imp.md#level-loop): level 0 trains the dense network from
@@ -46,6 +48,15 @@ func init() { experiments.RegisterPipeline("imp", impPipeline{}) }
 // whole budget, and finetune:k for the budget minus k (Renda's T − k, so that
 // it costs what rewind:k costs).
 //
+// N:M masks (docs/methods/imp.md#nm-masks): with prune.pattern nm the
+// pruned level keeps the prune.n largest |θT| of every prune.m consecutive
+// input weights (prune.NMMasks); the amount is n/m, so no amount key is
+// needed (one that is set must agree). IMP with nm prunes to n:m in its
+// first round: prune.imp_rounds: 1 with prune.imp_rate 1 − n/m is accepted
+// (method imp), more rounds are an error (a fixed n:m leaves a later round
+// nothing to remove), and without imp_rate/imp_rounds it is one-shot.
+// prune.scope and prune.output_rate do not apply to nm and are refused.
+//
 // prune.branches run off every pruned level (branches.go): the random-reinit
 // and random-prune controls (docs/methods/imp.md#controls) and Scratch-E/B.
 type impPipeline struct {
@@ -56,6 +67,7 @@ type impPipeline struct {
 type impPrune struct {
 	experiments.AmountSpec `mapstructure:",squash"`
 	scopeKey               `mapstructure:",squash"`
+	patternKeys            `mapstructure:",squash"`
 	excludeKey             `mapstructure:",squash"`
 	Rewind                 string   `mapstructure:"rewind" help:"imp: starting weights of each level: init (θ0), rewind:STEP (θ at STEP, schedule and data continue from STEP), lr_rewind:STEP (trained weights, schedule replayed from STEP), finetune[:STEP] (trained weights, the schedule's final rate, from STEP)"`
 	OutputRate             *float64 `mapstructure:"output_rate" help:"imp: per-round rate of the output layer's weights (the LTH paper prunes it at half rate); empty: imp_rate"`
@@ -84,12 +96,21 @@ func parseRewind(s string) (resetMode, error) {
 
 func (c impPipeline) Validate(s experiments.Spec) error {
 	p := c.Prune
+	nm, isNM, err := p.nm()
+	if err != nil {
+		return err
+	}
 	am, ok, err := p.Resolve()
 	if err != nil {
 		return err
 	}
-	if !ok {
-		return errors.New("pipeline imp needs prune.imp_rate (fraction of the alive weights removed per level) with prune.imp_rounds (levels after the dense one), or a density (prune.density, prune.sparsity, ...) for one-shot pruning")
+	switch {
+	case isNM:
+		if err := validateIMPNM(p, nm); err != nil {
+			return err
+		}
+	case !ok:
+		return errors.New("pipeline imp needs prune.imp_rate (fraction of the alive weights removed per level) with prune.imp_rounds (levels after the dense one), or a density (prune.density, prune.sparsity, ...) for one-shot pruning, or prune.pattern: nm with prune.n and prune.m")
 	}
 	if err := validateBranches(p.branchKeys); err != nil {
 		return err
@@ -141,6 +162,24 @@ func (c impPipeline) Run(ctx context.Context, r *experiments.Replicate) error {
 		if err := runBranches(ctx, r, c.Prune.branchKeys, trunk{level: level, method: c.method(), masks: masks, start: mode.at}); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// validateIMPNM checks the keys that meet pattern nm in pipeline imp
+// (docs/methods/imp.md#nm-masks).
+func validateIMPNM(p impPrune, nm prune.NM) error {
+	if p.IMPRounds != nil && *p.IMPRounds != 1 { // Resolve checked that imp_rate goes with it
+		return fmt.Errorf("prune.imp_rounds = %d with prune.pattern nm: IMP prunes to n:m (%s) in its first round, and a fixed n:m pattern leaves later rounds nothing to remove; set prune.imp_rounds: 1 (with prune.imp_rate: %v), or remove both for one-shot n:m", *p.IMPRounds, nm, 1-nm.Density())
+	}
+	if err := nmAmount(nm, p.AmountSpec); err != nil {
+		return err
+	}
+	if p.OutputRate != nil {
+		return fmt.Errorf("prune.output_rate does not apply to prune.pattern nm: every tensor keeps %s", nm)
+	}
+	if p.Scope != "" {
+		return fmt.Errorf("prune.scope = %q does not apply to prune.pattern nm: every group of prune.m keeps prune.n, whatever the scope; remove prune.scope", p.Scope)
 	}
 	return nil
 }
@@ -310,22 +349,29 @@ func (c impPipeline) overrides(arch *nn.Arch, set []nn.ParamInfo) (map[string]fl
 }
 
 // prune removes imp_rate of the alive weights of each scope unit (the
-// output layer at output_rate when set) by magnitude of the final weights.
+// output layer at output_rate when set) by magnitude of the final weights;
+// with pattern nm it keeps the n largest of every m instead.
 func (c impPipeline) prune(arch *nn.Arch, set []nn.ParamInfo, current *prune.Masks, final map[string][]float32) (*prune.Masks, error) {
-	scope, _ := pruneScope(c.Prune.Scope)
-	overrides, err := c.overrides(arch, set)
+	nm, isNM, err := c.Prune.nm()
 	if err != nil {
 		return nil, err
 	}
 	var plan *prune.Plan
-	if c.Prune.IMPRate != nil {
-		plan, err = prune.RatePlan(set, current, *c.Prune.IMPRate, scope, overrides)
-	} else {
-		am, _, _ := c.Prune.Resolve() // one-shot; Validate checked it
-		plan, err = prune.DensityPlan(set, am.Density, scope, nil)
-	}
-	if err != nil {
-		return nil, err
+	if !isNM {
+		scope, _ := pruneScope(c.Prune.Scope)
+		overrides, err := c.overrides(arch, set)
+		if err != nil {
+			return nil, err
+		}
+		if c.Prune.IMPRate != nil {
+			plan, err = prune.RatePlan(set, current, *c.Prune.IMPRate, scope, overrides)
+		} else {
+			am, _, _ := c.Prune.Resolve() // one-shot; Validate checked it
+			plan, err = prune.DensityPlan(set, am.Density, scope, nil)
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	scores := make([][]float32, len(set))
 	for i, t := range set {
@@ -342,6 +388,9 @@ func (c impPipeline) prune(arch *nn.Arch, set []nn.ParamInfo, current *prune.Mas
 			sc[j] = v * m[j] // |θT ⊙ m|
 		}
 		scores[i] = sc
+	}
+	if isNM {
+		return prune.NMMasks(set, nm, scores, current)
 	}
 	return plan.Select(scores, current)
 }

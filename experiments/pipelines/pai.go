@@ -11,7 +11,9 @@ import (
 	"github.com/prunebench/prunebench/prune"
 )
 
-func init() { experiments.RegisterPipeline("pai", paiPipeline{}) }
+func init() {
+	experiments.RegisterPipeline("pai", paiPipeline{Prune: paiPrune{patternKeys: patternKeys{Pattern: patternUnstructured}}})
+}
 
 // paiPipeline is pruning at initialization (docs/methods/pai.md): score the
 // initialized network with prune.criterion, keep the top entries at the
@@ -35,6 +37,15 @@ func init() { experiments.RegisterPipeline("pai", paiPipeline{}) }
 // namespace, without augmentation, in batches of at most 256; they are scored
 // on a second net built for those batches (GraSP's at temperature 200) with
 // the first net's state.
+//
+// N:M masks (docs/methods/pai.md#nm-masks): with prune.pattern nm the
+// criterion scores the network once and every group of prune.m consecutive
+// input weights keeps its prune.n highest scores (prune.NMMasks, ties to the
+// lower index). The amount is n/m (an amount key, when set, must agree);
+// the prune loop is one scoring iteration whatever the criterion (no layer
+// can collapse under n:m, which is what SynFlow's iterations guard
+// against), so prune.iterations above 1 is refused, as are prune.scope and
+// prune.allow_empty, which do not apply.
 type paiPipeline struct {
 	Prune paiPrune `mapstructure:"prune"`
 }
@@ -44,6 +55,7 @@ type paiPrune struct {
 	experiments.AmountSpec `mapstructure:",squash"`
 	Criterion              string `mapstructure:"criterion" help:"pai: scoring criterion: {criteria} (synflow: 100 scoring iterations by default, see prune.iterations)"`
 	scopeKey               `mapstructure:",squash"`
+	patternKeys            `mapstructure:",squash"`
 	excludeKey             `mapstructure:",squash"`
 	scoringData            `mapstructure:",squash"`
 	AllowEmpty             bool `mapstructure:"allow_empty" help:"pai, global scope: train a network whose criterion left a tensor with no weights (layer collapse) instead of stopping with an error"`
@@ -53,7 +65,15 @@ type paiPrune struct {
 
 func (c paiPipeline) Validate(s experiments.Spec) error {
 	p := c.Prune
-	if _, err := amount("pai", p.AmountSpec, "an amount of pruning"); err != nil {
+	nm, isNM, err := p.nm()
+	if err != nil {
+		return err
+	}
+	if isNM {
+		if err := nmAmount(nm, p.AmountSpec); err != nil {
+			return err
+		}
+	} else if _, err := amount("pai", p.AmountSpec, "an amount of pruning (or prune.pattern: nm with prune.n and prune.m)"); err != nil {
 		return err
 	}
 	if p.Criterion == "" {
@@ -74,6 +94,16 @@ func (c paiPipeline) Validate(s experiments.Spec) error {
 	}
 	if err := checkTrainMode(crit, p.TrainMode); err != nil {
 		return err
+	}
+	if isNM {
+		switch {
+		case p.Iterations > 1:
+			return fmt.Errorf("prune.iterations = %d with prune.pattern nm: the n:m selection is one scoring pass for every criterion (each group keeps prune.n, so no layer can collapse); remove prune.iterations or set it to 1", p.Iterations)
+		case p.Scope != "":
+			return fmt.Errorf("prune.scope = %q does not apply to prune.pattern nm: every group of prune.m keeps prune.n, whatever the scope; remove prune.scope", p.Scope)
+		case p.AllowEmpty:
+			return fmt.Errorf("prune.allow_empty does not apply to prune.pattern nm: every group keeps at least one weight, so no tensor can be left empty; remove it")
+		}
 	}
 	return validateBranches(p.branchKeys)
 }
@@ -122,6 +152,10 @@ func (c paiPipeline) masks(p *experiments.Prepared) (*prune.Masks, error) {
 	if err != nil {
 		return nil, err
 	}
+	nm, isNM, err := c.Prune.nm()
+	if err != nil {
+		return nil, err
+	}
 	scope, err := pruneScope(c.Prune.Scope)
 	if err != nil {
 		return nil, err
@@ -137,6 +171,9 @@ func (c paiPipeline) masks(p *experiments.Prepared) (*prune.Masks, error) {
 	sc, err := scoreContext(p, crit, set, c.Prune.scoringData)
 	if err != nil {
 		return nil, err
+	}
+	if isNM {
+		return nmSelect(sc, crit, nm)
 	}
 	loop := prune.PruneLoop{Criterion: crit, Density: am.Density, Scope: scope, Iterations: c.iterations(crit), Schedule: prune.PAIExponential, AllowEmpty: c.Prune.AllowEmpty}
 	return loop.Run(sc)

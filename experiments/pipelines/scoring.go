@@ -125,3 +125,32 @@ func scoringNet(p *experiments.Prepared, temperature float64) (nn.Net, error) {
 	}
 	return net, nil
 }
+
+// nmSelect is the n:m selection at initialization
+// (docs/methods/pai.md#nm-masks): one scoring pass of crit on sc, then in
+// every group of nm.M consecutive input weights the nm.N highest scores
+// (prune.NMMasks, ties to the lower index). The candidates are the entries
+// alive on sc.Net (all of a freshly initialized net).
+func nmSelect(sc prune.ScoreContext, crit prune.Criterion, nm prune.NM) (*prune.Masks, error) {
+	current, err := prune.MasksFromNet(sc.Net, setNames(sc.Set))
+	if err != nil {
+		return nil, fmt.Errorf("n:m selection: %w", err)
+	}
+	scores, err := crit.Scores(sc)
+	if err != nil {
+		return nil, fmt.Errorf("n:m selection (%s), scoring with %s: %w", nm, crit.Name(), err)
+	}
+	masks, err := prune.NMMasks(sc.Set, nm, scores, current)
+	if err != nil {
+		return nil, fmt.Errorf("n:m selection (%s): %w", nm, err)
+	}
+	return masks, nil
+}
+
+func setNames(set []nn.ParamInfo) []string {
+	names := make([]string, len(set))
+	for i, t := range set {
+		names[i] = t.Name
+	}
+	return names
+}
