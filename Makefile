@@ -4,7 +4,7 @@
 # checks.
 GO ?= go
 
-.PHONY: build test test-long test-openblas bench bench-torch openblas-deps vet
+.PHONY: build test test-long test-openblas bench bench-torch bench-sparse openblas-deps vet
 
 build:
 	$(GO) build -o bin/prunebench ./cmd/prunebench
@@ -28,6 +28,12 @@ test-openblas: openblas-deps
 # Micro-benchmarks of the engine (GEMM, layers, training steps, optimizers).
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1s ./nn/... ./datasets/...
+
+# The sparse path of masked layers against the dense-masked one, one
+# thread, in one run (min of 5 interleaved rounds): training epochs and
+# steps, inference latency, and each layer shape's crossover density.
+bench-sparse:
+	PRUNEBENCH_BENCH_SPARSE=1 PRUNEBENCH_CROSSOVERS=1 GOMAXPROCS=1 $(GO) test -count=1 -timeout 30m -run 'TestSparseBenchmarks|TestSparseCrossovers' -v ./nn/native/ | grep -v '^=== RUN'
 
 # Trains the same models in PyTorch (1 thread) and prunebench, in one run,
 # and prints the ratios. Installs python3-torch and libopenblas-dev if missing.

@@ -54,11 +54,7 @@ func newConv2d(s nn.Conv2d, in []int, maxBatch int, ws *workspace, needDx bool) 
 	l.chunkN = max(1, min(maxBatch, colBudget/(l.in*kk*l.oh*l.ow)))
 	l.weight = newParam(nn.ParamInfo{Name: s.Name + ".weight", Layer: s.Name, Shape: []int{s.Out, s.In, s.Kernel, s.Kernel}, Kind: nn.Weight, FanIn: s.In * kk, FanOut: s.Out * kk})
 	l.ps = []*param{l.weight}
-	rowLen := l.chunkN * l.oh * l.ow
-	if l.direct {
-		rowLen = maxBatch * l.oh * l.ow
-	}
-	l.weight.sparsable = sparseShape{rows: s.Out, cols: s.In * kk, l: rowLen, setup: l.setupSparse}
+	l.weight.sparsable = sparseShape{rows: s.Out, cols: s.In * kk, conv: true, setup: l.setupSparse}
 	if s.Bias {
 		l.bias = newParam(nn.ParamInfo{Name: s.Name + ".bias", Layer: s.Name, Shape: []int{s.Out}, Kind: nn.Bias, FanIn: s.In * kk, FanOut: s.Out * kk})
 		l.ps = append(l.ps, l.bias)

@@ -27,17 +27,16 @@ func (l *conv2d) setupSparse() {
 
 func (l *conv2d) forwardSparse(y []float32, n int, add bool) {
 	idx := l.weight.sp
-	idx.gather(l.weight.value)
 	cols := n * l.oh * l.ow
 	if l.direct {
-		spmmRows(y, cols, idx.csrPtr, idx.csrIdx, idx.csrVal, l.x, l.in, cols, cols, add)
+		spmmRows(y, cols, idx.csrPtr, idx.csrIdx, idx.csrPos, l.weight.value, l.x, l.in, cols, cols, add)
 		return
 	}
 	ohw := l.oh * l.ow
 	for i0 := 0; i0 < n; i0 += l.chunkN {
 		nb := min(l.chunkN, n-i0)
 		col := l.columns(n, i0, nb)
-		spmmRows(y[i0*ohw:], cols, idx.csrPtr, idx.csrIdx, idx.csrVal, col, idx.cols, nb*ohw, nb*ohw, add)
+		spmmRows(y[i0*ohw:], cols, idx.csrPtr, idx.csrIdx, idx.csrPos, l.weight.value, col, idx.cols, nb*ohw, nb*ohw, add)
 	}
 }
 
@@ -50,7 +49,7 @@ func (l *conv2d) backwardSparse(dy, dx []float32, n int) {
 		sddmmRows(idx.grad, idx.csrPtr, idx.csrIdx, dy, cols, l.x, l.in, cols, cols, false)
 		idx.scatterGrad(l.weight.grad)
 		if dx != nil {
-			spmmRows(dx, cols, idx.cscPtr, idx.cscIdx, idx.cscVal, dy, l.out, cols, cols, false)
+			spmmRows(dx, cols, idx.cscPtr, idx.cscIdx, idx.cscPos, l.weight.value, dy, l.out, cols, cols, false)
 		}
 		return
 	}
@@ -61,7 +60,7 @@ func (l *conv2d) backwardSparse(dy, dx []float32, n int) {
 		dyb := dy[i0*ohw:]
 		sddmmRows(idx.grad, idx.csrPtr, idx.csrIdx, dyb, cols, col, idx.cols, nb*ohw, nb*ohw, i0 > 0)
 		if dx != nil {
-			spmmRows(col, nb*ohw, idx.cscPtr, idx.cscIdx, idx.cscVal, dyb, l.out, cols, nb*ohw, false)
+			spmmRows(col, nb*ohw, idx.cscPtr, idx.cscIdx, idx.cscPos, l.weight.value, dyb, l.out, cols, nb*ohw, false)
 			l.col2im(dx, col, n, i0, nb)
 		}
 	}

@@ -35,7 +35,7 @@ type linear struct {
 func newLinear(s nn.Linear, maxBatch int, needDx bool) *linear {
 	l := &linear{in: s.In, out: s.Out, maxBatch: maxBatch, needDx: needDx, y: make([]float32, maxBatch*s.Out)}
 	l.weight = newParam(nn.ParamInfo{Name: s.Name + ".weight", Layer: s.Name, Shape: []int{s.Out, s.In}, Kind: nn.Weight, FanIn: s.In, FanOut: s.Out})
-	l.weight.sparsable = sparseShape{rows: s.Out, cols: s.In, l: maxBatch, setup: l.setupSparse}
+	l.weight.sparsable = sparseShape{rows: s.Out, cols: s.In, setup: l.setupSparse}
 	l.ps = []*param{l.weight}
 	if s.Bias {
 		l.bias = newParam(nn.ParamInfo{Name: s.Name + ".bias", Layer: s.Name, Shape: []int{s.Out}, Kind: nn.Bias, FanIn: s.In, FanOut: s.Out})

@@ -46,10 +46,9 @@ func transposeIn(dst []float32, src []float32, n, c, ld int) {
 func (l *linear) forwardSparse(x, y []float32, n int) {
 	sp, idx := l.sp, l.weight.sp
 	ld := pad8(n)
-	idx.gather(l.weight.value)
 	xT, yT := sp.xT[:l.in*ld], sp.yT[:l.out*ld]
 	transposeIn(xT, x, n, l.in, ld)
-	spmmRows(yT, ld, idx.csrPtr, idx.csrIdx, idx.csrVal, xT, l.in, ld, ld, false)
+	spmmRows(yT, ld, idx.csrPtr, idx.csrIdx, idx.csrPos, l.weight.value, xT, l.in, ld, ld, false)
 	transpose(y, l.out, yT, ld, l.out, n)
 	if l.bias != nil {
 		b := l.bias.w
@@ -77,7 +76,7 @@ func (l *linear) backwardSparse(dy []float32, n int) []float32 {
 		return nil
 	}
 	dxT, dx := sp.dxT[:l.in*ld], l.dx[:n*l.in]
-	spmmRows(dxT, ld, idx.cscPtr, idx.cscIdx, idx.cscVal, dyT, l.out, ld, ld, false)
+	spmmRows(dxT, ld, idx.cscPtr, idx.cscIdx, idx.cscPos, l.weight.value, dyT, l.out, ld, ld, false)
 	transpose(dx, l.in, dxT, ld, l.in, n)
 	return dx
 }

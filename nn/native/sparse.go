@@ -24,9 +24,9 @@ import (
 // The format is two index arrays of the kept entries, built once per mask:
 // CSR (by output row: for each o the kept k) for the forward and the
 // weight gradient, and CSC (by input column: for each k the kept o) for
-// the input gradient, each with the positions of its entries in W so that
-// values are gathered from θ before every forward (O(nnz)) and weight
-// gradients scattered into Param.Grad. Row-wise (CSR/CSC) rather than a
+// the input gradient, each with the positions of its entries in W, where
+// the kernels read the values from θ (no copy per step) and where the
+// weight gradient is scattered into Param.Grad. Row-wise (CSR/CSC) rather than a
 // blocked format because pruning masks are unstructured: a random 5% mask
 // leaves almost every 8×1 or 4×4 block with one entry, and a blocked format
 // would multiply zeros again; row-wise indices keep every product a sum of
@@ -83,10 +83,11 @@ type sparseIndex struct {
 	// CSC: the kept rows of column k are cscIdx[cscPtr[k]:cscPtr[k+1]],
 	// at positions cscPos in W.
 	cscPtr, cscIdx, cscPos []int32
-	// csrVal and cscVal are W's kept values in each order, gathered before
-	// every forward; grad the weight gradient at the kept entries in CSR
-	// order, scattered into the dense gradient.
-	csrVal, cscVal, grad []float32
+	// grad is the weight gradient at the kept entries in CSR order,
+	// scattered into the dense gradient. The kernels read W's kept values
+	// from θ by their positions (csrPos, cscPos): θ equals W there under
+	// every masked pattern.
+	grad []float32
 	// builds counts the builds, for the tests that the index is rebuilt
 	// when the mask changes and only then.
 	builds int
@@ -122,7 +123,7 @@ func (s *sparseIndex) build(mask []float32, rows, cols int) {
 	s.cscPtr = resize32(s.cscPtr, cols+1)
 	s.csrIdx, s.csrPos = resize32(s.csrIdx, nnz), resize32(s.csrPos, nnz)
 	s.cscIdx, s.cscPos = resize32(s.cscIdx, nnz), resize32(s.cscPos, nnz)
-	s.csrVal, s.cscVal, s.grad = resizeF(s.csrVal, nnz), resizeF(s.cscVal, nnz), resizeF(s.grad, nnz)
+	s.grad = resizeF(s.grad, nnz)
 	clear(s.cscPtr)
 	j := 0
 	for o := range rows {
@@ -150,17 +151,6 @@ func (s *sparseIndex) build(mask []float32, rows, cols int) {
 	}
 }
 
-// gather copies W's kept values (from θ, which equals W at kept entries
-// under every masked pattern) into both orders.
-func (s *sparseIndex) gather(theta []float32) {
-	for j, p := range s.csrPos {
-		s.csrVal[j] = theta[p]
-	}
-	for j, p := range s.cscPos {
-		s.cscVal[j] = theta[p]
-	}
-}
-
 // scatterGrad writes the kept entries' gradient into the dense gradient;
 // the pruned entries are left as they are (see clearPruned).
 func (s *sparseIndex) scatterGrad(grad []float32) {
@@ -184,23 +174,37 @@ func resizeF(s []float32, n int) []float32 {
 }
 
 // sparseCrossover is the density below which a layer's sparse path is
-// faster than its dense GEMM, for a weight of rows × cols applied to inputs
-// of l columns per call (a Linear layer: the batch; a convolution: the
-// im2col block's n·OH·OW). It comes from BenchmarkSparseLayers on this
-// project's machine (BENCHMARKS.md lists the measured crossovers by layer
-// shape): the sparse kernels do about 1/ratio of the GEMM's work per kept
-// entry, less the fixed cost of the transposes and gathers.
-func sparseCrossover(rows, cols, l int) float64 {
-	return crossoverTable(rows, cols, l)
+// faster than its dense GEMM: a table by layer kind and size, from
+// TestSparseCrossovers (`make bench-sparse`) on this project's machine,
+// where the two paths' times for one forward and backward meet
+// (BENCHMARKS.md lists the measurements by layer shape):
+//
+//	Linear, rows·cols ≥ 30,000   0.25   (measured 0.28–0.31: LeNet-300-100 fc1, fc2, LeNet-5 fc1)
+//	Linear, smaller              0.40   (measured above 0.5: the GEMM's fixed costs dominate)
+//	Conv2d                       0.35   (measured 0.38–0.50: LeNet-5, ResNet-20's 3×3 layers)
+//
+// Each entry sits below the measured crossovers, so the sparse path is
+// taken only where it is faster by more than the measurements' noise.
+// The table is what decides, not a timing at run time: the choice must be
+// the same on every run of a spec (see above).
+func sparseCrossover(conv bool, rows, cols int) float64 {
+	switch {
+	case conv:
+		return 0.35
+	case rows*cols >= 30000:
+		return 0.25
+	}
+	return 0.40
 }
 
 // sparseShape is what a layer tells the net about a weight's sparse path:
-// rows × cols is the weight's matrix, l the length of the input rows of one
-// product (so the crossover can be looked up), and setup allocates the
-// layer's sparse buffers the first time the path is taken.
+// rows × cols is the weight's matrix, conv says whether it is a
+// convolution's (for the crossover), and setup allocates the layer's sparse
+// buffers the first time the path is taken.
 type sparseShape struct {
-	rows, cols, l int
-	setup         func()
+	rows, cols int
+	conv       bool
+	setup      func()
 }
 
 // useSparse decides whether a weight with this mask takes the sparse path
@@ -221,7 +225,7 @@ func useSparse(mode SparseMode, p *param, mask []float32) bool {
 			kept++
 		}
 	}
-	return float64(kept)/float64(len(mask)) < sparseCrossover(sh.rows, sh.cols, sh.l)
+	return float64(kept)/float64(len(mask)) < sparseCrossover(sh.conv, sh.rows, sh.cols)
 }
 
 // installSparse builds (or drops) p's sparse index for mask, and zeroes
@@ -253,6 +257,3 @@ func installSparse(mode SparseMode, p *param, mask, old []float32) {
 		}
 	}
 }
-
-// crossoverTable: a first model, to be replaced by measurements.
-func crossoverTable(rows, cols, l int) float64 { return 0.3 }

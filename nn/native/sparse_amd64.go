@@ -9,7 +9,7 @@ import "golang.org/x/sys/cpu"
 // touch once per call.
 
 //go:noescape
-func spmmRowAVX(dst *float32, l int, idx *int32, val *float32, nnz int, x *float32, ldx int, add int)
+func spmmRowAVX(dst *float32, l int, idx *int32, pos *int32, theta *float32, nnz int, x *float32, ldx int, add int)
 
 //go:noescape
 func transpose8x8AVX(dst *float32, ldd int, src *float32, lds int)
@@ -28,9 +28,9 @@ func b2i(b bool) int {
 	return 0
 }
 
-func spmmRow(dst []float32, idx []int32, val []float32, x []float32, ldx int, add bool) {
+func spmmRow(dst []float32, idx, pos []int32, theta []float32, x []float32, ldx int, add bool) {
 	if !haveSparseAsm || len(dst) == 0 {
-		spmmRowGo(dst, idx, val, x, ldx, add)
+		spmmRowGo(dst, idx, pos, theta, x, ldx, add)
 		return
 	}
 	if len(idx) == 0 {
@@ -39,8 +39,8 @@ func spmmRow(dst []float32, idx []int32, val []float32, x []float32, ldx int, ad
 		}
 		return
 	}
-	_ = val[len(idx)-1]
-	spmmRowAVX(&dst[0], len(dst), &idx[0], &val[0], len(idx), &x[0], ldx, b2i(add))
+	_ = pos[len(idx)-1]
+	spmmRowAVX(&dst[0], len(dst), &idx[0], &pos[0], &theta[0], len(idx), &x[0], ldx, b2i(add))
 }
 
 func sddmmRow(out []float32, a []float32, idx []int32, x []float32, ldx int, add bool) {

@@ -4,21 +4,24 @@
 
 // The sparse kernels (sparse.go, sparse_kernels.go) with AVX2 and FMA.
 
-// func spmmRowAVX(dst *float32, l int, idx *int32, val *float32, nnz int, x *float32, ldx int, add int)
+// func spmmRowAVX(dst *float32, l int, idx *int32, pos *int32, theta *float32, nnz int, x *float32, ldx int, add int)
 //
-// dst[0:l] = (add ? dst : 0) + Σ_j val[j]·x[idx[j]·ldx : idx[j]·ldx+l].
+// dst[0:l] = (add ? dst : 0) + Σ_j θ[pos[j]]·x[idx[j]·ldx : idx[j]·ldx+l]:
+// the weight's values are read from θ where they are, by their positions,
+// so nothing is gathered before the product.
 // Columns go in blocks of 64 (eight YMM accumulators, each block's sum
 // over j kept in registers), then of 8, then one by one; within a column
 // the terms are added in the order of j.
-TEXT ·spmmRowAVX(SB), NOSPLIT, $0-64
+TEXT ·spmmRowAVX(SB), NOSPLIT, $0-72
 	MOVQ dst+0(FP), DI
 	MOVQ l+8(FP), CX
 	MOVQ idx+16(FP), R8
-	MOVQ val+24(FP), R9
-	MOVQ nnz+32(FP), R10
-	MOVQ x+40(FP), SI
-	MOVQ ldx+48(FP), R11
-	MOVQ add+56(FP), R12
+	MOVQ pos+24(FP), R13
+	MOVQ theta+32(FP), R9
+	MOVQ nnz+40(FP), R10
+	MOVQ x+48(FP), SI
+	MOVQ ldx+56(FP), R11
+	MOVQ add+64(FP), R12
 	SHLQ $2, R11 // row stride of x in bytes
 
 block64:
@@ -55,7 +58,8 @@ term64:
 	MOVLQSX      (R8)(BX*4), AX
 	IMULQ        R11, AX
 	LEAQ         (SI)(AX*1), DX
-	VBROADCASTSS (R9)(BX*4), Y8
+	MOVLQSX      (R13)(BX*4), R14
+	VBROADCASTSS (R9)(R14*4), Y8
 	VFMADD231PS  0(DX), Y8, Y0
 	VFMADD231PS  32(DX), Y8, Y1
 	VFMADD231PS  64(DX), Y8, Y2
@@ -100,7 +104,8 @@ term8:
 	JGE          store8
 	MOVLQSX      (R8)(BX*4), AX
 	IMULQ        R11, AX
-	VBROADCASTSS (R9)(BX*4), Y8
+	MOVLQSX      (R13)(BX*4), R14
+	VBROADCASTSS (R9)(R14*4), Y8
 	VFMADD231PS  (SI)(AX*1), Y8, Y0
 	INCQ         BX
 	JMP          term8
@@ -131,7 +136,8 @@ term1:
 	JGE         store1
 	MOVLQSX     (R8)(BX*4), AX
 	IMULQ       R11, AX
-	VMOVSS      (R9)(BX*4), X8
+	MOVLQSX     (R13)(BX*4), R14
+	VMOVSS      (R9)(R14*4), X8
 	VFMADD231SS (SI)(AX*1), X8, X0
 	INCQ        BX
 	JMP         term1

@@ -3,10 +3,13 @@ package native
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/nntest"
+	"github.com/prunebench/prunebench/nn/zoo"
 )
 
 // benchLayer is a layer shape of the benchmarked models, with the batch
@@ -136,4 +139,105 @@ func TestSparseCrossovers(t *testing.T) {
 		}
 		t.Log(line)
 	}
+}
+
+// TestSparseBenchmarks is `make bench-sparse`: with PRUNEBENCH_BENCH_SPARSE=1
+// (and GOMAXPROCS=1, one thread) it times, in one run, the sparse path
+// against the dense-masked one (the same net with Sparse "off") and prints
+// their ratio, the minimum of five interleaved rounds of each:
+//
+//	LeNet-300-100 training epoch (917 steps of batch 60, Adam) at densities 0.2, 0.05, 0.02
+//	LeNet-5 and ResNet-20 training steps (batch 128, SGD momentum) at 0.05
+//	LeNet-300-100 and LeNet-5 inference latency (batch 1) at 0.05
+//
+// Every weight is masked (P3) with a random mask of the density; the data
+// are random batches made before timing, so the ratio is the engine's.
+func TestSparseBenchmarks(t *testing.T) {
+	if os.Getenv("PRUNEBENCH_BENCH_SPARSE") != "1" {
+		t.Skip("a measurement: make bench-sparse")
+	}
+	type bcase struct {
+		name    string
+		arch    *nn.Arch
+		batch   int
+		steps   int // training steps; 0: inference of single examples
+		density float64
+		opt     nn.Optimizer
+	}
+	lenet := lenet300100()
+	lenet5 := mustZoo(t, "lenet5")
+	resnet := mustZoo(t, "resnet20")
+	cases := []bcase{
+		{"LeNet-300-100 epoch", lenet, 60, 917, 0.2, nn.Adam(1.2e-3)},
+		{"LeNet-300-100 epoch", lenet, 60, 917, 0.05, nn.Adam(1.2e-3)},
+		{"LeNet-300-100 epoch", lenet, 60, 917, 0.02, nn.Adam(1.2e-3)},
+		{"LeNet-5 30 steps", lenet5, 128, 30, 0.05, nn.SGD(0.9, 0)},
+		{"ResNet-20 30 steps", resnet, 128, 30, 0.05, nn.SGD(0.9, 0)},
+		{"LeNet-300-100 inference ×1000", lenet, 1, 0, 0.05, nn.SGD(0, 0)},
+		{"LeNet-5 inference ×1000", lenet5, 1, 0, 0.05, nn.SGD(0, 0)},
+	}
+	for _, c := range cases {
+		nets := [2]*Net{}
+		for i, mode := range []string{"auto", "off"} {
+			nets[i] = buildSparse(t, c.arch, c.batch, mode)
+			if err := nets[i].SetOptimizer(c.opt); err != nil {
+				t.Fatal(err)
+			}
+			rng := nntest.NewRand(2)
+			for _, info := range c.arch.Params() {
+				if info.Kind == nn.Weight {
+					m := nntest.RandomMask(info.Size(), c.density, rng)
+					if err := nets[i].SetParametrization(info.Name, nn.Masked{Mask: m, Pattern: nn.ZeroAfterStep}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}
+		brng := nntest.NewRand(3)
+		batches := make([]nn.Batch, 8)
+		for i := range batches {
+			batches[i] = nntest.RandomBatch(c.arch, c.batch, brng)
+		}
+		logits := make([]float32, c.batch*c.arch.Classes)
+		run := func(net *Net) time.Duration {
+			start := time.Now()
+			if c.steps == 0 {
+				for i := range 1000 {
+					if err := net.Logits(logits, batches[i%len(batches)]); err != nil {
+						t.Fatal(err)
+					}
+				}
+			} else {
+				for i := range c.steps {
+					if _, err := net.Gradients(batches[i%len(batches)]); err != nil {
+						t.Fatal(err)
+					}
+					net.Step(0.01)
+				}
+			}
+			return time.Since(start)
+		}
+		best := [2]time.Duration{1 << 62, 1 << 62}
+		for range 5 {
+			for i, net := range nets {
+				best[i] = min(best[i], run(net))
+			}
+		}
+		paths := []string{}
+		for _, info := range c.arch.Params() {
+			if e := nets[0].byName[info.Name]; e.p.sp != nil {
+				paths = append(paths, info.Layer)
+			}
+		}
+		t.Logf("%-32s d=%-5g sparse %9v  dense-masked %9v  ratio %.2f×  (sparse layers: %v)", c.name, c.density, best[0].Round(time.Microsecond), best[1].Round(time.Microsecond), float64(best[0])/float64(best[1]), paths)
+	}
+}
+
+func mustZoo(t *testing.T, name string) *nn.Arch {
+	t.Helper()
+	a, err := zoo.Build(name, zoo.Options{Input: []int{3, 32, 32}, Classes: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }

@@ -1,13 +1,13 @@
 package native
 
-// spmmRowGo is spmmRow in Go: dst = (dst if add) + Σ_j val[j]·x[idx[j]·ldx:][:len(dst)].
-func spmmRowGo(dst []float32, idx []int32, val []float32, x []float32, ldx int, add bool) {
+// spmmRowGo is spmmRow in Go: dst = (dst if add) + Σ_j θ[pos[j]]·x[idx[j]·ldx:][:len(dst)].
+func spmmRowGo(dst []float32, idx, pos []int32, theta []float32, x []float32, ldx int, add bool) {
 	if !add {
 		clear(dst)
 	}
 	l := len(dst)
 	for j, k := range idx {
-		v := val[j]
+		v := theta[pos[j]]
 		row := x[int(k)*ldx : int(k)*ldx+l]
 		for t := range dst {
 			dst[t] += v * row[t]

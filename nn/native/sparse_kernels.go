@@ -4,13 +4,13 @@ package native
 // sddmmRows call one kernel per row of the index (sparse_amd64.s with AVX2
 // and FMA, the Go loops of sparse_generic.go elsewhere).
 
-// spmmRows computes, for every row r of the index (ptr, idx, val),
-// dst[r·ldd : r·ldd+l] = Σ_j val[j]·x[idx[j]·ldx : idx[j]·ldx+l], over the
-// row's entries j in order; with add the sum is added to dst instead. x
-// has xRows rows, and the index's entries are below xRows (it was built
-// for this product): the extents are checked here once, since the assembly
-// kernels check nothing.
-func spmmRows(dst []float32, ldd int, ptr, idx []int32, val []float32, x []float32, xRows, ldx, l int, add bool) {
+// spmmRows computes, for every row r of the index (ptr, idx, pos),
+// dst[r·ldd : r·ldd+l] = Σ_j θ[pos[j]]·x[idx[j]·ldx : idx[j]·ldx+l], over
+// the row's entries j in order; with add the sum is added to dst instead.
+// x has xRows rows, the index's entries are below xRows and its positions
+// inside θ (it was built for this product): the extents are checked here
+// once, since the assembly kernels check nothing.
+func spmmRows(dst []float32, ldd int, ptr, idx, pos []int32, theta []float32, x []float32, xRows, ldx, l int, add bool) {
 	rows := len(ptr) - 1
 	if rows <= 0 || l <= 0 {
 		return
@@ -18,11 +18,11 @@ func spmmRows(dst []float32, ldd int, ptr, idx []int32, val []float32, x []float
 	_ = dst[(rows-1)*ldd+l-1]
 	if len(idx) > 0 {
 		_ = x[(xRows-1)*ldx+l-1]
-		_ = val[len(idx)-1]
+		_ = pos[len(idx)-1]
 	}
 	for r := range rows {
 		a, b := ptr[r], ptr[r+1]
-		spmmRow(dst[r*ldd:r*ldd+l], idx[a:b], val[a:b], x, ldx, add)
+		spmmRow(dst[r*ldd:r*ldd+l], idx[a:b], pos[a:b], theta, x, ldx, add)
 	}
 }
 

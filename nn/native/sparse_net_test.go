@@ -74,6 +74,23 @@ func TestSparseIndexLifecycle(t *testing.T) {
 	if sp(on) == nil {
 		t.Error(`Sparse "on" did not take the sparse path at density 0.9`)
 	}
+	// The crossover table: LeNet-300-100's fc1 (a large Linear) at 0.2
+	// and 0.3, a convolution at 0.3 and 0.4.
+	for _, c := range []struct {
+		arch    *nn.Arch
+		name    string
+		density float64
+		sparse  bool
+	}{{lenet300100(), "fc1.weight", 0.2, true}, {lenet300100(), "fc1.weight", 0.3, false}, {smallConvNet(), "layer1.0.conv2.weight", 0.3, true}, {smallConvNet(), "layer1.0.conv2.weight", 0.4, false}} {
+		net := buildSparse(t, c.arch, 8, "auto")
+		info := net.byName[c.name].info
+		if err := net.SetParametrization(c.name, nn.Masked{Mask: nntest.RandomMask(info.Size(), c.density, nntest.NewRand(3)), Pattern: nn.ZeroAfterStep}); err != nil {
+			t.Fatal(err)
+		}
+		if got := net.byName[c.name].p.sp != nil; got != c.sparse {
+			t.Errorf("%s at density %g under auto: sparse %v, want %v", c.name, c.density, got, c.sparse)
+		}
+	}
 	if _, err := (Backend{}).Build(nn.Config{Arch: arch, MaxBatch: 8, Sparse: "sometimes"}); err == nil {
 		t.Error(`Sparse "sometimes" was accepted`)
 	}

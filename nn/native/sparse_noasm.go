@@ -2,8 +2,8 @@
 
 package native
 
-func spmmRow(dst []float32, idx []int32, val []float32, x []float32, ldx int, add bool) {
-	spmmRowGo(dst, idx, val, x, ldx, add)
+func spmmRow(dst []float32, idx, pos []int32, theta []float32, x []float32, ldx int, add bool) {
+	spmmRowGo(dst, idx, pos, theta, x, ldx, add)
 }
 
 func sddmmRow(out []float32, a []float32, idx []int32, x []float32, ldx int, add bool) {

@@ -26,10 +26,6 @@ func TestSparseIndex(t *testing.T) {
 			t.Errorf("%s = %v, want %v", k, got[k], w)
 		}
 	}
-	s.gather([]float32{10, 0, 30, 0, 50, 60})
-	if !slices.Equal(s.csrVal, []float32{10, 30, 50, 60}) || !slices.Equal(s.cscVal, []float32{10, 50, 30, 60}) {
-		t.Errorf("gathered %v and %v", s.csrVal, s.cscVal)
-	}
 	copy(s.grad, []float32{1, 2, 3, 4})
 	g := []float32{9, 9, 9, 9, 9, 9}
 	s.scatterGrad(g)
@@ -48,21 +44,21 @@ func TestSparseIndex(t *testing.T) {
 func TestSparseKernels(t *testing.T) {
 	var s sparseIndex
 	s.build([]float32{1, 0, 1, 0, 1, 1}, 2, 3)
-	s.gather([]float32{2, 0, 3, 0, 5, 7})
+	theta := []float32{2, 0, 3, 0, 5, 7}
 	x := []float32{ // 3 rows of length 2
 		1, 2,
 		10, 20,
 		100, 200,
 	}
 	y := make([]float32, 4)
-	spmmRows(y, 2, s.csrPtr, s.csrIdx, s.csrVal, x, 3, 2, 2, false)
+	spmmRows(y, 2, s.csrPtr, s.csrIdx, s.csrPos, theta, x, 3, 2, 2, false)
 	// row 0: 2·x0 + 3·x2 = (302, 604); row 1: 5·x1 + 7·x2 = (750, 1500)
 	if !slices.Equal(y, []float32{302, 604, 750, 1500}) {
 		t.Errorf("W·X = %v", y)
 	}
 	dy := []float32{1, 1, 2, 2} // 2 rows of length 2
 	dx := make([]float32, 6)
-	spmmRows(dx, 2, s.cscPtr, s.cscIdx, s.cscVal, dy, 2, 2, 2, false)
+	spmmRows(dx, 2, s.cscPtr, s.cscIdx, s.cscPos, theta, dy, 2, 2, 2, false)
 	// dX[k] = Σ_o W[o,k]·dY[o]: k0: 2·(1,1); k1: 5·(2,2); k2: 3·(1,1) + 7·(2,2)
 	if !slices.Equal(dx, []float32{2, 2, 10, 10, 17, 17}) {
 		t.Errorf("Wᵀ·dY = %v", dx)
@@ -82,15 +78,15 @@ func TestSparseKernels(t *testing.T) {
 					rows := 50
 					ldx := l + 3
 					x := randomF(rng, rows*ldx)
-					idx := make([]int32, nnz)
+					idx, pos := make([]int32, nnz), make([]int32, nnz)
+					theta := randomF(rng, 100)
 					for j := range idx {
-						idx[j] = int32(rng.IntN(rows))
+						idx[j], pos[j] = int32(rng.IntN(rows)), int32(rng.IntN(len(theta)))
 					}
-					val := randomF(rng, nnz)
 					start := randomF(rng, l)
 					got, want := slices.Clone(start), slices.Clone(start)
-					spmmRow(got, idx, val, x, ldx, add)
-					spmmRowGo(want, idx, val, x, ldx, add)
+					spmmRow(got, idx, pos, theta, x, ldx, add)
+					spmmRowGo(want, idx, pos, theta, x, ldx, add)
 					compareF(t, "spmmRow", got, want)
 					a := randomF(rng, l)
 					outStart := randomF(rng, nnz)
