@@ -45,18 +45,31 @@ func transposeIn(dst []float32, src []float32, n, c, ld int) {
 
 func (l *linear) forwardSparse(x, y []float32, n int) {
 	sp, idx := l.sp, l.weight.sp
+	if n == 1 {
+		// One example (inference of a single input): a matrix–vector
+		// product, with no transposes.
+		spmv(y[:l.out], idx.csrPtr, idx.csrIdx, idx.csrPos, l.weight.value, x[:l.in])
+		l.addBias(y, n)
+		return
+	}
 	ld := pad8(n)
 	xT, yT := sp.xT[:l.in*ld], sp.yT[:l.out*ld]
 	transposeIn(xT, x, n, l.in, ld)
 	spmmRows(yT, ld, idx.csrPtr, idx.csrIdx, idx.csrPos, l.weight.value, xT, l.in, ld, ld, false)
 	transpose(y, l.out, yT, ld, l.out, n)
-	if l.bias != nil {
-		b := l.bias.w
-		for i := range n {
-			row := y[i*l.out : (i+1)*l.out]
-			for j, v := range b {
-				row[j] += v
-			}
+	l.addBias(y, n)
+}
+
+// addBias adds the bias to every row of y (n × out).
+func (l *linear) addBias(y []float32, n int) {
+	if l.bias == nil {
+		return
+	}
+	b := l.bias.w
+	for i := range n {
+		row := y[i*l.out : (i+1)*l.out]
+		for j, v := range b {
+			row[j] += v
 		}
 	}
 }

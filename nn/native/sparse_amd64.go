@@ -12,6 +12,9 @@ import "golang.org/x/sys/cpu"
 func spmmRowAVX(dst *float32, l int, idx *int32, pos *int32, theta *float32, nnz int, x *float32, ldx int, add int)
 
 //go:noescape
+func spmvRowsAVX(y *float32, rows int, ptr *int32, idx *int32, pos *int32, theta *float32, x *float32)
+
+//go:noescape
 func transpose8x8AVX(dst *float32, ldd int, src *float32, lds int)
 
 //go:noescape
@@ -73,4 +76,16 @@ func transpose(dst []float32, ldd int, src []float32, lds, r, c int) {
 	if r8 < r { // the last rows, first columns
 		transposeGo(dst[r8:], ldd, src[r8*lds:], lds, r-r8, c8)
 	}
+}
+
+// spmv has spmvGo's contract; the assembly gathers eight entries at a time.
+func spmv(y []float32, ptr, idx, pos []int32, theta, x []float32) {
+	rows := len(ptr) - 1
+	if !haveSparseAsm || rows <= 0 || len(idx) == 0 {
+		spmvGo(y, ptr, idx, pos, theta, x)
+		return
+	}
+	_ = y[rows-1]
+	_ = pos[len(idx)-1]
+	spmvRowsAVX(&y[0], rows, &ptr[0], &idx[0], &pos[0], &theta[0], &x[0])
 }

@@ -307,3 +307,79 @@ TEXT ·transpose8x8AVX(SB), NOSPLIT, $0-32
 	VMOVUPS    Y15, (DI)
 	VZEROUPPER
 	RET
+
+// func spmvRowsAVX(y *float32, rows int, ptr *int32, idx *int32, pos *int32, theta *float32, x *float32)
+//
+// y[r] = Σ_j θ[pos[j]]·x[idx[j]] over the entries j of row r (ptr[r] to
+// ptr[r+1]): the product with one example (inference of a single input),
+// where a row's entries are scattered over x and θ. Scalar loads beat the
+// gathers here (VGATHERDPS runs at about one element per cycle on the
+// machines this was measured on, and two are needed per entry): four
+// entries at a time into four accumulators, added pairwise at the end of
+// the row, then the last entries one by one.
+TEXT ·spmvRowsAVX(SB), NOSPLIT, $0-56
+	MOVQ y+0(FP), DI
+	MOVQ rows+8(FP), CX
+	MOVQ ptr+16(FP), R8
+	MOVQ idx+24(FP), SI
+	MOVQ pos+32(FP), R13
+	MOVQ theta+40(FP), R9
+	MOVQ x+48(FP), R10
+
+vrow:
+	TESTQ   CX, CX
+	JZ      vdone
+	MOVLQSX 0(R8), BX // j: the row's first entry
+	MOVLQSX 4(R8), DX // its end
+	VXORPS  X0, X0, X0
+	VXORPS  X1, X1, X1
+	VXORPS  X2, X2, X2
+	VXORPS  X3, X3, X3
+
+v4:
+	LEAQ        4(BX), AX
+	CMPQ        AX, DX
+	JG          vfold
+	MOVLQSX     (SI)(BX*4), R11
+	MOVLQSX     (R13)(BX*4), R12
+	VMOVSS      (R10)(R11*4), X4
+	VFMADD231SS (R9)(R12*4), X4, X0
+	MOVLQSX     4(SI)(BX*4), R11
+	MOVLQSX     4(R13)(BX*4), R12
+	VMOVSS      (R10)(R11*4), X5
+	VFMADD231SS (R9)(R12*4), X5, X1
+	MOVLQSX     8(SI)(BX*4), R11
+	MOVLQSX     8(R13)(BX*4), R12
+	VMOVSS      (R10)(R11*4), X4
+	VFMADD231SS (R9)(R12*4), X4, X2
+	MOVLQSX     12(SI)(BX*4), R11
+	MOVLQSX     12(R13)(BX*4), R12
+	VMOVSS      (R10)(R11*4), X5
+	VFMADD231SS (R9)(R12*4), X5, X3
+	MOVQ        AX, BX
+	JMP         v4
+
+vfold:
+	VADDSS X1, X0, X0
+	VADDSS X3, X2, X2
+	VADDSS X2, X0, X0
+
+v1:
+	CMPQ        BX, DX
+	JGE         vstore
+	MOVLQSX     (SI)(BX*4), R11
+	MOVLQSX     (R13)(BX*4), R12
+	VMOVSS      (R10)(R11*4), X4
+	VFMADD231SS (R9)(R12*4), X4, X0
+	INCQ        BX
+	JMP         v1
+
+vstore:
+	VMOVSS X0, 0(DI)
+	ADDQ   $4, DI
+	ADDQ   $4, R8
+	DECQ   CX
+	JMP    vrow
+
+vdone:
+	RET

@@ -31,3 +31,15 @@ func sddmmRowGo(out []float32, a []float32, idx []int32, x []float32, ldx int, a
 		}
 	}
 }
+
+// spmvGo is spmv in Go: y[r] = Σ_j θ[pos[j]]·x[idx[j]] over the entries of
+// row r, the product of the index's matrix with one vector.
+func spmvGo(y []float32, ptr, idx, pos []int32, theta, x []float32) {
+	for r := range len(ptr) - 1 {
+		var s float32
+		for j := ptr[r]; j < ptr[r+1]; j++ {
+			s += theta[pos[j]] * x[idx[j]]
+		}
+		y[r] = s
+	}
+}

@@ -13,3 +13,7 @@ func sddmmRow(out []float32, a []float32, idx []int32, x []float32, ldx int, add
 func transpose(dst []float32, ldd int, src []float32, lds, r, c int) {
 	transposeGo(dst, ldd, src, lds, r, c)
 }
+
+func spmv(y []float32, ptr, idx, pos []int32, theta, x []float32) {
+	spmvGo(y, ptr, idx, pos, theta, x)
+}

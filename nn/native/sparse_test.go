@@ -141,3 +141,32 @@ func TestTranspose(t *testing.T) {
 }
 
 var crossoverReport = os.Getenv("PRUNEBENCH_CROSSOVERS") == "1"
+
+// spmv (one example) by hand, and the assembly against the Go loop on
+// rows of many lengths.
+func TestSpmv(t *testing.T) {
+	var s sparseIndex
+	s.build([]float32{1, 0, 1, 0, 1, 1}, 2, 3)
+	theta := []float32{2, 0, 3, 0, 5, 7}
+	y := make([]float32, 2)
+	spmv(y, s.csrPtr, s.csrIdx, s.csrPos, theta, []float32{1, 10, 100})
+	if !slices.Equal(y, []float32{302, 750}) { // 2·1 + 3·100, 5·10 + 7·100
+		t.Errorf("W·x = %v", y)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, cols := range []int{1, 7, 8, 9, 17, 100, 784} {
+		mask := make([]float32, 13*cols)
+		theta := randomF(rng, len(mask))
+		for i := range mask {
+			if rng.Float64() < 0.4 {
+				mask[i] = 1
+			}
+		}
+		s.build(mask, 13, cols)
+		x := randomF(rng, cols)
+		got, want := make([]float32, 13), make([]float32, 13)
+		spmv(got, s.csrPtr, s.csrIdx, s.csrPos, theta, x)
+		spmvGo(want, s.csrPtr, s.csrIdx, s.csrPos, theta, x)
+		compareF(t, fmt.Sprintf("spmv cols=%d", cols), got, want)
+	}
+}

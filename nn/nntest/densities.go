@@ -84,6 +84,22 @@ func testMaskDensity(t *testing.T, b nn.Backend, arch *nn.Arch, pat nn.MaskPatte
 	if math.Abs(lg-lw) > 1e-4*math.Max(1, math.Abs(lw)) || cg != cw {
 		t.Errorf("evaluation: loss %v, %d correct; dense %v, %d", lg, cg, lw, cw)
 	}
+	// And the logits of a single example (an engine may run one example
+	// as a matrix–vector product).
+	one := nn.Batch{X: bt.X[:len(bt.X)/batch], Y: bt.Y[:1], N: 1}
+	zg, zw := make([]float32, arch.Classes), make([]float32, arch.Classes)
+	if err := got.Logits(zg, one); err != nil {
+		t.Fatal(err)
+	}
+	if err := want.Logits(zw, one); err != nil {
+		t.Fatal(err)
+	}
+	for i := range zw {
+		if math.Abs(float64(zg[i]-zw[i])) > 1e-4*math.Max(1, math.Abs(float64(zw[i]))) {
+			t.Errorf("logits of one example: %v, dense %v", zg, zw)
+			break
+		}
+	}
 }
 
 // netsClose reports whether every parameter's of(p) agrees between got and
