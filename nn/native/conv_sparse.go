@@ -14,10 +14,38 @@ import "github.com/prunebench/prunebench/nn/native/internal/gemm"
 // the input itself as col.
 
 // convSparse holds what the dense weight gradient needs after a sparse
-// backward.
+// backward, and the kept entries decoded into (channel, kernel row, kernel
+// column) for the direct kernels.
 type convSparse struct {
 	dy []float32 // the output gradient of the last backward (caller's view)
 	n  int
+
+	ch, ki, kj []int32 // per CSR entry
+	decoded    int     // the index build they were decoded from
+}
+
+// decode returns the kept entries' (c, ki, kj), decoding them once per
+// index build.
+func (l *conv2d) decode(idx *sparseIndex) (ch, ki, kj []int32) {
+	sp := l.sp
+	if sp.decoded != idx.builds || len(sp.ch) != idx.nnz() {
+		kk := int32(l.k * l.k)
+		sp.ch, sp.ki, sp.kj = resize32(sp.ch, idx.nnz()), resize32(sp.ki, idx.nnz()), resize32(sp.kj, idx.nnz())
+		for j, k := range idx.csrIdx {
+			sp.ch[j], sp.ki[j], sp.kj[j] = k/kk, k%kk/int32(l.k), k%int32(l.k)
+		}
+		sp.decoded = idx.builds
+	}
+	return sp.ch, sp.ki, sp.kj
+}
+
+// window returns, for kernel offset (ki, kj) of a stride-1 convolution, the
+// output rows [oh0, oh1) and columns [ow0, ow1) whose input pixel lies in
+// the image, and the input position of output (oh0, ow0).
+func (l *conv2d) window(ki, kj int) (oh0, oh1, ow0, ow1, in0 int) {
+	oh0, ow0 = max(0, l.p-ki), max(0, l.p-kj)
+	oh1, ow1 = min(l.oh, l.h+l.p-ki), min(l.ow, l.w+l.p-kj)
+	return oh0, oh1, ow0, ow1, (oh0+ki-l.p)*l.w + ow0 + kj - l.p
 }
 
 func (l *conv2d) setupSparse() {
@@ -25,7 +53,94 @@ func (l *conv2d) setupSparse() {
 	l.pendingFn = l.denseWeightGrad
 }
 
+// The direct kernels (stride 1): a kept weight W[o,(c,ki,kj)] adds v·x[c]
+// shifted by (ki−p, kj−p) to y[o], plane by plane, row by row (axpyRows),
+// with no im2col: at low density the columns (C·K·K copies of the input)
+// cost more than the products themselves. The input gradient adds v·dy[o]
+// shifted back into dx[c], and the weight gradient of a kept entry is the
+// dot product of the same two windows (dotRows), summed over the examples.
+// Direct wins where the rows are long enough for whole vectors and the
+// density low enough that the im2col copy dominates the other path; the
+// rule below sits inside the measurements (TestSparseCrossovers, one
+// forward and backward, direct and im2col-sparse against dense):
+//
+//	layer                     rows   d=0.10        d=0.05        d=0.02
+//	LeNet-5 conv1 3→20 5×5      28   0.43 / 0.54   0.21 / 0.53   0.11 / 0.51
+//	LeNet-5 conv2 20→50 5×5     10   0.82 / 0.57   0.44 / 0.52   0.18 / 0.48
+//	ResNet-20 16→16 3×3         32   0.47 / 0.51   0.25 / 0.47   0.14 / 0.48
+//	ResNet-20 32→32 3×3         16   0.91 / 0.49   0.41 / 0.45   0.21 / 0.41
+//	ResNet-20 64→64 3×3          8   2.06 / 0.53   0.99 / 0.43   0.47 / 0.38
+//
+// A strided convolution keeps the im2col path.
+
+// direct1 says whether the layer's sparse products run the direct
+// kernels (l.direct is the dense path's 1×1 case).
+func (l *conv2d) direct1() bool {
+	if l.s != 1 {
+		return false
+	}
+	idx := l.weight.sp
+	d := float64(idx.nnz()) / float64(idx.rows*idx.cols)
+	return l.ow >= 16 && d < 0.1 || l.ow >= 10 && d < 0.06
+}
+
+func (l *conv2d) forwardDirect(y []float32, n int, add bool) {
+	idx, th := l.weight.sp, l.weight.value
+	ch, ki, kj := l.decode(idx)
+	hw, ohw := l.h*l.w, l.oh*l.ow
+	for i := range n {
+		for o := range l.out {
+			yp := y[(o*n+i)*ohw : (o*n+i+1)*ohw]
+			if !add {
+				clear(yp)
+			}
+			for j := idx.csrPtr[o]; j < idx.csrPtr[o+1]; j++ {
+				oh0, oh1, ow0, ow1, in0 := l.window(int(ki[j]), int(kj[j]))
+				if oh1 <= oh0 || ow1 <= ow0 {
+					continue
+				}
+				c := int(ch[j])
+				xp := l.x[(c*n+i)*hw : (c*n+i+1)*hw]
+				axpyRows(yp[oh0*l.ow+ow0:], l.ow, xp[in0:], l.w, oh1-oh0, ow1-ow0, th[idx.csrPos[j]])
+			}
+		}
+	}
+}
+
+func (l *conv2d) backwardDirect(dy, dx []float32, n int) {
+	idx, th := l.weight.sp, l.weight.value
+	ch, ki, kj := l.decode(idx)
+	hw, ohw := l.h*l.w, l.oh*l.ow
+	clear(idx.grad)
+	if dx != nil {
+		clear(dx)
+	}
+	for i := range n {
+		for o := range l.out {
+			dyp := dy[(o*n+i)*ohw : (o*n+i+1)*ohw]
+			for j := idx.csrPtr[o]; j < idx.csrPtr[o+1]; j++ {
+				oh0, oh1, ow0, ow1, in0 := l.window(int(ki[j]), int(kj[j]))
+				if oh1 <= oh0 || ow1 <= ow0 {
+					continue
+				}
+				c := int(ch[j])
+				off := oh0*l.ow + ow0
+				xp := l.x[(c*n+i)*hw : (c*n+i+1)*hw]
+				idx.grad[j] += dotRows(dyp[off:], l.ow, xp[in0:], l.w, oh1-oh0, ow1-ow0)
+				if dx != nil {
+					axpyRows(dx[(c*n+i)*hw+in0:(c*n+i+1)*hw], l.w, dyp[off:], l.ow, oh1-oh0, ow1-ow0, th[idx.csrPos[j]])
+				}
+			}
+		}
+	}
+	idx.scatterGrad(l.weight.grad)
+}
+
 func (l *conv2d) forwardSparse(y []float32, n int, add bool) {
+	if l.direct1() {
+		l.forwardDirect(y, n, add)
+		return
+	}
 	idx := l.weight.sp
 	cols := n * l.oh * l.ow
 	if l.direct {
@@ -45,6 +160,10 @@ func (l *conv2d) backwardSparse(dy, dx []float32, n int) {
 	cols := n * l.oh * l.ow
 	l.sp.dy, l.sp.n = dy, n
 	l.weight.pending = l.pendingFn
+	if l.direct1() {
+		l.backwardDirect(dy, dx, n)
+		return
+	}
 	if l.direct {
 		sddmmRows(idx.grad, idx.csrPtr, idx.csrIdx, dy, cols, l.x, l.in, cols, cols, false)
 		idx.scatterGrad(l.weight.grad)

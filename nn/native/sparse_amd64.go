@@ -15,6 +15,12 @@ func spmmRowAVX(dst *float32, l int, idx *int32, pos *int32, theta *float32, nnz
 func spmvRowsAVX(y *float32, rows int, ptr *int32, idx *int32, pos *int32, theta *float32, x *float32)
 
 //go:noescape
+func axpyRowsAVX(y *float32, ys int, x *float32, xs int, rows, n int, v float32)
+
+//go:noescape
+func dotRowsAVX(a *float32, as int, b *float32, bs int, rows, n int) float32
+
+//go:noescape
 func transpose8x8AVX(dst *float32, ldd int, src *float32, lds int)
 
 //go:noescape
@@ -88,4 +94,25 @@ func spmv(y []float32, ptr, idx, pos []int32, theta, x []float32) {
 	_ = y[rows-1]
 	_ = pos[len(idx)-1]
 	spmvRowsAVX(&y[0], rows, &ptr[0], &idx[0], &pos[0], &theta[0], &x[0])
+}
+
+// axpyRows has axpyRowsGo's contract.
+func axpyRows(y []float32, ys int, x []float32, xs, rows, n int, v float32) {
+	if !haveSparseAsm || rows <= 0 || n <= 0 {
+		axpyRowsGo(y, ys, x, xs, rows, n, v)
+		return
+	}
+	_ = y[(rows-1)*ys+n-1]
+	_ = x[(rows-1)*xs+n-1]
+	axpyRowsAVX(&y[0], ys, &x[0], xs, rows, n, v)
+}
+
+// dotRows has dotRowsGo's contract.
+func dotRows(a []float32, as int, b []float32, bs, rows, n int) float32 {
+	if !haveSparseAsm || rows <= 0 || n <= 0 {
+		return dotRowsGo(a, as, b, bs, rows, n)
+	}
+	_ = a[(rows-1)*as+n-1]
+	_ = b[(rows-1)*bs+n-1]
+	return dotRowsAVX(&a[0], as, &b[0], bs, rows, n)
 }

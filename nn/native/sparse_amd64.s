@@ -383,3 +383,119 @@ vstore:
 
 vdone:
 	RET
+
+// func axpyRowsAVX(y *float32, ys int, x *float32, xs int, rows, n int, v float32)
+//
+// y[r·ys + t] += v·x[r·xs + t] for r < rows, t < n: one kept weight of a
+// convolution applied to a plane (the rows of its valid window), eight
+// columns at a time, then one by one.
+TEXT ·axpyRowsAVX(SB), NOSPLIT, $0-52
+	MOVQ         y+0(FP), DI
+	MOVQ         ys+8(FP), R8
+	MOVQ         x+16(FP), SI
+	MOVQ         xs+24(FP), R9
+	MOVQ         rows+32(FP), CX
+	MOVQ         n+40(FP), R10
+	VBROADCASTSS v+48(FP), Y0
+	SHLQ         $2, R8
+	SHLQ         $2, R9
+
+arow:
+	TESTQ CX, CX
+	JZ    adone
+	MOVQ  DI, R11
+	MOVQ  SI, R12
+	MOVQ  R10, DX
+
+a8:
+	CMPQ        DX, $8
+	JL          a1
+	VMOVUPS     (R11), Y1
+	VFMADD231PS (R12), Y0, Y1
+	VMOVUPS     Y1, (R11)
+	ADDQ        $32, R11
+	ADDQ        $32, R12
+	SUBQ        $8, DX
+	JMP         a8
+
+a1:
+	TESTQ       DX, DX
+	JZ          anext
+	VMOVSS      (R11), X1
+	VFMADD231SS (R12), X0, X1
+	VMOVSS      X1, (R11)
+	ADDQ        $4, R11
+	ADDQ        $4, R12
+	DECQ        DX
+	JMP         a1
+
+anext:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ CX
+	JMP  arow
+
+adone:
+	VZEROUPPER
+	RET
+
+// func dotRowsAVX(a *float32, as int, b *float32, bs int, rows, n int) float32
+//
+// Σ_r Σ_t a[r·as + t]·b[r·bs + t] over r < rows, t < n: the gradient of one
+// kept weight of a convolution over a plane. Eight columns at a time into
+// one vector accumulator, the rest into a scalar one, both across rows;
+// the vector's lanes are summed pairwise at the end and the scalar added.
+TEXT ·dotRowsAVX(SB), NOSPLIT, $0-52
+	MOVQ   a+0(FP), DI
+	MOVQ   as+8(FP), R8
+	MOVQ   b+16(FP), SI
+	MOVQ   bs+24(FP), R9
+	MOVQ   rows+32(FP), CX
+	MOVQ   n+40(FP), R10
+	SHLQ   $2, R8
+	SHLQ   $2, R9
+	VXORPS Y0, Y0, Y0
+	VXORPS X2, X2, X2
+
+drow:
+	TESTQ CX, CX
+	JZ    dsum
+	MOVQ  DI, R11
+	MOVQ  SI, R12
+	MOVQ  R10, DX
+
+d8:
+	CMPQ        DX, $8
+	JL          d1
+	VMOVUPS     (R11), Y1
+	VFMADD231PS (R12), Y1, Y0
+	ADDQ        $32, R11
+	ADDQ        $32, R12
+	SUBQ        $8, DX
+	JMP         d8
+
+d1:
+	TESTQ       DX, DX
+	JZ          dnext
+	VMOVSS      (R11), X1
+	VFMADD231SS (R12), X1, X2
+	ADDQ        $4, R11
+	ADDQ        $4, R12
+	DECQ        DX
+	JMP         d1
+
+dnext:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ CX
+	JMP  drow
+
+dsum:
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VADDSS       X2, X0, X0
+	VMOVSS       X0, ret+48(FP)
+	VZEROUPPER
+	RET

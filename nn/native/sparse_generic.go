@@ -43,3 +43,25 @@ func spmvGo(y []float32, ptr, idx, pos []int32, theta, x []float32) {
 		y[r] = s
 	}
 }
+
+// axpyRowsGo: y[r·ys + t] += v·x[r·xs + t] for r < rows, t < n.
+func axpyRowsGo(y []float32, ys int, x []float32, xs, rows, n int, v float32) {
+	for r := range rows {
+		yr, xr := y[r*ys:r*ys+n], x[r*xs:r*xs+n]
+		for t := range yr {
+			yr[t] += v * xr[t]
+		}
+	}
+}
+
+// dotRowsGo: Σ_r Σ_t a[r·as + t]·b[r·bs + t] over r < rows, t < n.
+func dotRowsGo(a []float32, as int, b []float32, bs, rows, n int) float32 {
+	var s float32
+	for r := range rows {
+		ar, br := a[r*as:r*as+n], b[r*bs:r*bs+n]
+		for t := range ar {
+			s += ar[t] * br[t]
+		}
+	}
+	return s
+}

@@ -17,3 +17,11 @@ func transpose(dst []float32, ldd int, src []float32, lds, r, c int) {
 func spmv(y []float32, ptr, idx, pos []int32, theta, x []float32) {
 	spmvGo(y, ptr, idx, pos, theta, x)
 }
+
+func axpyRows(y []float32, ys int, x []float32, xs, rows, n int, v float32) {
+	axpyRowsGo(y, ys, x, xs, rows, n, v)
+}
+
+func dotRows(a []float32, as int, b []float32, bs, rows, n int) float32 {
+	return dotRowsGo(a, as, b, bs, rows, n)
+}
