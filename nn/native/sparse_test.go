@@ -170,3 +170,30 @@ func TestSpmv(t *testing.T) {
 		compareF(t, fmt.Sprintf("spmv cols=%d", cols), got, want)
 	}
 }
+
+// axpyRows and dotRows (the direct convolution's kernels) by hand, and the
+// assembly against the Go loops on windows of many widths.
+func TestRowKernels(t *testing.T) {
+	y := []float32{1, 1, 9, 1, 1, 9}
+	axpyRows(y, 3, []float32{1, 2, 3, 4, 5, 6}, 4, 2, 2, 10) // rows of 2 at strides 3 and 4
+	if !slices.Equal(y, []float32{11, 21, 9, 51, 61, 9}) {
+		t.Errorf("axpyRows = %v", y)
+	}
+	if got := dotRows([]float32{1, 2, 0, 3, 4}, 3, []float32{5, 6, 7, 8}, 2, 2, 2); got != 1*5+2*6+3*7+4*8 {
+		t.Errorf("dotRows = %v", got)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{1, 7, 8, 9, 10, 16, 28, 33} {
+		for _, rows := range []int{1, 3, 28} {
+			ys, xs := n+3, n+5
+			x := randomF(rng, rows*xs)
+			y0 := randomF(rng, rows*ys)
+			got, want := slices.Clone(y0), slices.Clone(y0)
+			axpyRows(got, ys, x, xs, rows, n, 0.75)
+			axpyRowsGo(want, ys, x, xs, rows, n, 0.75)
+			compareF(t, fmt.Sprintf("axpyRows n=%d rows=%d", n, rows), got, want)
+			d, dw := dotRows(y0, ys, x, xs, rows, n), dotRowsGo(y0, ys, x, xs, rows, n)
+			compareF(t, fmt.Sprintf("dotRows n=%d rows=%d", n, rows), []float32{d}, []float32{dw})
+		}
+	}
+}
