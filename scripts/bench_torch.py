@@ -1,10 +1,17 @@
 #!/usr/bin/env python3
 """Time the training loops of `make bench-torch` in PyTorch on one thread.
 
-Prints one line per case, "case seconds", for scripts/bench_torch.sh to set
-against prunebench's own timings measured in the same run. The models mirror
-prunebench's zoo (nn/zoo/*.go): LeNet-300-100, LeNet-5-Caffe with a ReLU after
-each conv and after fc3, and the option-A CIFAR ResNet-20.
+Every case is timed twice, with the optimizers' two implementations:
+"forloop", torch.optim's default on the CPU in PyTorch 1.13 (a Python loop
+over the parameters, a few tensor ops each), and "foreach"
+(`foreach=True`: the multi-tensor ops, fewer dispatches). Prints one line
+per case and setting, "SETTING:case seconds", for scripts/bench_torch.sh to
+set against prunebench's own timings measured in the same run; it runs this
+script once per round, between prunebench's runs, and keeps the minimum.
+Within a run the two settings alternate per case, each on a fresh model
+with the same seed. The models mirror prunebench's zoo (nn/zoo/*.go):
+LeNet-300-100, LeNet-5-Caffe with a ReLU after each conv and after fc3, and
+the option-A CIFAR ResNet-20.
 """
 import argparse
 import gzip
@@ -94,29 +101,38 @@ def train(model, opt, xs, ys, batch, steps):
     return time.perf_counter() - t0
 
 
+SETTINGS = (("forloop", False), ("foreach", True))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mnist", required=True, help="directory with train-*-idx*-ubyte.gz")
     ap.add_argument("--conv-steps", type=int, default=30)
     a = ap.parse_args()
     torch.set_num_threads(1)
-    torch.manual_seed(0)
 
     imgs = read_idx(os.path.join(a.mnist, "train-images-idx3-ubyte.gz"))[:55000]
     labels = read_idx(os.path.join(a.mnist, "train-labels-idx1-ubyte.gz"))[:55000].long()
     x = ((imgs.float() / 255 - 0.1307) / 0.3081).unsqueeze(1)
-    m = lenet300()
     steps = (55000 + 59) // 60
-    print("lenet-300-100-epoch %.3f" % train(m, torch.optim.Adam(m.parameters(), 1.2e-3), x, labels, 60, steps))
+    for setting, foreach in SETTINGS:
+        torch.manual_seed(0)
+        m = lenet300()
+        opt = torch.optim.Adam(m.parameters(), 1.2e-3, foreach=foreach)
+        print("%s:lenet-300-100-epoch %.3f" % (setting, train(m, opt, x, labels, 60, steps)))
+        sys.stdout.flush()
 
     g = torch.Generator().manual_seed(1)
     cx = torch.randn(1024, 3, 32, 32, generator=g)
     cy = torch.randint(0, 10, (1024,), generator=g)
-    for name, model in (("lenet5", lenet5()), ("resnet20", ResNet20())):
-        opt = torch.optim.SGD(model.parameters(), 0.01, momentum=0.9)
-        train(model, opt, cx, cy, 128, 2)  # warm up allocator and kernels
-        print("%s-%dsteps %.3f" % (name, a.conv_steps, train(model, opt, cx, cy, 128, a.conv_steps)))
-    sys.stdout.flush()
+    for name, build in (("lenet5", lenet5), ("resnet20", ResNet20)):
+        for setting, foreach in SETTINGS:
+            torch.manual_seed(0)
+            model = build()
+            opt = torch.optim.SGD(model.parameters(), 0.01, momentum=0.9, foreach=foreach)
+            train(model, opt, cx, cy, 128, 2)  # warm up allocator and kernels
+            print("%s:%s-%dsteps %.3f" % (setting, name, a.conv_steps, train(model, opt, cx, cy, 128, a.conv_steps)))
+            sys.stdout.flush()
 
 
 if __name__ == "__main__":

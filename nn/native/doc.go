@@ -6,9 +6,15 @@
 // training step), matrix products go through one GEMM function
 // (internal/gemm: a packed GEMM with an AVX2/FMA Go-assembly micro-kernel
 // where the CPU has them, gonum's pure-Go sgemm elsewhere or with -tags
-// noasm, OpenBLAS through cgo with -tags openblas),
-// and results are bit-identical for the same seed because every reduction has
-// a fixed order and one training run uses one goroutine.
+// noasm, OpenBLAS through cgo with -tags openblas), the optimizer step
+// through internal/optkernel (AVX2/FMA assembly, Go loops elsewhere or with
+// -tags noasm), and the element-wise loops that Go does not vectorize
+// (im2col's and col2im's block copies and adds, ReLU, batch norm's
+// per-channel loops, the residual sum) through internal/vec (AVX2 assembly
+// giving the Go loops' bits), and results are bit-identical for the same
+// seed because every reduction has a fixed order and one training run uses
+// one goroutine. Builds with and without the assembly agree only to within
+// float32 rounding (fused multiply-adds in the GEMM and the optimizer).
 //
 // Feature maps are stored channel-major, CNHW: entry (c, i, h, w) of a batch
 // of n examples is at ((c·n + i)·H + h)·W + w. With that layout a convolution

@@ -1,5 +1,7 @@
 package native
 
+import "github.com/prunebench/prunebench/nn/native/internal/vec"
+
 // Column layout of a convolution over a block of nb examples i0…i0+nb−1 of
 // a batch of n: col is a [C·K·K × nb·OH·OW] row-major matrix whose row
 // (c·K + kh)·K + kw holds, for every output position (i, oy, ox) of the block
@@ -42,6 +44,10 @@ func (g convGeom) im2col(col, x []float32, n, i0, nb int) {
 				}
 				lo, hi := validRange(w, s, p, kw, ow)
 				off := kw - p // input column of output column ox is ox·s + off
+				if s <= 2 {
+					g.im2colRows(dst, x, n, i0, nb, ch, kh, lo, hi, off)
+					continue
+				}
 				for i := i0; i < i0+nb; i++ {
 					for oy := 0; oy < oh; oy++ {
 						d := dst[((i-i0)*oh+oy)*ow:][:ow]
@@ -51,19 +57,57 @@ func (g convGeom) im2col(col, x []float32, n, i0, nb int) {
 							continue
 						}
 						src := x[((ch*n+i)*h+ih)*w:][:w]
-						clear(d[:lo])
-						if s == 1 {
-							copy(d[lo:hi], src[lo+off:hi+off])
-						} else {
-							for ox := lo; ox < hi; ox++ {
-								d[ox] = src[ox*s+off]
-							}
+						zero(d[:lo])
+						for ox := lo; ox < hi; ox++ {
+							d[ox] = src[ox*s+off]
 						}
-						clear(d[hi:])
+						zero(d[hi:])
 					}
 				}
 			}
 		}
+	}
+}
+
+// im2colRows fills one column-matrix row (channel ch, kernel row kh) of a
+// stride-1 or stride-2 geometry: per example, the output rows that read the
+// image are one block copy of hi − lo columns (vec.CopyRows, or
+// vec.CopyRowsStride2 picking every other input entry of every other input
+// row), the columns [0, lo) and [hi, ow) of those rows and the other rows
+// are padding.
+func (g convGeom) im2colRows(dst, x []float32, n, i0, nb, ch, kh, lo, hi, off int) {
+	h, w, s, oh, ow := g.h, g.w, g.s, g.oh, g.ow
+	ylo, yhi := validRange(h, s, g.p, kh, oh)
+	for i := i0; i < i0+nb; i++ {
+		d := dst[(i-i0)*oh*ow:][:oh*ow]
+		clear(d[:ylo*ow])
+		clear(d[yhi*ow:])
+		if yhi == ylo || hi == lo {
+			clear(d[ylo*ow : yhi*ow])
+			continue
+		}
+		if lo > 0 || hi < ow {
+			for oy := ylo; oy < yhi; oy++ {
+				r := d[oy*ow:][:ow]
+				zero(r[:lo])
+				zero(r[hi:])
+			}
+		}
+		src := x[((ch*n+i)*h+ylo*s-g.p+kh)*w+lo*s+off:]
+		if s == 1 {
+			vec.CopyRows(d[ylo*ow+lo:], ow, src, w, yhi-ylo, hi-lo)
+		} else {
+			vec.CopyRowsStride2(d[ylo*ow+lo:], ow, src, 2*w, yhi-ylo, hi-lo)
+		}
+	}
+}
+
+// zero sets the few entries of d to 0 in line: clear (or a range loop,
+// which the compiler turns into clear) calls memclr, whose cost dominates
+// on the one or two padding entries of an image row.
+func zero(d []float32) {
+	for j := 0; j < len(d); j++ {
+		d[j] = 0
 	}
 }
 
@@ -88,6 +132,10 @@ func (g convGeom) col2im(dx, col []float32, n, i0, nb int) {
 				}
 				lo, hi := validRange(w, s, p, kw, ow)
 				off := kw - p
+				if s == 1 {
+					g.col2imRows(dx, src, n, i0, nb, ch, kh, lo, hi, off)
+					continue
+				}
 				for i := i0; i < i0+nb; i++ {
 					for oy := 0; oy < oh; oy++ {
 						ih := oy*s - p + kh
@@ -96,20 +144,29 @@ func (g convGeom) col2im(dx, col []float32, n, i0, nb int) {
 						}
 						d := src[((i-i0)*oh+oy)*ow:][:ow]
 						dst := dx[((ch*n+i)*h+ih)*w:][:w]
-						if s == 1 {
-							dd := dst[lo+off : hi+off]
-							for j, v := range d[lo:hi] {
-								dd[j] += v
-							}
-						} else {
-							for ox := lo; ox < hi; ox++ {
-								dst[ox*s+off] += d[ox]
-							}
+						for ox := lo; ox < hi; ox++ {
+							dst[ox*s+off] += d[ox]
 						}
 					}
 				}
 			}
 		}
+	}
+}
+
+// col2imRows adds one column-matrix row (channel ch, kernel row kh) into dx
+// for a stride-1 geometry, the adjoint of im2colRows: per example, one
+// block add (vec.AddRows) of the rows and columns that read the image.
+func (g convGeom) col2imRows(dx, src []float32, n, i0, nb, ch, kh, lo, hi, off int) {
+	h, w, oh, ow := g.h, g.w, g.oh, g.ow
+	ylo, yhi := g.rowsIn(kh)
+	if yhi == ylo || hi == lo {
+		return
+	}
+	for i := i0; i < i0+nb; i++ {
+		s := src[((i-i0)*oh+ylo)*ow+lo:]
+		d := dx[((ch*n+i)*h+ylo-g.p+kh)*w+lo+off:]
+		vec.AddRows(d, w, s, ow, yhi-ylo, hi-lo)
 	}
 }
 
@@ -148,12 +205,12 @@ func (g convGeom) im2colSame(dst, x []float32, n, i0, nb, ch, kh, kw int) {
 		if off >= 0 {
 			copy(dd[:run-off], src[off:])
 			for r := w - off; r <= run; r += w {
-				clear(dd[r : r+off])
+				zero(dd[r : r+off])
 			}
 		} else {
 			copy(dd[-off:], src[:run+off])
 			for r := 0; r < run; r += w {
-				clear(dd[r : r-off])
+				zero(dd[r : r-off])
 			}
 		}
 	}
@@ -177,20 +234,14 @@ func (g convGeom) col2imSame(dx, src []float32, n, i0, nb, ch, kh, kw int) {
 		d := dx[((ch*n+i)*h+lo-g.p+kh)*w:][:run]
 		if off >= 0 {
 			for r := w - off; r <= run; r += w {
-				clear(s[r : r+off])
+				zero(s[r : r+off])
 			}
-			dd := d[off:]
-			for j, v := range s[:run-off] {
-				dd[j] += v
-			}
+			vec.Add(d[off:], s[:run-off])
 		} else {
 			for r := 0; r < run; r += w {
-				clear(s[r : r-off])
+				zero(s[r : r-off])
 			}
-			dd := d[:run+off]
-			for j, v := range s[-off:] {
-				dd[j] += v
-			}
+			vec.Add(d[:run+off], s[-off:])
 		}
 	}
 }

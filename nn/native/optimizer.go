@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/native/internal/optkernel"
 )
 
 // The optimizers follow nn.Optimizer's update rules (PyTorch's torch.optim
@@ -42,16 +43,25 @@ import (
 // apply the mask), so the masked update would compute exactly zero there
 // for every optimizer here (g ⊙ m = 0, wd·θ = 0, μ·v = 0, Adam's m and s
 // stay 0 and its step is 0/(0+ε) = 0). Skipping them gives the same values
-// and costs nothing for the pruned entries: on LeNet-300-100's 266,200
-// weights at density 0.2 the Adam update takes about a fifth of the time of
-// the multiply-by-m loop (BenchmarkOptimizer). The one thing it relies on is
+// and costs nothing for the pruned entries. The one thing it relies on is
 // that nobody writes non-zero values into pruned entries through the live
 // Values slice, which Param.Values documents.
 //
-// The loops over every entry run at the limit of scalar code: the SGD ones
-// are bound by memory traffic (about 0.6 ns per entry on 266,200 entries;
-// unrolling by four measured no gain), Adam's by the throughput of the
-// square root and the division (about 2.4 ns per entry).
+// The loops themselves are in internal/optkernel: over every entry, AVX2/FMA
+// assembly 8 entries at a time where the CPU has it (the fused
+// multiply-adds round once where the Go loops round twice, so the bits
+// differ from the Go fallback's in the last places, deterministically), the
+// Go loops elsewhere and with -tags noasm; over an alive list, Go (gathers
+// measured no faster). On LeNet-300-100's 235,200-entry first weight the
+// assembly takes dense Adam from about 3.3 to 0.4 ns per entry and SGD with
+// momentum from 0.9 to 0.2 ns (internal/optkernel's BenchmarkKernels,
+// 2026-12-06). The alive loop costs about 3.5 ns per alive Adam entry, so it
+// beats the assembly over every entry only below a density of about 0.15;
+// at LeNet-300-100's density 0.2 a P3 Adam step (BenchmarkOptimizer) takes
+// somewhat longer than a dense one. Running the masked kernel over every
+// entry above that density would give the same values for finite gradients,
+// but would write NaN into pruned entries where the dense gradient there is
+// not finite, so P3 keeps the alive loop.
 
 type optKind int
 
@@ -77,10 +87,8 @@ type optimizer struct {
 	c1, c2 float32
 
 	// Per step (prepare).
-	lr         float32
-	stepSize   float32 // adam: lr / (1 − β1ᵗ)
-	invSqrtBc2 float32 // adam: 1 / sqrt(1 − β2ᵗ)
-	decay      float32 // adam: 1 − lr·wd for adamw, 1 for adam
+	lr   float32
+	adam optkernel.AdamConsts // adam: the constants of the step (wd, β, stepSize = lr/(1−β1ᵗ), ...)
 }
 
 // slotNames returns the State slot names of the optimizer's buffers s1, s2.
@@ -152,15 +160,19 @@ func (o *optimizer) prepare(lr float64, t int64) {
 	}
 	bc1 := 1 - math.Pow(o.spec.Beta1, float64(t))
 	bc2 := 1 - math.Pow(o.spec.Beta2, float64(t))
-	o.stepSize = float32(lr / bc1)
-	o.invSqrtBc2 = float32(1 / math.Sqrt(bc2))
-	o.decay = 1
+	decay := float32(1)
 	if o.adamw {
-		o.decay = float32(1 - lr*o.spec.WeightDecay)
+		decay = float32(1 - lr*o.spec.WeightDecay)
+	}
+	o.adam = optkernel.AdamConsts{
+		WD: o.wd, Decay: decay,
+		B1: o.beta1, C1: o.c1, B2: o.beta2, C2: o.c2,
+		StepSize: float32(lr / bc1), InvSqrtBc2: float32(1 / math.Sqrt(bc2)), Eps: o.eps,
 	}
 }
 
-// update applies the step prepared by prepare to one tensor, with its mask.
+// update applies the step prepared by prepare to one tensor, with its mask,
+// through the kernels of internal/optkernel.
 func (o *optimizer) update(e *entry) {
 	th, g, m := e.p.value, e.p.grad, e.mask
 	// 0: every entry with the dense gradient; 1: every entry with the
@@ -174,183 +186,32 @@ func (o *optimizer) update(e *entry) {
 			mode = 2
 		}
 	}
+	if mode == 0 {
+		m = nil // the kernels take a nil mask for the dense gradient
+	}
 	switch o.kind {
 	case optSGD:
-		switch mode {
-		case 0:
-			sgdDense(th, g, o.lr, o.wd)
-		case 1:
-			sgdMasked(th, g, m, o.lr, o.wd)
-		case 2:
-			sgdAlive(th, g, e.alive, o.lr, o.wd)
-		}
-	case optSGDMomentum:
-		if o.nesterov {
-			switch mode {
-			case 0:
-				nesterovDense(th, g, e.s1, o.lr, o.wd, o.mu)
-			case 1:
-				nesterovMasked(th, g, m, e.s1, o.lr, o.wd, o.mu)
-			case 2:
-				nesterovAlive(th, g, e.s1, e.alive, o.lr, o.wd, o.mu)
-			}
+		if mode == 2 {
+			optkernel.SGDAlive(th, g, e.alive, o.lr, o.wd)
 			return
 		}
-		switch mode {
-		case 0:
-			momentumDense(th, g, e.s1, o.lr, o.wd, o.mu)
-		case 1:
-			momentumMasked(th, g, m, e.s1, o.lr, o.wd, o.mu)
-		case 2:
-			momentumAlive(th, g, e.s1, e.alive, o.lr, o.wd, o.mu)
+		optkernel.SGD(th, g, m, o.lr, o.wd)
+	case optSGDMomentum:
+		switch {
+		case mode == 2 && o.nesterov:
+			optkernel.NesterovAlive(th, g, e.s1, e.alive, o.lr, o.wd, o.mu)
+		case mode == 2:
+			optkernel.MomentumAlive(th, g, e.s1, e.alive, o.lr, o.wd, o.mu)
+		case o.nesterov:
+			optkernel.Nesterov(th, g, m, e.s1, o.lr, o.wd, o.mu)
+		default:
+			optkernel.Momentum(th, g, m, e.s1, o.lr, o.wd, o.mu)
 		}
 	case optAdam:
-		c := adamConsts{
-			wd: o.wd, decay: o.decay,
-			b1: o.beta1, c1: o.c1, b2: o.beta2, c2: o.c2,
-			stepSize: o.stepSize, invSqrtBc2: o.invSqrtBc2, eps: o.eps,
+		if mode == 2 {
+			optkernel.AdamAlive(th, g, e.s1, e.s2, e.alive, &o.adam)
+			return
 		}
-		switch mode {
-		case 0:
-			adamDense(th, g, e.s1, e.s2, &c)
-		case 1:
-			adamMasked(th, g, m, e.s1, e.s2, &c)
-		case 2:
-			adamAlive(th, g, e.s1, e.s2, e.alive, &c)
-		}
+		optkernel.Adam(th, g, m, e.s1, e.s2, &o.adam)
 	}
 }
-
-// The loops. Those over every entry reslice their operands to len(th) so
-// that the compiler drops the bounds checks inside; those over alive indices
-// keep them (the indices are data), which costs a predictable compare per
-// access.
-
-func sgdDense(th, g []float32, lr, wd float32) {
-	g = g[:len(th)]
-	for i, p := range th {
-		th[i] = p - lr*(g[i]+wd*p)
-	}
-}
-
-func sgdMasked(th, g, m []float32, lr, wd float32) {
-	g, m = g[:len(th)], m[:len(th)]
-	for i, p := range th {
-		th[i] = p - lr*(g[i]*m[i]+wd*p)
-	}
-}
-
-func sgdAlive(th, g []float32, alive []int32, lr, wd float32) {
-	for _, i := range alive {
-		p := th[i]
-		th[i] = p - lr*(g[i]+wd*p)
-	}
-}
-
-func momentumDense(th, g, v []float32, lr, wd, mu float32) {
-	g, v = g[:len(th)], v[:len(th)]
-	for i, p := range th {
-		b := mu*v[i] + (g[i] + wd*p)
-		v[i] = b
-		th[i] = p - lr*b
-	}
-}
-
-func momentumMasked(th, g, m, v []float32, lr, wd, mu float32) {
-	g, m, v = g[:len(th)], m[:len(th)], v[:len(th)]
-	for i, p := range th {
-		b := mu*v[i] + (g[i]*m[i] + wd*p)
-		v[i] = b
-		th[i] = p - lr*b
-	}
-}
-
-func momentumAlive(th, g, v []float32, alive []int32, lr, wd, mu float32) {
-	for _, i := range alive {
-		p := th[i]
-		b := mu*v[i] + (g[i] + wd*p)
-		v[i] = b
-		th[i] = p - lr*b
-	}
-}
-
-func nesterovDense(th, g, v []float32, lr, wd, mu float32) {
-	g, v = g[:len(th)], v[:len(th)]
-	for i, p := range th {
-		gi := g[i] + wd*p
-		b := mu*v[i] + gi
-		v[i] = b
-		th[i] = p - lr*(gi+mu*b)
-	}
-}
-
-func nesterovMasked(th, g, m, v []float32, lr, wd, mu float32) {
-	g, m, v = g[:len(th)], m[:len(th)], v[:len(th)]
-	for i, p := range th {
-		gi := g[i]*m[i] + wd*p
-		b := mu*v[i] + gi
-		v[i] = b
-		th[i] = p - lr*(gi+mu*b)
-	}
-}
-
-func nesterovAlive(th, g, v []float32, alive []int32, lr, wd, mu float32) {
-	for _, i := range alive {
-		p := th[i]
-		gi := g[i] + wd*p
-		b := mu*v[i] + gi
-		v[i] = b
-		th[i] = p - lr*(gi+mu*b)
-	}
-}
-
-// adamConsts are the per-step constants of an Adam or AdamW update.
-type adamConsts struct {
-	wd, decay            float32 // coupled weight decay (adam), θ factor (adamw)
-	b1, c1, b2, c2       float32 // β1, 1−β1, β2, 1−β2
-	stepSize, invSqrtBc2 float32
-	eps                  float32
-}
-
-func adamDense(th, g, s1, s2 []float32, c *adamConsts) {
-	wd, decay, b1, c1, b2, c2 := c.wd, c.decay, c.b1, c.c1, c.b2, c.c2
-	step, isb, eps := c.stepSize, c.invSqrtBc2, c.eps
-	g, s1, s2 = g[:len(th)], s1[:len(th)], s2[:len(th)]
-	for i, p := range th {
-		gi := g[i] + wd*p
-		a := b1*s1[i] + c1*gi
-		s := b2*s2[i] + c2*(gi*gi)
-		s1[i], s2[i] = a, s
-		th[i] = p*decay - step*a/(sqrt32(s)*isb+eps)
-	}
-}
-
-func adamMasked(th, g, m, s1, s2 []float32, c *adamConsts) {
-	wd, decay, b1, c1, b2, c2 := c.wd, c.decay, c.b1, c.c1, c.b2, c.c2
-	step, isb, eps := c.stepSize, c.invSqrtBc2, c.eps
-	g, m, s1, s2 = g[:len(th)], m[:len(th)], s1[:len(th)], s2[:len(th)]
-	for i, p := range th {
-		gi := g[i]*m[i] + wd*p
-		a := b1*s1[i] + c1*gi
-		s := b2*s2[i] + c2*(gi*gi)
-		s1[i], s2[i] = a, s
-		th[i] = p*decay - step*a/(sqrt32(s)*isb+eps)
-	}
-}
-
-func adamAlive(th, g, s1, s2 []float32, alive []int32, c *adamConsts) {
-	wd, decay, b1, c1, b2, c2 := c.wd, c.decay, c.b1, c.c1, c.b2, c.c2
-	step, isb, eps := c.stepSize, c.invSqrtBc2, c.eps
-	for _, i := range alive {
-		p := th[i]
-		gi := g[i] + wd*p
-		a := b1*s1[i] + c1*gi
-		s := b2*s2[i] + c2*(gi*gi)
-		s1[i], s2[i] = a, s
-		th[i] = p*decay - step*a/(sqrt32(s)*isb+eps)
-	}
-}
-
-// sqrt32 is a float32 square root; the compiler turns the conversions
-// around math.Sqrt into one SQRTSS.
-func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }

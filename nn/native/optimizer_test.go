@@ -164,44 +164,49 @@ func TestWeightDecayAllKinds(t *testing.T) {
 	}
 }
 
-// BenchmarkOptimizer times the fused update alone on one tensor of 266,200
-// entries (the weights of LeNet-300-100), dense and under each mask
-// pattern.
+// BenchmarkOptimizer times the fused update alone on one tensor, dense and
+// under each mask pattern (density 0.2), at several sizes: a layer's bias
+// (300), a small layer (30,000), the weights of LeNet-300-100 (266,200) and
+// a tensor larger than the caches (2M entries, 8 MiB per buffer). Bytes are
+// those of θ.
 func BenchmarkOptimizer(b *testing.B) {
-	const size = 266200
+	nesterov := nn.SGD(0.9, 1e-4)
+	nesterov.Nesterov = true
 	opts := []struct {
 		name string
 		o    nn.Optimizer
-	}{{"sgd-momentum", nn.SGD(0.9, 1e-4)}, {"adam", nn.Adam(1e-4)}}
+	}{{"sgd", nn.SGD(0, 1e-4)}, {"sgd-momentum", nn.SGD(0.9, 1e-4)}, {"nesterov", nesterov}, {"adam", nn.Adam(1e-4)}}
 	pats := []struct {
 		name string
 		p    nn.MaskPattern
 	}{{"dense", -1}, {"P1", nn.MaskedForward}, {"P3", nn.ZeroAfterStep}}
 	for _, o := range opts {
 		for _, p := range pats {
-			b.Run(o.name+"/"+p.name, func(b *testing.B) {
-				rng := nntest.NewRand(1)
-				info := nn.ParamInfo{Name: "w", Shape: []int{size}, Kind: nn.Weight}
-				net := &Net{arch: &nn.Arch{Name: "bench"}}
-				e := &entry{p: newParam(info), info: info}
-				net.entries = []*entry{e}
-				for i := range e.p.value {
-					e.p.value[i] = float32(rng.NormFloat64())
-					e.p.grad[i] = float32(rng.NormFloat64())
-				}
-				if err := net.SetOptimizer(o.o); err != nil {
-					b.Fatal(err)
-				}
-				if p.p >= 0 {
-					net.setMasked(e, nntest.RandomMask(size, 0.2, rng), p.p)
-				}
-				b.SetBytes(size * 4)
-				b.ReportAllocs()
-				b.ResetTimer()
-				for range b.N {
-					net.Step(1e-6)
-				}
-			})
+			for _, size := range []int{300, 30000, 266200, 2 << 20} {
+				b.Run(fmt.Sprintf("%s/%s/n=%d", o.name, p.name, size), func(b *testing.B) {
+					rng := nntest.NewRand(1)
+					info := nn.ParamInfo{Name: "w", Shape: []int{size}, Kind: nn.Weight}
+					net := &Net{arch: &nn.Arch{Name: "bench"}}
+					e := &entry{p: newParam(info), info: info}
+					net.entries = []*entry{e}
+					for i := range e.p.value {
+						e.p.value[i] = float32(rng.NormFloat64())
+						e.p.grad[i] = float32(rng.NormFloat64())
+					}
+					if err := net.SetOptimizer(o.o); err != nil {
+						b.Fatal(err)
+					}
+					if p.p >= 0 {
+						net.setMasked(e, nntest.RandomMask(size, 0.2, rng), p.p)
+					}
+					b.SetBytes(int64(size) * 4)
+					b.ReportAllocs()
+					b.ResetTimer()
+					for range b.N {
+						net.Step(1e-6)
+					}
+				})
+			}
 		}
 	}
 }

@@ -1,6 +1,10 @@
 package native
 
-import "github.com/prunebench/prunebench/nn"
+import (
+	"math"
+
+	"github.com/prunebench/prunebench/nn"
+)
 
 // maxPool2d takes the maximum over k×k windows moved by stride s on CNHW
 // feature maps, without padding (floor mode). Ties go to the first maximum in
@@ -31,30 +35,81 @@ func newMaxPool2d(s nn.MaxPool2d, in []int, maxBatch int, needDx bool) *maxPool2
 func (l *maxPool2d) forward(x []float32, n int, train bool) []float32 {
 	planes := l.c * n
 	y := l.y[:planes*l.oh*l.ow]
+	x = x[:planes*l.h*l.w]
+	if l.k == 2 && l.s == 2 {
+		l.forward2x2(x, y, planes)
+		return y
+	}
 	j := 0
 	for pl := 0; pl < planes; pl++ {
 		base := pl * l.h * l.w
 		for oy := 0; oy < l.oh; oy++ {
 			for ox := 0; ox < l.ow; ox++ {
 				start := base + oy*l.s*l.w + ox*l.s
-				best, bi := x[start], start
+				best, bi := x[start], int32(start)
 				for ky := 0; ky < l.k; ky++ {
 					row := start + ky*l.w
 					for kx, v := range x[row : row+l.k] {
-						if v > best {
-							best, bi = v, row+kx
-						}
+						best, bi = takeGreater(best, bi, v, int32(row+kx))
 					}
 				}
 				y[j] = best
 				if l.arg != nil {
-					l.arg[j] = int32(bi)
+					l.arg[j] = bi
 				}
 				j++
 			}
 		}
 	}
 	return y
+}
+
+// forward2x2 is forward for 2×2 windows with stride 2 (LeNet-5, VGG), the
+// four entries of each window read from two input rows.
+func (l *maxPool2d) forward2x2(x, y []float32, planes int) {
+	h, w, oh, ow := l.h, l.w, l.oh, l.ow
+	arg := l.arg
+	for pl := 0; pl < planes; pl++ {
+		for oy := 0; oy < oh; oy++ {
+			i0 := (pl*h + 2*oy) * w
+			r0, r1 := x[i0:][:2*ow], x[i0+w:][:2*ow]
+			j0 := (pl*oh + oy) * ow
+			ys := y[j0:][:ow]
+			for ox := range ys {
+				i := int32(i0 + 2*ox)
+				best, bi := r0[2*ox], i
+				best, bi = takeGreater(best, bi, r0[2*ox+1], i+1)
+				best, bi = takeGreater(best, bi, r1[2*ox], i+int32(w))
+				best, bi = takeGreater(best, bi, r1[2*ox+1], i+int32(w)+1)
+				ys[ox] = best
+				if arg != nil {
+					arg[j0+ox] = bi
+				}
+			}
+		}
+	}
+}
+
+// takeGreater returns (v, iv) if v > best, else (best, ib), without a
+// branch: which entry of a window is the largest is a coin flip on real
+// activations, and the mispredicted branches of the plain comparison made
+// max pooling cost a seventh of a LeNet-5 step. The comparison is the
+// float one (ties keep the first maximum, a NaN never replaces), its
+// result a mask that selects bits.
+func takeGreater(best float32, ib int32, v float32, iv int32) (float32, int32) {
+	m := poolMask(v > best)
+	b := math.Float32bits(v)&uint32(m) | math.Float32bits(best)&^uint32(m)
+	return math.Float32frombits(b), iv&m | ib&^m
+}
+
+// poolMask is −1 (all bits set) for true, 0 for false; the compiler makes
+// it a SETcc and a negation, no branch.
+func poolMask(c bool) int32 {
+	var x int32
+	if c {
+		x = 1
+	}
+	return -x
 }
 
 func (l *maxPool2d) backward(dy []float32, n int) []float32 {

@@ -1,6 +1,9 @@
 package native
 
-import "github.com/prunebench/prunebench/nn"
+import (
+	"github.com/prunebench/prunebench/nn"
+	"github.com/prunebench/prunebench/nn/native/internal/vec"
+)
 
 // residual is y = body(x) + shortcut(x), with an empty shortcut meaning the
 // identity. Backward runs both branches from dy and sums their input
@@ -40,12 +43,8 @@ func (l *residual) forward(x []float32, n int, train bool) []float32 {
 	for _, s := range l.short {
 		sc = s.forward(sc, n, train)
 	}
-	m := n * l.out
-	y := l.y[:m]
-	sc = sc[:m]
-	for i, v := range b[:m] {
-		y[i] = v + sc[i]
-	}
+	y := l.y[:n*l.out]
+	vec.AddTo(y, b, sc)
 	return y
 }
 
@@ -61,12 +60,8 @@ func (l *residual) backward(dy []float32, n int) []float32 {
 	if !l.needDx {
 		return nil
 	}
-	m := n * l.in
-	dx := l.dx[:m]
-	gs = gs[:m]
-	for i, v := range g[:m] {
-		dx[i] = v + gs[i]
-	}
+	dx := l.dx[:n*l.in]
+	vec.AddTo(dx, g, gs)
 	return dx
 }
 

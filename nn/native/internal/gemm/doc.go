@@ -42,8 +42,12 @@
 // reading it, NaN included, as in BLAS), later slices add. Edge tiles of C
 // (fewer than 6 rows or 16 columns) are computed into a 6×16 buffer and added
 // into C from there. The packing of op(B), which matters most when m is
-// small (a batch of 60), is in assembly too (a copy, or 8×8 transposes); the
-// packing of A is in Go.
+// small (a batch of 60), is in assembly too (a copy, or 8×8 transposes), and
+// so is that of the full 6-row panels of an untransposed A (8 columns at a
+// time through an 8×8 transpose with two zero rows), which is all of A's
+// packing in a convolution's weight gradient (A = dY, n·OH·OW deep); the
+// rest of A's packing (Aᵀ, the last partial panel, the last k mod 8
+// columns) is in Go.
 //
 // The blocking parameters (packed.go) are sized for one core's caches: KC =
 // 256 (a 16 KiB B micro-panel stays in the 32 KiB L1 data cache), MC = 120

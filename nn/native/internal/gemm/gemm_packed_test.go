@@ -192,3 +192,41 @@ func TestSgemmDeterministic(t *testing.T) {
 		}
 	})
 }
+
+// TestPackA checks the assembly packing of A (not transposed) against the
+// Go packing, bit for bit, including the zero rows of the last panel and
+// the columns after the last block of 8, and that nothing after the packed
+// block is written.
+func TestPackA(t *testing.T) {
+	if asmKernels == nil {
+		t.Skip("no assembly kernel on this CPU or build")
+	}
+	rng := rand.New(rand.NewPCG(19, 20))
+	for _, mb := range []int{1, 5, 6, 7, 12, 13, 17, mcBlock} {
+		for _, kb := range []int{1, 7, 8, 9, 16, 23, kcBlock} {
+			for _, alpha := range []float32{1, -0.5} {
+				const pad, off = 3, 5
+				lda := kb + pad
+				a := make([]float32, off+(mb-1)*lda+kb)
+				for i := range a {
+					a[i] = float32(rng.NormFloat64())
+				}
+				size := roundUp(mb, mr) * kb
+				want := make([]float32, size+4)
+				got := make([]float32, size+4)
+				for i := range want {
+					want[i] = nan32 // stale contents must be overwritten
+					got[i] = nan32
+				}
+				want[size], got[size] = cSentinel, cSentinel
+				goKernels.packAN(mb, kb, alpha, a, lda, off, want)
+				asmKernels.packAN(mb, kb, alpha, a, lda, off, got)
+				for i := 0; i <= size; i++ {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("mb=%d kb=%d alpha=%v: packed[%d] = %v, want %v", mb, kb, alpha, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}

@@ -26,11 +26,18 @@ func packBN16AVX2(k, panels int, src *float32, ldb int, dst *float32)
 //go:noescape
 func packBT16AVX2(k8 int, src *float32, ldb int, dst *float32)
 
+// packAN6AVX2 packs 8·k8 columns of one full panel of MR = 6 rows of A
+// (row stride lda, first row at src), times alpha, into dst k-major: for
+// r < 6, l < 8·k8, alpha·src[r·lda + l] goes to dst[6l + r]. k8 >= 1.
+//
+//go:noescape
+func packAN6AVX2(k8 int, alpha float32, src *float32, lda int, dst *float32)
+
 // asmKernels are the assembly routines, or nil where the CPU (or the OS,
 // which must save the YMM registers) lacks AVX2 or FMA.
 var asmKernels = func() *kernels {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		return &kernels{micro: kernel6x16AVX2, packBN: packBNAVX2, packBT: packBTAVX2}
+		return &kernels{micro: kernel6x16AVX2, packBN: packBNAVX2, packBT: packBTAVX2, packAN: packANAVX2}
 	}
 	return nil
 }()
@@ -69,5 +76,27 @@ func packBTAVX2(kb, nb int, b []float32, ldb, off int, dst []float32) {
 	}
 	if q < nb {
 		packBTGo(kb, nb-q, b, ldb, off+q*ldb, dst[q*kb:])
+	}
+}
+
+// packANAVX2 has the contract of packANGo; full panels are packed 8
+// columns at a time in assembly, their last kb mod 8 columns and the last
+// partial panel in Go.
+func packANAVX2(mb, kb int, alpha float32, a []float32, lda, off int, dst []float32) {
+	k8 := kb / 8
+	full := mb / mr * mr
+	for p := 0; p < full; p += mr {
+		d := dst[p*kb : (p+mr)*kb]
+		base := off + p*lda
+		if k8 > 0 {
+			_ = a[base+(mr-1)*lda+8*k8-1] // last element read
+			packAN6AVX2(k8, alpha, &a[base], lda, &d[0])
+		}
+		if 8*k8 < kb {
+			packAN6Go(kb, 8*k8, alpha, a, lda, base, d)
+		}
+	}
+	if full < mb {
+		packANGo(mb-full, kb, alpha, a, lda, off+full*lda, dst[full*kb:])
 	}
 }

@@ -220,3 +220,69 @@ btloop:
 	JNZ  btloop
 	VZEROUPPER
 	RET
+
+// func packAN6AVX2(k8 int, alpha float32, src *float32, lda int, dst *float32)
+//
+// Packs 8·k8 columns of one full panel of 6 rows of A (row stride lda,
+// the first row at src), times alpha, k-major: per 8 columns, the 6 rows
+// are loaded and scaled, transposed as an 8×8 block whose rows 6 and 7 are
+// zero (Y6), and the 8 columns of 6 floats stored at 24-byte steps, each
+// 8-float store's last 2 floats overwritten by the next; the last column
+// is stored as 4 + 2 floats, so nothing past the 48 floats is written.
+TEXT ·packAN6AVX2(SB), NOSPLIT, $0-40
+	MOVQ         k8+0(FP), CX
+	VBROADCASTSS alpha+8(FP), Y7
+	MOVQ         src+16(FP), SI
+	MOVQ         lda+24(FP), R8
+	MOVQ         dst+32(FP), DI
+	SHLQ         $2, R8            // row stride in bytes
+	LEAQ         (R8)(R8*2), R9    // 3 rows
+	LEAQ         (SI)(R8*4), R11   // row 4
+	VXORPS       Y6, Y6, Y6
+
+anloop:
+	VMULPS     (SI), Y7, Y0
+	VMULPS     (SI)(R8*1), Y7, Y1
+	VMULPS     (SI)(R8*2), Y7, Y2
+	VMULPS     (SI)(R9*1), Y7, Y3
+	VMULPS     (R11), Y7, Y4
+	VMULPS     (R11)(R8*1), Y7, Y5
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y9
+	VUNPCKLPS  Y3, Y2, Y10
+	VUNPCKHPS  Y3, Y2, Y11
+	VUNPCKLPS  Y5, Y4, Y12
+	VUNPCKHPS  Y5, Y4, Y13
+	VSHUFPS    $0x44, Y10, Y8, Y0
+	VSHUFPS    $0xEE, Y10, Y8, Y1
+	VSHUFPS    $0x44, Y11, Y9, Y2
+	VSHUFPS    $0xEE, Y11, Y9, Y3
+	VSHUFPS    $0x44, Y6, Y12, Y4
+	VSHUFPS    $0xEE, Y6, Y12, Y5
+	VSHUFPS    $0x44, Y6, Y13, Y14
+	VSHUFPS    $0xEE, Y6, Y13, Y15
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x20, Y14, Y2, Y10
+	VPERM2F128 $0x20, Y15, Y3, Y11
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x31, Y14, Y2, Y4
+	VPERM2F128 $0x31, Y15, Y3, Y5
+	VMOVUPS    Y8, (DI)
+	VMOVUPS    Y9, 24(DI)
+	VMOVUPS    Y10, 48(DI)
+	VMOVUPS    Y11, 72(DI)
+	VMOVUPS    Y12, 96(DI)
+	VMOVUPS    Y13, 120(DI)
+	VMOVUPS    Y4, 144(DI)
+	VMOVUPS    X5, 168(DI)
+	VEXTRACTF128 $1, Y5, X5
+	VMOVQ      X5, 184(DI)
+	ADDQ       $32, SI
+	ADDQ       $32, R11
+	ADDQ       $192, DI
+	DECQ       CX
+	JNZ        anloop
+	VZEROUPPER
+	RET

@@ -49,17 +49,21 @@ const (
 	ncBlock = 2048
 )
 
-// kernels are the routines the driver is built from: the micro-kernel and
-// the packing of op(B), which costs the most of the packing when m is small
-// (each element of op(B) is used by only m/MR micro-kernel calls).
+// kernels are the routines the driver is built from: the micro-kernel, the
+// packing of op(B), which costs the most of the packing when m is small
+// (each element of op(B) is used by only m/MR micro-kernel calls), and the
+// packing of A untransposed, which is the whole of A's packing in the
+// weight gradient of a convolution (A = dY, n·OH·OW deep).
 type kernels struct {
 	micro microKernel
 	// packBN and packBT have the contracts of packBNGo and packBTGo.
 	packBN, packBT func(kb, nb int, b []float32, ldb, off int, dst []float32)
+	// packAN has the contract of packANGo.
+	packAN func(mb, kb int, alpha float32, a []float32, lda, off int, dst []float32)
 }
 
 // goKernels are the pure-Go routines.
-var goKernels = &kernels{micro: kernelGo, packBN: packBNGo, packBT: packBTGo}
+var goKernels = &kernels{micro: kernelGo, packBN: packBNGo, packBT: packBTGo, packAN: packANGo}
 
 // microKernel computes the MR×NR tile C = beta·C + Apanel·Bpanel, where
 // Apanel (a) holds k columns of MR floats and Bpanel (b) k rows of NR floats,
@@ -146,7 +150,7 @@ func sgemmPacked(kern *kernels, transA, transB bool, m, n, k int, alpha float32,
 				if transA {
 					packAT(mb, kb, alpha, a, lda, pc*lda+ic, w.a)
 				} else {
-					packAN(mb, kb, alpha, a, lda, ic*lda+pc, w.a)
+					kern.packAN(mb, kb, alpha, a, lda, ic*lda+pc, w.a)
 				}
 				macroKernel(kern.micro, mb, nb, kb, w.a, w.b, bt, c, ldc, ic*ldc+jc, &w.tile)
 			}
@@ -187,31 +191,17 @@ func macroKernel(kern microKernel, mb, nb, kb int, pa, pb []float32, beta float3
 	}
 }
 
-// packAN packs alpha·op(A) for op(A) = A (not transposed): the mb×kb block
-// whose first element is a[off], into panels of MR rows, each stored k-major
-// (MR floats per k), the last one padded with zero rows.
-func packAN(mb, kb int, alpha float32, a []float32, lda, off int, dst []float32) {
+// packANGo packs alpha·op(A) for op(A) = A (not transposed): the mb×kb
+// block whose first element is a[off], into panels of MR rows, each stored
+// k-major (MR floats per k), the last one padded with zero rows.
+func packANGo(mb, kb int, alpha float32, a []float32, lda, off int, dst []float32) {
 	for p := 0; p < mb; p += mr {
-		d := dst[p*kb : (p+mr)*kb]
-		base := off + p*lda
 		if mb-p >= mr {
-			r0 := a[base : base+kb]
-			r1 := a[base+lda:][:len(r0)]
-			r2 := a[base+2*lda:][:len(r0)]
-			r3 := a[base+3*lda:][:len(r0)]
-			r4 := a[base+4*lda:][:len(r0)]
-			r5 := a[base+5*lda:][:len(r0)]
-			for l := range r0 {
-				t := (*[mr]float32)(d[l*mr:])
-				t[0] = alpha * r0[l]
-				t[1] = alpha * r1[l]
-				t[2] = alpha * r2[l]
-				t[3] = alpha * r3[l]
-				t[4] = alpha * r4[l]
-				t[5] = alpha * r5[l]
-			}
+			packAN6Go(kb, 0, alpha, a, lda, off+p*lda, dst[p*kb:(p+mr)*kb])
 			continue
 		}
+		d := dst[p*kb : (p+mr)*kb]
+		base := off + p*lda
 		clear(d)
 		for r := 0; r < mb-p; r++ {
 			row := a[base+r*lda : base+r*lda+kb]
@@ -219,6 +209,26 @@ func packAN(mb, kb int, alpha float32, a []float32, lda, off int, dst []float32)
 				d[l*mr+r] = alpha * v
 			}
 		}
+	}
+}
+
+// packAN6Go packs columns l0…kb−1 of a full panel of MR rows, the first at
+// a[base], into d (the panel's kb·MR floats).
+func packAN6Go(kb, l0 int, alpha float32, a []float32, lda, base int, d []float32) {
+	r0 := a[base : base+kb]
+	r1 := a[base+lda:][:len(r0)]
+	r2 := a[base+2*lda:][:len(r0)]
+	r3 := a[base+3*lda:][:len(r0)]
+	r4 := a[base+4*lda:][:len(r0)]
+	r5 := a[base+5*lda:][:len(r0)]
+	for l := l0; l < len(r0); l++ {
+		t := (*[mr]float32)(d[l*mr:])
+		t[0] = alpha * r0[l]
+		t[1] = alpha * r1[l]
+		t[2] = alpha * r2[l]
+		t[3] = alpha * r3[l]
+		t[4] = alpha * r4[l]
+		t[5] = alpha * r5[l]
 	}
 }
 
