@@ -60,18 +60,25 @@ func (l *conv2d) setupSparse() {
 // shifted back into dx[c], and the weight gradient of a kept entry is the
 // dot product of the same two windows (dotRows), summed over the examples.
 // Direct wins where the rows are long enough for whole vectors and the
-// density low enough that the im2col copy dominates the other path; the
-// rule below sits inside the measurements (TestSparseCrossovers, one
-// forward and backward, direct and im2col-sparse against dense):
+// density low enough that the im2col copy dominates the other path: its
+// cost is about proportional to the density, the im2col path's levels off
+// near a third of dense (the copy). The rule below sits inside the
+// measurements (TestSparseCrossovers, one forward and backward, direct /
+// im2col-sparse against dense, min of 5 interleaved rounds, 2026-12-06):
 //
 //	layer                     rows   d=0.10        d=0.05        d=0.02
-//	LeNet-5 conv1 3→20 5×5      28   0.43 / 0.54   0.21 / 0.53   0.11 / 0.51
-//	LeNet-5 conv2 20→50 5×5     10   0.82 / 0.57   0.44 / 0.52   0.18 / 0.48
-//	ResNet-20 16→16 3×3         32   0.47 / 0.51   0.25 / 0.47   0.14 / 0.48
-//	ResNet-20 32→32 3×3         16   0.91 / 0.49   0.41 / 0.45   0.21 / 0.41
-//	ResNet-20 64→64 3×3          8   2.06 / 0.53   0.99 / 0.43   0.47 / 0.38
+//	LeNet-5 conv1 3→20 5×5      28   0.64 / 0.38   0.35 / 0.31   0.19 / 0.27
+//	LeNet-5 conv2 20→50 5×5     10   1.11 / 0.42   0.61 / 0.35   0.26 / 0.30
+//	ResNet-20 16→16 3×3         32   0.54 / 0.39   0.32 / 0.36   0.17 / 0.33
+//	ResNet-20 32→32 3×3         16   1.13 / 0.41   0.54 / 0.35   0.24 / 0.31
+//	ResNet-20 64→64 3×3          8   2.47 / 0.45   1.21 / 0.36   0.51 / 0.31
 //
 // A strided convolution keeps the im2col path.
+
+// forceConvPath overrides the rule of direct1 for the crossover
+// measurements (TestSparseCrossovers): 0 keeps the rule, 1 forces the
+// direct kernels, −1 the im2col ones. Nothing else sets it.
+var forceConvPath int
 
 // direct1 says whether the layer's sparse products run the direct
 // kernels (l.direct is the dense path's 1×1 case).
@@ -79,9 +86,12 @@ func (l *conv2d) direct1() bool {
 	if l.s != 1 {
 		return false
 	}
+	if forceConvPath != 0 {
+		return forceConvPath > 0
+	}
 	idx := l.weight.sp
 	d := float64(idx.nnz()) / float64(idx.rows*idx.cols)
-	return l.ow >= 16 && d < 0.1 || l.ow >= 10 && d < 0.06
+	return l.ow >= 32 && d < 0.06 || l.ow >= 20 && d < 0.04 || l.ow >= 10 && d < 0.025
 }
 
 func (l *conv2d) forwardDirect(y []float32, n int, add bool) {

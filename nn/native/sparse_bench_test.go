@@ -107,9 +107,10 @@ func BenchmarkSparseLayers(b *testing.B) {
 }
 
 // TestSparseCrossovers prints, with -v and PRUNEBENCH_CROSSOVERS=1, the
-// time of each benchmarked layer dense and sparse at several densities
-// and the density where they meet (min of interleaved rounds), for
-// BENCHMARKS.md and the crossover table.
+// time of one forward and backward of each benchmarked layer on the sparse
+// path over the dense one at several densities (min of interleaved
+// rounds), for BENCHMARKS.md and the crossover tables; a stride-1
+// convolution gets two ratios, direct / im2col.
 func TestSparseCrossovers(t *testing.T) {
 	if testing.Short() || !crossoverReport {
 		t.Skip("a measurement (set PRUNEBENCH_CROSSOVERS=1)")
@@ -126,16 +127,32 @@ func TestSparseCrossovers(t *testing.T) {
 		}
 		return time.Since(start) / time.Duration(reps)
 	}
+	defer func() { forceConvPath = 0 }()
 	for _, bl := range sparseBenchLayers() {
+		// A stride-1 convolution has two sparse paths: the line gives
+		// direct / im2col against dense, the rule of direct1 picking one.
+		l, _, _ := bl.build()
+		c, isConv := l.(*conv2d)
+		paths := []int{0}
+		if isConv && c.s == 1 {
+			paths = []int{1, -1}
+		}
 		line := bl.name + ":"
 		for _, d := range []float64{0.5, 0.3, 0.2, 0.1, 0.05, 0.02} {
-			best := [2]time.Duration{1 << 62, 1 << 62}
+			dense := time.Duration(1 << 62)
+			sparse := []time.Duration{1 << 62, 1 << 62}
 			for range rounds {
-				for i, sp := range []bool{false, true} {
-					best[i] = min(best[i], time1(bl, d, sp))
+				forceConvPath = 0
+				dense = min(dense, time1(bl, d, false))
+				for i, p := range paths {
+					forceConvPath = p
+					sparse[i] = min(sparse[i], time1(bl, d, true))
 				}
 			}
-			line += fmt.Sprintf("  d=%g %.2f×", d, float64(best[1])/float64(best[0]))
+			line += fmt.Sprintf("  d=%g %.2f×", d, float64(sparse[0])/float64(dense))
+			if len(paths) == 2 {
+				line += fmt.Sprintf(" / %.2f×", float64(sparse[1])/float64(dense))
+			}
 		}
 		t.Log(line)
 	}
