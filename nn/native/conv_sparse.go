@@ -143,7 +143,7 @@ func (l *conv2d) backwardDirect(dy, dx []float32, n int) {
 			}
 		}
 	}
-	idx.scatterGrad(l.weight.grad)
+	l.weight.scatter = true
 }
 
 func (l *conv2d) forwardSparse(y []float32, n int, add bool) {
@@ -176,7 +176,7 @@ func (l *conv2d) backwardSparse(dy, dx []float32, n int) {
 	}
 	if l.direct {
 		sddmmRows(idx.grad, idx.csrPtr, idx.csrIdx, dy, cols, l.x, l.in, cols, cols, false)
-		idx.scatterGrad(l.weight.grad)
+		l.weight.scatter = true
 		if dx != nil {
 			spmmRows(dx, cols, idx.cscPtr, idx.cscIdx, idx.cscPos, l.weight.value, dy, l.out, cols, cols, false)
 		}
@@ -193,7 +193,7 @@ func (l *conv2d) backwardSparse(dy, dx []float32, n int) {
 			l.col2im(dx, col, n, i0, nb)
 		}
 	}
-	idx.scatterGrad(l.weight.grad)
+	l.weight.scatter = true
 }
 
 // denseWeightGrad computes the dense dW of the last backward, which the

@@ -68,6 +68,7 @@ func TestConvSparsePaths(t *testing.T) {
 					compareF(t, "y", ys, yd)
 					dy := randomF(rand.New(rand.NewPCG(32, 32)), len(yd))
 					compareF(t, "dx", ls.backward(dy, c.n), ld.backward(dy, c.n))
+					ls.weight.scatterKept()
 					gs, gd := ls.weight.grad, ld.weight.grad
 					for i, m := range mask {
 						if m == 0 {

@@ -40,6 +40,11 @@ type param struct {
 	// pending, after a sparse backward, computes the dense gradient the
 	// backward left out (nil when grad is complete); see sparse.go.
 	pending func()
+	// scatter, after a sparse backward, says that the kept entries'
+	// gradient is in sp.grad only, not yet in grad: the optimizer reads it
+	// there, and anything else that reads grad scatters it first
+	// (scatterKept).
+	scatter bool
 	// sparsable describes the layer's products for the sparse path: the
 	// weight as rows × cols and the length of its input rows per call.
 	// Zero for a parameter that has no sparse path (biases, norms).

@@ -3,6 +3,7 @@ package native
 import (
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/nn/native/internal/gemm"
+	"github.com/prunebench/prunebench/nn/native/internal/vec"
 )
 
 // linear is y = x·Wᵀ + b on N×In row-major inputs, with W [Out, In].
@@ -92,10 +93,7 @@ func (l *linear) backward(dy []float32, n int) []float32 {
 		db := l.bias.grad
 		clear(db)
 		for i := 0; i < n; i++ {
-			row := dy[i*l.out : (i+1)*l.out]
-			for j, v := range row {
-				db[j] += v
-			}
+			vec.Add(db, dy[i*l.out:(i+1)*l.out]) // db += row i, in order of i
 		}
 	}
 	if sh := l.weight.sh; sh != nil {

@@ -55,9 +55,24 @@ func (l *linear) forwardSparse(x, y []float32, n int) {
 	ld := pad8(n)
 	xT, yT := sp.xT[:l.in*ld], sp.yT[:l.out*ld]
 	transposeIn(xT, x, n, l.in, ld)
-	spmmRows(yT, ld, idx.csrPtr, idx.csrIdx, idx.csrPos, l.weight.value, xT, l.in, ld, ld, false)
+	// The bias starts each row of yᵀ (one value per row, a fill), and the
+	// product adds to it: cheaper than adding it to y afterwards, a
+	// strided read-modify-write of every entry.
+	add := l.bias != nil
+	if add {
+		for o, b := range l.bias.w {
+			fill(yT[o*ld:(o+1)*ld], b)
+		}
+	}
+	spmmRows(yT, ld, idx.csrPtr, idx.csrIdx, idx.csrPos, l.weight.value, xT, l.in, ld, ld, add)
 	transpose(y, l.out, yT, ld, l.out, n)
-	l.addBias(y, n)
+}
+
+// fill sets every entry of d to v.
+func fill(d []float32, v float32) {
+	for i := range d {
+		d[i] = v
+	}
 }
 
 // addBias adds the bias to every row of y (n × out).
@@ -82,7 +97,7 @@ func (l *linear) backwardSparse(dy []float32, n int) []float32 {
 	dyT, xT := sp.dyT[:l.out*ld], sp.xT[:l.in*ld]
 	transposeIn(dyT, dy, n, l.out, ld)
 	sddmmRows(idx.grad, idx.csrPtr, idx.csrIdx, dyT, ld, xT, l.in, ld, ld, false)
-	idx.scatterGrad(l.weight.grad)
+	l.weight.scatter = true
 	sp.dy, sp.n = dy, n
 	l.weight.pending = l.pendingFn
 	if !l.needDx {

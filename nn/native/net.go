@@ -133,11 +133,24 @@ func (p *netParam) Grad() []float32 {
 }
 
 // completeGrad computes the dense gradient a sparse backward left out, if
-// it did (sparse.go).
+// it did (sparse.go): all of it while the layer's saved input allows,
+// else the kept entries.
 func (p *param) completeGrad() {
 	if f := p.pending; f != nil {
 		p.pending = nil
+		p.scatter = false
 		f()
+		return
+	}
+	p.scatterKept()
+}
+
+// scatterKept writes the kept entries' gradient of a sparse backward into
+// the dense gradient, if it is not there yet.
+func (p *param) scatterKept() {
+	if p.scatter {
+		p.scatter = false
+		p.sp.scatterGrad(p.grad)
 	}
 }
 

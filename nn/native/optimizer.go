@@ -189,6 +189,11 @@ func (o *optimizer) update(e *entry) {
 	if mode == 0 {
 		m = nil // the kernels take a nil mask for the dense gradient
 	}
+	if mode == 2 && e.p.scatter {
+		o.updateKept(e)
+		return
+	}
+	e.p.scatterKept()
 	switch o.kind {
 	case optSGD:
 		if mode == 2 {
@@ -213,5 +218,28 @@ func (o *optimizer) update(e *entry) {
 			return
 		}
 		optkernel.Adam(th, g, m, e.s1, e.s2, &o.adam)
+	}
+}
+
+// updateKept is the P3 update of a weight whose last backward ran the
+// sparse kernels: the kept entries are the alive ones, and their gradient
+// is read where the backward left it, compact in the index's order
+// (sp.grad, entry sp.csrPos[j]), rather than scattered into the dense
+// gradient and read back at random positions. The values are the alive
+// loop's, bit for bit.
+func (o *optimizer) updateKept(e *entry) {
+	th, sp := e.p.value, e.p.sp
+	gk, pos := sp.grad, sp.csrPos
+	switch o.kind {
+	case optSGD:
+		optkernel.SGDKept(th, gk, pos, o.lr, o.wd)
+	case optSGDMomentum:
+		if o.nesterov {
+			optkernel.NesterovKept(th, gk, e.s1, pos, o.lr, o.wd, o.mu)
+		} else {
+			optkernel.MomentumKept(th, gk, e.s1, pos, o.lr, o.wd, o.mu)
+		}
+	case optAdam:
+		optkernel.AdamKept(th, gk, e.s1, e.s2, pos, &o.adam)
 	}
 }

@@ -173,7 +173,7 @@ func (n *Net) setShared(e *entry, p nn.Shared) error {
 	}
 	e.p.sh = sh
 	e.p.value, e.p.w, e.p.grad = nil, nil, nil
-	e.p.sp, e.p.pending = nil, nil
+	e.p.sp, e.p.pending, e.p.scatter = nil, nil, false
 	e.mask, e.alive, e.scores, e.keep = nil, nil, nil, 0
 	e.s1, e.s2 = nil, nil
 	n.relist()

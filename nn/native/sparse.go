@@ -236,6 +236,7 @@ func useSparse(mode SparseMode, p *param, mask []float32) bool {
 // search does every step, costs a comparison, not a rebuild).
 func installSparse(mode SparseMode, p *param, mask, old []float32) {
 	p.pending = nil
+	p.scatterKept() // by the index the gradient was computed with
 	if !useSparse(mode, p, mask) {
 		p.sp = nil
 		return

@@ -128,6 +128,48 @@ func adamAliveGo(th, g, s1, s2 []float32, alive []int32, c *AdamConsts) {
 	}
 }
 
+// The loops over kept entries with a compact gradient: gk[j] belongs to
+// entry pos[j] (the callers reslice gk to len(pos)).
+
+func sgdKeptGo(th, gk []float32, pos []int32, lr, wd float32) {
+	for j, i := range pos {
+		p := th[i]
+		th[i] = p - lr*(gk[j]+wd*p)
+	}
+}
+
+func momentumKeptGo(th, gk, v []float32, pos []int32, lr, wd, mu float32) {
+	for j, i := range pos {
+		p := th[i]
+		b := mu*v[i] + (gk[j] + wd*p)
+		v[i] = b
+		th[i] = p - lr*b
+	}
+}
+
+func nesterovKeptGo(th, gk, v []float32, pos []int32, lr, wd, mu float32) {
+	for j, i := range pos {
+		p := th[i]
+		gi := gk[j] + wd*p
+		b := mu*v[i] + gi
+		v[i] = b
+		th[i] = p - lr*(gi+mu*b)
+	}
+}
+
+func adamKeptGo(th, gk, s1, s2 []float32, pos []int32, c *AdamConsts) {
+	wd, decay, b1, c1, b2, c2 := c.WD, c.Decay, c.B1, c.C1, c.B2, c.C2
+	step, isb, eps := c.StepSize, c.InvSqrtBc2, c.Eps
+	for j, i := range pos {
+		p := th[i]
+		gi := gk[j] + wd*p
+		a := b1*s1[i] + c1*gi
+		s := b2*s2[i] + c2*(gi*gi)
+		s1[i], s2[i] = a, s
+		th[i] = p*decay - step*a/(sqrt32(s)*isb+eps)
+	}
+}
+
 // sqrt32 is a float32 square root; the compiler turns the conversions
 // around math.Sqrt into one SQRTSS.
 func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }

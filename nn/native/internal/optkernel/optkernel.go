@@ -128,3 +128,31 @@ func NesterovAlive(th, g, v []float32, alive []int32, lr, wd, mu float32) {
 func AdamAlive(th, g, s1, s2 []float32, alive []int32, c *AdamConsts) {
 	adamAliveGo(th, g, s1, s2, alive, c)
 }
+
+// The kept-entry loops take the gradient compact, as the native engine's
+// sparse backward leaves it: gk[j] is the gradient of entry pos[j]. They
+// update the same entries with the same arithmetic as the alive loops, so
+// the results are bit for bit the same; they save the scatter of gk into
+// the dense gradient and its reads at random positions.
+
+// SGDKept is SGDAlive with the compact gradient gk of the entries pos.
+func SGDKept(th, gk []float32, pos []int32, lr, wd float32) {
+	sgdKeptGo(th, gk[:len(pos)], pos, lr, wd)
+}
+
+// MomentumKept is MomentumAlive with the compact gradient gk of the
+// entries pos.
+func MomentumKept(th, gk, v []float32, pos []int32, lr, wd, mu float32) {
+	momentumKeptGo(th, gk[:len(pos)], v, pos, lr, wd, mu)
+}
+
+// NesterovKept is NesterovAlive with the compact gradient gk of the
+// entries pos.
+func NesterovKept(th, gk, v []float32, pos []int32, lr, wd, mu float32) {
+	nesterovKeptGo(th, gk[:len(pos)], v, pos, lr, wd, mu)
+}
+
+// AdamKept is AdamAlive with the compact gradient gk of the entries pos.
+func AdamKept(th, gk, s1, s2 []float32, pos []int32, c *AdamConsts) {
+	adamKeptGo(th, gk[:len(pos)], s1, s2, pos, c)
+}

@@ -18,6 +18,7 @@ type kernel struct {
 	name  string
 	full  func(th, g, m, s1, s2 []float32)
 	alive func(th, g, s1, s2 []float32, alive []int32)
+	kept  func(th, gk, s1, s2 []float32, pos []int32) // gk: the gradient of pos, compact
 }
 
 func kernels() []kernel {
@@ -27,19 +28,24 @@ func kernels() []kernel {
 	return []kernel{
 		{"sgd",
 			func(th, g, m, _, _ []float32) { SGD(th, g, m, lr, wd) },
-			func(th, g, _, _ []float32, a []int32) { SGDAlive(th, g, a, lr, wd) }},
+			func(th, g, _, _ []float32, a []int32) { SGDAlive(th, g, a, lr, wd) },
+			func(th, g, _, _ []float32, a []int32) { SGDKept(th, g, a, lr, wd) }},
 		{"momentum",
 			func(th, g, m, v, _ []float32) { Momentum(th, g, m, v, lr, wd, mu) },
-			func(th, g, v, _ []float32, a []int32) { MomentumAlive(th, g, v, a, lr, wd, mu) }},
+			func(th, g, v, _ []float32, a []int32) { MomentumAlive(th, g, v, a, lr, wd, mu) },
+			func(th, g, v, _ []float32, a []int32) { MomentumKept(th, g, v, a, lr, wd, mu) }},
 		{"nesterov",
 			func(th, g, m, v, _ []float32) { Nesterov(th, g, m, v, lr, wd, mu) },
-			func(th, g, v, _ []float32, a []int32) { NesterovAlive(th, g, v, a, lr, wd, mu) }},
+			func(th, g, v, _ []float32, a []int32) { NesterovAlive(th, g, v, a, lr, wd, mu) },
+			func(th, g, v, _ []float32, a []int32) { NesterovKept(th, g, v, a, lr, wd, mu) }},
 		{"adam",
 			func(th, g, m, s1, s2 []float32) { Adam(th, g, m, s1, s2, adam) },
-			func(th, g, s1, s2 []float32, a []int32) { AdamAlive(th, g, s1, s2, a, adam) }},
+			func(th, g, s1, s2 []float32, a []int32) { AdamAlive(th, g, s1, s2, a, adam) },
+			func(th, g, s1, s2 []float32, a []int32) { AdamKept(th, g, s1, s2, a, adam) }},
 		{"adamw",
 			func(th, g, m, s1, s2 []float32) { Adam(th, g, m, s1, s2, adamw) },
-			func(th, g, s1, s2 []float32, a []int32) { AdamAlive(th, g, s1, s2, a, adamw) }},
+			func(th, g, s1, s2 []float32, a []int32) { AdamAlive(th, g, s1, s2, a, adamw) },
+			func(th, g, s1, s2 []float32, a []int32) { AdamKept(th, g, s1, s2, a, adamw) }},
 	}
 }
 
@@ -190,6 +196,34 @@ func TestAliveMatchesMasked(t *testing.T) {
 					for i := 0; i < n; i++ {
 						if masked.m[i] == 0 && (masked.th[i] != 0 || masked.s1[i] != 0 || masked.s2[i] != 0) {
 							t.Fatalf("step %d: pruned entry %d is not zero", step, i)
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestKeptMatchesAlive checks the kept-entry loops: with the gradient
+// gathered compact in the order of the entry list, they give the alive
+// loops' bits.
+func TestKeptMatchesAlive(t *testing.T) {
+	for _, k := range kernels() {
+		for _, n := range sizes {
+			t.Run(fmt.Sprintf("%s/n=%d", k.name, n), func(t *testing.T) {
+				alive := newTensors(n, true, uint64(n)+9)
+				alive.zeroPruned(n)
+				kept := alive.clone()
+				gk := make([]float32, len(alive.alive))
+				for step := 1; step <= 3; step++ {
+					for j, i := range alive.alive {
+						gk[j] = alive.g[i]
+					}
+					k.alive(alive.th[:n], alive.g[:n], alive.s1[:n], alive.s2[:n], alive.alive)
+					k.kept(kept.th[:n], gk, kept.s1[:n], kept.s2[:n], alive.alive)
+					for i := 0; i < n; i++ {
+						if kept.th[i] != alive.th[i] || kept.s1[i] != alive.s1[i] || kept.s2[i] != alive.s2[i] {
+							t.Fatalf("step %d, entry %d: kept loop θ %v s1 %v s2 %v, alive loop %v %v %v", step, i, kept.th[i], kept.s1[i], kept.s2[i], alive.th[i], alive.s1[i], alive.s2[i])
 						}
 					}
 				}
