@@ -7,7 +7,8 @@
 #      Slurm cluster (internal/slurmtest starts a local two-node one per
 #      test, by scripts/slurm/cluster.sh) fail instead of skipping when it
 #      cannot start;
-#   1. go test ./... (the pure-Go default build: every package, the native
+#   1. go test ./... (python3 is installed first when missing, for export's
+#      independent reader; the pure-Go default build: every package, the native
 #      engine's conformance suite, the pipelines on tiny data, and the Slurm
 #      tests);
 #   2. 20 s of fuzzing the spec parser;
@@ -31,6 +32,17 @@ else
   bash scripts/slurm/install.sh
   export PRUNEBENCH_REQUIRE_SLURM=1
 fi
+# The export tests check files with an independent reader in Python's
+# standard library (scripts/check_safetensors.py): install python3 when
+# missing, and make the test fail rather than skip without it.
+if ! command -v python3 >/dev/null 2>&1; then
+  if [[ $(id -u) == 0 ]]; then
+    apt-get update && apt-get install -y python3
+  else
+    echo "test.sh: python3 is missing and installing it needs root: export's independent-reader test will fail" >&2
+  fi
+fi
+export PRUNEBENCH_REQUIRE_PYTHON=1
 go test ./...
 go test -run='^$' -fuzz=FuzzParseSpec -fuzztime=20s -fuzzminimizetime=2s ./experiments
 if [[ "${PRUNEBENCH_SKIP_TORCH:-}" == 1 ]]; then

@@ -27,5 +27,9 @@
 // parameter sharing) hold no tensor of their own size: the Linear and
 // Conv2d kernels gather W from the shared array in blocks of rows and
 // scatter-add its gradient back, computing indices and signs on the fly
-// (shared.go).
+// (shared.go). Masked weights whose density is below a measured crossover
+// run their layer's three products over the kept entries only, with
+// row-wise sparse indices and AVX2 kernels (sparse.go explains the format,
+// the choice of path and what happens to Param.Grad; Config.Sparse or the
+// spec key sparse switches it).
 package native

@@ -26,7 +26,7 @@ import (
 // weight gradient, and CSC (by input column: for each k the kept o) for
 // the input gradient, each with the positions of its entries in W, where
 // the kernels read the values from θ (no copy per step) and where the
-// weight gradient is scattered into Param.Grad. Row-wise (CSR/CSC) rather than a
+// weight gradient belongs in Param.Grad. Row-wise (CSR/CSC) rather than a
 // blocked format because pruning masks are unstructured: a random 5% mask
 // leaves almost every 8×1 or 4×4 block with one entry, and a blocked format
 // would multiply zeros again; row-wise indices keep every product a sum of
@@ -41,8 +41,11 @@ import (
 // GEMM is faster and is used.
 //
 // Param.Grad is the dense gradient on every engine (nn.Param). The sparse
-// backward computes the weight gradient at kept entries only, which is all
-// the optimizer reads under P1 and P3; the dense gradient is computed from
+// backward computes the weight gradient at kept entries only, compact in
+// CSR order, which is all the optimizer reads under P1 and P3: under P3 it
+// reads it there (the kept entries are the alive ones), and it is
+// scattered into the dense gradient only for P1 or a reader of Grad
+// (param.scatter). The dense gradient is computed from
 // the saved input and output gradient when somebody asks for it (Grad, or
 // a forward in evaluation mode, which would overwrite the input), so a
 // method that needs it (GraNet's regrowth, scoring by gradients) pays for
