@@ -84,7 +84,10 @@ func transpose(dst []float32, ldd int, src []float32, lds, r, c int) {
 	}
 }
 
-// spmv has spmvGo's contract; the assembly gathers eight entries at a time.
+// spmv has spmvGo's contract for a row-major weight, where pos[j] − idx[j]
+// is the same for every entry of a row (sparseIndex.build of a Linear
+// weight, the only caller): the assembly reads θ at the row's start plus
+// idx[j], four entries at a time.
 func spmv(y []float32, ptr, idx, pos []int32, theta, x []float32) {
 	rows := len(ptr) - 1
 	if !haveSparseAsm || rows <= 0 || len(idx) == 0 {
