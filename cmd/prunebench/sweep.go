@@ -26,6 +26,8 @@ type sweepFlags struct {
 	quiet, rerun    bool
 	list            bool
 	task, unitsFile string
+	board           bool   // end with the leaderboard of the sweep's results
+	plot            string // and write their plot here
 }
 
 func newSweepCmd() *cobra.Command {
@@ -57,7 +59,8 @@ list from a file written by ` + "`prunebench slurm`" + ` (the units unfinished a
 submission), and each run's spec from its spec.yaml; SPEC then only names
 the sweep in the logs. --list prints every unit and its state instead of
 running.`,
-		Example: `  prunebench sweep experiments/papers/lth-lenet-mnist.yaml --jobs 2
+		Example: `  prunebench sweep experiments/examples/quickstart.yaml --board --plot quickstart.png
+  prunebench sweep experiments/papers/lth-lenet-mnist.yaml --jobs 2
   prunebench sweep experiments/papers/lth-lenet-mnist.yaml --list
   prunebench sweep experiments/papers/lth-lenet-mnist.yaml --task 3 --tasks 20`,
 		Args: cobra.ExactArgs(1),
@@ -73,6 +76,8 @@ running.`,
 	intFlag(fl, &f.tasks, "tasks", "", 0, 0, cluster.MaxTasks, "the number of tasks of the array job (with --task; from the environment with --task env under Slurm)")
 	fl.StringVar(&f.unitsFile, "units", "", "with --task: the unit list a `prunebench slurm` submission wrote")
 	fl.BoolVar(&f.list, "list", false, "print every unit (or, with --task, the task's units) and its state; run nothing")
+	fl.BoolVar(&f.board, "board", false, "end with the leaderboard of the sweep's results (as prunebench board)")
+	fl.StringVar(&f.plot, "plot", "", "write the sweep's accuracy-against-density plot to FILE.png or FILE.svg (as prunebench plot)")
 	return cmd
 }
 
@@ -157,6 +162,9 @@ func loadSweepWork(cmd *cobra.Command, spec string, f sweepFlags) (sweepWork, er
 }
 
 func runSweepCmd(cmd *cobra.Command, spec string, f sweepFlags) error {
+	if err := checkSweepPlot(f.plot); err != nil {
+		return err
+	}
 	w, err := loadSweepWork(cmd, spec, f)
 	if err != nil {
 		return err
@@ -219,7 +227,8 @@ func runSweepCmd(cmd *cobra.Command, spec string, f sweepFlags) error {
 	if err != nil {
 		return err
 	}
-	return reportSweep(cmd, outcomes)
+	err = reportSweep(cmd, outcomes)
+	return errors.Join(err, sweepLeaderboard(cmd, outcomes, f.board, f.plot))
 }
 
 // sweepBar is the sweep's progress bar, over its points.
