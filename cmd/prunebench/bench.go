@@ -21,7 +21,9 @@ func newBenchCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench SPEC.yaml",
 		Short: "Time training steps of a spec on this machine (no evaluation, nothing saved)",
-		Args:  cobra.ExactArgs(1),
+		Example: `  GOMAXPROCS=1 prunebench bench experiments/papers/lenet-300-100-mnist.yaml --steps 1ep
+  prunebench bench experiments/papers/lenet-300-100-mnist.yaml --steps 300it --cpuprofile cpu.prof`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			spec, err := experiments.LoadSpec(args[0], sets)
 			if err != nil {

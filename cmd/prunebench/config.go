@@ -16,6 +16,8 @@ func newConfigCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config [SPEC.yaml] [--defaults [--pipeline NAME]]",
 		Short: "Print every spec key with its default and meaning, or a spec resolved with its run name",
+		Example: `  prunebench config --defaults --pipeline imp
+  prunebench config experiments/papers/lth-lenet-mnist-quick.yaml --set prune.imp_rounds=5`,
 		Long: `With --defaults (or no spec), list every key with its default and meaning;
 --pipeline NAME lists only the keys that pipeline reads (the common sections
 and its own). With a spec, print it resolved, every key its pipeline reads,

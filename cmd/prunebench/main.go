@@ -80,8 +80,10 @@ func interrupted(cmd *cobra.Command, msg string) error {
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "prunebench",
-		Short:         "A workbench for neural-network pruning and compression research",
+		Use:   "prunebench",
+		Short: "A workbench for neural-network pruning and compression research",
+		Example: `  prunebench sweep experiments/examples/quickstart.yaml --board --plot quickstart.png
+  prunebench board --output runs/quickstart`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,

@@ -22,6 +22,8 @@ func newRunCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run SPEC.yaml",
 		Short: "Run every replicate and level of a spec's pipeline; resumes what is unfinished",
+		Example: `  prunebench run experiments/papers/lth-lenet-mnist-quick.yaml --jobs 2
+  prunebench run experiments/papers/lth-lenet-mnist-quick.yaml --set replicates=1 --set sparse=off`,
 		Long: `Run every replicate (seed) and every level of the spec's pipeline. Runs live in
 OUTPUT/HASH/replicate_R/level_L, where HASH names the spec's non-default
 settings, and every finished level is written to OUTPUT/results.db.

@@ -14,6 +14,8 @@ func newTrainCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "train SPEC.yaml",
 		Short: "Train a dense model from a spec (the train pipeline of `run`)",
+		Example: `  prunebench train experiments/papers/lenet-300-100-mnist.yaml
+  prunebench train experiments/papers/lenet-300-100-mnist.yaml --set training.lr=3e-3 --set model.name=lenet5`,
 		Long: `Train a dense model described by a YAML spec: ` + "`prunebench run`" + ` with the
 train pipeline, so runs, resuming and results.db are the same. A spec
 that names another pipeline is refused.`,
