@@ -19,6 +19,9 @@ import (
 //   - list keys take a YAML list or, from --set, comma-separated values;
 //   - text keys take any scalar as written.
 func decodeValue(key string, raw any, t reflect.Type) (reflect.Value, error) {
+	if t == layerSpecsType && raw != nil && reflect.TypeOf(raw) != t {
+		return decodeLayers(key, raw)
+	}
 	if raw != nil && reflect.TypeOf(raw) == t && t.Kind() != reflect.Float64 {
 		return reflect.ValueOf(raw), nil // already typed (a default); floats are checked below
 	}

@@ -59,14 +59,15 @@ var (
 	// tag says "{models}" and Keys prints the registered models, so that
 	// no list of names in a help text is written by hand.
 	nameLists = map[string]func() []string{
-		"pipelines": PipelineNames,
-		"backends":  nn.BackendNames,
-		"datasets":  datasets.Names,
-		"models":    zoo.Names,
-		"criteria":  prune.CriterionNames,
-		"mappers":   share.MapperNames,
-		"inits":     func() []string { return nn.InitNames },
-		"schedules": func() []string { return train.ScheduleNames },
+		"pipelines":  PipelineNames,
+		"backends":   nn.BackendNames,
+		"datasets":   datasets.Names,
+		"models":     zoo.Names,
+		"layertypes": func() []string { return zoo.LayerTypes },
+		"criteria":   prune.CriterionNames,
+		"mappers":    share.MapperNames,
+		"inits":      func() []string { return nn.InitNames },
+		"schedules":  func() []string { return train.ScheduleNames },
 	}
 	placeholder = regexp.MustCompile(`\{[a-z_]+\}`)
 )

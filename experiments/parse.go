@@ -76,6 +76,15 @@ func parseSpec(name string, yaml []byte, overrides []string) (Spec, map[string]b
 	if err := decodeFields(name, v, reflect.ValueOf(&s).Elem()); err != nil {
 		return Spec{}, nil, err
 	}
+	// An inline model has no zoo name; the default name is dropped, one
+	// the spec sets is refused (a spec written out by the runner sets
+	// name: "" next to its layers).
+	if s.Model.Inline() {
+		if explicit["model.name"] && s.Model.Name != "" {
+			return Spec{}, nil, fmt.Errorf("spec %s: model.name = %q and model.layers are both set: name a zoo model or list its layers, not both", name, s.Model.Name)
+		}
+		s.Model.Name = ""
+	}
 	// The pipeline's sections, over its defaults. An unknown pipeline
 	// leaves Config nil: Validate names the accepted ones.
 	if p, ok := pipelines.Lookup(s.Pipeline); ok {

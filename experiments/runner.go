@@ -251,7 +251,7 @@ const redoAdvice = "move it away and run again with --rerun to train that level 
 func (r *Replicate) identify(res *results.Result, level int, branch string) {
 	res.SpecHash, res.Pipeline, res.Replicate, res.Seed = r.Hash, r.Spec.Pipeline, r.Index, r.Spec.Seed
 	res.Level, res.Branch = level, branch
-	res.Dataset, res.Model, res.Backend = r.Spec.Dataset.Name, r.Spec.Model.Name, r.Spec.Backend
+	res.Dataset, res.Model, res.Backend = r.Spec.Dataset.Name, r.Spec.Model.Label(), r.Spec.Backend
 	res.Experiment, res.Settings = Experiment(r.Spec)
 }
 

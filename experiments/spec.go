@@ -68,6 +68,9 @@ type ModelSpec struct {
 	Widths          []int   `mapstructure:"widths" help:"mlp: hidden widths; resmlp: stage widths"`
 	WidthMultiplier float64 `mapstructure:"width_multiplier" help:"scales channels and hidden widths"`
 	Shortcut        string  `mapstructure:"shortcut" help:"resnet shortcut: A (zero padding, the default) or B (1x1 conv + BN)"`
+	// Layers is an inline architecture, in place of Name: a spec file
+	// lists its layers (nn/zoo/layers.go) and sets no model.name.
+	Layers []zoo.LayerSpec `mapstructure:"layers" help:"inline architecture instead of model.name: a list of layer mappings, each a type ({layertypes}) and its sizes; in the spec file only, not --set"`
 }
 
 // TrainingSpec is the training loop's hyperparameters.
@@ -143,9 +146,14 @@ func (d DatasetSpec) validate() error {
 }
 
 // validate checks the model section without building the model: the name
-// against the registry, the initializer, the width multiplier.
+// against the registry (or, for an inline model, that no zoo option is
+// set), the initializer, the width multiplier.
 func (m ModelSpec) validate() error {
-	if names := zoo.Names(); !slices.Contains(names, m.Name) {
+	if len(m.Layers) > 0 {
+		if err := m.validateInline(); err != nil {
+			return err
+		}
+	} else if names := zoo.Names(); !slices.Contains(names, m.Name) {
 		return fmt.Errorf("model.name: %w", &registry.UnknownError{Kind: "model", Name: m.Name, Known: names})
 	}
 	if m.Init != "" && !slices.Contains(nn.InitNames, m.Init) {

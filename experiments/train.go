@@ -8,7 +8,6 @@ import (
 	"github.com/prunebench/prunebench/datasets"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/nn/train"
-	"github.com/prunebench/prunebench/nn/zoo"
 )
 
 // Prepared is a spec resolved into the objects that train it.
@@ -67,11 +66,8 @@ func prepare(s Spec, backend nn.Backend) (*Prepared, error) {
 		return nil, err
 	}
 	trainSet := p.Splits.Train
-	if p.Arch, err = zoo.Build(s.Model.Name, zoo.Options{
-		Input: trainSet.Shape, Classes: trainSet.Classes, Widths: s.Model.Widths,
-		WidthMultiplier: s.Model.WidthMultiplier, Shortcut: s.Model.Shortcut,
-	}); err != nil {
-		return nil, fmt.Errorf("model: %w", err)
+	if p.Arch, err = s.Model.Arch(trainSet.Shape, trainSet.Classes); err != nil {
+		return nil, err
 	}
 	if err := p.Arch.CheckInput(s.Dataset.Name, trainSet.Shape, trainSet.Classes); err != nil {
 		return nil, fmt.Errorf("model.name: %w", err)
@@ -84,7 +80,7 @@ func prepare(s Spec, backend nn.Backend) (*Prepared, error) {
 	}
 	p.Init = s.Model.Init
 	if p.Init == "" {
-		p.Init = zoo.DefaultInit(s.Model.Name)
+		p.Init = s.Model.DefaultInit()
 	}
 	if err := nn.Initialize(p.Net, p.Init, nn.NewRand(nn.SeedFor(s.Seed, nn.NSInit))); err != nil {
 		return nil, fmt.Errorf("model.init: %w", err)

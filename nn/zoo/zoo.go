@@ -12,6 +12,7 @@ package zoo
 //	vgg11, vgg13, vgg16, vgg19  vgg.go    (open_lth models/cifar_vgg.py)
 //	resnet20 … resnet110        resnet.go (He et al. 2016 §4.2; layer names of akamaster/pytorch_resnet_cifar10)
 //	resmlp                      resmlp.go (the ResNets with Linear for conv; docs/methods/layer.md#the-resmlp-model)
+//	(inline: model.layers)      layers.go, layers_build.go (a spec's own layer list; not registered)
 //
 // Layer naming is uniform: weight layers are numbered in order of depth with
 // a prefix for their type (fc1, fc2, … for an MLP; conv1, conv2, fc3, fc4 for
