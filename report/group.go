@@ -52,7 +52,7 @@ func newGroup(model, dataset string, rs []results.Result, o Options) (group, err
 	// runsOf lists the runs of an experiment, for links from its rows.
 	runsOf := map[string][]runLink{}
 	for _, r := range rs {
-		l := runLink{Hash: r.SpecHash, Page: "../runs/" + r.SpecHash + ".html"}
+		l := runLink{Hash: r.SpecHash, Page: "../runs/" + runPage(r.SpecHash)}
 		if !slices.Contains(runsOf[r.Experiment], l) {
 			runsOf[r.Experiment] = append(runsOf[r.Experiment], l)
 		}

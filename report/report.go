@@ -64,7 +64,7 @@ func Write(dir string, rs []results.Result, o Options) ([]string, error) {
 		pages = append(pages, p)
 	}
 	for i := range site.Runs {
-		p := filepath.Join(dir, "runs", site.Runs[i].Hash+".html")
+		p := filepath.Join(dir, "runs", runPage(site.Runs[i].Hash))
 		if err := writePage(p, "run", &site.Runs[i]); err != nil {
 			return nil, err
 		}
@@ -136,7 +136,7 @@ func build(rs []results.Result, o Options) (*site, error) {
 			for _, p := range m.Points {
 				sp := sweepPoint{Run: p.Run, Settings: p.Settings}
 				if _, ok := byRun[p.Run]; ok {
-					sp.Page = "runs/" + p.Run + ".html"
+					sp.Page = "runs/" + runPage(p.Run)
 				}
 				sw.Runs = append(sw.Runs, sp)
 			}
@@ -157,6 +157,10 @@ func slug(text string) string {
 	}
 	return s
 }
+
+// runPage is the file name of a run's page (run hashes are hex digits;
+// slug guards against anything else).
+func runPage(hash string) string { return slug(hash) + ".html" }
 
 // distinct lists the different values get takes over rs, sorted.
 func distinct(rs []results.Result, get func(*results.Result) string) []string {

@@ -12,9 +12,11 @@ import (
 // and the provenance of its finished units.
 type run struct {
 	Hash, Pipeline, Model, Dataset, Backend string
-	Methods                                 []string
-	Results                                 int
-	Seeds                                   int
+	// Page is the page's file name in runs/.
+	Page    string
+	Methods []string
+	Results int
+	Seeds   int
 	// Group is the page of the run's model and dataset, relative to the
 	// run's page.
 	Group      string
@@ -29,7 +31,7 @@ type provenance struct{ Unit, Text string }
 func newRun(hash string, rs []results.Result, groupSlug string, o Options) run {
 	r := run{Hash: hash, Pipeline: rs[0].Pipeline, Model: rs[0].Model, Dataset: rs[0].Dataset, Backend: rs[0].Backend,
 		Methods: distinct(rs, func(r *results.Result) string { return r.Method }), Results: len(rs),
-		Group: "../groups/" + groupSlug + ".html"}
+		Group: "../groups/" + groupSlug + ".html", Page: runPage(hash)}
 	seeds := map[uint64]bool{}
 	for _, x := range rs {
 		seeds[x.Seed] = true

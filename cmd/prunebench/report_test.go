@@ -76,7 +76,7 @@ func TestReportCommand(t *testing.T) {
 		want []string
 	}{
 		{"index.html", []string{`href="groups/mlp-mnist.html"`, `href="groups/conv-2--mnist.html"`, "conv&lt;2&gt;",
-			`href="runs/mlp-imp-s0.html"`, "<td>imp</td>", "dense, imp, random"}},
+			`href="runs/mlp-imp-s0.html"`, `href="runs/conv-2--imp-s0.html"`, "<td>imp</td>", "dense, imp, random"}},
 		{"groups/mlp-mnist.html", []string{`href="../index.html"`, `<img src="mlp-mnist-accuracy.svg"`, `<img src="mlp-mnist-tstar.svg"`,
 			"98.00 ± 1.00", `href="../runs/mlp-dense-s2.html"`, "test acc @ best-val (%)", "<script>"}},
 		{"runs/mlp-imp-s1.html", []string{`href="../groups/mlp-mnist.html"`, "# &lt;not a tag&gt;", "replicate_0/level_1", "cpu: Test CPU"}},
