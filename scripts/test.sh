@@ -20,7 +20,9 @@
 #      quick pipeline (IMP, two levels, LeNet-300-100 on MNIST) with
 #      backend: torch through bin/prunebench-torch.
 #
-# PRUNEBENCH_SKIP_SLURM=1 skips step 0 and says so: the Slurm tests then
+# PRUNEBENCH_SKIP_CHROMIUM=1 skips installing chromium (scripts/chromium/install.sh,
+# which otherwise runs before step 1 and exports PRUNEBENCH_REQUIRE_CHROMIUM=1)
+# and says so. PRUNEBENCH_SKIP_SLURM=1 skips step 0 and says so: the Slurm tests then
 # skip themselves where Slurm is not installed. PRUNEBENCH_SKIP_TORCH=1 stops
 # after step 2 and says so (for machines where nothing may be installed);
 # nothing is skipped silently.
@@ -31,6 +33,15 @@ if [[ "${PRUNEBENCH_SKIP_SLURM:-}" == 1 ]]; then
 else
   bash scripts/slurm/install.sh
   export PRUNEBENCH_REQUIRE_SLURM=1
+fi
+# The report site's test renders it in headless Chromium: install Debian's
+# chromium when missing (scripts/chromium/install.sh, as root), and make the
+# test fail rather than skip without it.
+if [[ "${PRUNEBENCH_SKIP_CHROMIUM:-}" == 1 ]]; then
+  echo "test.sh: PRUNEBENCH_SKIP_CHROMIUM=1: the report site was NOT tested in a browser unless chromium is already installed" >&2
+else
+  bash scripts/chromium/install.sh
+  export PRUNEBENCH_REQUIRE_CHROMIUM=1
 fi
 # The export tests check files with an independent reader in Python's
 # standard library (scripts/check_safetensors.py): install python3 when

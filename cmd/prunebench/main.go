@@ -92,6 +92,6 @@ func newRootCmd() *cobra.Command {
 		PersistentPreRunE: checkNumericFlags,
 	}
 	root.SetFlagErrorFunc(flagError)
-	root.AddCommand(newTrainCmd(), newRunCmd(), newSweepCmd(), newLsCmd(), newShowCmd(), newBoardCmd(), newPlotCmd(), newConfigCmd(), newBenchCmd(), newMigrateCmd(), newCollectCmd(), newStatusCmd(), newSlurmCmd(), newExportCmd())
+	root.AddCommand(newTrainCmd(), newRunCmd(), newSweepCmd(), newLsCmd(), newShowCmd(), newBoardCmd(), newPlotCmd(), newConfigCmd(), newBenchCmd(), newMigrateCmd(), newCollectCmd(), newStatusCmd(), newSlurmCmd(), newExportCmd(), newReportCmd())
 	return root
 }

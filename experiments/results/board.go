@@ -86,53 +86,24 @@ func WriteBoard(w io.Writer, rs []Result, o BoardOptions) error {
 	if !slices.Contains(BoardFormats, format) {
 		return fmt.Errorf("board: unknown format %q; want one of %s", o.Format, strings.Join(BoardFormats, ", "))
 	}
-	by := o.By
-	if len(by) == 0 {
-		by = DefaultBoardBy
-	}
-	gs, err := Aggregate(rs, by, o.SpecDefaults)
+	keys, gs, err := BoardGroups(rs, o)
 	if err != nil {
 		return err
 	}
-	keys := boardKeys(gs, by, o.SpecDefaults)
-	for i := range gs {
-		for k, v := range gs[i].Settings {
-			if _, grouped := gs[i].Keys[k]; !grouped {
-				gs[i].Keys[k] = v
-			}
-		}
-		for _, k := range keys {
-			if _, ok := gs[i].Keys[k]; !ok {
-				if d, ok := o.SpecDefaults[k]; ok {
-					gs[i].Keys[k] = d
-				}
-			}
-		}
-	}
-	// Sorted after the defaults are filled in, so that an entry at a key's
-	// default sorts by the default's value.
-	if err := SortGroups(gs, by, o.Sort); err != nil {
-		return err
-	}
 	if format == "csv" {
-		if slices.Equal(by, DefaultBoardBy) {
+		if len(o.By) == 0 || slices.Equal(o.By, DefaultBoardBy) {
 			keys = append([]string{"experiment"}, keys...)
 		}
 		return writeBoardCSV(w, keys, gs)
 	}
-	header := append(slices.Clone(keys), "n", "density", "sparsity", "compression", "params", "nonzero",
-		"FLOPs (nonzero)", "test acc @ best-val (%)", "final test acc (%)", "t* (it)", "wall time")
+	header := BoardHeader(keys)
 	rows := make([][]string, len(gs))
 	for i := range gs {
-		g := &gs[i]
-		row := make([]string, 0, len(header))
-		for _, k := range keys {
-			row = append(row, g.Keys[k])
+		cells := BoardCells(keys, &gs[i])
+		row := make([]string, len(cells))
+		for j, c := range cells {
+			row[j] = c.Text
 		}
-		dens, spars, comp := formatDensity(g)
-		row = append(row, strconv.Itoa(g.N), dens, spars, comp,
-			formatCount(g.ParamsTotal), formatCount(g.ParamsNonzero), formatCount(g.FLOPsNonzero),
-			FormatAccuracy(g.BestTestAcc, g.N), FormatAccuracy(g.FinalTestAcc, g.N), formatIter(g.BestIter, g.N), formatWall(g.Wall))
 		rows[i] = row
 	}
 	opts := []tablewriter.Option{}
@@ -161,6 +132,85 @@ func WriteBoard(w io.Writer, rs []Result, o BoardOptions) error {
 		return err
 	}
 	return t.Render()
+}
+
+// BoardGroups is the board WriteBoard renders, before formatting: the
+// columns that name its entries (keys) and its entries, aggregated
+// (Aggregate), with each key's value filled in (a spec key's default where
+// an entry leaves it out) and sorted by o.Sort (SortGroups). o.Format is
+// not read. Other renderings of a board (the report site) start here, so
+// that they show the numbers the board shows.
+func BoardGroups(rs []Result, o BoardOptions) (keys []string, gs []Group, err error) {
+	by := o.By
+	if len(by) == 0 {
+		by = DefaultBoardBy
+	}
+	gs, err = Aggregate(rs, by, o.SpecDefaults)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys = boardKeys(gs, by, o.SpecDefaults)
+	for i := range gs {
+		for k, v := range gs[i].Settings {
+			if _, grouped := gs[i].Keys[k]; !grouped {
+				gs[i].Keys[k] = v
+			}
+		}
+		for _, k := range keys {
+			if _, ok := gs[i].Keys[k]; !ok {
+				if d, ok := o.SpecDefaults[k]; ok {
+					gs[i].Keys[k] = d
+				}
+			}
+		}
+	}
+	// Sorted after the defaults are filled in, so that an entry at a key's
+	// default sorts by the default's value.
+	if err := SortGroups(gs, by, o.Sort); err != nil {
+		return nil, nil, err
+	}
+	return keys, gs, nil
+}
+
+// BoardHeader is the header of a board (table and markdown formats) whose
+// entries are named by keys: the keys, then the metric columns.
+func BoardHeader(keys []string) []string {
+	return append(slices.Clone(keys), "n", "density", "sparsity", "compression", "params", "nonzero",
+		"FLOPs (nonzero)", "test acc @ best-val (%)", "final test acc (%)", "t* (it)", "wall time")
+}
+
+// BoardCell is one cell of a board's row: its text as the table shows it,
+// and the number it renders (a mean; NaN for a key's text or no value),
+// by which a rendering can sort.
+type BoardCell struct {
+	Text  string
+	Value float64
+}
+
+// BoardCells is the row of entry g under BoardHeader(keys).
+func BoardCells(keys []string, g *Group) []BoardCell {
+	nan := math.NaN()
+	row := make([]BoardCell, 0, len(keys)+11)
+	for _, k := range keys {
+		row = append(row, BoardCell{g.Keys[k], nan})
+	}
+	mean := func(s Stat) float64 {
+		if s.N == 0 {
+			return nan
+		}
+		return s.Mean
+	}
+	dens, spars, comp := formatDensity(g)
+	return append(row,
+		BoardCell{strconv.Itoa(g.N), float64(g.N)},
+		BoardCell{dens, g.Density}, BoardCell{spars, g.Sparsity}, BoardCell{comp, g.Compression},
+		BoardCell{formatCount(g.ParamsTotal), mean(g.ParamsTotal)},
+		BoardCell{formatCount(g.ParamsNonzero), mean(g.ParamsNonzero)},
+		BoardCell{formatCount(g.FLOPsNonzero), mean(g.FLOPsNonzero)},
+		BoardCell{FormatAccuracy(g.BestTestAcc, g.N), mean(g.BestTestAcc)},
+		BoardCell{FormatAccuracy(g.FinalTestAcc, g.N), mean(g.FinalTestAcc)},
+		BoardCell{formatIter(g.BestIter, g.N), mean(g.BestIter)},
+		BoardCell{formatWall(g.Wall), mean(g.Wall)})
 }
 
 func writeBoardCSV(w io.Writer, keys []string, gs []Group) error {

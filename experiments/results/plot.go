@@ -55,24 +55,6 @@ const (
 	DefaultPlotHeight = 4.5 * vg.Inch
 )
 
-// plotColors is the Okabe–Ito palette (distinguishable with the common
-// colour-vision deficiencies) without its yellow, which is too light on
-// white.
-var plotColors = []color.Color{
-	color.RGBA{0x00, 0x72, 0xB2, 0xFF}, // blue
-	color.RGBA{0xD5, 0x5E, 0x00, 0xFF}, // vermillion
-	color.RGBA{0x00, 0x9E, 0x73, 0xFF}, // bluish green
-	color.RGBA{0xCC, 0x79, 0xA7, 0xFF}, // reddish purple
-	color.RGBA{0xE6, 0x9F, 0x00, 0xFF}, // orange
-	color.RGBA{0x56, 0xB4, 0xE9, 0xFF}, // sky blue
-	color.RGBA{0x00, 0x00, 0x00, 0xFF}, // black
-}
-
-var plotGlyphs = []draw.GlyphDrawer{
-	draw.CircleGlyph{}, draw.SquareGlyph{}, draw.TriangleGlyph{}, draw.PyramidGlyph{},
-	draw.RingGlyph{}, draw.BoxGlyph{}, draw.CrossGlyph{}, draw.PlusGlyph{},
-}
-
 // WritePlot draws test accuracy against density and writes it to path, a
 // PNG or an SVG file by its extension.
 //
@@ -84,15 +66,18 @@ var plotGlyphs = []draw.GlyphDrawer{
 // the test accuracy in percent (o.Metric).
 //
 // Each value of the line key o.By is one line: the mean over replicates at
-// each density, points connected in density order, with a marker, and
+// each density, points connected in density order, and
 // error bars of ± one sample standard deviation where there are two or
 // more replicates. NaN accuracies are left out. Rows of the method "dense"
 // (or, when there are none, rows at density 1) make the dense baseline, drawn as a dashed
-// horizontal line (with a band of ± std) labelled with its mean ± std;
+// horizontal line with a band of ± std, labelled in the legend "dense
+// (mean ± std)" and its values;
 // density-1 rows of a pruning method are also the first point of their
 // line. With a line key other than method and several baseline values of
 // that key, each line gets its own baseline in its colour. The legend is
-// drawn beside the plot, to the right, so that it never hides data.
+// drawn beside the plot, to the right, so that it never hides data. Lines
+// differ in colour, marker and dash pattern (plotStyles), so that they stay
+// apart in greyscale and for readers with colour-vision deficiencies.
 //
 // Rows of several models or datasets are refused unless the line key is
 // model or dataset: a curve over different networks would mean nothing.
@@ -278,19 +263,27 @@ func WritePlot(path string, rs []Result, o PlotOptions) error {
 		st := b.points[0].s
 		col := color.Color(color.Gray{Y: 0x55})
 		bandCol := color.Color(color.NRGBA{R: 0x80, G: 0x80, B: 0x80, A: 0x30})
-		label := "dense " + formatStat(st)
+		label := "dense"
 		if len(bases) > 1 {
 			ci, ok := colorOf[b.name]
 			if !ok {
 				ci = len(lines) + i
 			}
-			col = plotColors[ci%len(plotColors)]
+			col = plotStyle(ci).color
 			r, g, bl, _ := col.RGBA()
 			bandCol = color.NRGBA{R: uint8(r >> 8), G: uint8(g >> 8), B: uint8(bl >> 8), A: 0x30}
-			label = b.name + " dense " + formatStat(st)
+			label = b.name + " dense"
 		}
+		// The legend says what the band is: the dense runs' mean ± one
+		// standard deviation, then their values.
+		var band *plotter.Polygon
+		if st.N >= 2 {
+			label += " (mean ± std)"
+		}
+		label += "\n" + formatStat(st)
 		if st.N >= 2 && st.Std > 0 {
-			band, err := plotter.NewPolygon(plotter.XYs{
+			var err error
+			band, err = plotter.NewPolygon(plotter.XYs{
 				{X: xlo, Y: st.Mean - st.Std}, {X: xhi, Y: st.Mean - st.Std},
 				{X: xhi, Y: st.Mean + st.Std}, {X: xlo, Y: st.Mean + st.Std},
 			})
@@ -309,10 +302,15 @@ func WritePlot(path string, rs []Result, o PlotOptions) error {
 		l.Width = vg.Points(1.5)
 		l.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
 		p.Add(l)
-		lg.Add(label, l)
+		if band != nil {
+			lg.Add(label, band, l)
+		} else {
+			lg.Add(label, l)
+		}
 	}
 	for i, s := range lines {
-		col := plotColors[i%len(plotColors)]
+		sty := plotStyle(i)
+		col := sty.color
 		xys := make(plotter.XYs, len(s.points))
 		var errPts struct {
 			plotter.XYs
@@ -341,8 +339,9 @@ func WritePlot(path string, rs []Result, o PlotOptions) error {
 		}
 		l.Color = col
 		l.Width = vg.Points(1.5)
+		l.Dashes = sty.dashes
 		sc.Color = col
-		sc.Shape = plotGlyphs[i%len(plotGlyphs)]
+		sc.Shape = sty.glyph
 		sc.Radius = vg.Points(3)
 		p.Add(l, sc)
 		lg.Add(s.name, l, sc)

@@ -61,9 +61,9 @@ func TestWritePlotSVG(t *testing.T) {
 		o    PlotOptions
 		base string
 	}{
-		{PlotOptions{}, "dense 98.10 ± 0.10%"},
-		{PlotOptions{Metric: "final", Title: "LeNet-300-100, final"}, "dense 98.00 ± 0.00%"},
-		{PlotOptions{Metric: "best_iter"}, "dense 2100 ± 100 it"},
+		{PlotOptions{}, ">98.10 ± 0.10%<"},
+		{PlotOptions{Metric: "final", Title: "LeNet-300-100, final"}, ">98.00 ± 0.00%<"},
+		{PlotOptions{Metric: "best_iter"}, ">2100 ± 100 it<"},
 	} {
 		o := c.o
 		path := filepath.Join(dir, "acc.SVG") // the extension's case does not matter
@@ -85,7 +85,7 @@ func TestWritePlotSVG(t *testing.T) {
 		if title == "" {
 			title = "lenet on mnist"
 		}
-		for _, want := range []string{">imp<", ">snip<", ">random<", c.base, title, "weights remaining"} {
+		for _, want := range []string{">imp<", ">snip<", ">random<", ">dense (mean ± std)<", c.base, title, "weights remaining"} {
 			if !strings.Contains(svg, want) {
 				t.Errorf("%+v: SVG lacks %q", o, want)
 			}
@@ -178,7 +178,7 @@ func TestWritePlotBaselineIsTheDenseMethod(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if svg := string(data); !strings.Contains(svg, "dense 98.10 ± 0.10%") || !strings.Contains(svg, ">stable-rps<") {
+	if svg := string(data); !strings.Contains(svg, ">98.10 ± 0.10%<") || !strings.Contains(svg, ">stable-rps<") {
 		t.Errorf("the baseline is not the dense method's 98.10 ± 0.10%%, or stable-rps has no line")
 	}
 }
