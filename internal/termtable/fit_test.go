@@ -129,4 +129,3 @@ func TestIsNumber(t *testing.T) {
 		}
 	}
 }
-
