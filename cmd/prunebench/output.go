@@ -9,15 +9,29 @@ import (
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
 	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
 
+	"github.com/prunebench/prunebench/internal/termtable"
 	"github.com/prunebench/prunebench/nn/train"
 )
 
-// renderTable prints rows under a header as a terminal table. Headers are
-// printed as written: tablewriter's automatic upper-casing turns "FLOPs"
-// into "FLO PS".
-func renderTable(w io.Writer, header []string, rows [][]string) error {
+// printTable prints rows under a header as a table on the command's stdout,
+// fitted to the terminal's width (tableWidth).
+func printTable(cmd *cobra.Command, header []string, rows [][]string) error {
+	width, err := tableWidth(cmd)
+	if err != nil {
+		return err
+	}
+	return renderTable(cmd.OutOrStdout(), width, header, rows)
+}
+
+// renderTable prints rows under a header as a terminal table with no line
+// wider than width (0: no limit), its text wrapped in its cells
+// (termtable.Fit). Headers are printed as written: tablewriter's automatic
+// upper-casing turns "FLOPs" into "FLO PS".
+func renderTable(w io.Writer, width int, header []string, rows [][]string) error {
 	t := tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off))
+	t.Configure(termtable.Fit(width, header, rows).Configure)
 	hdr := make([]any, len(header))
 	for i, h := range header {
 		hdr[i] = h

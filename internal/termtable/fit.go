@@ -24,6 +24,11 @@ const padding = 2
 // narrower columns hold a few letters a line and say nothing.
 const minBroken = 6
 
+// keepWhole is the longest word never broken: run names, unit names and
+// model names are copied from tables and must stay on one line. A table
+// whose columns of numbers and short words do not fit stays wider.
+const keepWhole = 16
+
 // Layout is how a table fits a width: the widths of the columns it narrows
 // (padding included, as tablewriter's ColMaxWidths counts them) and the
 // wrap mode of its cells.
@@ -54,10 +59,10 @@ func (l Layout) Configure(c *tablewriter.Config) {
 // table fits: a text column down to its longest word (its text wraps at
 // spaces), a column of numbers down to its widest number (its header wraps).
 // When that is not enough, it narrows the text columns further, widest
-// first, down to minBroken, breaking their words.
+// first, down to minBroken, breaking their words longer than keepWhole.
 //
-// Numbers are never narrowed: a table whose numbers alone are wider than
-// width stays wider.
+// Numbers and short words are never cut: a table of more of them than
+// width holds stays wider.
 func Fit(width int, header []string, rows [][]string) Layout {
 	cols := len(header)
 	for _, r := range rows {
@@ -138,7 +143,7 @@ func Fit(width int, header []string, rows [][]string) Layout {
 	wrap := tw.WrapNormal
 	if !fits {
 		wrap = tw.WrapBreak
-		narrow(isText, func(i int) int { return min(minBroken, natural[i]) })
+		narrow(isText, func(i int) int { return min(natural[i], max(minBroken, min(longestWord[i], keepWhole))) })
 	}
 	l := Layout{Widths: map[int]int{}, Wrap: wrap}
 	for i, w := range widths {
@@ -151,8 +156,9 @@ func Fit(width int, header []string, rows [][]string) Layout {
 
 // number matches a cell of a column of numbers: counts, percentages,
 // ratios ("10.0×"), means with spreads ("97.81 ± 0.12 (n=2)"), ranges
-// ("0.1–1"), durations ("1m2.5s") and times ("2026-11-27 06:38:33").
-var number = regexp.MustCompile(`^[-+]?[0-9][0-9.,:eE+\-×%±–()\sn=µmsh]*$`)
+// ("0.1–1"), fractions ("1200 / 266200") and durations ("1m2.5s"). A date
+// and time ("2026-11-27 06:38:33") is text: it may wrap at its space.
+var number = regexp.MustCompile(`^[-+]?[0-9][0-9.,/eE+\-×%±–()\sn=µmsh]*$`)
 
 // isNumber reports whether a cell reads as a number; an empty cell and a
 // dash (no value) are numbers of any column.

@@ -109,19 +109,29 @@ func TestFitKeepsNumbers(t *testing.T) {
 	if len(l.Widths) != 1 || l.Widths[0] != 10+padding || l.Wrap != tw.WrapNormal {
 		t.Errorf("layout %+v, want only column 0 narrowed to %d, wrapped at spaces", l, 10+padding)
 	}
-	l = Fit(20, header, rows) // the numbers alone do not fit
+	path := [][]string{{"/runs/slurm/logs/1_1.out", "266200", "97.12%"}}
+	l = Fit(20, header, path) // the numbers alone do not fit
 	if _, ok := l.Widths[1]; ok {
 		t.Errorf("the column of numbers was narrowed: %v", l.Widths)
 	}
-	if l.Wrap != tw.WrapBreak || l.Widths[0] != minBroken+padding {
-		t.Errorf("layout %+v, want the text broken at %d", l, minBroken+padding)
+	if l.Wrap != tw.WrapBreak || l.Widths[0] != keepWhole+padding {
+		t.Errorf("layout %+v, want the path broken at %d", l, keepWhole+padding)
+	}
+}
+
+// TestFitKeepsShortWords: a run name is never broken, even when the table
+// then stays wider than asked.
+func TestFitKeepsShortWords(t *testing.T) {
+	out := render(t, 20, []string{"run", "params"}, [][]string{{"a4f974f1fc58", "266200"}})
+	if !strings.Contains(out, "a4f974f1fc58") {
+		t.Errorf("the run name was broken:\n%s", out)
 	}
 }
 
 func TestIsNumber(t *testing.T) {
 	for cell, want := range map[string]bool{
 		"3": true, "96.21%": true, "97.81 ± 0.12 (n=2)": true, "10.0×": true, "0.1–1": true, "1.2e-3": true,
-		"1m2.5s": true, "2026-11-27 06:38:33": true, "—": true, "": true,
+		"1m2.5s": true, "1200 / 266200": true, "2026-11-27 06:38:33": false, "—": true, "": true,
 		"lenet5": false, "a4f974f1fc58": false, "55f788cb8271": false, "model.name=lenet5": false, "3 runs": false,
 	} {
 		if got := isNumber(cell); got != want {
