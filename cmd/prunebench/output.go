@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/olekukonko/tablewriter"
@@ -45,20 +44,34 @@ func renderTable(w io.Writer, width int, header []string, rows [][]string) error
 	return t.Render()
 }
 
-// progress shows one training run as a bar with ETA on stderr, with the last
-// validation accuracy in its description.
+// progress shows one training run on w. On a terminal it is a bar with
+// ETA and the last validation accuracy in its description; elsewhere (a log
+// file, a pipe, CI) it is one line per evaluation (evalLine), since a bar
+// redraws itself with carriage returns that a file keeps.
 type progress struct {
 	name        string
+	w           io.Writer
+	lines       bool // a line per evaluation instead of a bar
+	began       time.Time
 	bar         *progressbar.ProgressBar
 	iter, total int // the last step seen, of total
 }
 
-func newProgress(name string) *progress { return &progress{name: name} }
+func newProgress(w io.Writer, name string) *progress {
+	return &progress{name: name, w: w, lines: !isTerminal(w), began: time.Now()}
+}
 
 func (p *progress) callback(e *train.Event) error {
+	p.iter, p.total = e.Iter, e.Total
+	if p.lines {
+		if e.Phase == train.AfterEval {
+			fmt.Fprintln(p.w, evalLine(p.name, e, time.Since(p.began)))
+		}
+		return nil
+	}
 	if p.bar == nil {
 		p.bar = progressbar.NewOptions(e.Total,
-			progressbar.OptionSetWriter(os.Stderr),
+			progressbar.OptionSetWriter(p.w),
 			progressbar.OptionSetDescription(p.name),
 			progressbar.OptionShowCount(),
 			progressbar.OptionShowIts(),
@@ -69,7 +82,6 @@ func (p *progress) callback(e *train.Event) error {
 		)
 		p.bar.Set(e.Iter)
 	}
-	p.iter, p.total = e.Iter, e.Total
 	switch e.Phase {
 	case train.AfterStep:
 		p.bar.Set(e.Iter)
@@ -89,6 +101,17 @@ func (p *progress) finish() {
 		} else {
 			p.bar.Exit()
 		}
-		fmt.Fprintln(os.Stderr)
+		fmt.Fprintln(p.w)
 	}
+}
+
+// evalLine is the line of one evaluation where no bar is drawn: the unit,
+// the iteration of the budget, the validation accuracy and the time since
+// the unit started, e.g. "mlp/mnist it 1200/3000 val 97.12% 12.3s".
+func evalLine(name string, e *train.Event, elapsed time.Duration) string {
+	line := fmt.Sprintf("%s it %d/%d", name, e.Iter, e.Total)
+	if e.History != nil && len(e.History.Points) > 0 {
+		line += fmt.Sprintf(" val %.2f%%", 100*e.History.Final().ValAcc)
+	}
+	return fmt.Sprintf("%s %.1fs", line, elapsed.Seconds())
 }

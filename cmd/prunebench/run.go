@@ -63,13 +63,13 @@ func runAndReport(cmd *cobra.Command, spec experiments.Spec, f runFlags) error {
 	switch {
 	case f.quiet:
 	case f.jobs > 1:
-		watch := unitLines(cmd.ErrOrStderr(), false)
+		watch := unitLines(cmd.ErrOrStderr(), false, false)
 		opts.Watch = func(u experiments.UnitInfo) ([]experiments.Callback, func()) {
 			return watch(spec.Model.Name+"/"+spec.Dataset.Name, u)
 		}
 	default:
 		opts.Watch = func(u experiments.UnitInfo) ([]experiments.Callback, func()) {
-			bar := newProgress(fmt.Sprintf("%s/%s %s", spec.Model.Name, spec.Dataset.Name, u.Label()))
+			bar := newProgress(cmd.ErrOrStderr(), fmt.Sprintf("%s/%s %s", spec.Model.Name, spec.Dataset.Name, u.Label()))
 			return []experiments.Callback{bar.callback}, bar.finish
 		}
 	}

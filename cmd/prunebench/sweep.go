@@ -195,12 +195,14 @@ func runSweepCmd(cmd *cobra.Command, spec string, f sweepFlags) error {
 		fmt.Fprintf(stderr, "sweep of %d runs, %d at a time, into %s\n", len(w.specs), min(jobs, len(experiments.WorkUnits(w.specs))), w.specs[0].Output)
 	}
 	var bar *progressbar.ProgressBar
-	if f.quiet || w.task != nil {
+	if f.quiet || w.task != nil || !isTerminal(stderr) {
+		// Lines, not a bar: -q asks for them, and a task's log file or any
+		// stderr that is no terminal would keep every redraw of a bar.
 		hashes := make([]string, len(w.specs))
 		for i, s := range w.specs {
 			hashes[i] = experiments.Hash(s)
 		}
-		watch := unitLines(stderr, true)
+		watch := unitLines(stderr, true, !f.quiet)
 		opts.Watch = func(point int, u experiments.UnitInfo) ([]experiments.Callback, func()) {
 			return watch(hashes[point], u)
 		}
