@@ -151,3 +151,11 @@ func TestSweepSummaryShowsVaryingKeys(t *testing.T) {
 		}
 	}
 }
+
+// wholeTables lets the test's tables print at their full width (as --wide
+// does, for commands run without the root's flags): the test reads their
+// headers and cells whole.
+func wholeTables(t *testing.T) {
+	t.Helper()
+	t.Setenv("COLUMNS", "100000")
+}
