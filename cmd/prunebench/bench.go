@@ -74,7 +74,7 @@ func newBenchCmd() *cobra.Command {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s %.3f\n", label, d.Seconds())
 				return nil
 			}
-			return renderTable(cmd.OutOrStdout(), []string{"model", "backend", "batch", "steps", "seconds", "ms/step", "GOMAXPROCS"}, [][]string{{
+			return printTable(cmd, []string{"model", "backend", "batch", "steps", "seconds", "ms/step", "GOMAXPROCS"}, [][]string{{
 				p.Arch.Name, spec.Backend, fmt.Sprint(spec.Training.BatchSize), fmt.Sprint(n),
 				fmt.Sprintf("%.3f", d.Seconds()), fmt.Sprintf("%.2f", 1000*d.Seconds()/float64(n)),
 				fmt.Sprint(runtime.GOMAXPROCS(0)),

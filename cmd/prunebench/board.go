@@ -52,7 +52,11 @@ opened read-only: board works on a read-only mount and never changes it.`,
 			if err != nil {
 				return err
 			}
-			return results.WriteBoard(cmd.OutOrStdout(), rs, results.BoardOptions{By: by, SpecDefaults: defaults, Format: format, Sort: sortBy})
+			width, err := tableWidth(cmd)
+			if err != nil {
+				return err
+			}
+			return results.WriteBoard(cmd.OutOrStdout(), rs, results.BoardOptions{By: by, SpecDefaults: defaults, Format: format, Sort: sortBy, Width: width})
 		},
 	}
 	f := cmd.Flags()

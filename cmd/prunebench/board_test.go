@@ -63,6 +63,7 @@ func execBoard(t *testing.T, cmd *cobra.Command, args ...string) (stdout string,
 }
 
 func TestBoardCommand(t *testing.T) {
+	wholeTables(t)
 	dir := boardStore(t)
 	out, err := execBoard(t, newBoardCmd(), "--output", dir)
 	if err != nil {

@@ -36,7 +36,7 @@ under its run name.`,
 						rows = append(rows, []string{k.Key, k.Default, k.Help})
 					}
 				}
-				return renderTable(cmd.OutOrStdout(), []string{"key", "default", "meaning"}, rows)
+				return printTable(cmd, []string{"key", "default", "meaning"}, rows)
 			}
 			spec, err := experiments.LoadSpec(args[0], sets)
 			if err != nil {

@@ -64,7 +64,11 @@ numerically, e.g. --where density=0.2. Show one run with "prunebench show RUN".`
 				}
 				return nil
 			}
-			return lsRender(cmd.OutOrStdout(), rs)
+			width, err := tableWidth(cmd)
+			if err != nil {
+				return err
+			}
+			return lsRender(cmd.OutOrStdout(), width, rs)
 		},
 	}
 	cmd.Flags().StringVar(&output, "output", experiments.Defaults().Output, "the output folder that holds "+storeFile)
@@ -96,7 +100,11 @@ to name one run; "prunebench ls" lists them.`,
 			if err != nil {
 				return err
 			}
-			return showRender(cmd.OutOrStdout(), rs)
+			width, err := tableWidth(cmd)
+			if err != nil {
+				return err
+			}
+			return showRender(cmd.OutOrStdout(), width, rs)
 		},
 	}
 	cmd.Flags().StringVar(&output, "output", experiments.Defaults().Output, "the output folder that holds "+storeFile)
@@ -104,7 +112,7 @@ to name one run; "prunebench ls" lists them.`,
 }
 
 // lsRender prints one line per run, the run finished last at the bottom.
-func lsRender(w io.Writer, rs []results.Result) error {
+func lsRender(w io.Writer, width int, rs []results.Result) error {
 	type run struct {
 		hash, pipeline, model, dataset string
 		methods                        []string
@@ -147,7 +155,7 @@ func lsRender(w io.Writer, rs []results.Result) error {
 		rows[i] = []string{u.hash, u.pipeline, u.model, u.dataset, strings.Join(u.methods, ", "),
 			lsRanges(u.levels), strconv.Itoa(len(u.replicates)), strconv.Itoa(u.results), last}
 	}
-	return renderTable(w, []string{"run", "pipeline", "model", "dataset", "methods", "levels", "replicates", "results", "last finished"}, rows)
+	return renderTable(w, width, []string{"run", "pipeline", "model", "dataset", "methods", "levels", "replicates", "results", "last finished"}, rows)
 }
 
 // lsRanges writes a set of integers as ranges: 0-3,5.
@@ -174,7 +182,7 @@ func lsRanges(set map[int]bool) string {
 }
 
 // showRender prints a run's rows under a line that names the run.
-func showRender(w io.Writer, rs []results.Result) error {
+func showRender(w io.Writer, width int, rs []results.Result) error {
 	first := rs[0]
 	var backends, versions []string
 	for _, r := range rs {
@@ -196,7 +204,7 @@ func showRender(w io.Writer, rs []results.Result) error {
 			strconv.Itoa(r.BestIter), showPct(r.BestTestAcc), showPct(r.FinalTestAcc), showWall(r.Wall),
 		}
 	}
-	return renderTable(w, []string{"rep", "level", "branch", "method", "density", "sparsity", "compression",
+	return renderTable(w, width, []string{"rep", "level", "branch", "method", "density", "sparsity", "compression",
 		"nonzero / params", "nonzero FLOPs", "best iter", "test acc @best", "test acc @end", "wall"}, rows)
 }
 

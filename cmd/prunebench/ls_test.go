@@ -97,6 +97,7 @@ func containsAll(t *testing.T, what, text string, wants ...string) {
 }
 
 func TestLsCommand(t *testing.T) {
+	wholeTables(t)
 	dir := lsStore(t)
 	out, _, err := execLs(t, newLsCmd(), "--output", dir)
 	if err != nil {
@@ -201,6 +202,7 @@ func TestLsCorruptStore(t *testing.T) {
 }
 
 func TestShowCommand(t *testing.T) {
+	wholeTables(t)
 	dir := lsStore(t)
 	out, _, err := execLs(t, newShowCmd(), "abc1", "--output", dir)
 	if err != nil {

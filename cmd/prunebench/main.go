@@ -92,6 +92,7 @@ func newRootCmd() *cobra.Command {
 		PersistentPreRunE: checkNumericFlags,
 	}
 	root.SetFlagErrorFunc(flagError)
+	root.PersistentFlags().Bool(wideFlag, false, "print tables at their full width, each row on one line (by default they fit COLUMNS or the terminal, else 100 characters)")
 	root.AddCommand(newTrainCmd(), newRunCmd(), newSweepCmd(), newLsCmd(), newShowCmd(), newBoardCmd(), newPlotCmd(), newConfigCmd(), newBenchCmd(), newMigrateCmd(), newCollectCmd(), newStatusCmd(), newSlurmCmd(), newExportCmd(), newReportCmd())
 	return root
 }

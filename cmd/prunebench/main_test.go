@@ -44,6 +44,7 @@ output: ` + out + "\n"
 }
 
 func TestTrainCommandRunsAndResumes(t *testing.T) {
+	wholeTables(t)
 	spec, out := writeSpec(t)
 	first, err := run(t, "train", spec, "-q")
 	if err != nil {

@@ -3,21 +3,34 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
 	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
 
+	"github.com/prunebench/prunebench/internal/termtable"
 	"github.com/prunebench/prunebench/nn/train"
 )
 
-// renderTable prints rows under a header as a terminal table. Headers are
-// printed as written: tablewriter's automatic upper-casing turns "FLOPs"
-// into "FLO PS".
-func renderTable(w io.Writer, header []string, rows [][]string) error {
+// printTable prints rows under a header as a table on the command's stdout,
+// fitted to the terminal's width (tableWidth).
+func printTable(cmd *cobra.Command, header []string, rows [][]string) error {
+	width, err := tableWidth(cmd)
+	if err != nil {
+		return err
+	}
+	return renderTable(cmd.OutOrStdout(), width, header, rows)
+}
+
+// renderTable prints rows under a header as a terminal table with no line
+// wider than width (0: no limit), its text wrapped in its cells
+// (termtable.Fit). Headers are printed as written: tablewriter's automatic
+// upper-casing turns "FLOPs" into "FLO PS".
+func renderTable(w io.Writer, width int, header []string, rows [][]string) error {
 	t := tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off))
+	t.Configure(termtable.Fit(width, header, rows).Configure)
 	hdr := make([]any, len(header))
 	for i, h := range header {
 		hdr[i] = h
@@ -31,20 +44,34 @@ func renderTable(w io.Writer, header []string, rows [][]string) error {
 	return t.Render()
 }
 
-// progress shows one training run as a bar with ETA on stderr, with the last
-// validation accuracy in its description.
+// progress shows one training run on w. On a terminal it is a bar with
+// ETA and the last validation accuracy in its description; elsewhere (a log
+// file, a pipe, CI) it is one line per evaluation (evalLine), since a bar
+// redraws itself with carriage returns that a file keeps.
 type progress struct {
 	name        string
+	w           io.Writer
+	lines       bool // a line per evaluation instead of a bar
+	began       time.Time
 	bar         *progressbar.ProgressBar
 	iter, total int // the last step seen, of total
 }
 
-func newProgress(name string) *progress { return &progress{name: name} }
+func newProgress(w io.Writer, name string) *progress {
+	return &progress{name: name, w: w, lines: !isTerminal(w), began: time.Now()}
+}
 
 func (p *progress) callback(e *train.Event) error {
+	p.iter, p.total = e.Iter, e.Total
+	if p.lines {
+		if e.Phase == train.AfterEval {
+			fmt.Fprintln(p.w, evalLine(p.name, e, time.Since(p.began)))
+		}
+		return nil
+	}
 	if p.bar == nil {
 		p.bar = progressbar.NewOptions(e.Total,
-			progressbar.OptionSetWriter(os.Stderr),
+			progressbar.OptionSetWriter(p.w),
 			progressbar.OptionSetDescription(p.name),
 			progressbar.OptionShowCount(),
 			progressbar.OptionShowIts(),
@@ -55,7 +82,6 @@ func (p *progress) callback(e *train.Event) error {
 		)
 		p.bar.Set(e.Iter)
 	}
-	p.iter, p.total = e.Iter, e.Total
 	switch e.Phase {
 	case train.AfterStep:
 		p.bar.Set(e.Iter)
@@ -75,6 +101,17 @@ func (p *progress) finish() {
 		} else {
 			p.bar.Exit()
 		}
-		fmt.Fprintln(os.Stderr)
+		fmt.Fprintln(p.w)
 	}
+}
+
+// evalLine is the line of one evaluation where no bar is drawn: the unit,
+// the iteration of the budget, the validation accuracy and the time since
+// the unit started, e.g. "mlp/mnist it 1200/3000 val 97.12% 12.3s".
+func evalLine(name string, e *train.Event, elapsed time.Duration) string {
+	line := fmt.Sprintf("%s it %d/%d", name, e.Iter, e.Total)
+	if e.History != nil && len(e.History.Points) > 0 {
+		line += fmt.Sprintf(" val %.2f%%", 100*e.History.Final().ValAcc)
+	}
+	return fmt.Sprintf("%s %.1fs", line, elapsed.Seconds())
 }

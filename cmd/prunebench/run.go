@@ -65,13 +65,13 @@ func runAndReport(cmd *cobra.Command, spec experiments.Spec, f runFlags) error {
 	switch {
 	case f.quiet:
 	case f.jobs > 1:
-		watch := unitLines(cmd.ErrOrStderr(), false)
+		watch := unitLines(cmd.ErrOrStderr(), false, false)
 		opts.Watch = func(u experiments.UnitInfo) ([]experiments.Callback, func()) {
 			return watch(spec.Model.Name+"/"+spec.Dataset.Name, u)
 		}
 	default:
 		opts.Watch = func(u experiments.UnitInfo) ([]experiments.Callback, func()) {
-			bar := newProgress(fmt.Sprintf("%s/%s %s", spec.Model.Name, spec.Dataset.Name, u.Label()))
+			bar := newProgress(cmd.ErrOrStderr(), fmt.Sprintf("%s/%s %s", spec.Model.Name, spec.Dataset.Name, u.Label()))
 			return []experiments.Callback{bar.callback}, bar.finish
 		}
 	}
@@ -84,11 +84,15 @@ func runAndReport(cmd *cobra.Command, spec experiments.Spec, f runFlags) error {
 	if err != nil {
 		return err
 	}
-	return printResults(cmd.OutOrStdout(), results)
+	width, err := tableWidth(cmd)
+	if err != nil {
+		return err
+	}
+	return printResults(cmd.OutOrStdout(), width, results)
 }
 
 // printResults prints one row per replicate and level.
-func printResults(w io.Writer, rs []results.Result) error {
+func printResults(w io.Writer, width int, rs []results.Result) error {
 	rows := make([][]string, 0, len(rs))
 	for _, r := range rs {
 		rows = append(rows, []string{
@@ -98,7 +102,7 @@ func printResults(w io.Writer, rs []results.Result) error {
 			r.Wall.Round(time.Millisecond).String(),
 		})
 	}
-	return renderTable(w, []string{"rep", "level", "branch", "method", "density", "nonzero params", "nonzero FLOPs",
+	return renderTable(w, width, []string{"rep", "level", "branch", "method", "density", "nonzero params", "nonzero FLOPs",
 		"best iter", "val acc @best", "test acc @best", "test acc @end", "wall"}, rows)
 }
 

@@ -101,7 +101,7 @@ func TestSlurmCancelAndResume(t *testing.T) {
 	victim, unit := waitForCheckpoint(t, out, 2*time.Minute)
 	c.Run(t, "scancel", victim)
 	c.WaitJob(t, job, 3*time.Minute)
-	st, err := run(t, "status", out)
+	st, err := run(t, "status", "--wide", out) // the full error and log path, each on one line
 	if err != nil || !strings.Contains(st, "3 done, 0 running, 0 failed, 1 pending") {
 		t.Fatalf("status after cancelling %s (%s): %v\n%s", victim, unit, err, st)
 	}
@@ -164,7 +164,7 @@ func TestSlurmFailureStaysLocal(t *testing.T) {
 	if completed != 1 || failed != 1 {
 		t.Errorf("task states %v, want one COMPLETED and one FAILED", states)
 	}
-	st, err := run(t, "status", out)
+	st, err := run(t, "status", "--wide", out) // the full error and log path, each on one line
 	if err != nil || !strings.Contains(st, "1 done, 0 running, 1 failed, 0 pending") || !strings.Contains(st, `pattern "fc9.weight" matches no parameter`) ||
 		!strings.Contains(st, filepath.Join(cluster.LogDir(out), job+"_")) || !strings.Contains(st, "Slurm jobs with logs in") {
 		t.Errorf("status: %v\n%s", err, st)

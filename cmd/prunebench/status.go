@@ -38,6 +38,10 @@ it works while the sweep runs.`,
 				return fmt.Errorf("no sweeps or runs in %s: point at the output folder of a sweep", out)
 			}
 			w := cmd.OutOrStdout()
+			width, err := tableWidth(cmd)
+			if err != nil {
+				return err
+			}
 			var rows, failed [][]string
 			var total [4]int
 			for _, p := range points {
@@ -62,7 +66,7 @@ it works while the sweep runs.`,
 					}
 				}
 			}
-			if err := renderTable(w, []string{"sweep", "run", "settings", "done", "running", "failed", "pending"}, rows); err != nil {
+			if err := renderTable(w, width, []string{"sweep", "run", "settings", "done", "running", "failed", "pending"}, rows); err != nil {
 				return err
 			}
 			fmt.Fprintf(w, "%d units: %d done, %d running, %d failed, %d pending\n", total[0]+total[1]+total[2]+total[3], total[0], total[1], total[2], total[3])
@@ -74,7 +78,7 @@ it works while the sweep runs.`,
 			}
 			if len(failed) > 0 {
 				fmt.Fprintf(w, "\nfailed units:\n")
-				return renderTable(w, []string{"unit", "error", "log"}, failed)
+				return renderTable(w, width, []string{"unit", "error", "log"}, failed)
 			}
 			return nil
 		},

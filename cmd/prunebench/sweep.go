@@ -203,12 +203,14 @@ func runSweepCmd(cmd *cobra.Command, spec string, f sweepFlags) error {
 		fmt.Fprintf(stderr, "sweep of %d runs, %d at a time, into %s\n", len(w.specs), min(jobs, len(experiments.WorkUnits(w.specs))), w.specs[0].Output)
 	}
 	var bar *progressbar.ProgressBar
-	if f.quiet || w.task != nil {
+	if f.quiet || w.task != nil || !isTerminal(stderr) {
+		// Lines, not a bar: -q asks for them, and a task's log file or any
+		// stderr that is no terminal would keep every redraw of a bar.
 		hashes := make([]string, len(w.specs))
 		for i, s := range w.specs {
 			hashes[i] = experiments.Hash(s)
 		}
-		watch := unitLines(stderr, true)
+		watch := unitLines(stderr, true, !f.quiet)
 		opts.Watch = func(point int, u experiments.UnitInfo) ([]experiments.Callback, func()) {
 			return watch(hashes[point], u)
 		}
@@ -264,7 +266,7 @@ func listUnits(cmd *cobra.Command, w sweepWork) error {
 		units = slices.DeleteFunc(units, func(u experiments.WorkUnit) bool { return !want[u.ID()] })
 	}
 	settings := map[string]string{}
-	swept := experiments.SweptSettings(w.specs)
+	swept := pointSettings(w.specs)
 	for i, s := range w.specs {
 		settings[experiments.Hash(s)] = swept[i]
 	}
@@ -275,7 +277,7 @@ func listUnits(cmd *cobra.Command, w sweepWork) error {
 		counts[st.State]++
 		rows[i] = []string{u.ID(), settings[u.Hash], st.String()}
 	}
-	if err := renderTable(cmd.OutOrStdout(), []string{"unit", "settings", "state"}, rows); err != nil {
+	if err := printTable(cmd, []string{"unit", "settings", "state"}, rows); err != nil {
 		return err
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "%d units: %d done, %d running, %d partial, %d failed, %d not started\n", len(units),
@@ -295,7 +297,7 @@ func reportSweep(cmd *cobra.Command, outcomes []experiments.SweepOutcome) error 
 	for i, o := range outcomes {
 		specs[i] = o.Spec
 	}
-	settingsOf := experiments.SweptSettings(specs)
+	settingsOf := pointSettings(specs)
 	for i, o := range outcomes {
 		settings := settingsOf[i]
 		if o.Units == 0 {
@@ -321,13 +323,13 @@ func reportSweep(cmd *cobra.Command, outcomes []experiments.SweepOutcome) error 
 		rows = append(rows, []string{experiments.Hash(o.Spec), settings, fmt.Sprint(len(o.Results)), pct(sum / float64(len(o.Results)))})
 	}
 	if len(rows) > 0 {
-		if err := renderTable(cmd.OutOrStdout(), []string{"run", "settings", "results", "mean test acc @best"}, rows); err != nil {
+		if err := printTable(cmd, []string{"run", "settings", "results", "mean test acc @best"}, rows); err != nil {
 			return err
 		}
 	}
 	if len(failed) > 0 {
 		fmt.Fprintf(cmd.OutOrStdout(), "\n%d of %d runs failed:\n", len(failed), total)
-		if err := renderTable(cmd.OutOrStdout(), []string{"run", "settings", "error"}, failed); err != nil {
+		if err := printTable(cmd, []string{"run", "settings", "error"}, failed); err != nil {
 			return err
 		}
 	}
@@ -343,6 +345,17 @@ func reportSweep(cmd *cobra.Command, outcomes []experiments.SweepOutcome) error 
 		return fmt.Errorf("%d of %d runs failed", len(failed), total)
 	}
 	return nil
+}
+
+// pointSettings names each point of a sweep in its tables by the keys
+// that vary across the points (experiments.SweptSettings). A sweep of one
+// point varies nothing: its run name says which it is, and its every
+// non-default key would make a line of hundreds of characters.
+func pointSettings(specs []experiments.Spec) []string {
+	if len(specs) < 2 {
+		return make([]string, len(specs))
+	}
+	return experiments.SweptSettings(specs)
 }
 
 // plural counts things in words: "1 unit", "2 units".

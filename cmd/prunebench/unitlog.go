@@ -14,8 +14,9 @@ import (
 // train at once, and in the log files of array tasks. Each unit gets a line
 // when it starts ("resumed from iteration N" when it resumes a checkpoint,
 // which always gets a line) and one when it ends; name starts the unit's
-// lines. The returned watch is safe for concurrent use.
-func unitLines(w io.Writer, startLines bool) func(name string, u experiments.UnitInfo) ([]experiments.Callback, func()) {
+// lines; with evalLines, each evaluation gets a line too (evalLine), where a
+// terminal would show a bar. The returned watch is safe for concurrent use.
+func unitLines(w io.Writer, startLines, evalLines bool) func(name string, u experiments.UnitInfo) ([]experiments.Callback, func()) {
 	var mu sync.Mutex
 	say := func(format string, args ...any) {
 		mu.Lock()
@@ -39,6 +40,9 @@ func unitLines(w io.Writer, startLines bool) func(name string, u experiments.Uni
 				}
 			}
 			h, iter, total = e.History, e.Iter, e.Total
+			if evalLines && e.Phase == train.AfterEval {
+				say("%s", evalLine(prefix, e, time.Since(began)))
+			}
 			return nil
 		}
 		return []experiments.Callback{keep}, func() {

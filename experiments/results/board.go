@@ -13,6 +13,8 @@ import (
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/prunebench/prunebench/internal/termtable"
 )
 
 // BoardOptions configures a leaderboard (WriteBoard).
@@ -40,6 +42,10 @@ type BoardOptions struct {
 	// (the baseline) comes before the others; ties are broken by the
 	// grouping keys in order, so the order is total.
 	Sort string
+	// Width is the widest a line of the table format may be: its text
+	// columns wrap in their cells to fit (termtable.Fit). 0 means no limit;
+	// markdown and csv, written for files, are never wrapped.
+	Width int
 }
 
 // DefaultBoardBy makes one entry of each experiment (a run without its
@@ -111,6 +117,9 @@ func WriteBoard(w io.Writer, rs []Result, o BoardOptions) error {
 		opts = append(opts, tablewriter.WithRenderer(renderer.NewMarkdown()))
 	}
 	t := tablewriter.NewTable(w, opts...)
+	if format == "table" {
+		t.Configure(termtable.Fit(o.Width, header, rows).Configure)
+	}
 	align := make([]tw.Align, len(header))
 	for i := range align {
 		align[i] = tw.AlignRight
