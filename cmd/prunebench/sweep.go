@@ -350,12 +350,22 @@ func reportSweep(cmd *cobra.Command, outcomes []experiments.SweepOutcome) error 
 // pointSettings names each point of a sweep in its tables by the keys
 // that vary across the points (experiments.SweptSettings). A sweep of one
 // point varies nothing: its run name says which it is, and its every
-// non-default key would make a line of hundreds of characters.
+// non-default key would make a line of hundreds of characters. Within a
+// point, a varied key that its pipeline does not read ("key=-") or that it
+// leaves at an empty default ("key=") is left out: in a sweep that zips
+// pipelines, every pipeline's keys vary, and the row should say what the
+// point sets.
 func pointSettings(specs []experiments.Spec) []string {
 	if len(specs) < 2 {
 		return make([]string, len(specs))
 	}
-	return experiments.SweptSettings(specs)
+	out := experiments.SweptSettings(specs)
+	for i, s := range out {
+		parts := strings.Fields(s)
+		parts = slices.DeleteFunc(parts, func(p string) bool { return strings.HasSuffix(p, "=-") || strings.HasSuffix(p, "=") })
+		out[i] = strings.Join(parts, " ")
+	}
+	return out
 }
 
 // plural counts things in words: "1 unit", "2 units".

@@ -46,9 +46,13 @@ func sweepLeaderboard(cmd *cobra.Command, outcomes []experiments.SweepOutcome, b
 	defaults := experiments.KeyDefaults()
 	var errs []error
 	if board {
+		width, err := tableWidth(cmd)
+		if err != nil {
+			return err
+		}
 		out := cmd.OutOrStdout()
 		fmt.Fprintln(out, "\nleaderboard (mean ± std over seeds, n seeds):")
-		errs = append(errs, results.WriteBoard(out, rs, results.BoardOptions{By: results.DefaultBoardBy, SpecDefaults: defaults, Format: "table"}))
+		errs = append(errs, results.WriteBoard(out, rs, results.BoardOptions{By: results.DefaultBoardBy, SpecDefaults: defaults, Format: "table", Width: width}))
 	}
 	if plotFile != "" {
 		err := results.WritePlot(plotFile, rs, results.PlotOptions{SpecDefaults: defaults})

@@ -112,6 +112,11 @@ func WriteBoard(w io.Writer, rs []Result, o BoardOptions) error {
 		}
 		rows[i] = row
 	}
+	nkeys := len(keys)
+	var above, below string
+	if format == "table" {
+		header, rows, nkeys, above, below = narrowBoard(o.Width, nkeys, header, rows)
+	}
 	opts := []tablewriter.Option{}
 	if format == "markdown" {
 		opts = append(opts, tablewriter.WithRenderer(renderer.NewMarkdown()))
@@ -123,7 +128,7 @@ func WriteBoard(w io.Writer, rs []Result, o BoardOptions) error {
 	align := make([]tw.Align, len(header))
 	for i := range align {
 		align[i] = tw.AlignRight
-		if i < len(keys) {
+		if i < nkeys {
 			align[i] = tw.AlignLeft
 		}
 	}
@@ -136,11 +141,20 @@ func WriteBoard(w io.Writer, rs []Result, o BoardOptions) error {
 	for i, h := range header {
 		hdr[i] = h
 	}
+	if above != "" {
+		fmt.Fprintln(w, above)
+	}
 	t.Header(hdr...)
 	if err := t.Bulk(rows); err != nil {
 		return err
 	}
-	return t.Render()
+	if err := t.Render(); err != nil {
+		return err
+	}
+	if below != "" {
+		fmt.Fprintln(w, below)
+	}
+	return nil
 }
 
 // BoardGroups is the board WriteBoard renders, before formatting: the

@@ -35,6 +35,9 @@ const keepWhole = 16
 type Layout struct {
 	Widths map[int]int
 	Wrap   int // tw.WrapNormal (at spaces) or tw.WrapBreak (inside words too)
+	// Overflow says that the table stays wider than the width even so: its
+	// numbers and short words alone do not fit.
+	Overflow bool
 }
 
 // Configure applies the layout to a table's configuration (tablewriter's
@@ -145,7 +148,7 @@ func Fit(width int, header []string, rows [][]string) Layout {
 		wrap = tw.WrapBreak
 		narrow(isText, func(i int) int { return min(natural[i], max(minBroken, min(longestWord[i], keepWhole))) })
 	}
-	l := Layout{Widths: map[int]int{}, Wrap: wrap}
+	l := Layout{Widths: map[int]int{}, Wrap: wrap, Overflow: total() > content}
 	for i, w := range widths {
 		if w < natural[i] {
 			l.Widths[i] = w + padding

@@ -1,0 +1,126 @@
+package results
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/prunebench/prunebench/internal/termtable"
+)
+
+// narrowBoard reshapes a board table that does not fit width characters,
+// in three steps, each taken only while the table still overflows:
+//
+//  1. key columns with one value in every row (a board of one model and
+//     data set) leave the table for a line above it;
+//  2. the key columns after the first (the spec keys that tell entries
+//     apart) merge into one "settings" column of key=value words, which
+//     wraps;
+//  3. the columns derived from others or least read leave the table, in
+//     the order of hideOrder, until it fits without breaking words, and a
+//     line below it names them.
+//
+// The board's numbers are never cut or abbreviated: what does not fit is
+// left out whole and named, and --wide (width 0) or the csv format shows
+// every column. It returns the table, the number of its key columns (the
+// first ones, left-aligned), and the lines to print above and below it.
+func narrowBoard(width, nkeys int, header []string, rows [][]string) (h []string, r [][]string, keys int, above, below string) {
+	h, r = header, rows
+	if width <= 0 || !termtable.Fit(width, h, r).Overflow {
+		return h, r, nkeys, "", ""
+	}
+	// 1. Constant keys.
+	var constant []string
+	if len(r) > 1 {
+		for c := nkeys - 1; c >= 0; c-- {
+			if nkeys <= 1 {
+				break
+			}
+			if allEqual(r, c) {
+				constant = append([]string{h[c] + " " + r[0][c]}, constant...)
+				h, r = dropColumn(h, r, c)
+				nkeys--
+			}
+		}
+	}
+	if len(constant) > 0 {
+		above = wrapWords(strings.Join(constant, ", "), width)
+	}
+	// 2. One settings column.
+	if nkeys > 2 && termtable.Fit(width, h, r).Overflow {
+		merged := make([][]string, len(r))
+		for i, row := range r {
+			var kv []string
+			for c := 1; c < nkeys; c++ {
+				if row[c] != "" {
+					kv = append(kv, h[c]+"="+row[c])
+				}
+			}
+			merged[i] = append([]string{row[0], strings.Join(kv, " ")}, row[nkeys:]...)
+		}
+		h = append([]string{h[0], "settings"}, h[nkeys:]...)
+		r = merged
+		nkeys = 2
+	}
+	// 3. Hidden columns, until the table fits with its words whole.
+	var hidden []string
+	for _, name := range hideOrder {
+		if l := termtable.Fit(width, h, r); !l.Overflow && l.Wrap != tw.WrapBreak {
+			break
+		}
+		if c := slices.Index(h, name); c >= 0 {
+			h, r = dropColumn(h, r, c)
+			hidden = append(hidden, name)
+		}
+	}
+	if len(hidden) > 0 {
+		below = wrapWords(fmt.Sprintf("not shown at this width: %s (--wide or --format csv shows every column)", strings.Join(hidden, ", ")), width)
+	}
+	return h, r, nkeys, above, below
+}
+
+// hideOrder is the order in which narrowBoard leaves columns out: those
+// that restate another (sparsity and compression are the density; the
+// nonzero FLOPs follow the nonzero parameters) before those a reader
+// compares runs by.
+var hideOrder = []string{"sparsity", "compression", "params", "FLOPs (nonzero)", "wall time", "nonzero", "t* (it)", "final test acc (%)"}
+
+func allEqual(rows [][]string, c int) bool {
+	for _, row := range rows[1:] {
+		if row[c] != rows[0][c] {
+			return false
+		}
+	}
+	return true
+}
+
+func dropColumn(header []string, rows [][]string, c int) ([]string, [][]string) {
+	h := slices.Delete(slices.Clone(header), c, c+1)
+	r := make([][]string, len(rows))
+	for i, row := range rows {
+		r[i] = slices.Delete(slices.Clone(row), c, c+1)
+	}
+	return h, r
+}
+
+// wrapWords breaks text into lines of at most width runes at spaces (a
+// word longer than width stays whole on its own line).
+func wrapWords(text string, width int) string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(text) {
+		switch {
+		case line == "":
+			line = w
+		case utf8.RuneCountInString(line)+1+utf8.RuneCountInString(w) <= width:
+			line += " " + w
+		default:
+			lines = append(lines, line)
+			line = w
+		}
+	}
+	return strings.Join(append(lines, line), "\n")
+}
