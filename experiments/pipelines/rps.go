@@ -452,6 +452,11 @@ func (c narrowPipeline) Validate(s experiments.Spec) error {
 	if s.Model.WidthMultiplier != 1 {
 		return fmt.Errorf("model.width_multiplier = %v: pipeline narrow solves the multiplier itself; leave it at 1", s.Model.WidthMultiplier)
 	}
+	if s.Model.Inline() {
+		// The width search rebuilds a zoo model at other width multipliers;
+		// an inline model's widths are written in its layers.
+		return errors.New("model.layers: pipeline narrow scales a zoo model's widths (model.name); an inline model cannot be narrowed, write the narrower layers in the spec instead")
+	}
 	return nil
 }
 
