@@ -26,7 +26,8 @@ type PlotOptions struct {
 	// Title is the plot's title; empty means "MODEL on DATASET" from the
 	// results.
 	Title string
-	// Width and Height are the size of the figure; zero means 7 × 4.5 in.
+	// Width and Height are the size of the figure; zero means 7 × 4.5 in
+	// (taller when the legend needs it, for a zero Height).
 	// PNGs are rendered at 96 dpi (672 × 432 pixels by default).
 	Width, Height vg.Length
 	// By is the column (Columns) whose values are the lines; empty means
@@ -49,11 +50,16 @@ var PlotMetrics = []string{"best", "final", "best_iter"}
 // PlotFormats are the file extensions WritePlot accepts.
 var PlotFormats = []string{".png", ".svg"}
 
-// Default figure size of WritePlot.
+// Default figure size of WritePlot. Without PlotOptions.Height, a plot
+// whose legend needs more room is taller.
 const (
 	DefaultPlotWidth  = 7 * vg.Inch
 	DefaultPlotHeight = 4.5 * vg.Inch
 )
+
+// legendSlack is the height the title and the x axis take from the data
+// area, beside which the legend is drawn.
+const legendSlack = vg.Length(80) // points
 
 // WritePlot draws test accuracy against density and writes it to path, a
 // PNG or an SVG file by its extension.
@@ -352,6 +358,17 @@ func WritePlot(path string, rs []Result, o PlotOptions) error {
 		p.Y.Max += 0.05 * yspan
 	}
 
+	if o.Height <= 0 {
+		// The legend runs down the right of the data area, which the
+		// title and the x axis leave about legendSlack shorter than the
+		// figure: a plot of many methods grows taller by default rather
+		// than lose the last of its legend entries off the bottom.
+		scratch, err := draw.NewFormattedCanvas(width, height, ext[1:])
+		if err != nil {
+			return fmt.Errorf("plot %s: %w", path, err)
+		}
+		height = max(height, lg.Rectangle(draw.New(scratch)).Size().Y+legendSlack)
+	}
 	c, err := draw.NewFormattedCanvas(width, height, ext[1:])
 	if err != nil {
 		return fmt.Errorf("plot %s: %w", path, err)
