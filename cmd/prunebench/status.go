@@ -54,7 +54,7 @@ it works while the sweep runs.`,
 				for i := range total {
 					total[i] += counts[i]
 				}
-				rows = append(rows, []string{sweep, p.Point.Run, p.Point.Settings,
+				rows = append(rows, []string{sweep, p.Point.Run, setSettings(p.Point.Settings),
 					fmt.Sprint(counts[0]), fmt.Sprint(counts[1]), fmt.Sprint(counts[2]), fmt.Sprint(counts[3])})
 				for _, u := range p.Units {
 					if u.State == experiments.Failed {

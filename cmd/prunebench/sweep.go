@@ -361,11 +361,18 @@ func pointSettings(specs []experiments.Spec) []string {
 	}
 	out := experiments.SweptSettings(specs)
 	for i, s := range out {
-		parts := strings.Fields(s)
-		parts = slices.DeleteFunc(parts, func(p string) bool { return strings.HasSuffix(p, "=-") || strings.HasSuffix(p, "=") })
-		out[i] = strings.Join(parts, " ")
+		out[i] = setSettings(s)
 	}
 	return out
+}
+
+// setSettings keeps, of a point's swept settings ("k=v k=v"), the keys the
+// point sets: not those its pipeline does not read ("k=-") or leaves at an
+// empty default ("k=").
+func setSettings(swept string) string {
+	parts := strings.Fields(swept)
+	parts = slices.DeleteFunc(parts, func(p string) bool { return strings.HasSuffix(p, "=-") || strings.HasSuffix(p, "=") })
+	return strings.Join(parts, " ")
 }
 
 // plural counts things in words: "1 unit", "2 units".

@@ -60,3 +60,16 @@ func TestSweepBoardAndPlot(t *testing.T) {
 		t.Errorf("stderr does not say the plot was written:\n%s", stderr)
 	}
 }
+
+func TestSetSettings(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"pipeline=imp prune.criterion=- prune.density= prune.imp_rate=0.5", "pipeline=imp prune.imp_rate=0.5"},
+		{"pipeline=train", "pipeline=train"},
+		{"prune.rewind=- training.lr=", ""},
+		{"", ""},
+	} {
+		if got := setSettings(c.in); got != c.want {
+			t.Errorf("setSettings(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
