@@ -155,7 +155,8 @@ func lsRender(w io.Writer, width int, rs []results.Result) error {
 		rows[i] = []string{u.hash, u.pipeline, u.model, u.dataset, strings.Join(u.methods, ", "),
 			lsRanges(u.levels), strconv.Itoa(len(u.replicates)), strconv.Itoa(u.results), last}
 	}
-	return renderTable(w, width, []string{"run", "pipeline", "model", "dataset", "methods", "levels", "replicates", "results", "last finished"}, rows)
+	return renderTableHiding(w, width, []string{"run", "pipeline", "model", "dataset", "methods", "levels", "replicates", "results", "last finished"}, rows,
+		[]string{"results", "levels", "dataset"})
 }
 
 // lsRanges writes a set of integers as ranges: 0-3,5.
@@ -204,8 +205,9 @@ func showRender(w io.Writer, width int, rs []results.Result) error {
 			strconv.Itoa(r.BestIter), showPct(r.BestTestAcc), showPct(r.FinalTestAcc), showWall(r.Wall),
 		}
 	}
-	return renderTable(w, width, []string{"rep", "level", "branch", "method", "density", "sparsity", "compression",
-		"nonzero / params", "nonzero FLOPs", "best iter", "test acc @best", "test acc @end", "wall"}, rows)
+	return renderTableHiding(w, width, []string{"rep", "level", "branch", "method", "density", "sparsity", "compression",
+		"nonzero / params", "nonzero FLOPs", "best iter", "test acc @best", "test acc @end", "wall"}, rows,
+		[]string{"sparsity", "compression", "nonzero FLOPs", "wall"})
 }
 
 func showFloat(x float64) string {

@@ -44,6 +44,21 @@ func renderTable(w io.Writer, width int, header []string, rows [][]string) error
 	return t.Render()
 }
 
+// renderTableHiding is renderTable for a table with columns a reader can
+// do without (optional, least needed first): those are left out, and named
+// below the table, while it does not fit width with its words whole
+// (termtable.Hide).
+func renderTableHiding(w io.Writer, width int, header []string, rows [][]string, optional []string) error {
+	header, rows, hidden := termtable.Hide(width, header, rows, optional)
+	if err := renderTable(w, width, header, rows); err != nil {
+		return err
+	}
+	if line := termtable.Hidden(hidden, width); line != "" {
+		fmt.Fprintln(w, line)
+	}
+	return nil
+}
+
 // progress shows one training run on w. On a terminal it is a bar with
 // ETA and the last validation accuracy in its description; elsewhere (a log
 // file, a pipe, CI) it is one line per evaluation (evalLine), since a bar

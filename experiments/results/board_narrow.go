@@ -2,11 +2,7 @@ package results
 
 import (
 	"fmt"
-	"slices"
 	"strings"
-	"unicode/utf8"
-
-	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/prunebench/prunebench/internal/termtable"
 )
@@ -41,13 +37,13 @@ func narrowBoard(width, nkeys int, header []string, rows [][]string) (h []string
 			}
 			if allEqual(r, c) {
 				constant = append([]string{h[c] + " " + r[0][c]}, constant...)
-				h, r = dropColumn(h, r, c)
+				h, r = termtable.DropColumn(h, r, c)
 				nkeys--
 			}
 		}
 	}
 	if len(constant) > 0 {
-		above = wrapWords(strings.Join(constant, ", "), width)
+		above = termtable.WrapWords(strings.Join(constant, ", "), width)
 	}
 	// 2. One settings column.
 	if nkeys > 2 && termtable.Fit(width, h, r).Overflow {
@@ -66,18 +62,9 @@ func narrowBoard(width, nkeys int, header []string, rows [][]string) (h []string
 		nkeys = 2
 	}
 	// 3. Hidden columns, until the table fits with its words whole.
-	var hidden []string
-	for _, name := range hideOrder {
-		if l := termtable.Fit(width, h, r); !l.Overflow && l.Wrap != tw.WrapBreak {
-			break
-		}
-		if c := slices.Index(h, name); c >= 0 {
-			h, r = dropColumn(h, r, c)
-			hidden = append(hidden, name)
-		}
-	}
+	h, r, hidden := termtable.Hide(width, h, r, hideOrder)
 	if len(hidden) > 0 {
-		below = wrapWords(fmt.Sprintf("not shown at this width: %s (--wide or --format csv shows every column)", strings.Join(hidden, ", ")), width)
+		below = termtable.WrapWords(fmt.Sprintf("not shown at this width: %s (--wide or --format csv shows every column)", strings.Join(hidden, ", ")), width)
 	}
 	return h, r, nkeys, above, below
 }
@@ -95,32 +82,4 @@ func allEqual(rows [][]string, c int) bool {
 		}
 	}
 	return true
-}
-
-func dropColumn(header []string, rows [][]string, c int) ([]string, [][]string) {
-	h := slices.Delete(slices.Clone(header), c, c+1)
-	r := make([][]string, len(rows))
-	for i, row := range rows {
-		r[i] = slices.Delete(slices.Clone(row), c, c+1)
-	}
-	return h, r
-}
-
-// wrapWords breaks text into lines of at most width runes at spaces (a
-// word longer than width stays whole on its own line).
-func wrapWords(text string, width int) string {
-	var lines []string
-	line := ""
-	for _, w := range strings.Fields(text) {
-		switch {
-		case line == "":
-			line = w
-		case utf8.RuneCountInString(line)+1+utf8.RuneCountInString(w) <= width:
-			line += " " + w
-		default:
-			lines = append(lines, line)
-			line = w
-		}
-	}
-	return strings.Join(append(lines, line), "\n")
 }

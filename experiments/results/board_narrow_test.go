@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/prunebench/prunebench/internal/termtable"
 )
 
 func TestWrapWords(t *testing.T) {
@@ -18,8 +20,8 @@ func TestWrapWords(t *testing.T) {
 		{"aaaaaa b", 3, "aaaaaa\nb"},
 		{"  one   two ", 20, "one two"},
 	} {
-		if got := wrapWords(c.text, c.width); got != c.want {
-			t.Errorf("wrapWords(%q, %d) = %q, want %q", c.text, c.width, got, c.want)
+		if got := termtable.WrapWords(c.text, c.width); got != c.want {
+			t.Errorf("WrapWords(%q, %d) = %q, want %q", c.text, c.width, got, c.want)
 		}
 	}
 }
