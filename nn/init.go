@@ -14,6 +14,19 @@ package nn
 //	glorot_normal    N(0, 2/(fan_in+fan_out))      xavier_normal_(w), gain 1 (the LTH paper's "Gaussian Glorot")
 //	glorot_uniform   U(±√(6/(fan_in+fan_out)))     xavier_uniform_(w), gain 1
 //	torch_default    U(±1/√fan_in)                 Linear/Conv2d reset_parameters: kaiming_uniform_(w, a=√5)
+//	snip_reference   N(0, σ²) cut at ±2σ, σ = √(1/fan_in)/0.8796…  SNIP's code (namhoonlee/snip-public): TF's variance_scaling_initializer()
+//
+// snip_reference is TensorFlow 1.x's tf.variance_scaling_initializer() at
+// its defaults, which SNIP's reference code uses for every weight
+// (snip/network.py get_initializer "vs"): scale 1, mode fan_in, a normal
+// truncated at two standard deviations (a draw outside is drawn again),
+// with σ divided by 0.87962566103423978, the standard deviation of a
+// standard normal truncated to (−2, 2), so that the weights' standard
+// deviation is √(1/fan_in). That division is the TensorFlow of late 2018
+// (1.11 and 1.12; the reference asks for TensorFlow < 1.13); earlier
+// releases drew with σ = √(1/fan_in) before truncation, a standard
+// deviation 12% smaller. Its biases are zero, as the reference's trained
+// biases are (--initializer_b_ap zeros).
 //
 // Biases: torch_default draws U(±1/√fan_in) as reset_parameters does; every
 // other scheme sets biases to zero (open_lth instead leaves PyTorch's default
@@ -35,7 +48,7 @@ import (
 )
 
 // InitNames lists the accepted initializer names.
-var InitNames = []string{"kaiming_normal", "kaiming_uniform", "glorot_normal", "glorot_uniform", "torch_default"}
+var InitNames = []string{"kaiming_normal", "kaiming_uniform", "glorot_normal", "glorot_uniform", "torch_default", "snip_reference"}
 
 func validInit(scheme string) bool {
 	for _, n := range InitNames {
@@ -109,8 +122,26 @@ func InitTensor(dst []float32, info ParamInfo, scheme string, rng *rand.Rand) er
 		uniform(dst, math.Sqrt(6/fanSum), rng)
 	case "torch_default":
 		uniform(dst, 1/math.Sqrt(fanIn), rng)
+	case "snip_reference":
+		truncNormal(dst, math.Sqrt(1/fanIn)/truncStd2, rng)
 	}
 	return nil
+}
+
+// truncStd2 is the standard deviation of a standard normal truncated to
+// (−2, 2): scipy.stats.truncnorm.std(-2, 2).
+const truncStd2 = 0.87962566103423978
+
+// truncNormal draws N(0, std²) truncated to (−2·std, 2·std), drawing again
+// any value outside, as TensorFlow's truncated_normal does.
+func truncNormal(dst []float32, std float64, rng *rand.Rand) {
+	for i := range dst {
+		z := rng.NormFloat64()
+		for math.Abs(z) >= 2 {
+			z = rng.NormFloat64()
+		}
+		dst[i] = float32(std * z)
+	}
 }
 
 // InitStd returns the standard deviation of a weight's distribution under a
@@ -128,6 +159,8 @@ func InitStd(info ParamInfo, scheme string) float64 {
 		return math.Sqrt(2 / fanSum)
 	case "torch_default":
 		return 1 / math.Sqrt(3*fanIn)
+	case "snip_reference":
+		return math.Sqrt(1 / fanIn)
 	}
 	return 0
 }

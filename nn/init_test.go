@@ -135,3 +135,45 @@ func TestInitErrors(t *testing.T) {
 		t.Errorf("InitTensor unknown scheme error = %v", err)
 	}
 }
+
+// TestInitSnipReference: TF's variance_scaling_initializer() at its
+// defaults. On a 1000×500 weight (fan-in 500) the draws are cut at
+// ±2σ with σ = √(1/500)/0.87962566, so that their std is √(1/500) (±1%);
+// the largest |w| is just below 2σ; P(|z| < 1 given |z| < 2) =
+// 0.682689/0.954500 = 0.71523 of them lie within ±σ; biases are zero.
+func TestInitSnipReference(t *testing.T) {
+	info := ParamInfo{Name: "w.weight", Shape: []int{1000, 500}, Kind: Weight, FanIn: 500, FanOut: 1000}
+	dst := make([]float32, info.Size())
+	if err := InitTensor(dst, info, "snip_reference", NewRand(1)); err != nil {
+		t.Fatal(err)
+	}
+	want := math.Sqrt(1.0 / 500)
+	sigma := want / 0.87962566103423978
+	var sq, maxAbs float64
+	within := 0
+	for _, v := range dst {
+		x := float64(v)
+		sq += x * x
+		maxAbs = math.Max(maxAbs, math.Abs(x))
+		if math.Abs(x) < sigma {
+			within++
+		}
+	}
+	n := float64(len(dst))
+	if std := math.Sqrt(sq / n); math.Abs(std/want-1) > 0.01 {
+		t.Errorf("std %.6g, want %.6g ± 1%%", std, want)
+	}
+	if maxAbs >= 2*sigma*(1+1e-6) || maxAbs < 2*sigma*0.999 {
+		t.Errorf("max |w| = %.6g, want just below 2σ = %.6g", maxAbs, 2*sigma)
+	}
+	if frac := float64(within) / n; math.Abs(frac-0.71523) > 0.005 {
+		t.Errorf("%.4f of the entries within ±σ, want 0.7152", frac)
+	}
+	if got := InitStd(info, "snip_reference"); math.Abs(got-want) > 1e-12 {
+		t.Errorf("InitStd = %v, want %v", got, want)
+	}
+	bias := []float32{1, 2, 3}
+	if err := InitTensor(bias, ParamInfo{Name: "w.bias", Shape: []int{3}, Kind: Bias, FanIn: 500}, "snip_reference", NewRand(1)); err != nil || bias[0] != 0 || bias[1] != 0 || bias[2] != 0 {
+		t.Errorf("bias %v (%v), want zeros", bias, err)
+	}
+}
