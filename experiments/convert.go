@@ -105,13 +105,19 @@ func decodeValue(key string, raw any, t reflect.Type) (reflect.Value, error) {
 }
 
 // decodeList decodes a list key from a YAML list or a comma-separated
-// string.
+// string. A string in brackets, "[a, b]" (a YAML flow list typed on the
+// command line), is the list of what is inside.
 func decodeList(key string, raw any, t reflect.Type) (reflect.Value, error) {
 	var items []any
 	switch x := raw.(type) {
 	case nil:
 		return reflect.Zero(t), nil
 	case string:
+		if in, ok := strings.CutPrefix(strings.TrimSpace(x), "["); ok {
+			if in, ok = strings.CutSuffix(in, "]"); ok {
+				x = in
+			}
+		}
 		if strings.TrimSpace(x) != "" {
 			for _, p := range strings.Split(x, ",") {
 				items = append(items, strings.TrimSpace(p))
