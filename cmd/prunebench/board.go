@@ -87,8 +87,8 @@ SVG. Select one model and dataset with --where unless --by tells them apart.`,
 			if file == "" {
 				return errors.New("-o FILE is required: the plot to write, .png or .svg")
 			}
-			if ext := strings.ToLower(filepath.Ext(file)); !slices.Contains(results.PlotFormats, ext) {
-				return fmt.Errorf("-o %s: unknown file type %q; want one of %s", file, ext, strings.Join(results.PlotFormats, ", "))
+			if err := checkPlotFile("-o", file); err != nil {
+				return err
 			}
 			if !slices.Contains(results.PlotMetrics, metric) {
 				return fmt.Errorf("--metric %q: want best (test accuracy at the early-stopping iteration), final, or best_iter (the early-stopping iteration)", metric)

@@ -162,8 +162,10 @@ func loadSweepWork(cmd *cobra.Command, spec string, f sweepFlags) (sweepWork, er
 }
 
 func runSweepCmd(cmd *cobra.Command, spec string, f sweepFlags) error {
-	if err := checkSweepPlot(f.plot); err != nil {
-		return err
+	if f.plot != "" {
+		if err := checkPlotFile("--plot", f.plot); err != nil {
+			return err
+		}
 	}
 	w, err := loadSweepWork(cmd, spec, f)
 	if err != nil {

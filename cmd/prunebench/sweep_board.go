@@ -12,14 +12,12 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// checkSweepPlot refuses a --plot file whose type WritePlot cannot write,
-// before anything trains.
-func checkSweepPlot(file string) error {
-	if file == "" {
-		return nil
-	}
+// checkPlotFile refuses a plot file whose type WritePlot cannot write,
+// naming the flag that gave it (plot -o, sweep --plot), before anything is
+// read or trained.
+func checkPlotFile(flag, file string) error {
 	if ext := strings.ToLower(filepath.Ext(file)); !slices.Contains(results.PlotFormats, ext) {
-		return fmt.Errorf("--plot %s: unknown file type %q; want one of %s", file, ext, strings.Join(results.PlotFormats, ", "))
+		return fmt.Errorf("%s %s: unknown file type %q; want one of %s", flag, file, ext, strings.Join(results.PlotFormats, ", "))
 	}
 	return nil
 }

@@ -28,13 +28,10 @@ func narrowBoard(width, nkeys int, header []string, rows [][]string) (h []string
 	if width <= 0 || !termtable.Fit(width, h, r).Overflow {
 		return h, r, nkeys, "", ""
 	}
-	// 1. Constant keys.
+	// 1. Constant keys, the first (the method) excepted: it names the rows.
 	var constant []string
 	if len(r) > 1 {
-		for c := nkeys - 1; c >= 0; c-- {
-			if nkeys <= 1 {
-				break
-			}
+		for c := nkeys - 1; c >= 1; c-- {
 			if allEqual(r, c) {
 				constant = append([]string{h[c] + " " + r[0][c]}, constant...)
 				h, r = termtable.DropColumn(h, r, c)
