@@ -92,6 +92,7 @@ type TrainingSpec struct {
 	Warmup      string   `mapstructure:"warmup" help:"linear warmup length (a step), on top of the schedule"`
 	MinLR       float64  `mapstructure:"min_lr" help:"cosine and linear schedules: the final rate"`
 	EvalEvery   string   `mapstructure:"eval_every" help:"evaluation interval (validation, and test for reporting); the end is always evaluated"`
+	EvalTrain   bool     `mapstructure:"eval_train" help:"also evaluate the whole training split at each evaluation (train accuracy in the learning curve; one more pass over the training data each time)"`
 	Temperature float64  `mapstructure:"temperature" help:"softmax temperature of the cross-entropy loss"`
 }
 

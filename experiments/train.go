@@ -136,6 +136,11 @@ func (p *Prepared) Train(ctx context.Context, dir string, callbacks ...train.Cal
 			cfg.Identity = p.rep.unitName(dir)
 		}
 	}
+	if p.Spec.Training.EvalTrain {
+		// First, so that the other AfterEval callbacks (progress, a
+		// pipeline's) see the point's training accuracy.
+		callbacks = append([]train.Callback{train.EvalTrain(p.Splits.Train, cfg.BatchSize)}, callbacks...)
+	}
 	return train.Run(ctx, p.Net, train.Data{
 		Train: p.Splits.Train, Val: p.Splits.Val, Test: p.Splits.Test, Augment: p.Splits.Augment,
 	}, cfg, callbacks...)

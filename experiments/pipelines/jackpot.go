@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -199,7 +198,7 @@ func (c jackpotPipeline) magnitude(r *experiments.Replicate, dir, method string)
 	if err := masks.Apply(p.Net, nn.ZeroAfterStep); err != nil {
 		return results.Result{}, err
 	}
-	pt := train.EvalPoint{ValLoss: math.NaN(), ValAcc: math.NaN()}
+	pt := train.NewEvalPoint(0)
 	if p.Splits.Val != nil && p.Splits.Val.Len() > 0 {
 		if pt.ValLoss, pt.ValAcc, err = train.Evaluate(p.Net, p.Splits.Val, p.Config.BatchSize); err != nil {
 			return results.Result{}, err

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"fmt"
 	"math"
 	"time"
 
@@ -11,10 +12,19 @@ import (
 // EvalPoint is one evaluation during training. Metrics of a split that was
 // not evaluated are NaN.
 type EvalPoint struct {
-	Iter              int
-	TrainLoss         float64 // mean minibatch loss since the previous point
+	Iter      int
+	TrainLoss float64 // mean minibatch loss since the previous point
+	// TrainAcc is the accuracy on the whole training split at this point,
+	// in evaluation mode and without augmentation; NaN unless an EvalTrain
+	// callback measured it (the training loss above is the cheap running
+	// mean, which every run has).
+	TrainAcc          float64
 	ValLoss, ValAcc   float64
 	TestLoss, TestAcc float64
+	// Density is the network's density over its prunable set at this
+	// point when a callback recorded it (gradual pruning, whose masks
+	// change during training); NaN otherwise, meaning the unit's density.
+	Density float64
 }
 
 // History is the record of one training run.
@@ -75,10 +85,36 @@ func BestIndex(points []EvalPoint) int {
 	return best
 }
 
+// NewEvalPoint returns the point of iteration it with every metric NaN
+// (not measured) and a zero training loss.
+func NewEvalPoint(it int) EvalPoint {
+	nan := math.NaN()
+	return EvalPoint{Iter: it, TrainAcc: nan, ValLoss: nan, ValAcc: nan, TestLoss: nan, TestAcc: nan, Density: nan}
+}
+
+// EvalTrain returns an AfterEval callback that evaluates net on the whole
+// training split, in batches of at most batch examples, and records the
+// accuracy in the point just added (EvalPoint.TrainAcc). Memorization in
+// grokking is defined on it (docs/methods/grokking.md): the running
+// minibatch loss cannot say when the training set is fitted.
+func EvalTrain(set *datasets.Set, batch int) Callback {
+	return func(e *Event) error {
+		if e.Phase != AfterEval || len(e.History.Points) == 0 {
+			return nil
+		}
+		_, acc, err := Evaluate(e.Net, set, batch)
+		if err != nil {
+			return fmt.Errorf("evaluating the training split: %w", err)
+		}
+		e.History.Points[len(e.History.Points)-1].TrainAcc = acc
+		return nil
+	}
+}
+
 // evalPoint evaluates net on the validation split and, when withTest, on
 // the test split, in batches of at most batch examples.
 func evalPoint(net nn.Net, batch, it int, d Data, withTest bool) (EvalPoint, error) {
-	p := EvalPoint{Iter: it, ValLoss: math.NaN(), ValAcc: math.NaN(), TestLoss: math.NaN(), TestAcc: math.NaN()}
+	p := NewEvalPoint(it)
 	var err error
 	if d.Val != nil && d.Val.Len() > 0 {
 		if p.ValLoss, p.ValAcc, err = Evaluate(net, d.Val, batch); err != nil {

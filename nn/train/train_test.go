@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -103,7 +104,7 @@ func TestTrainDeterministic(t *testing.T) {
 	if weightHash(t, a) != weightHash(t, b) {
 		t.Error("two runs of the same config and seed end with different weights")
 	}
-	if !reflect.DeepEqual(ha.Points, hb.Points) {
+	if !samePoints(ha.Points, hb.Points) {
 		t.Errorf("histories differ:\n%v\n%v", ha.Points, hb.Points)
 	}
 	// A different data seed must change the result, or the hash above
@@ -157,7 +158,7 @@ func TestTrainResumeBitIdentical(t *testing.T) {
 		if weightHash(t, resumed) != weightHash(t, ref) {
 			t.Errorf("stop at %d: resumed weights differ from the uninterrupted run", stopAt)
 		}
-		if !reflect.DeepEqual(got.Points, want.Points) {
+		if !samePoints(got.Points, want.Points) {
 			t.Errorf("stop at %d: histories differ:\n%v\n%v", stopAt, got.Points, want.Points)
 		}
 	}
@@ -221,8 +222,11 @@ func TestTrainCallbacksAndEvaluation(t *testing.T) {
 		if math.IsNaN(p.ValLoss) || math.IsNaN(p.TestAcc) || math.IsNaN(p.TrainLoss) {
 			t.Errorf("point %+v has NaN metrics", p)
 		}
+		if !math.IsNaN(p.TrainAcc) || !math.IsNaN(p.Density) {
+			t.Errorf("point %+v: training accuracy and density measured without a callback", p)
+		}
 	}
-	if h.BestPoint() != h.Points[train.BestIndex(h.Points)] {
+	if h.BestPoint().Iter != h.Points[train.BestIndex(h.Points)].Iter {
 		t.Error("BestPoint is not the minimum validation loss")
 	}
 	// A callback error stops training and is returned.
@@ -230,6 +234,40 @@ func TestTrainCallbacksAndEvaluation(t *testing.T) {
 	_, err = train.Run(context.Background(), f.net(t), f.data, f.cfg, train.At(2, func(*train.Event) error { return boom }))
 	if !errors.Is(err, boom) {
 		t.Errorf("callback error: got %v", err)
+	}
+}
+
+// TestEvalTrain checks that EvalTrain records, at every evaluation, the
+// accuracy of the net on the whole training split: the value at the last
+// point is what Evaluate says of the trained net.
+func TestEvalTrain(t *testing.T) {
+	f := newFixture(t)
+	net := f.net(t)
+	var seen []float64
+	after := func(e *train.Event) error { // runs after EvalTrain: sees its value
+		if e.Phase == train.AfterEval {
+			seen = append(seen, e.History.Points[len(e.History.Points)-1].TrainAcc)
+		}
+		return nil
+	}
+	h, err := train.Run(context.Background(), net, f.data, f.cfg, train.EvalTrain(f.data.Train, 7), after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, want, err := train.Evaluate(net, f.data.Train, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Final().TrainAcc; got != want {
+		t.Errorf("final training accuracy %v, want %v (Evaluate on the training split)", got, want)
+	}
+	if len(seen) != len(h.Points) {
+		t.Fatalf("%d evaluations seen, %d points", len(seen), len(h.Points))
+	}
+	for i, p := range h.Points {
+		if math.IsNaN(p.TrainAcc) || p.TrainAcc != seen[i] {
+			t.Errorf("point %d: training accuracy %v, the next callback saw %v", i, p.TrainAcc, seen[i])
+		}
 	}
 }
 
@@ -255,3 +293,8 @@ func TestBestIndex(t *testing.T) {
 		}
 	}
 }
+
+// samePoints says whether two histories hold the same points, bit for bit
+// in every printed digit, NaN (not measured) equal to NaN, which
+// reflect.DeepEqual would call different.
+func samePoints(a, b []train.EvalPoint) bool { return fmt.Sprint(a) == fmt.Sprint(b) }
