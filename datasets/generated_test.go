@@ -189,6 +189,47 @@ func TestModular(t *testing.T) {
 	}
 }
 
+// TestModularSum checks the sum encoding against the concatenated one on
+// the Grokking Tickets task: 67·68/2 = 2,278 pairs, 911 for training
+// (floor(0.4 · 2,278)) and 1,367 held out, the same pairs in the same order
+// under both encodings, and each sum input one-hot(a) + one-hot(b).
+func TestModularSum(t *testing.T) {
+	cat, err := Load("modular", Options{SplitSeed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Load("modular", Options{SplitSeed: 5, Encoding: "sum"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const p = 67
+	if sum.Train.Len() != 911 || sum.Test.Len() != 1367 || sum.Train.Len()+sum.Test.Len() != 2278 {
+		t.Fatalf("%d train, %d test; want 911 and 1,367 of 2,278", sum.Train.Len(), sum.Test.Len())
+	}
+	if !slices.Equal(sum.Train.Shape, []int{p}) || sum.Train.Classes != p {
+		t.Fatalf("shape %v, classes %d; want [67] and 67", sum.Train.Shape, sum.Train.Classes)
+	}
+	doubles := 0
+	for _, pair := range [][2]*Set{{cat.Train, sum.Train}, {cat.Test, sum.Test}} {
+		c, s := pair[0], pair[1]
+		for i := range s.Len() {
+			want := make([]float32, p)
+			for j, v := range c.X[i*2*p : (i+1)*2*p] {
+				want[j%p] += v
+			}
+			if got := s.X[i*p : (i+1)*p]; !slices.Equal(got, want) || s.Y[i] != c.Y[i] {
+				t.Fatalf("%s example %d: %v label %d, want %v label %d", s.Name, i, got, s.Y[i], want, c.Y[i])
+			}
+			if slices.Contains(want, 2) {
+				doubles++
+			}
+		}
+	}
+	if doubles != p { // the pairs (a, a)
+		t.Errorf("%d inputs with a 2, want %d (one per pair a = b)", doubles, p)
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	on := true
 	for _, tc := range []struct {
@@ -207,6 +248,7 @@ func TestLoadErrors(t *testing.T) {
 		{"mod fraction", "modular", Options{TrainFraction: 1}, "train fraction = 1"},
 		{"mod fraction tiny", "modular", Options{Modulus: 3, TrainFraction: 0.1}, "leaves 0 for training"},
 		{"mod augment", "modular", Options{Augment: &on}, "no augmentation"},
+		{"mod encoding", "modular", Options{Encoding: "onehot"}, `encoding = "onehot": want concat or sum`},
 	} {
 		if _, err := Load(tc.set, tc.o); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.wantErr)

@@ -45,10 +45,12 @@ type Options struct {
 
 	// Modular arithmetic: modulus p (default 67), the fraction of pairs used
 	// for training (default 0.4), and AllPairs to use all p² ordered pairs
-	// instead of the pairs a ≤ b.
+	// instead of the pairs a ≤ b; Encoding is "concat" (the default) or
+	// "sum" (see the modular loader).
 	Modulus       int
 	TrainFraction float64
 	AllPairs      bool
+	Encoding      string
 }
 
 // loaders are the data sets, one registry per extension point as in

@@ -26,10 +26,15 @@ func init() { Register("modular", loadModular) }
 // training set (911 for the defaults), the rest the held-out "test" set, both
 // in shuffled order.
 //
-// Encoding: an example is the concatenation of two one-hot vectors of length
-// p, x[a] = 1 and x[p+b] = 1, Shape [2p]; the label is (a+b) mod p, p
-// classes. A linear first layer on this input is the reference's per-token
-// embedding, with separate (not tied) weights for the two positions. Seed is
+// Encoding (Options.Encoding): "concat", the default, is the concatenation
+// of two one-hot vectors of length p, x[a] = 1 and x[p+b] = 1, Shape [2p]: a
+// linear first layer on it is a per-token embedding with separate (not
+// tied) weights for the two positions. "sum" is one-hot(a) + one-hot(b),
+// Shape [p] (x[a] = 2 when a = b): a linear first layer on it is one
+// embedding shared by both tokens followed by the sum over tokens, which is
+// what the Grokking Tickets MLP computes (OnlyMLP in gouki510/Grokking-Tickets
+// model.py: embed each token with W_E, sum, then the in-projection), since
+// the in-projection is linear. The label is (a+b) mod p, p classes. Seed is
 // not used: nothing is random but the split. No validation split unless
 // ValSize > 0 (nothing is selected on held-out pairs).
 func loadModular(o Options) (*Splits, error) {
@@ -49,6 +54,14 @@ func loadModular(o Options) (*Splits, error) {
 	}
 	if !(frac > 0 && frac < 1) {
 		return nil, fmt.Errorf("modular: train fraction = %v: want a fraction in (0, 1)", frac)
+	}
+	sum := false
+	switch o.Encoding {
+	case "", "concat":
+	case "sum":
+		sum = true
+	default:
+		return nil, fmt.Errorf("modular: encoding = %q: want concat or sum", o.Encoding)
 	}
 	valSize, err := resolveValSize(o.ValSize, 0)
 	if err != nil {
@@ -70,13 +83,22 @@ func loadModular(o Options) (*Splits, error) {
 		return nil, fmt.Errorf("modular: train fraction %v of %d pairs leaves %d for training: want both sets non-empty", frac, len(pairs), nTrain)
 	}
 	perm := permutation(newRand(o.SplitSeed, streamModSplit, 0), len(pairs))
-	proto := &Set{Shape: []int{2 * p}, Classes: p}
+	width := 2 * p
+	if sum {
+		width = p
+	}
+	proto := &Set{Shape: []int{width}, Classes: p}
 	mk := func(name string, idx []int) *Set {
 		s := proto.empty(name, len(idx))
 		for k, i := range idx {
 			pr := pairs[i]
-			x := s.X[k*2*p : (k+1)*2*p]
-			x[pr.a], x[p+pr.b] = 1, 1
+			x := s.X[k*width : (k+1)*width]
+			if sum {
+				x[pr.a]++
+				x[pr.b]++
+			} else {
+				x[pr.a], x[p+pr.b] = 1, 1
+			}
 			s.Y[k] = int32((pr.a + pr.b) % p)
 		}
 		return s

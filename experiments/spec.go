@@ -58,6 +58,7 @@ type DatasetSpec struct {
 	TestSize      int     `mapstructure:"test_size" help:"synthetic: test examples"`
 	Modulus       int     `mapstructure:"modulus" help:"modular: p of a + b mod p"`
 	TrainFraction float64 `mapstructure:"train_fraction" help:"modular: fraction of the pairs used for training"`
+	Encoding      string  `mapstructure:"encoding" help:"modular: concat (two one-hot blocks: an untied embedding per token) or sum (one-hot(a) + one-hot(b): one embedding shared by both tokens, the Grokking Tickets MLP)"`
 	AllowSubset   bool    `mapstructure:"allow_subset" help:"cifar10: accept batch files with another number of images than CIFAR-10's 10,000 (a subset on purpose)"`
 }
 

@@ -153,7 +153,7 @@ func (d DatasetSpec) Load(seed uint64) (*datasets.Splits, error) {
 	o := datasets.Options{
 		Dir: d.Dir, ValSize: d.ValSize, SplitSeed: nn.SeedFor(seed, nn.NSSplit),
 		Shape: d.Shape, Classes: d.Classes, TrainSize: d.TrainSize, TestSize: d.TestSize,
-		Seed: seed, Modulus: d.Modulus, TrainFraction: d.TrainFraction, AllowSubset: d.AllowSubset,
+		Seed: seed, Modulus: d.Modulus, TrainFraction: d.TrainFraction, Encoding: d.Encoding, AllowSubset: d.AllowSubset,
 	}
 	switch d.Augment {
 	case "default", "":

@@ -14,6 +14,7 @@ package nn
 //	glorot_normal    N(0, 2/(fan_in+fan_out))      xavier_normal_(w), gain 1 (the LTH paper's "Gaussian Glorot")
 //	glorot_uniform   U(±√(6/(fan_in+fan_out)))     xavier_uniform_(w), gain 1
 //	torch_default    U(±1/√fan_in)                 Linear/Conv2d reset_parameters: kaiming_uniform_(w, a=√5)
+//	lecun_normal     N(0, 1/fan_in)                normal_(w, std=1/√fan_in): Grokking Tickets' weight_scale 1 (gouki510/Grokking-Tickets: model.py)
 //	snip_reference   N(0, σ²) cut at ±2σ, σ = √(1/fan_in)/0.8796…  SNIP's code (namhoonlee/snip-public): TF's variance_scaling_initializer()
 //
 // snip_reference is TensorFlow 1.x's tf.variance_scaling_initializer() at
@@ -48,7 +49,7 @@ import (
 )
 
 // InitNames lists the accepted initializer names.
-var InitNames = []string{"kaiming_normal", "kaiming_uniform", "glorot_normal", "glorot_uniform", "torch_default", "snip_reference"}
+var InitNames = []string{"kaiming_normal", "kaiming_uniform", "glorot_normal", "glorot_uniform", "torch_default", "snip_reference", "lecun_normal"}
 
 func validInit(scheme string) bool {
 	for _, n := range InitNames {
@@ -122,6 +123,8 @@ func InitTensor(dst []float32, info ParamInfo, scheme string, rng *rand.Rand) er
 		uniform(dst, math.Sqrt(6/fanSum), rng)
 	case "torch_default":
 		uniform(dst, 1/math.Sqrt(fanIn), rng)
+	case "lecun_normal":
+		normal(dst, math.Sqrt(1/fanIn), rng)
 	case "snip_reference":
 		truncNormal(dst, math.Sqrt(1/fanIn)/truncStd2, rng)
 	}
@@ -159,7 +162,7 @@ func InitStd(info ParamInfo, scheme string) float64 {
 		return math.Sqrt(2 / fanSum)
 	case "torch_default":
 		return 1 / math.Sqrt(3*fanIn)
-	case "snip_reference":
+	case "snip_reference", "lecun_normal":
 		return math.Sqrt(1 / fanIn)
 	}
 	return 0

@@ -60,6 +60,7 @@ func TestInitStatistics(t *testing.T) {
 		{"glorot_normal", math.Sqrt(2.0 / 1500), 0, false},
 		{"glorot_uniform", math.Sqrt(6.0/1500) / math.Sqrt(3), math.Sqrt(6.0 / 1500), true},
 		{"torch_default", 1 / math.Sqrt(3*500), 1 / math.Sqrt(500), true},
+		{"lecun_normal", math.Sqrt(1.0 / 500), 0, false},
 	} {
 		dst := make([]float32, info.Size())
 		if err := InitTensor(dst, info, tc.scheme, NewRand(1)); err != nil {

@@ -424,23 +424,36 @@ func saveRewind(mode resetMode, path string) experiments.Callback {
 		if e.Phase != train.AfterStep || e.Iter != mode.at.Iters(e.History.ItersPerEpoch) {
 			return nil
 		}
-		w := map[string][]float32{}
-		for _, prm := range e.Net.Params() {
-			w[prm.Info().Name] = append([]float32(nil), prm.Values()...)
-		}
-		return atomicfile.Write(path, func(f *os.File) error { return gob.NewEncoder(f).Encode(w) })
+		return writeWeights(path, e.Net)
 	}
 }
 
+// writeWeights saves every parameter of net, by name, to path (a gob,
+// written whole or not at all): the weights a later level starts from or
+// prunes by (readWeights).
+func writeWeights(path string, net nn.Net) error {
+	w := map[string][]float32{}
+	for _, prm := range net.Params() {
+		w[prm.Info().Name] = append([]float32(nil), prm.Values()...)
+	}
+	return atomicfile.Write(path, func(f *os.File) error { return gob.NewEncoder(f).Encode(w) })
+}
+
 func loadRewind(path string) (map[string][]float32, error) {
+	return readWeights(path, "rewind weights", "level 0 saves them when prune.rewind names a step")
+}
+
+// readWeights reads weights that writeWeights saved; what names them in
+// errors and where says which unit writes them.
+func readWeights(path, what, where string) (map[string][]float32, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("rewind weights: %w (level 0 saves them when prune.rewind names a step)", err)
+		return nil, fmt.Errorf("%s: %w (%s)", what, err, where)
 	}
 	defer f.Close()
 	var w map[string][]float32
 	if err := gob.NewDecoder(f).Decode(&w); err != nil {
-		return nil, fmt.Errorf("rewind weights %s are unreadable: %v", path, err)
+		return nil, fmt.Errorf("%s %s are unreadable: %v", what, path, err)
 	}
 	return w, nil
 }

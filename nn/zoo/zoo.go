@@ -43,8 +43,9 @@ type Options struct {
 	Input []int
 	// Classes is the number of outputs; 0 means 10.
 	Classes int
-	// Widths are the hidden widths of mlp (default 300, 100) and the stage
-	// widths of resmlp (default 64, 128, 256). Other models reject them.
+	// Widths are the hidden widths of mlp (default 300, 100), the stage
+	// widths of resmlp (default 64, 128, 256) and grokking-mlp's d_emb and
+	// d_model (default 500, 48). Other models reject them.
 	Widths []int
 	// WidthMultiplier scales every hidden width and channel count (never
 	// the input or the number of classes): a width c becomes
@@ -186,7 +187,7 @@ func batchNormOption(o Options, def, canOn, canOff bool) (bool, error) {
 // rejectOptions returns an error for options a family does not use.
 func rejectOptions(o Options, widths, shortcut bool) error {
 	if widths && len(o.Widths) > 0 {
-		return fmt.Errorf("widths %v: only mlp takes hidden widths", o.Widths)
+		return fmt.Errorf("widths %v: only mlp, resmlp and grokking-mlp take widths", o.Widths)
 	}
 	if shortcut && o.Shortcut != "" {
 		return fmt.Errorf("shortcut %q: only resnets take a shortcut type", o.Shortcut)

@@ -20,7 +20,7 @@ func mustBuild(t *testing.T, name string, o Options) *nn.Arch {
 }
 
 func TestModelNames(t *testing.T) {
-	want := []string{"conv2", "conv4", "conv6", "lenet-300-100", "lenet5", "mlp",
+	want := []string{"conv2", "conv4", "conv6", "grokking-mlp", "lenet-300-100", "lenet5", "mlp",
 		"resmlp", "resnet110", "resnet20", "resnet32", "resnet44", "resnet56", "vgg11", "vgg13", "vgg16", "vgg19"}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Errorf("Names() = %v, want %v", got, want)
@@ -63,6 +63,9 @@ var pinnedCounts = []struct {
 	{"lenet-300-100", Options{}, 266_610, 266_200, 266_200},
 	{"mlp", Options{}, 266_610, 266_200, 266_200},
 	{"lenet5", Options{}, 431_080, 430_500, 2_293_000},
+	// Grokking Tickets' MLP on (a + b) mod 67: 67·500 + 500·48 + 48·500 +
+	// 500·67 = 33,500 + 24,000 + 24,000 + 33,500 = 115,000, no biases.
+	{"grokking-mlp", Options{Input: []int{67}, Classes: 67}, 115_000, 115_000, 115_000},
 	{"conv2", Options{}, 4_301_642, 4_300_992, 43_780_608},
 	{"conv4", Options{}, 2_425_930, 2_425_024, 98_306_560},
 	{"conv6", Options{}, 2_262_602, 2_261_184, 153_881_088},
