@@ -28,8 +28,9 @@ func init() {
 //   - level 0 trains the dense base model from θ0 with the spec's recipe
 //     (its regularizer, e.g. AdamW weight decay, is the spec's training
 //     section and so is recorded with every result), and saves its weights
-//     at t_mem, the first evaluation with training accuracy ≥
-//     grokking.mem_acc (memorization.gob);
+//     at grokking.memorization_step, or when that is empty at t_mem, the
+//     first evaluation with training accuracy ≥ grokking.mem_acc
+//     (memorization.gob);
 //   - level i ≥ 1 is the ticket at pruning ratio grokking.ratios[i−1]: a
 //     global magnitude mask on the base run's final weights keeping
 //     1 − ratio of the prunable set, on θ0 (the reference's reinitialize =
@@ -53,6 +54,7 @@ type grokkingKeys struct {
 	Controls      []string  `mapstructure:"controls" help:"grokking: control branches off the ticket levels of control_ratios: {grokking_controls}"`
 	ControlRatios []float64 `mapstructure:"control_ratios" help:"grokking: the ratios (of grokking.ratios) whose tickets get the controls; empty: all"`
 	NoDecayRatios []float64 `mapstructure:"no_decay_ratios" help:"grokking: the ratios (of grokking.ratios) whose ticket is also trained with weight decay 0 (branch no_decay)"`
+	MemStep       string    `mapstructure:"memorization_step" help:"grokking: the base run's step whose weights the memorization control prunes (e.g. 2000it, inside the memorization plateau); empty: t_mem"`
 	MemAcc        float64   `mapstructure:"mem_acc" help:"grokking: training accuracy that defines memorization: t_mem is the first evaluation at or above it"`
 	GrokAcc       float64   `mapstructure:"grok_acc" help:"grokking: held-out (test) accuracy that defines grokking: t_grok is the first evaluation at or above it"`
 }
@@ -93,6 +95,15 @@ func (c grokkingPipeline) Validate(s experiments.Spec) error {
 			return fmt.Errorf("grokking.controls lists %s twice", name)
 		}
 	}
+	if g.MemStep != "" {
+		st, err := train.ParseStep(g.MemStep)
+		if err != nil {
+			return fmt.Errorf("grokking.memorization_step: %w", err)
+		}
+		if budget, err := train.ParseStep(s.Training.Steps); err == nil && st.Epochs == 0 && budget.Epochs == 0 && (st.Iterations < 1 || st.Iterations > budget.Iterations) {
+			return fmt.Errorf("grokking.memorization_step = %s: want a step inside the training budget %s", g.MemStep, budget)
+		}
+	}
 	for _, k := range []struct {
 		key string
 		v   float64
@@ -123,7 +134,13 @@ func (c grokkingPipeline) Run(ctx context.Context, r *experiments.Replicate) err
 		if err != nil {
 			return results.Result{}, err
 		}
-		cbs = append(cbs, saveAtMemorization(g.MemAcc, filepath.Join(dir, memorizationFile)))
+		path := filepath.Join(dir, memorizationFile)
+		if g.MemStep == "" {
+			cbs = append(cbs, saveAtMemorization(g.MemAcc, path))
+		} else {
+			st, _ := train.ParseStep(g.MemStep) // Validate checked it
+			cbs = append(cbs, saveAtStep(st, path))
+		}
 		h, err := p.Train(ctx, dir, cbs...)
 		if err != nil {
 			return results.Result{}, err

@@ -244,6 +244,61 @@ func TestGrokkingPipeline(t *testing.T) {
 	}
 }
 
+// TestGrokkingMemorizationStep checks that grokking.memorization_step
+// saves the base run's weights after that step, bit for bit, and that the
+// memorization control prunes those.
+func TestGrokkingMemorizationStep(t *testing.T) {
+	s := grokkingSpec(t, "30it")
+	s.Dataset.Modulus = 11
+	s.Model.Widths = []int{12, 6}
+	s.Training.BatchSize, s.Training.LR = 26, 0.01
+	edit(t, &s, func(c *grokkingPipeline) {
+		c.Grokking.Ratios = []float64{0.5}
+		c.Grokking.Controls = []string{"memorization"}
+		c.Grokking.MemStep = "20it"
+	})
+	var at20 map[string][]float32
+	watch := func(u experiments.UnitInfo) ([]experiments.Callback, func()) {
+		return []experiments.Callback{func(e *train.Event) error {
+			if u.Level == 0 && e.Phase == train.AfterStep && e.Iter == 20 {
+				at20 = map[string][]float32{}
+				for _, prm := range e.Net.Params() {
+					at20[prm.Info().Name] = slices.Clone(prm.Values())
+				}
+			}
+			return nil
+		}}, func() {}
+	}
+	if _, err := experiments.RunSpec(context.Background(), s, experiments.RunOptions{Watch: watch}); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(s.Output, experiments.Hash(s), "replicate_0")
+	saved, err := readWeights(filepath.Join(root, "level_0", memorizationFile), "memorization weights", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range at20 {
+		if !slices.Equal(saved[name], v) {
+			t.Fatalf("%s: the saved weights are not those after step 20", name)
+		}
+	}
+	p, err := experiments.Prepare(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := magnitudeMasks(p, at20, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := prune.LoadMasks(filepath.Join(root, "level_1", "branch_memorization", masksFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Equal(want) {
+		t.Error("the memorization control's mask is not the magnitude mask of the weights after step 20")
+	}
+}
+
 // TestGrokkingValidate checks the errors of the grokking section: each
 // names the key and what it accepts.
 func TestGrokkingValidate(t *testing.T) {
@@ -260,6 +315,8 @@ func TestGrokkingValidate(t *testing.T) {
 		{"no-decay ratio", func(_ *experiments.Spec, g *grokkingKeys) { g.NoDecayRatios = []float64{0.3} }, "grokking.no_decay_ratios[0] = 0.3"},
 		{"unknown control", func(_ *experiments.Spec, g *grokkingKeys) { g.Controls = []string{"snipp"} }, `grokking.controls[0]: unknown grokking control "snipp"`},
 		{"control twice", func(_ *experiments.Spec, g *grokkingKeys) { g.Controls = []string{"snip", "snip"} }, "lists snip twice"},
+		{"memorization step", func(_ *experiments.Spec, g *grokkingKeys) { g.MemStep = "11it" }, "grokking.memorization_step = 11it: want a step inside the training budget 10it"},
+		{"memorization step syntax", func(_ *experiments.Spec, g *grokkingKeys) { g.MemStep = "ten" }, "grokking.memorization_step:"},
 		{"mem_acc", func(_ *experiments.Spec, g *grokkingKeys) { g.MemAcc = 0 }, "grokking.mem_acc = 0: want an accuracy in (0, 1]"},
 		{"grok_acc", func(_ *experiments.Spec, g *grokkingKeys) { g.GrokAcc = 1.5 }, "grokking.grok_acc = 1.5"},
 	} {

@@ -264,7 +264,7 @@ func (c impPipeline) level(ctx context.Context, r *experiments.Replicate, level 
 	masks := prune.NewMasks(set)
 	if level == 0 {
 		if mode.kind == "rewind" && !mode.at.IsZero() {
-			cbs = append(cbs, saveRewind(mode, filepath.Join(dir, rewindFile)))
+			cbs = append(cbs, saveAtStep(mode.at, filepath.Join(dir, rewindFile)))
 		}
 	} else {
 		prev := r.UnitDir(level-1, "")
@@ -418,10 +418,11 @@ func setWeights(net nn.Net, w map[string][]float32) {
 	}
 }
 
-// saveRewind is a level-0 callback that saves θ at the rewind step.
-func saveRewind(mode resetMode, path string) experiments.Callback {
+// saveAtStep saves the net's weights to path (writeWeights) after step st:
+// θk for rewinding, the grokking base run's memorization-stage weights.
+func saveAtStep(st train.Step, path string) experiments.Callback {
 	return func(e *train.Event) error {
-		if e.Phase != train.AfterStep || e.Iter != mode.at.Iters(e.History.ItersPerEpoch) {
+		if e.Phase != train.AfterStep || e.Iter != st.Iters(e.History.ItersPerEpoch) {
 			return nil
 		}
 		return writeWeights(path, e.Net)
