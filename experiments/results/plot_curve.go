@@ -10,6 +10,8 @@ import (
 
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/prunebench/prunebench/internal/termtable"
 )
 
 // curveStep is one step of a line of learning curves: the Stat, over the
@@ -131,13 +133,18 @@ func curveLines(rs []Result, key column, specDefaults map[string]string, value f
 	return lines
 }
 
+// curveLabelWidth is the most characters a line of a legend entry of the
+// learning-curve plot holds: about a third of the default figure's width.
+const curveLabelWidth = 30
+
 // writeCurvePlot draws learning curves (WritePlot with o.Metric "curve"):
 // the x axis is the training step, the y axis the accuracy in percent of
 // the split o.Split (test by default; val; train, which a run records only
 // under training.eval_train: true). Each line (curveLines) is the mean
 // over its seeds at each step that all of them were evaluated at
 // (curveMean), with a shaded band of ± one sample standard deviation where
-// two or more seeds have a value; the legend says "mean ± std, n=N".
+// two or more seeds have a value; the y axis says "mean ± std over seeds"
+// and each legend entry its number of seeds, "(n=3)".
 // Results without a curve (stored before results kept curves) are left
 // out; none with a curve, or none with a value of the split, is an error
 // that says why.
@@ -169,7 +176,12 @@ func writeCurvePlot(path string, rs []Result, key column, title string, o PlotOp
 		return fmt.Errorf("plot %s: no learning curve has a %s: %s", path, what, why)
 	}
 
-	p, lg := newFigure(title, "training step", what+" (%)")
+	ylabel := what + " (%)"
+	if slices.ContainsFunc(lines, func(l curveLine) bool { return l.n > 1 }) {
+		// Said once, not in every legend entry, which must stay narrow.
+		ylabel += ", mean ± std over seeds"
+	}
+	p, lg := newFigure(title, "training step", ylabel)
 	for i, l := range lines {
 		sty := plotStyle(i)
 		xys := make(plotter.XYs, len(l.steps))
@@ -209,11 +221,14 @@ func writeCurvePlot(path string, rs []Result, key column, title string, o PlotOp
 		sc.Shape = sty.glyph
 		sc.Radius = vg.Points(3)
 		p.Add(line, sc)
+		// Names of lines that differ in several settings are long: they
+		// wrap at spaces, so that the legend keeps to its half of the
+		// figure.
 		label := l.name
 		if l.n > 1 {
-			label += fmt.Sprintf(" (mean ± std, n=%d)", l.n)
+			label += fmt.Sprintf(" (n=%d)", l.n)
 		}
-		lg.Add(label, line, sc)
+		lg.Add(termtable.WrapWords(label, curveLabelWidth), line, sc)
 	}
 	if yspan := p.Y.Max - p.Y.Min; yspan > 0 {
 		p.Y.Min -= 0.05 * yspan

@@ -129,7 +129,7 @@ func TestWritePlotCurve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{">imp density=0.5 (mean ± std, n=2)<", ">snip (mean ± std, n=2)<", ">training step<", ">test accuracy (%)<", ">lenet on mnist<"} {
+	for _, want := range []string{">imp density=0.5 (n=2)<", ">snip (n=2)<", ">training step<", ">test accuracy (%), mean ± std over seeds<", ">lenet on mnist<"} {
 		if !strings.Contains(string(data), want) {
 			t.Errorf("the SVG lacks %q", want)
 		}
@@ -137,8 +137,23 @@ func TestWritePlotCurve(t *testing.T) {
 	if err := WritePlot(svg, curveRows(), PlotOptions{Metric: "curve", Split: "val"}); err != nil {
 		t.Fatal(err)
 	}
-	if data, _ := os.ReadFile(svg); !strings.Contains(string(data), ">validation accuracy (%)<") {
+	if data, _ := os.ReadFile(svg); !strings.Contains(string(data), ">validation accuracy (%), mean ± std over seeds<") {
 		t.Error("the validation plot's y axis does not say so")
+	}
+	// One seed: no band, and neither the axis nor the legend speaks of one.
+	if err := WritePlot(svg, curveRows()[:1], PlotOptions{Metric: "curve"}); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(svg); !strings.Contains(string(data), ">test accuracy (%)<") || !strings.Contains(string(data), ">imp<") {
+		t.Error("the plot of one seed has a band's axis label or a count in its legend")
+	}
+	// A long line name wraps in the legend instead of widening it.
+	long := curveRows()
+	for i := range long {
+		long[i].Method = "imp with a rather long name that goes on"
+	}
+	if err := WritePlot(svg, long, PlotOptions{Metric: "curve"}); err != nil {
+		t.Fatalf("a long line name: %v", err)
 	}
 	pngPath := filepath.Join(dir, "curve.png")
 	if err := WritePlot(pngPath, curveRows(), PlotOptions{Metric: "curve", By: "density"}); err != nil {
