@@ -16,7 +16,7 @@ import (
 
 func newBoardCmd() *cobra.Command {
 	var output, format, sortBy string
-	var where, by []string
+	var where, by, metrics []string
 	cmd := &cobra.Command{
 		Use:   "board",
 		Short: "Print a leaderboard of the results store: replicates as mean ± std with n",
@@ -32,11 +32,20 @@ replicate reads "(n=1)") and wall time. --where keeps the results whose
 column or spec key equals a value (key=value; several flags must all hold).
 The default order is model, dataset, method (dense first), then density from
 dense to sparse; --sort changes it, e.g. --sort -best_test_acc. The store is
-opened read-only: board works on a read-only mount and never changes it.`,
+opened read-only: board works on a read-only mount and never changes it.
+
+Metrics a pipeline derives from each run's learning curve (such as the
+grokking measures t_mem, t_grok, delay, grokked) are columns after those: mean ±
+std over the seeds that reached them, with how many of n did when some did
+not ("1840 ± 120 (2/3)"). By default a board shows them when the results
+record at most 4, and names them below the table otherwise; --metrics picks
+them (NAME,NAME), or all, or none; --format csv has all of them. --sort
+takes a metric's name too.`,
 		Example: `  prunebench board
   prunebench board --where dataset=mnist --where model=lenet-300-100 --format markdown
   prunebench board --by method,training.lr --where pipeline=imp
-  prunebench board --sort -best_test_acc --format csv > board.csv`,
+  prunebench board --sort -best_test_acc --format csv > board.csv
+  prunebench board --metrics t_grok,delay --sort t_grok`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !slices.Contains(results.BoardFormats, format) {
@@ -56,7 +65,11 @@ opened read-only: board works on a read-only mount and never changes it.`,
 			if err != nil {
 				return err
 			}
-			return results.WriteBoard(cmd.OutOrStdout(), rs, results.BoardOptions{By: by, SpecDefaults: defaults, Format: format, Sort: sortBy, Width: width})
+			err = results.WriteBoard(cmd.OutOrStdout(), rs, results.BoardOptions{By: by, SpecDefaults: defaults, Format: format, Sort: sortBy, Width: width, Metrics: metrics})
+			if errors.Is(err, results.ErrBoardMetrics) {
+				return fmt.Errorf("--metrics %s: %w", strings.Join(metrics, ","), err)
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()
@@ -65,6 +78,7 @@ opened read-only: board works on a read-only mount and never changes it.`,
 	f.StringSliceVar(&by, "by", results.DefaultBoardBy, "result columns or spec keys that name an entry; other results with the same values are its replicates")
 	f.StringVar(&format, "format", "table", "table, markdown or csv")
 	f.StringVar(&sortBy, "sort", "", "sort keys, comma-separated, - for descending (default model,dataset,method,-density)")
+	f.StringSliceVar(&metrics, "metrics", nil, "the metrics derived from the learning curves to show as columns, comma-separated, or all, or none (default: all when the results record at most 4)")
 	return cmd
 }
 

@@ -2,10 +2,12 @@ package main
 
 import (
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prunebench/prunebench/experiments/results"
 )
@@ -113,5 +115,51 @@ func TestPlotCurveFlagErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(file); err == nil {
 		t.Errorf("a refused plot wrote %s", file)
+	}
+}
+
+// TestBoardMetricsCommand: the metrics the results record are columns of
+// the board (a few of them by default), --metrics picks them and names
+// itself in its errors, and the csv format has them all.
+func TestBoardMetricsCommand(t *testing.T) {
+	wholeTables(t)
+	dir := t.TempDir()
+	st, err := results.Open(filepath.Join(dir, storeFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tg := range []float64{1720, math.NaN(), 1960} {
+		err := st.Put(results.Result{SpecHash: "grok00000000", Pipeline: "train", Method: "dense", Dataset: "modular", Model: "mlp",
+			Backend: "native", Replicate: i, Seed: uint64(i), Density: 1, ParamsTotal: 100, BestTestAcc: 0.9, Finished: time.Now(),
+			Metrics: map[string]float64{"t_grok": tg, "t_mem": 400}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	out, err := execBoard(t, newBoardCmd(), "--output", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"t_grok", "1840 ± 170 (2/3)", "t_mem", "400 ± 0"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the board lacks %q:\n%s", want, out)
+		}
+	}
+	out, err = execBoard(t, newBoardCmd(), "--output", dir, "--metrics", "t_mem")
+	if err != nil || strings.Contains(out, "t_grok") || !strings.Contains(out, "t_mem") {
+		t.Errorf("--metrics t_mem: %v\n%s", err, out)
+	}
+	out, err = execBoard(t, newBoardCmd(), "--output", dir, "--metrics", "none", "--format", "csv")
+	if err != nil || strings.Contains(out, "t_grok") {
+		t.Errorf("--metrics none --format csv: %v\n%s", err, out)
+	}
+	out, err = execBoard(t, newBoardCmd(), "--output", dir, "--format", "csv")
+	if err != nil || !strings.Contains(out, "t_grok_mean,t_grok_std,t_grok_n") {
+		t.Errorf("--format csv: %v\n%s", err, out)
+	}
+	_, err = execBoard(t, newBoardCmd(), "--output", dir, "--metrics", "t_gork")
+	if err == nil || !strings.Contains(err.Error(), "--metrics t_gork") || !strings.Contains(err.Error(), `did you mean "t_grok"?`) {
+		t.Errorf("--metrics t_gork: %v", err)
 	}
 }
