@@ -37,8 +37,8 @@ opened read-only: board works on a read-only mount and never changes it.
 Metrics a pipeline derives from each run's learning curve (such as the
 grokking measures t_mem, t_grok, delay, grokked) are columns after those: mean ±
 std over the seeds that reached them, with how many of n did when some did
-not ("1840 ± 120 (2/3)"). By default a board shows them when the results
-record at most 4, and names them below the table otherwise; --metrics picks
+not ("1840 ± 120 (2/3)"). By default a board shows at most 4, those the
+most entries record, and names the others below the table; --metrics picks
 them (NAME,NAME), or all, or none; --format csv has all of them. --sort
 takes a metric's name too.`,
 		Example: `  prunebench board
@@ -78,7 +78,7 @@ takes a metric's name too.`,
 	f.StringSliceVar(&by, "by", results.DefaultBoardBy, "result columns or spec keys that name an entry; other results with the same values are its replicates")
 	f.StringVar(&format, "format", "table", "table, markdown or csv")
 	f.StringVar(&sortBy, "sort", "", "sort keys, comma-separated, - for descending (default model,dataset,method,-density)")
-	f.StringSliceVar(&metrics, "metrics", nil, "the metrics derived from the learning curves to show as columns, comma-separated, or all, or none (default: all when the results record at most 4)")
+	f.StringSliceVar(&metrics, "metrics", nil, "the metrics derived from the learning curves to show as columns, comma-separated, or all, or none (default: at most 4, those the most entries record)")
 	return cmd
 }
 

@@ -49,10 +49,9 @@ type BoardOptions struct {
 	Width int
 	// Metrics chooses the columns of the named metrics the results record
 	// (Result.Metrics), after the board's own: metric names, or "all", or
-	// "none". Empty means every recorded metric when there are at most
-	// DefaultBoardMetrics, and none otherwise (a table names them below
-	// itself); the csv format, for programs, shows all of them. See
-	// BoardMetrics.
+	// "none". Empty means at most DefaultBoardMetrics, those the most
+	// entries record (a table names the others below itself); the csv
+	// format, for programs, shows all of them. See BoardMetrics.
 	Metrics []string
 }
 

@@ -32,8 +32,9 @@ func (e metricsError) Error() string        { return string(e) }
 func (e metricsError) Is(target error) bool { return target == ErrBoardMetrics }
 
 // DefaultBoardMetrics is the most metrics a board shows when none are
-// asked for (BoardOptions.Metrics): results that record more show none by
-// default, and a table names them below itself.
+// asked for (BoardOptions.Metrics): those that the most entries record,
+// so that a control's own metric (one or two entries) gives way to the
+// metrics every entry has; a table names the others below itself.
 const DefaultBoardMetrics = 4
 
 // groupMetrics summarizes the metrics that the results rs[idx] record.
@@ -79,17 +80,31 @@ func recordedMetrics(gs []Group) []string {
 // BoardMetrics resolves o.Metrics against the metrics the groups record:
 // the metric columns a board of gs shows, in order, and the recorded ones
 // it leaves out unasked. o.Metrics lists metric names, or is "all" (every
-// recorded metric, sorted by name) or "none"; empty means every recorded
-// metric when there are at most DefaultBoardMetrics of them, and none
-// (all of them omitted) when there are more. A name no group records is an
-// error that lists the recorded ones.
+// recorded metric, sorted by name) or "none"; empty means at most
+// DefaultBoardMetrics of the recorded metrics, those recorded by the most
+// groups (ties by name), sorted by name, the others omitted. A name no
+// group records is an error that lists the recorded ones.
 func BoardMetrics(gs []Group, o BoardOptions) (shown, omitted []string, err error) {
 	recorded := recordedMetrics(gs)
 	switch {
 	case len(o.Metrics) == 0 && len(recorded) <= DefaultBoardMetrics:
 		return recorded, nil, nil
 	case len(o.Metrics) == 0:
-		return nil, recorded, nil
+		entries := func(m string) int {
+			n := 0
+			for i := range gs {
+				if _, ok := gs[i].Metrics[m]; ok {
+					n++
+				}
+			}
+			return n
+		}
+		byUse := slices.Clone(recorded)
+		slices.SortStableFunc(byUse, func(a, b string) int { return entries(b) - entries(a) }) // ties stay in name order
+		shown, omitted = byUse[:DefaultBoardMetrics], byUse[DefaultBoardMetrics:]
+		slices.Sort(shown)
+		slices.Sort(omitted)
+		return shown, omitted, nil
 	case len(o.Metrics) == 1 && o.Metrics[0] == "all":
 		return recorded, nil, nil
 	case len(o.Metrics) == 1 && o.Metrics[0] == "none":
