@@ -35,12 +35,12 @@ dense to sparse; --sort changes it, e.g. --sort -best_test_acc. The store is
 opened read-only: board works on a read-only mount and never changes it.
 
 Metrics a pipeline derives from each run's learning curve (such as the
-grokking measures t_mem, t_grok, delay, grokked) are columns after those: mean ±
-std over the seeds that reached them, with how many of n did when some did
-not ("1840 ± 120 (2/3)"). By default a board shows at most 4, those the
-most entries record, and names the others below the table; --metrics picks
-them (NAME,NAME), or all, or none; --format csv has all of them. --sort
-takes a metric's name too.`,
+grokking measures t_mem, t_grok, delay, grokked) are columns after those:
+mean ± std over the seeds that reached them, with how many of n did when
+some did not ("1840 ± 120 (2/3)"). By default a board shows at most 4, those
+the most entries record, and names the others below the table; --metrics
+picks them (NAME,NAME), or all, or none; --format csv has all of them.
+--sort takes a metric's name too.`,
 		Example: `  prunebench board
   prunebench board --where dataset=mnist --where model=lenet-300-100 --format markdown
   prunebench board --by method,training.lr --where pipeline=imp
@@ -104,7 +104,7 @@ are two or more. Results stored before prunebench kept curves have none and
 are left out, with a note.`,
 		Example: `  prunebench plot --where model=lenet-300-100 --where dataset=mnist -o lenet.png
   prunebench plot --metric final --title "LeNet-300-100, final accuracy" -o final.svg
-  prunebench plot --metric curve --where method=imp --by method -o curves.png
+  prunebench plot --metric curve --where method=imp --by density -o curves.png
   prunebench plot --metric curve --split train --where pipeline=train -o train-acc.svg`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
