@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,6 +46,20 @@ func TestCollect(t *testing.T) {
 			t.Errorf("collected row without its experiment: %+v", r)
 		}
 	}
+	// Each row's curve comes along from its file.
+	if err := st.FillCurves(rows); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		f, err := results.ReadFile(filepath.Join(out, r.SpecHash, fmt.Sprintf("replicate_%d", r.Replicate), "level_0", results.FileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(f.Curve) == 0 {
+			t.Fatalf("%s replicate %d: the result file has no curve", r.SpecHash, r.Replicate)
+		}
+		sameCurve(t, "a collected curve", r.Curve, f.Curve)
+	}
 	if rep, err = Collect(out, st); err != nil || rep.New != 0 || rep.Unchanged != 4 || rep.String() != "0 new, 4 unchanged, 0 conflicting" {
 		t.Fatalf("second Collect: %+v (%s), %v", rep, rep, err)
 	}
@@ -74,6 +89,20 @@ func TestCollect(t *testing.T) {
 	got, _ := st.Results(map[string]string{"spec_hash": r.SpecHash, "replicate": "0"})
 	if len(got) != 1 || got[0].BestTestAcc != before {
 		t.Errorf("the store's row changed: %+v", got)
+	}
+
+	// A file whose metrics disagree with the store's row is a conflict too.
+	m, err := results.ReadFile(edited)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.BestTestAcc, m.Metrics = before, map[string]float64{"t_grok": 120}
+	if err := results.WriteFile(edited, m); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = Collect(out, st)
+	if err != nil || rep.New != 0 || len(rep.Conflicts) != 1 || !strings.Contains(rep.Conflicts[0], "metrics") {
+		t.Fatalf("Collect of a file with other metrics: %+v, %v", rep, err)
 	}
 
 	// A file copied into another unit's folder is refused by name.

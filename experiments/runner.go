@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -294,8 +295,8 @@ func branchSuffix(b string) string {
 // Measure fills a Result's counts and metrics from a trained network: the
 // density d over the prunable set as the pipeline defines it (its masks;
 // 1 for dense training), sparsity and compression from d, nonzero parameters
-// and FLOPs, bytes, and the test metrics at the early-stopping iteration and
-// at the end.
+// and FLOPs, bytes, the test metrics at the early-stopping iteration and
+// at the end, and the learning curve, one point per point of h (Curve).
 func Measure(p *Prepared, h *train.History, method string, density float64) results.Result {
 	arch := p.Arch
 	dense := nn.Count(arch)
@@ -309,7 +310,27 @@ func Measure(p *Prepared, h *train.History, method string, density float64) resu
 	res.BestValAcc, res.BestValLoss = best.ValAcc, best.ValLoss
 	res.FinalTestAcc, res.FinalTestLoss = final.TestAcc, final.TestLoss
 	res.Iterations, res.Wall = h.Total, h.Wall
+	res.Curve = Curve(h, density)
 	return res
+}
+
+// Curve is a history's learning curve: one point per evaluation, with the
+// density a callback recorded at the point (gradual pruning) or, where none
+// did, the unit's density d. A pipeline whose history is one point (a mask
+// found without training) has a curve of one point.
+func Curve(h *train.History, d float64) []results.CurvePoint {
+	if len(h.Points) == 0 {
+		return nil
+	}
+	c := make([]results.CurvePoint, len(h.Points))
+	for i, p := range h.Points {
+		c[i] = results.CurvePoint{Step: p.Iter, TrainLoss: p.TrainLoss, TrainAcc: p.TrainAcc,
+			ValLoss: p.ValLoss, ValAcc: p.ValAcc, TestLoss: p.TestLoss, TestAcc: p.TestAcc, Density: p.Density}
+		if math.IsNaN(p.Density) {
+			c[i].Density = d
+		}
+	}
+	return c
 }
 
 // RunSpec runs every replicate of a spec: it validates everything first

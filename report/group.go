@@ -48,7 +48,13 @@ func newGroup(model, dataset string, rs []results.Result, o Options) (group, err
 	if err != nil {
 		return group{}, fmt.Errorf("report: %s on %s: %w", model, dataset, err)
 	}
-	g.Header = results.BoardHeader(keys)
+	// The metrics a pipeline derived from the learning curves, as the
+	// board shows them by default (a few: all; many: none).
+	metrics, _, err := results.BoardMetrics(gs, results.BoardOptions{})
+	if err != nil {
+		return group{}, fmt.Errorf("report: %s on %s: %w", model, dataset, err)
+	}
+	g.Header = results.BoardHeader(keys, metrics...)
 	// runsOf lists the runs of an experiment, for links from its rows.
 	runsOf := map[string][]runLink{}
 	for _, r := range rs {
@@ -63,7 +69,7 @@ func newGroup(model, dataset string, rs []results.Result, o Options) (group, err
 	slices.SortFunc(g.Runs, func(a, b runLink) int { return cmp.Compare(a.Hash, b.Hash) })
 	for i := range gs {
 		var row []cell
-		for j, c := range results.BoardCells(keys, &gs[i]) {
+		for j, c := range results.BoardCells(keys, &gs[i], metrics...) {
 			x := cell{Text: c.Text}
 			if !math.IsNaN(c.Value) {
 				x.Sort = strconv.FormatFloat(c.Value, 'g', 10, 64)

@@ -25,7 +25,8 @@ func TestSlug(t *testing.T) {
 func TestWrite(t *testing.T) {
 	rs := []results.Result{
 		{SpecHash: "a1", Method: "dense", Model: "mlp", Dataset: "mnist", Experiment: "e", Density: 1, BestTestAcc: 0.9, Seed: 0},
-		{SpecHash: "a2", Method: "dense", Model: "mlp", Dataset: "mnist", Experiment: "e", Density: 1, BestTestAcc: 0.92, Seed: 1},
+		{SpecHash: "a2", Method: "dense", Model: "mlp", Dataset: "mnist", Experiment: "e", Density: 1, BestTestAcc: 0.92, Seed: 1,
+			Metrics: map[string]float64{"t_grok": 1500}},
 		{SpecHash: "b1", Method: "snip", Model: "mlp", Dataset: "mnist", Experiment: "s", Density: 0.1, BestTestAcc: 0.8, Level: 1},
 	}
 	dir := filepath.Join(t.TempDir(), "new", "site")
@@ -44,8 +45,9 @@ func TestWrite(t *testing.T) {
 		t.Error("the title is not escaped")
 	}
 	group, _ := os.ReadFile(filepath.Join(dir, "groups", "mlp-mnist.html"))
-	// No best_iter recorded: no t* plot; one replicate of snip.
-	for _, want := range []string{"mlp-mnist-accuracy.svg", "80.00 (n=1)", "91.00 ± 1.41"} {
+	// No best_iter recorded: no t* plot; one replicate of snip; a metric
+	// one of the two dense runs records, as the board shows it.
+	for _, want := range []string{"mlp-mnist-accuracy.svg", "80.00 (n=1)", "91.00 ± 1.41", "t_grok", "1500 (n=1)"} {
 		if !strings.Contains(string(group), want) {
 			t.Errorf("the group page lacks %q", want)
 		}

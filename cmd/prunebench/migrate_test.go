@@ -11,7 +11,7 @@ import (
 )
 
 // TestMigrateCommand: a store of schema version 1 (no experiment or
-// settings) is refused by board with the command that migrates it; migrate
+// settings, no metrics or curves) is refused by board with the command that migrates it; migrate
 // brings it up to date, names each result's experiment from its run's
 // spec.yaml, and gives back the board of a store written by this build;
 // migrating again changes nothing.
@@ -29,6 +29,8 @@ func TestMigrateCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, stmt := range []string{
+		"DROP TABLE curves",
+		"ALTER TABLE results DROP COLUMN metrics",
 		"DROP INDEX results_experiment",
 		"ALTER TABLE results DROP COLUMN experiment",
 		"ALTER TABLE results DROP COLUMN settings",
@@ -39,8 +41,8 @@ func TestMigrateCommand(t *testing.T) {
 		}
 	}
 	db.Close()
-	if results.SchemaVersion() != 2 {
-		t.Fatalf("this test builds a version 1 store by undoing migration 2; the schema is at version %d: undo the newer migrations too", results.SchemaVersion())
+	if results.SchemaVersion() != 3 {
+		t.Fatalf("this test builds a version 1 store by undoing migrations 3 and 2; the schema is at version %d: undo the newer migrations too", results.SchemaVersion())
 	}
 
 	_, err = run(t, "board", "--output", out)
@@ -60,7 +62,7 @@ func TestMigrateCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{"schema version 1 → 2", "named the experiment of 2 results"} {
+	for _, w := range []string{"schema version 1 → 3", "named the experiment of 2 results"} {
 		if !strings.Contains(got, w) {
 			t.Errorf("migrate printed %q, want %q", got, w)
 		}

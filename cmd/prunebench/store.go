@@ -88,7 +88,8 @@ func printCollectProblems(w io.Writer, rep experiments.CollectReport) {
 }
 
 // temporaryStore is a store in a temporary folder holding the rows of the
-// store at path (if there is one) and the result files under output.
+// store at path (if there is one), with their curves, and the result files
+// under output.
 func temporaryStore(output, path string) (*results.Store, error) {
 	dir, err := os.MkdirTemp("", "prunebench-board-")
 	if err != nil {
@@ -107,6 +108,9 @@ func temporaryStore(output, path string) (*results.Store, error) {
 			return nil, err
 		}
 		rows, err := ro.Results(nil)
+		if err == nil {
+			err = ro.FillCurves(rows) // so that plot --metric curve draws them
+		}
 		ro.Close()
 		if err == nil {
 			err = tmp.PutAll(rows)

@@ -429,6 +429,18 @@ func (u *gradualUpdater) callback(e *train.Event) error {
 		if prunes || u.sched.RegrowAt(e.Iter) {
 			return u.update(e.Net, e.Iter)
 		}
+	case train.AfterEval:
+		// The masks change during training, so the learning curve records
+		// the density of each evaluation: the unit's final density alone
+		// would misplace gmp's early points. The checkpoint written after
+		// this call keeps it, so a resumed run has the same curve.
+		if n := len(e.History.Points); n > 0 {
+			masks, err := prune.MasksFromNet(e.Net, u.names)
+			if err != nil {
+				return err
+			}
+			e.History.Points[n-1].Density = masks.Density()
+		}
 	}
 	return nil
 }

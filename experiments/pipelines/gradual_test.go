@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/prunebench/prunebench/experiments"
+	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/nn/train"
 	"github.com/prunebench/prunebench/prune"
@@ -386,6 +387,25 @@ func TestGradualPipelines(t *testing.T) {
 			if math.IsNaN(r.BestTestAcc) || r.Iterations != 60 {
 				t.Errorf("test accuracy %v after %d iterations", r.BestTestAcc, r.Iterations)
 			}
+			// The curve (an evaluation every 12 iterations) records the
+			// density of the masks at each point: gmp's first point, at
+			// t = 12, is after three of its six pruning updates (t = 4, 8,
+			// 12); from t = 24, the last update, every method is at its
+			// final density, which granet's and dst's prune-and-regrow
+			// keep.
+			var steps []int
+			for _, p := range r.Curve {
+				steps = append(steps, p.Step)
+				if p.Step >= 24 && p.Density != r.Density {
+					t.Errorf("curve point at %d: density %v, want the final %v", p.Step, p.Density, r.Density)
+				}
+			}
+			if !slices.Equal(steps, []int{12, 24, 36, 48, 60}) {
+				t.Fatalf("curve steps %v, want an evaluation every 12 iterations", steps)
+			}
+			if first := r.Curve[0].Density; c.pipeline == "gmp" && !(first > 2*r.Density && first < 1) {
+				t.Errorf("gmp's density at t = 12 is %v: want it between the final %v (times 2) and dense", first, r.Density)
+			}
 			dir := filepath.Join(s.Output, experiments.Hash(s), "replicate_0", "level_0")
 			m, err := prune.LoadMasks(filepath.Join(dir, masksFile))
 			if err != nil || m.Kept() != c.kept {
@@ -435,6 +455,9 @@ func TestGradualResume(t *testing.T) {
 		if g.BestTestLoss != w.BestTestLoss || g.FinalTestLoss != w.FinalTestLoss || g.Density != w.Density || g.ParamsNonzero != w.ParamsNonzero {
 			t.Errorf("stop at %d: resumed %+v\nuninterrupted %+v", stopAt, g, w)
 		}
+		if !slices.Equal(curveDensities(g.Curve), curveDensities(w.Curve)) {
+			t.Errorf("stop at %d: the resumed curve's densities %v, uninterrupted %v", stopAt, curveDensities(g.Curve), curveDensities(w.Curve))
+		}
 		gotDir := filepath.Join(s.Output, experiments.Hash(s), "replicate_0", "level_0")
 		a, _ := os.ReadFile(filepath.Join(gotDir, masksFile))
 		b, _ := os.ReadFile(filepath.Join(wantDir, masksFile))
@@ -449,6 +472,14 @@ func TestGradualResume(t *testing.T) {
 			}
 		}
 	}
+}
+
+func curveDensities(c []results.CurvePoint) []float64 {
+	var ds []float64
+	for _, p := range c {
+		ds = append(ds, p.Density)
+	}
+	return ds
 }
 
 // TestGradualValidate: bad input is an error that names the field, from

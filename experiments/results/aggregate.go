@@ -39,6 +39,9 @@ type Group struct {
 	BestIter Stat
 	// Wall is the wall time in seconds.
 	Wall Stat
+	// Metrics summarizes each metric that the group's results record
+	// (Result.Metrics), NaN (not reached) left out of its Stat.
+	Metrics map[string]MetricStat
 }
 
 // describing are the columns a group reports besides its grouping keys,
@@ -146,6 +149,7 @@ func Aggregate(rs []Result, by []string, specDefaults map[string]string) ([]Grou
 		g.FinalTestAcc = col(func(r *Result) float64 { return r.FinalTestAcc })
 		g.BestIter = col(func(r *Result) float64 { return float64(r.BestIter) })
 		g.Wall = col(func(r *Result) float64 { return r.Wall.Seconds() })
+		g.Metrics = groupMetrics(rs, idx)
 		groups[gi] = g
 	}
 	return groups, nil
@@ -307,6 +311,7 @@ func SortGroups(gs []Group, by []string, spec string) error {
 		}
 	}
 	slices.Sort(settings)
+	recorded := recordedMetrics(gs)
 	var keys []sortKey
 	explicit := spec != ""
 	if !explicit {
@@ -319,6 +324,15 @@ func SortGroups(gs []Group, by []string, spec string) error {
 		case (slices.Contains(by, k.name) || slices.Contains(describing, k.name) || slices.Contains(settings, k.name)) && boardMetrics[k.name] == nil:
 		case boardMetrics[k.name] != nil:
 			k.metric = boardMetrics[k.name]
+		case slices.Contains(recorded, k.name):
+			// A metric the results record, by its mean over the reached.
+			name := k.name
+			k.metric = func(g *Group) float64 {
+				if m, ok := g.Metrics[name]; ok {
+					return m.Mean
+				}
+				return math.NaN()
+			}
 		case !explicit:
 			continue // a default key that is not grouped on
 		default:
@@ -327,8 +341,12 @@ func SortGroups(gs []Group, by []string, spec string) error {
 				metrics = append(metrics, m)
 			}
 			sort.Strings(metrics)
-			return fmt.Errorf("board: unknown sort key %q; sort by a grouping key (%s), a spec key the entries set, or by %s, with a leading - for descending order",
-				s, strings.Join(by, ", "), strings.Join(metrics, ", "))
+			also := ""
+			if len(recorded) > 0 {
+				also = ", or a metric the results record (" + strings.Join(recorded, ", ") + ")"
+			}
+			return fmt.Errorf("board: unknown sort key %q; sort by a grouping key (%s), a spec key the entries set, or by %s%s, with a leading - for descending order",
+				s, strings.Join(by, ", "), strings.Join(metrics, ", "), also)
 		}
 		keys = append(keys, k)
 	}

@@ -36,8 +36,9 @@ type BoardOptions struct {
 	// Sort is a comma-separated list of sort keys, each optionally prefixed
 	// by "-" for descending order: a grouping key, method, model or
 	// dataset, or one of n, density, sparsity, compression, params_total,
-	// params_nonzero, flops_nonzero, best_test_acc, final_test_acc, wall
-	// (metrics sort by their means; entries without a value go last).
+	// params_nonzero, flops_nonzero, best_test_acc, final_test_acc, wall,
+	// or a metric the results record (Result.Metrics) (metrics sort by
+	// their means; entries without a value go last).
 	// Empty means DefaultBoardSort. Wherever methods are compared, "dense"
 	// (the baseline) comes before the others; ties are broken by the
 	// grouping keys in order, so the order is total.
@@ -46,6 +47,12 @@ type BoardOptions struct {
 	// columns wrap in their cells to fit (termtable.Fit). 0 means no limit;
 	// markdown and csv, written for files, are never wrapped.
 	Width int
+	// Metrics chooses the columns of the named metrics the results record
+	// (Result.Metrics), after the board's own: metric names, or "all", or
+	// "none". Empty means at most DefaultBoardMetrics, those the most
+	// entries record (a table names the others below itself); the csv
+	// format, for programs, shows all of them. See BoardMetrics.
+	Metrics []string
 }
 
 // DefaultBoardBy makes one entry of each experiment (a run without its
@@ -72,7 +79,8 @@ var BoardFormats = []string{"table", "markdown", "csv"}
 // (parameters that are non-zero after training), FLOPs (nonzero), test
 // accuracy at the early-stopping iteration and final test accuracy (percent,
 // mean ± sample std), the early-stopping iteration t* (mean ± std), and the
-// mean wall time. Counts are means over
+// mean wall time; then the named metrics the results record that
+// o.Metrics chooses (BoardMetrics, formatMetric). Counts are means over
 // replicates. An accuracy of one replicate reads "97.81 (n=1)", never
 // "± 0"; NaN accuracies are left out of the mean and std, and the count of
 // the others is shown when it is below n ("97.81 ± 0.12 (n=2)"); "—" means
@@ -96,16 +104,23 @@ func WriteBoard(w io.Writer, rs []Result, o BoardOptions) error {
 	if err != nil {
 		return err
 	}
+	if format == "csv" && len(o.Metrics) == 0 {
+		o.Metrics = []string{"all"}
+	}
+	metrics, omitted, err := BoardMetrics(gs, o)
+	if err != nil {
+		return err
+	}
 	if format == "csv" {
 		if len(o.By) == 0 || slices.Equal(o.By, DefaultBoardBy) {
 			keys = append([]string{"experiment"}, keys...)
 		}
-		return writeBoardCSV(w, keys, gs)
+		return writeBoardCSV(w, keys, metrics, gs)
 	}
-	header := BoardHeader(keys)
+	header := BoardHeader(keys, metrics...)
 	rows := make([][]string, len(gs))
 	for i := range gs {
-		cells := BoardCells(keys, &gs[i])
+		cells := BoardCells(keys, &gs[i], metrics...)
 		row := make([]string, len(cells))
 		for j, c := range cells {
 			row[j] = c.Text
@@ -115,7 +130,14 @@ func WriteBoard(w io.Writer, rs []Result, o BoardOptions) error {
 	nkeys := len(keys)
 	var above, below string
 	if format == "table" {
-		header, rows, nkeys, above, below = narrowBoard(o.Width, nkeys, header, rows)
+		header, rows, nkeys, above, below = narrowBoard(o.Width, nkeys, header, rows, metrics)
+		if len(omitted) > 0 {
+			note := fmt.Sprintf("metrics not shown: %s (--metrics NAME,... or --metrics all shows them)", strings.Join(omitted, ", "))
+			if o.Width > 0 {
+				note = termtable.WrapWords(note, o.Width)
+			}
+			below = strings.TrimPrefix(below+"\n"+note, "\n")
+		}
 	}
 	opts := []tablewriter.Option{}
 	if format == "markdown" {
@@ -196,10 +218,12 @@ func BoardGroups(rs []Result, o BoardOptions) (keys []string, gs []Group, err er
 }
 
 // BoardHeader is the header of a board (table and markdown formats) whose
-// entries are named by keys: the keys, then the metric columns.
-func BoardHeader(keys []string) []string {
-	return append(slices.Clone(keys), "n", "density", "sparsity", "compression", "params", "nonzero",
+// entries are named by keys: the keys, then the board's columns, then
+// the named metrics (BoardMetrics chooses them), each headed by its name.
+func BoardHeader(keys []string, metrics ...string) []string {
+	h := append(slices.Clone(keys), "n", "density", "sparsity", "compression", "params", "nonzero",
 		"FLOPs (nonzero)", "test acc @ best-val (%)", "final test acc (%)", "t* (it)", "wall time")
+	return append(h, metrics...)
 }
 
 // BoardCell is one cell of a board's row: its text as the table shows it,
@@ -210,10 +234,12 @@ type BoardCell struct {
 	Value float64
 }
 
-// BoardCells is the row of entry g under BoardHeader(keys).
-func BoardCells(keys []string, g *Group) []BoardCell {
+// BoardCells is the row of entry g under BoardHeader(keys, metrics...): a
+// metric's cell is its formatMetric text and the mean of the results that
+// reached it.
+func BoardCells(keys []string, g *Group, metrics ...string) []BoardCell {
 	nan := math.NaN()
-	row := make([]BoardCell, 0, len(keys)+11)
+	row := make([]BoardCell, 0, len(keys)+11+len(metrics))
 	for _, k := range keys {
 		row = append(row, BoardCell{g.Keys[k], nan})
 	}
@@ -224,7 +250,7 @@ func BoardCells(keys []string, g *Group) []BoardCell {
 		return s.Mean
 	}
 	dens, spars, comp := formatDensity(g)
-	return append(row,
+	row = append(row,
 		BoardCell{strconv.Itoa(g.N), float64(g.N)},
 		BoardCell{dens, g.Density}, BoardCell{spars, g.Sparsity}, BoardCell{comp, g.Compression},
 		BoardCell{formatCount(g.ParamsTotal), mean(g.ParamsTotal)},
@@ -234,15 +260,26 @@ func BoardCells(keys []string, g *Group) []BoardCell {
 		BoardCell{FormatAccuracy(g.FinalTestAcc, g.N), mean(g.FinalTestAcc)},
 		BoardCell{formatIter(g.BestIter, g.N), mean(g.BestIter)},
 		BoardCell{formatWall(g.Wall), mean(g.Wall)})
+	for _, m := range metrics {
+		ms := g.Metrics[m]
+		row = append(row, BoardCell{formatMetric(ms), mean(ms.Stat)})
+	}
+	return row
 }
 
-func writeBoardCSV(w io.Writer, keys []string, gs []Group) error {
+// writeBoardCSV writes the csv format; each metric has three columns,
+// NAME_mean and NAME_std over the results that reached it and NAME_n, their
+// number (the n column counts the results).
+func writeBoardCSV(w io.Writer, keys, metrics []string, gs []Group) error {
 	cw := csv.NewWriter(w)
 	header := append(slices.Clone(keys), "n", "density", "sparsity", "compression",
 		"params_total", "params_nonzero", "flops_nonzero",
 		"best_test_acc_mean", "best_test_acc_std", "best_test_acc_n",
 		"final_test_acc_mean", "final_test_acc_std", "final_test_acc_n",
 		"best_iter_mean", "best_iter_std", "wall_s_mean")
+	for _, m := range metrics {
+		header = append(header, m+"_mean", m+"_std", m+"_n")
+	}
 	if err := cw.Write(header); err != nil {
 		return err
 	}
@@ -263,6 +300,10 @@ func writeBoardCSV(w io.Writer, keys []string, gs []Group) error {
 			num(g.BestTestAcc.Mean), num(g.BestTestAcc.Std), strconv.Itoa(g.BestTestAcc.N),
 			num(g.FinalTestAcc.Mean), num(g.FinalTestAcc.Std), strconv.Itoa(g.FinalTestAcc.N),
 			num(g.BestIter.Mean), num(g.BestIter.Std), num(g.Wall.Mean))
+		for _, m := range metrics {
+			ms := g.Metrics[m]
+			row = append(row, num(ms.Mean), num(ms.Std), strconv.Itoa(ms.N))
+		}
 		if err := cw.Write(row); err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package results
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/prunebench/prunebench/internal/termtable"
@@ -16,14 +17,15 @@ import (
 //     apart) merge into one "settings" column of key=value words, which
 //     wraps;
 //  3. the columns derived from others or least read leave the table, in
-//     the order of hideOrder, until it fits without breaking words, and a
-//     line below it names them.
+//     the order of hideOrder and then the metric columns (metrics, the
+//     last first), until it fits without breaking words, and a line below
+//     it names them.
 //
 // The board's numbers are never cut or abbreviated: what does not fit is
 // left out whole and named, and --wide (width 0) or the csv format shows
 // every column. It returns the table, the number of its key columns (the
 // first ones, left-aligned), and the lines to print above and below it.
-func narrowBoard(width, nkeys int, header []string, rows [][]string) (h []string, r [][]string, keys int, above, below string) {
+func narrowBoard(width, nkeys int, header []string, rows [][]string, metrics []string) (h []string, r [][]string, keys int, above, below string) {
 	h, r = header, rows
 	if width <= 0 || !termtable.Fit(width, h, r).Overflow {
 		return h, r, nkeys, "", ""
@@ -59,7 +61,13 @@ func narrowBoard(width, nkeys int, header []string, rows [][]string) (h []string
 		nkeys = 2
 	}
 	// 3. Hidden columns, until the table fits with its words whole.
-	h, r, hidden := termtable.Hide(width, h, r, hideOrder)
+	// A metric was asked for, or is one of a few the results record: it
+	// leaves after the board's own columns.
+	order := slices.Clone(hideOrder)
+	for i := len(metrics) - 1; i >= 0; i-- {
+		order = append(order, metrics[i])
+	}
+	h, r, hidden := termtable.Hide(width, h, r, order)
 	if len(hidden) > 0 {
 		below = termtable.WrapWords(fmt.Sprintf("not shown at this width: %s (--wide or --format csv shows every column)", strings.Join(hidden, ", ")), width)
 	}

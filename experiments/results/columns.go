@@ -17,6 +17,12 @@ import (
 // the schema check of TestStoreSchemaMatchesResult) and the boards and plots
 // (grouping keys, line keys), so a new Result field is a new column
 // everywhere once a migration adds it to the table.
+//
+// Two kinds of field are not keys: Metrics, a map kept as one JSON column
+// (colMetrics), is stored and compared (Diff) with the row but is no
+// filter, grouping key or line key, since it holds many values; and a
+// field tagged store:"-" (Curve) is no column of the results table at all:
+// it has a table of its own (curves), written by Put and read on demand.
 type column struct {
 	name  string
 	kind  columnKind
@@ -32,14 +38,20 @@ const (
 	colReal                       // float64, NULL for NaN
 	colDuration                   // time.Duration, nanoseconds
 	colTime                       // time.Time, storeTimeLayout, NULL for zero
+	colMetrics                    // map[string]float64, encodeMetrics's JSON
 )
 
-// columns describes the fields of Result, in order.
+// columns describes the fields of Result stored in the results table, in
+// order; keyColumns are those that filters, boards and plots take by name
+// (every column but the metrics).
 var columns = func() []column {
 	t := reflect.TypeOf(Result{})
 	cols := make([]column, 0, t.NumField())
 	for i := range t.NumField() {
 		f := t.Field(i)
+		if f.Tag.Get("store") == "-" {
+			continue
+		}
 		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		if name == "" || name == "-" {
 			panic("results: Result." + f.Name + " has no yaml name, so no column")
@@ -58,6 +70,8 @@ var columns = func() []column {
 			c.kind = colUint
 		case f.Type.Kind() == reflect.Float64:
 			c.kind = colReal
+		case f.Type == reflect.TypeOf(map[string]float64(nil)):
+			c.kind = colMetrics
 		default:
 			panic("results: no column kind for Result." + f.Name + " of type " + f.Type.String())
 		}
@@ -66,21 +80,42 @@ var columns = func() []column {
 	return cols
 }()
 
-// Columns lists the results table's columns, which are the names that
-// store filters, board groups and plot lines take: the yaml names of the
-// Result fields, in field order.
+var keyColumns = func() []column {
+	var cols []column
+	for _, c := range columns {
+		if c.kind != colMetrics {
+			cols = append(cols, c)
+		}
+	}
+	return cols
+}()
+
+// Columns lists the results table's columns that store filters, board
+// groups and plot lines take: the yaml names of the scalar Result fields,
+// in field order.
 func Columns() []string {
-	names := make([]string, len(columns))
-	for i, c := range columns {
+	names := make([]string, len(keyColumns))
+	for i, c := range keyColumns {
 		names[i] = c.name
 	}
 	return names
 }
 
+// columnList lists the key columns, for messages.
 func columnList() string { return strings.Join(Columns(), ", ") }
 
+// sqlColumnList lists every column of the results table that Result
+// fills, for INSERT and SELECT.
+func sqlColumnList() string {
+	names := make([]string, len(columns))
+	for i, c := range columns {
+		names[i] = c.name
+	}
+	return strings.Join(names, ", ")
+}
+
 func columnByName(name string) (column, bool) {
-	for _, c := range columns {
+	for _, c := range keyColumns {
 		if c.name == name {
 			return c, true
 		}
@@ -119,6 +154,8 @@ func (c column) text(r *Result) string {
 			return t.UTC().Format(time.RFC3339)
 		}
 		return ""
+	case colMetrics:
+		return encodeMetrics(v.Interface().(map[string]float64))
 	}
 	panic("unreachable")
 }
@@ -142,6 +179,8 @@ func (c column) value(f reflect.Value) any {
 			return t.UTC().Format(storeTimeLayout)
 		}
 		return nil
+	case colMetrics:
+		return encodeMetrics(f.Interface().(map[string]float64))
 	}
 	panic("unreachable")
 }

@@ -113,6 +113,13 @@ func (r Result) check() error {
 // or returns "" when they are the same result as the store keeps it
 // (reals compare as stored, NaN equal to NaN; times to the nanosecond).
 // Columns listed in ignore are not compared.
+//
+// The metrics are a column: they compare as their stored JSON, so a file
+// and a store row that disagree on one metric differ ("metrics: ..."). The
+// curves are not compared: a store row read by Results or Run carries no
+// curve (boards must not read them), and the curve is stored with its row
+// in one transaction from the same Result, so the row's agreement stands
+// for the curve's; the file's checksum guards the file's curve.
 func Diff(a, b Result, ignore ...string) string {
 	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
 	for _, c := range columns {

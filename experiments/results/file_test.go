@@ -13,6 +13,7 @@ func fileResult() Result {
 	r := result("0123456789ab", 1, 2, "")
 	r.Experiment, r.Settings = "fedcba987654", `{"pipeline":"imp"}`
 	r.BestValLoss = math.NaN()
+	r.Metrics["t_grok"] = math.NaN() // not reached
 	return r
 }
 
@@ -29,9 +30,32 @@ func TestResultFileRoundTrip(t *testing.T) {
 	if d := Diff(got, want); d != "" {
 		t.Errorf("round trip changed %s", d)
 	}
+	// Diff leaves the curve out: compare it, and the NaNs, field by field.
+	if d, ok := sameResult(got, want); !ok {
+		t.Errorf("round trip changed %s", d)
+	}
 	data, _ := os.ReadFile(path)
 	if !strings.Contains(string(data), "\nchecksum: ") {
 		t.Errorf("no checksum line:\n%s", data)
+	}
+	// One line per curve point; NaN as YAML writes it.
+	for _, want := range []string{"\n    - {step: 100, train_loss: 1, train_acc: .nan, val_loss: 1.1, ", "\n    t_grok: .nan\n"} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("the file lacks %q:\n%s", want, data)
+		}
+	}
+	// A file without metrics and curve (older ones) has neither key.
+	old := fileResult()
+	old.Metrics, old.Curve = nil, nil
+	if err := WriteFile(path, old); err != nil {
+		t.Fatal(err)
+	}
+	data, _ = os.ReadFile(path)
+	if strings.Contains(string(data), "metrics") || strings.Contains(string(data), "curve") {
+		t.Errorf("a result without metrics or curve writes them:\n%s", data)
+	}
+	if got, err := ReadFile(path); err != nil || got.Metrics != nil || got.Curve != nil {
+		t.Errorf("reading it back: %v, %v, %v", err, got.Metrics, got.Curve)
 	}
 	if _, err := ReadFile(filepath.Join(t.TempDir(), FileName)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
@@ -101,5 +125,30 @@ func TestDiff(t *testing.T) {
 	}
 	if d := Diff(a, b, "best_test_acc"); d != "" {
 		t.Errorf("ignored column still differs: %s", d)
+	}
+
+	// Metrics compare as stored: NaN equals NaN, a changed or missing
+	// metric differs; the curve is not compared.
+	a, b = fileResult(), fileResult()
+	b.Curve = b.Curve[:1]
+	b.Curve[0].TestAcc = 0.1
+	if d := Diff(a, b); d != "" {
+		t.Errorf("results that differ in their curves only: %s", d)
+	}
+	for name, mod := range map[string]func(*Result){
+		"changed":   func(r *Result) { r.Metrics["t_mem"] = 401 },
+		"reached":   func(r *Result) { r.Metrics["t_grok"] = 2000 },
+		"missing":   func(r *Result) { delete(r.Metrics, "grokked") },
+		"none":      func(r *Result) { r.Metrics = nil },
+		"one extra": func(r *Result) { r.Metrics["delay"] = 1400 },
+	} {
+		b := fileResult()
+		mod(&b)
+		if d := Diff(a, b); !strings.HasPrefix(d, "metrics: ") {
+			t.Errorf("metrics %s: diff %q, want one on metrics", name, d)
+		}
+	}
+	if d := Diff(Result{Metrics: map[string]float64{}}, Result{}); d != "" {
+		t.Errorf("empty and nil metrics differ: %s", d)
 	}
 }

@@ -40,12 +40,23 @@ type PlotOptions struct {
 	// Metric is the y axis: "best" (the default: test accuracy at the
 	// early-stopping iteration), "final" (test accuracy at the end of
 	// training) or "best_iter" (the early-stopping iteration t*, the LTH
-	// paper's "learns faster").
+	// paper's "learns faster"), each against density; or "curve", the
+	// learning curves: accuracy against the training step (WritePlot).
 	Metric string
+	// Split is the split whose accuracy a learning-curve plot draws:
+	// "test" (the default), "val" or "train" (which the runs record only
+	// under training.eval_train: true). Other metrics do not read it.
+	Split string
 }
 
 // PlotMetrics are the accepted values of PlotOptions.Metric.
-var PlotMetrics = []string{"best", "final", "best_iter"}
+var PlotMetrics = []string{"best", "final", "best_iter", "curve"}
+
+// PlotMetricsHelp says what each of PlotMetrics draws, for messages.
+const PlotMetricsHelp = "best (test accuracy at the early-stopping iteration), final (at the end of training), best_iter (the early-stopping iteration), or curve (accuracy against the training step)"
+
+// PlotSplits are the accepted values of PlotOptions.Split.
+var PlotSplits = []string{"test", "val", "train"}
 
 // PlotFormats are the file extensions WritePlot accepts.
 var PlotFormats = []string{".png", ".svg"}
@@ -62,7 +73,8 @@ const (
 const legendSlack = vg.Length(80) // points
 
 // WritePlot draws test accuracy against density and writes it to path, a
-// PNG or an SVG file by its extension.
+// PNG or an SVG file by its extension; with o.Metric "curve" it draws the
+// learning curves instead (writeCurvePlot has the details).
 //
 // The x axis is the percentage of prunable weights remaining (100 ×
 // density) on a log10 scale, reversed so that the dense model is on the
@@ -121,8 +133,9 @@ func WritePlot(path string, rs []Result, o PlotOptions) error {
 	case "best_iter":
 		metric, ylabel = func(r *Result) float64 { return float64(r.BestIter) }, "early-stopping iteration t*"
 		formatStat = formatIters
+	case "curve":
 	default:
-		return fmt.Errorf("plot %s: unknown metric %q; want best (test accuracy at the early-stopping iteration), final, or best_iter (the early-stopping iteration)", path, o.Metric)
+		return fmt.Errorf("plot %s: unknown metric %q; want %s", path, o.Metric, PlotMetricsHelp)
 	}
 	title := o.Title
 	if title == "" {
@@ -131,14 +144,9 @@ func WritePlot(path string, rs []Result, o PlotOptions) error {
 			return fmt.Errorf("plot %s: %w", path, err)
 		}
 	}
-	width, height := o.Width, o.Height
-	if width <= 0 {
-		width = DefaultPlotWidth
+	if o.Metric == "curve" {
+		return writeCurvePlot(path, rs, key, title, o)
 	}
-	if height <= 0 {
-		height = DefaultPlotHeight
-	}
-
 	// Lines and baselines, in the board's order of keys.
 	type point struct {
 		x float64 // percent remaining
@@ -236,30 +244,9 @@ func WritePlot(path string, rs []Result, o PlotOptions) error {
 	pad := math.Pow(xhi/xlo, 0.04)
 	xlo, xhi = xlo/pad, xhi*pad
 
-	p := plot.New()
-	sans := func(size vg.Length) font.Font { return font.Font{Typeface: "Liberation", Variant: "Sans", Size: size} }
-	p.Title.Text = title
-	p.Title.TextStyle.Font = sans(14)
-	p.Title.Padding = 6
-	p.X.Label.Text = "weights remaining (%, log scale)"
-	p.Y.Label.Text = ylabel
-	for _, a := range []*plot.Axis{&p.X, &p.Y} {
-		a.Label.TextStyle.Font = sans(12)
-		a.Tick.Label.Font = sans(10)
-	}
+	p, lg := newFigure(title, "weights remaining (%, log scale)", ylabel)
 	p.X.Scale = plot.InvertedScale{Normalizer: plot.LogScale{}}
 	p.X.Tick.Marker = densityTicks{at: xs}
-
-	grid := plotter.NewGrid()
-	grid.Vertical.Color = color.Gray{Y: 0xE0}
-	grid.Horizontal.Color = color.Gray{Y: 0xE0}
-	p.Add(grid)
-
-	lg := plot.NewLegend()
-	lg.TextStyle.Font = sans(11)
-	lg.Top, lg.Left = true, true
-	lg.ThumbnailWidth = vg.Points(24)
-	lg.Padding = vg.Points(3)
 
 	colorOf := map[string]int{}
 	for i, s := range lines {
@@ -358,6 +345,49 @@ func WritePlot(path string, rs []Result, o PlotOptions) error {
 		p.Y.Max += 0.05 * yspan
 	}
 
+	return writeFigure(path, p, lg, o)
+}
+
+// newFigure is a plot with the title and axis labels in the figure's
+// fonts and a light grid, and its legend, which writeFigure draws beside
+// it.
+func newFigure(title, xlabel, ylabel string) (*plot.Plot, *plot.Legend) {
+	p := plot.New()
+	sans := func(size vg.Length) font.Font { return font.Font{Typeface: "Liberation", Variant: "Sans", Size: size} }
+	p.Title.Text = title
+	p.Title.TextStyle.Font = sans(14)
+	p.Title.Padding = 6
+	p.X.Label.Text = xlabel
+	p.Y.Label.Text = ylabel
+	for _, a := range []*plot.Axis{&p.X, &p.Y} {
+		a.Label.TextStyle.Font = sans(12)
+		a.Tick.Label.Font = sans(10)
+	}
+	grid := plotter.NewGrid()
+	grid.Vertical.Color = color.Gray{Y: 0xE0}
+	grid.Horizontal.Color = color.Gray{Y: 0xE0}
+	p.Add(grid)
+
+	lg := plot.NewLegend()
+	lg.TextStyle.Font = sans(11)
+	lg.Top, lg.Left = true, true
+	lg.ThumbnailWidth = vg.Points(24)
+	lg.Padding = vg.Points(3)
+	return p, &lg
+}
+
+// writeFigure draws p with its legend to the right, at the size o asks
+// (DefaultPlotWidth × DefaultPlotHeight by default, taller when the
+// legend needs it), and writes it to path in the format of its extension.
+func writeFigure(path string, p *plot.Plot, lg *plot.Legend, o PlotOptions) error {
+	ext := strings.ToLower(filepath.Ext(path))
+	width, height := o.Width, o.Height
+	if width <= 0 {
+		width = DefaultPlotWidth
+	}
+	if height <= 0 {
+		height = DefaultPlotHeight
+	}
 	if o.Height <= 0 {
 		// The legend runs down the right of the data area, which the
 		// title and the x axis leave about legendSlack shorter than the

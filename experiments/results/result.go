@@ -59,4 +59,17 @@ type Result struct {
 	// that set the experiment apart from the defaults, which boards group
 	// by and show.
 	Settings string `yaml:"settings"`
+
+	// Metrics are named scalars a pipeline derives from the unit's
+	// learning curve (the grokking pipeline's t_mem, t_grok, delay and
+	// grokked, 1 or 0): NaN means not reached. The store keeps them as
+	// one JSON object in the metrics column, and boards show them as
+	// columns (BoardOptions.Metrics); they are not filters or grouping
+	// keys.
+	Metrics map[string]float64 `yaml:"metrics,omitempty"`
+	// Curve is the unit's learning curve: one point per evaluation during
+	// training, in step order. The store keeps it in its own table
+	// (store:"-": not a column of the results table), read only by what
+	// draws it (Store.FillCurves), so that boards load no curve.
+	Curve []CurvePoint `yaml:"curve,omitempty" store:"-"`
 }

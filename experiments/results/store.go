@@ -317,7 +317,9 @@ func (s *Store) wrap(op string, err error) error {
 }
 
 // Put stores r, replacing the row of the same (SpecHash, Replicate, Level,
-// Branch) if there is one, in one transaction.
+// Branch) if there is one, in one transaction. Its curve replaces the
+// unit's curve in the same transaction (putCurve), so that a row and its
+// curve are never out of step.
 func (s *Store) Put(r Result) error { return s.PutAll([]Result{r}) }
 
 // PutAll stores rs as Put does, all in one transaction: all or none are
@@ -337,7 +339,7 @@ func (s *Store) PutAll(rs []Result) error {
 			op += fmt.Sprintf(" branch %q", r.Branch)
 		}
 	}
-	q := "INSERT OR REPLACE INTO results (" + columnList() + ") VALUES (?" + strings.Repeat(", ?", len(columns)-1) + ")"
+	q := "INSERT OR REPLACE INTO results (" + sqlColumnList() + ") VALUES (?" + strings.Repeat(", ?", len(columns)-1) + ")"
 	tx, err := s.db.Begin()
 	if err != nil {
 		return s.wrap(op, err)
@@ -353,6 +355,9 @@ func (s *Store) PutAll(rs []Result) error {
 			args[i] = c.value(v.Field(c.index))
 		}
 		if _, err := tx.Exec(q, args...); err != nil {
+			return s.wrap(op, err)
+		}
+		if err := putCurve(tx, r); err != nil {
 			return s.wrap(op, err)
 		}
 	}
@@ -396,7 +401,7 @@ func (s *Store) Results(filter map[string]string) ([]Result, error) {
 		conds = append(conds, cond)
 		args = append(args, a...)
 	}
-	q := "SELECT " + columnList() + " FROM results"
+	q := "SELECT " + sqlColumnList() + " FROM results"
 	if len(conds) > 0 {
 		q += " WHERE " + strings.Join(conds, " AND ")
 	}
@@ -404,7 +409,8 @@ func (s *Store) Results(filter map[string]string) ([]Result, error) {
 	return s.query("query", q, args...)
 }
 
-// query runs a SELECT of columnList and scans the rows.
+// query runs a SELECT of sqlColumnList and scans the rows. Curves are not
+// read: FillCurves reads them for the results that need them.
 func (s *Store) query(op, q string, args ...any) ([]Result, error) {
 	rows, err := s.db.Query(q, args...)
 	if err != nil {
@@ -415,7 +421,7 @@ func (s *Store) query(op, q string, args ...any) ([]Result, error) {
 	dest := make([]any, len(columns))
 	for i, c := range columns {
 		switch c.kind {
-		case colText:
+		case colText, colMetrics:
 			dest[i] = new(string)
 		case colInt, colUint, colDuration:
 			dest[i] = new(int64)
@@ -456,6 +462,12 @@ func (s *Store) query(op, q string, args ...any) ([]Result, error) {
 					}
 					f.Set(reflect.ValueOf(t.UTC()))
 				}
+			case colMetrics:
+				m, err := decodeMetrics(*dest[i].(*string))
+				if err != nil {
+					return nil, fmt.Errorf("results store %s: %s: run %s: %w", s.path, op, r.SpecHash, err)
+				}
+				f.Set(reflect.ValueOf(m))
 			}
 		}
 		out = append(out, r)
@@ -506,5 +518,5 @@ func (s *Store) Run(hashPrefix string) ([]Result, error) {
 		}
 		return nil, fmt.Errorf("results store %s: run %q is ambiguous: %s start with it; give more of the hash", s.path, hashPrefix, list)
 	}
-	return s.query("read run "+hash, "SELECT "+columnList()+" FROM results WHERE spec_hash = ? ORDER BY spec_hash, replicate, level, branch", hash)
+	return s.query("read run "+hash, "SELECT "+sqlColumnList()+" FROM results WHERE spec_hash = ? ORDER BY spec_hash, replicate, level, branch", hash)
 }

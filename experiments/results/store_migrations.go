@@ -9,9 +9,9 @@ import "strconv"
 //
 // Append only: a released migration is never edited or removed, because
 // databases out there were built by it. A change to Result (a new field) is
-// a new migration that adds its column (ALTER TABLE results ADD COLUMN ...)
-// and an entry in resultColumns; TestStoreSchemaMatchesResult fails until
-// both are there.
+// a new migration that adds its column (ALTER TABLE results ADD COLUMN ...);
+// TestStoreSchemaMatchesResult fails until the table and Result agree. A
+// field tagged store:"-" has a table of its own instead (Curve: curves).
 
 // storeApplicationID marks a SQLite file as a prunebench results store
 // (PRAGMA application_id, "PRBN"), so that another program's database is
@@ -93,6 +93,40 @@ var migrations = []migration{
 			`ALTER TABLE results ADD COLUMN experiment TEXT NOT NULL DEFAULT ''`,
 			`ALTER TABLE results ADD COLUMN settings TEXT NOT NULL DEFAULT ''`,
 			`CREATE INDEX results_experiment ON results (experiment, level, branch)`,
+		},
+	},
+	{
+		version: 3,
+		name:    "metrics and learning curves",
+		stmts: []string{
+			// Result.Metrics: the named scalars a pipeline derives from
+			// the learning curve, as one JSON object with sorted keys
+			// (null for NaN, "+Inf" and "-Inf" for the infinities); ''
+			// for none, as every row stored before has. A column rather
+			// than a table of its own: boards read the metrics of every
+			// row they show, with the row.
+			`ALTER TABLE results ADD COLUMN metrics TEXT NOT NULL DEFAULT ''`,
+			// Result.Curve: one row per evaluation of a unit, keyed by
+			// the unit and the step. A table of its own, so that a board,
+			// which reads many rows and no curve, does not read them.
+			// REALs: accuracies as fractions, NULL for NaN (a split not
+			// evaluated). Put replaces a unit's rows with its result's;
+			// rows stored before have no curve.
+			`CREATE TABLE curves (
+	spec_hash  TEXT    NOT NULL,
+	replicate  INTEGER NOT NULL,
+	level      INTEGER NOT NULL,
+	branch     TEXT    NOT NULL,
+	step       INTEGER NOT NULL,
+	train_loss REAL,
+	train_acc  REAL,
+	val_loss   REAL,
+	val_acc    REAL,
+	test_loss  REAL,
+	test_acc   REAL,
+	density    REAL,
+	PRIMARY KEY (spec_hash, replicate, level, branch, step)
+) WITHOUT ROWID`,
 		},
 	},
 }

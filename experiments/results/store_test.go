@@ -34,8 +34,25 @@ func result(hash string, rep, level int, branch string) Result {
 		FinalTestAcc: 0.978, FinalTestLoss: 0.07, Iterations: 2000,
 		Wall: 83*time.Second + 123456789, Version: "v0.1.0",
 		Finished: time.Date(2025, 3, 4, 5, 6, 7, 890123456, time.UTC),
+		Metrics:  map[string]float64{"t_mem": 400, "t_grok": 1800, "grokked": 1},
+		Curve:    testCurve(3, 0.8),
 	}
 }
+
+// testCurve is a learning curve of n points, every 100 steps, the
+// training accuracy not measured (NaN) and the density d.
+func testCurve(n int, d float64) []CurvePoint {
+	c := make([]CurvePoint, n)
+	for i := range c {
+		x := float64(i + 1)
+		c[i] = CurvePoint{Step: 100 * (i + 1), TrainLoss: 1 / x, TrainAcc: math.NaN(), ValLoss: 1.1 / x, ValAcc: 1 - 0.3/x,
+			TestLoss: 1.2 / x, TestAcc: 1 - 0.31/x, Density: d}
+	}
+	return c
+}
+
+// sameFloat is equality with NaN equal to NaN.
+func sameFloat(x, y float64) bool { return x == y || math.IsNaN(x) && math.IsNaN(y) }
 
 // sameResult compares field by field, with NaN equal to NaN and times by
 // instant.
@@ -53,6 +70,29 @@ func sameResult(a, b Result) (string, bool) {
 		case time.Time:
 			if yv := y.Interface().(time.Time); !xv.Equal(yv) {
 				return fmt.Sprintf("%s: %v != %v", name, xv, yv), false
+			}
+		case map[string]float64:
+			yv := y.Interface().(map[string]float64)
+			same := len(xv) == len(yv)
+			for k, v := range xv {
+				w, ok := yv[k]
+				same = same && ok && sameFloat(v, w)
+			}
+			if !same {
+				return fmt.Sprintf("%s: %v != %v", name, xv, yv), false
+			}
+		case []CurvePoint:
+			yv := y.Interface().([]CurvePoint)
+			if len(xv) != len(yv) {
+				return fmt.Sprintf("%s: %d points != %d", name, len(xv), len(yv)), false
+			}
+			for j := range xv {
+				p, q := reflect.ValueOf(xv[j]), reflect.ValueOf(yv[j])
+				for f := range p.NumField() {
+					if a, b := p.Field(f), q.Field(f); a.CanFloat() && !sameFloat(a.Float(), b.Float()) || a.CanInt() && a.Int() != b.Int() {
+						return fmt.Sprintf("%s[%d]: %+v != %+v", name, j, xv[j], yv[j]), false
+					}
+				}
 			}
 		default:
 			if !reflect.DeepEqual(x.Interface(), y.Interface()) {
@@ -120,31 +160,57 @@ func wantErr(t *testing.T, err error, wants ...string) {
 // a column (and a migration that adds it).
 func TestStoreSchemaMatchesResult(t *testing.T) {
 	typ := reflect.TypeOf(Result{})
-	if typ.NumField() != len(columns) {
-		t.Errorf("Result has %d fields, columns %d", typ.NumField(), len(columns))
-	}
+	var apart []string // fields with a table of their own
 	for i := 0; i < typ.NumField(); i++ {
-		if !slices.ContainsFunc(columns, func(c column) bool { return c.index == i }) {
-			t.Errorf("Result.%s has no column", typ.Field(i).Name)
+		f := typ.Field(i)
+		has := slices.ContainsFunc(columns, func(c column) bool { return c.index == i })
+		switch {
+		case f.Tag.Get("store") == "-" && has:
+			t.Errorf("Result.%s is tagged store:\"-\" and has a column", f.Name)
+		case f.Tag.Get("store") == "-":
+			apart = append(apart, f.Name)
+		case !has:
+			t.Errorf("Result.%s has no column", f.Name)
 		}
 	}
+	if !slices.Equal(apart, []string{"Curve"}) {
+		t.Errorf("fields kept apart from the results table: %v, want [Curve] (a new one needs its own table, its migration and its Put)", apart)
+	}
+	if len(columns)+len(apart) != typ.NumField() {
+		t.Errorf("Result has %d fields, columns %d and %d kept apart", typ.NumField(), len(columns), len(apart))
+	}
+	// The metrics are a column of the table, not a key.
+	if slices.Contains(Columns(), "metrics") || !strings.Contains(sqlColumnList(), "metrics") {
+		t.Errorf("metrics: a key column (%v), or not stored (%s)", Columns(), sqlColumnList())
+	}
 	s, _ := openTestStore(t)
-	rows, err := s.db.Query("SELECT name FROM pragma_table_info('results')")
-	if err != nil {
-		t.Fatal(err)
+	tableColumns := func(table string) []string {
+		rows, err := s.db.Query("SELECT name FROM pragma_table_info(?)", table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var got []string
+		for rows.Next() {
+			var n string
+			rows.Scan(&n)
+			got = append(got, n)
+		}
+		slices.Sort(got)
+		return got
 	}
-	defer rows.Close()
-	var got []string
-	for rows.Next() {
-		var n string
-		rows.Scan(&n)
-		got = append(got, n)
-	}
-	want := Columns()
-	slices.Sort(got)
+	want := strings.Split(sqlColumnList(), ", ")
 	slices.Sort(want)
-	if !slices.Equal(got, want) {
+	if got := tableColumns("results"); !slices.Equal(got, want) {
 		t.Errorf("table columns %v\nwant %v", got, want)
+	}
+	want = append([]string{"spec_hash", "replicate", "level", "branch"}, strings.Split(curveColumnList(), ", ")...)
+	slices.Sort(want)
+	if got := tableColumns("curves"); !slices.Equal(got, want) {
+		t.Errorf("curves table columns %v\nwant %v", got, want)
+	}
+	if n := reflect.TypeOf(CurvePoint{}).NumField(); n != len(curveColumns) {
+		t.Errorf("CurvePoint has %d fields, the curves table %d columns of them", n, len(curveColumns))
 	}
 }
 
@@ -181,6 +247,18 @@ func TestStoreRoundTrip(t *testing.T) {
 		"time in another zone": func(r *Result) {
 			r.Finished = time.Date(1999, 12, 31, 23, 59, 59, 1, time.FixedZone("X", -7*3600))
 		},
+		"metrics not reached and infinite": func(r *Result) {
+			r.Metrics = map[string]float64{"t_grok": nan, "grokked": 0, "delay": math.Inf(1), "low": math.Inf(-1), `odd "name"`: 0.1 + 0.2}
+		},
+		"no metrics and no curve": func(r *Result) {
+			r.Metrics, r.Curve = nil, nil
+		},
+		"curve with NaN and changing density": func(r *Result) {
+			r.Curve = testCurve(5, 1)
+			r.Curve[0].ValAcc, r.Curve[0].TestLoss = nan, nan
+			r.Curve[2].TrainAcc = 0.5
+			r.Curve[3].Density, r.Curve[4].Density = 0.5, 5e-324
+		},
 	}
 	i := 0
 	for name, mod := range cases {
@@ -195,6 +273,12 @@ func TestStoreRoundTrip(t *testing.T) {
 			}
 			if len(got) != 1 {
 				t.Fatalf("%d rows, want 1", len(got))
+			}
+			if got[0].Curve != nil {
+				t.Errorf("Run read the curve (%d points): rows come without curves", len(got[0].Curve))
+			}
+			if err := s.FillCurves(got); err != nil {
+				t.Fatal(err)
 			}
 			if diff, ok := sameResult(want, got[0]); !ok {
 				t.Error(diff)
@@ -213,10 +297,16 @@ func TestStorePutReplaces(t *testing.T) {
 	a := result("aaaa00000000", 0, 1, "")
 	ctrl := result("aaaa00000000", 0, 1, "random-reinit")
 	mustPut(t, s, a, ctrl)
+	// The new result's curve replaces the old one whole: a shorter curve
+	// leaves none of the old points behind.
 	a.FinalTestAcc, a.Finished = 0.5, a.Finished.Add(time.Hour)
+	a.Curve, a.Metrics = testCurve(2, 0.5), map[string]float64{"t_mem": 300}
 	mustPut(t, s, a)
 	got, err := s.Results(nil)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FillCurves(got); err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 2 {
@@ -227,6 +317,12 @@ func TestStorePutReplaces(t *testing.T) {
 	}
 	if diff, ok := sameResult(ctrl, got[1]); !ok {
 		t.Errorf("branch changed: %s", diff)
+	}
+	// A result without a curve leaves its unit without one.
+	ctrl.Curve = nil
+	mustPut(t, s, ctrl)
+	if curves, err := s.Curves(got); err != nil || len(curves) != 1 || len(curves[a.Unit()]) != 2 {
+		t.Errorf("after replacing the branch by a result without a curve: %v, %v; want the level's 2 points only", curves, err)
 	}
 	if err := s.Put(Result{}); err == nil {
 		t.Error("Put without spec hash: no error")
@@ -462,6 +558,68 @@ func TestStoreMigrations(t *testing.T) {
 	}
 	if err := db.QueryRow("SELECT count(*) FROM results").Scan(&n); err != nil || n != 1 {
 		t.Errorf("rows after a failed migration: %d, %v; want 1", n, err)
+	}
+}
+
+// TestStoreMigrationFromVersion2: a store of schema version 2 (before
+// metrics and curves), with a row in it, migrates to a current one: its row
+// reads back without metrics or curve, and new results store both.
+func TestStoreMigrationFromVersion2(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v2.db")
+	v2 := &Store{db: rawDB(t, path), path: path}
+	if n, err := v2.migrate(2); err != nil || n != 2 {
+		t.Fatalf("building a v2 database: %d migrations, %v", n, err)
+	}
+	if _, err := v2.db.Exec(`INSERT INTO results (spec_hash, pipeline, method, dataset, model, backend, replicate, seed, level, branch,
+		density, params_total, params_nonzero, flops_dense, flops_nonzero, bytes, best_iter, best_test_acc, iterations, wall, version, experiment, settings)
+		VALUES ('eeee00000000', 'imp', 'dense', 'mnist', 'mlp', 'native', 0, 1, 0, '', 1, 10, 10, 20, 20, 40, 5, 0.9, 9, 1000, 'old', 'e1', '{}')`); err != nil {
+		t.Fatal(err)
+	}
+	v2.db.Close()
+
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Migrated() != len(migrations)-2 {
+		t.Errorf("applied %d migrations to a v2 store, want %d", s.Migrated(), len(migrations)-2)
+	}
+	old, err := s.Run("eeee")
+	if err != nil || len(old) != 1 {
+		t.Fatalf("the v2 row after migration: %v, %v", old, err)
+	}
+	if old[0].Metrics != nil || old[0].BestTestAcc != 0.9 || old[0].Experiment != "e1" {
+		t.Errorf("the v2 row after migration: %+v", old[0])
+	}
+	if curves, err := s.Curves(old); err != nil || len(curves) != 0 {
+		t.Errorf("the v2 row's curve: %v, %v; want none", curves, err)
+	}
+	r := result("ffff00000000", 0, 0, "")
+	mustPut(t, s, r)
+	got, err := s.Run("ffff")
+	if err == nil {
+		err = s.FillCurves(got)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff, ok := sameResult(r, got[0]); !ok {
+		t.Errorf("a result stored after migration: %s", diff)
+	}
+	// The read-only opening reads the migrated store's curves too.
+	s.Close()
+	ro, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	rows, err := ro.Results(nil)
+	if err == nil {
+		err = ro.FillCurves(rows)
+	}
+	if err != nil || len(rows) != 2 || rows[0].Curve != nil || len(rows[1].Curve) != len(r.Curve) || rows[1].Metrics["t_grok"] != 1800 {
+		t.Errorf("read-only: %d rows (%v), curves of %d and %d points, want 0 and %d, and the metrics", len(rows), err, len(rows[0].Curve), len(rows[1].Curve), len(r.Curve))
 	}
 }
 
@@ -940,6 +1098,14 @@ func TestStoreOpenReadOnly(t *testing.T) {
 	}
 	if rows, err := r.Run("a002"); err != nil || len(rows) != 1 || rows[0].Level != 2 {
 		t.Errorf("Run on the read-only store: %v, %v", rows, err)
+	}
+	if err := r.FillCurves(got); err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		if diff, ok := sameResult(got[i], want[i]); !ok {
+			t.Errorf("row %d with its curve: %s", i, diff)
+		}
 	}
 	if rows, err := r.Results(map[string]string{"branch": "random"}); err != nil || len(rows) != 1 {
 		t.Errorf("filtered read: %v, %v", rows, err)

@@ -164,11 +164,16 @@ func Fit(width int, header []string, rows [][]string) Layout {
 var number = regexp.MustCompile(`^[-+]?[0-9][0-9.,/eE+\-×%±–()\sn=µmsh]*$`)
 
 // isNumber reports whether a cell reads as a number; an empty cell and a
-// dash (no value) are numbers of any column.
+// dash (no value) are numbers of any column, and so is a dash with a count
+// ("— (0/3)": none of three reached a value).
 func isNumber(cell string) bool {
-	switch strings.TrimSpace(cell) {
+	cell = strings.TrimSpace(cell)
+	switch cell {
 	case "", "—", "-":
 		return true
+	}
+	if count, ok := strings.CutPrefix(cell, "— "); ok {
+		return strings.HasPrefix(count, "(") && number.MatchString("0 "+count)
 	}
 	return number.MatchString(cell)
 }

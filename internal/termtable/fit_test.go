@@ -132,6 +132,7 @@ func TestIsNumber(t *testing.T) {
 	for cell, want := range map[string]bool{
 		"3": true, "96.21%": true, "97.81 ± 0.12 (n=2)": true, "10.0×": true, "0.1–1": true, "1.2e-3": true,
 		"1m2.5s": true, "1200 / 266200": true, "2026-11-27 06:38:33": false, "—": true, "": true,
+		"1840 ± 120 (2/3)": true, "— (0/3)": true, "— none": false, "— (lenet)": false,
 		"lenet5": false, "a4f974f1fc58": false, "55f788cb8271": false, "model.name=lenet5": false, "3 runs": false,
 	} {
 		if got := isNumber(cell); got != want {
