@@ -214,7 +214,7 @@ func (g grokkingKeys) measure(p *experiments.Prepared, h *train.History, method 
 	for k, v := range extra {
 		m[k] = v
 	}
-	_ = m // res.Metrics = m: with the results' metrics
+	res.Metrics = m
 	return res
 }
 

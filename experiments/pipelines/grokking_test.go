@@ -233,6 +233,17 @@ func TestGrokkingPipeline(t *testing.T) {
 	methods := map[string]bool{}
 	for _, r := range rs {
 		methods[r.Method] = true
+		for _, k := range []string{"t_mem", "t_grok", "delay", "grokked"} {
+			if _, ok := r.Metrics[k]; !ok {
+				t.Errorf("%s at level %d: no metric %s in %v", r.Method, r.Level, k, r.Metrics)
+			}
+		}
+		if _, ok := r.Metrics["norm_scale"]; ok != strings.HasPrefix(r.Method, "dense_l") {
+			t.Errorf("%s: norm_scale recorded %v", r.Method, ok)
+		}
+		if len(r.Curve) != 4 || r.Curve[3].Step != 40 || math.IsNaN(r.Curve[3].TrainAcc) {
+			t.Errorf("%s at level %d: curve %v, want 4 points to step 40 with training accuracy", r.Method, r.Level, r.Curve)
+		}
 		if r.Level == 0 && r.Density != 1 || strings.HasPrefix(r.Method, "dense_l") && r.Density != 1 {
 			t.Errorf("%s at level %d has density %v, want 1", r.Method, r.Level, r.Density)
 		}
