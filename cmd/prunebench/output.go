@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"github.com/olekukonko/tablewriter"
@@ -102,7 +103,7 @@ func (p *progress) callback(e *train.Event) error {
 		p.bar.Set(e.Iter)
 	case train.AfterEval:
 		last := e.History.Final()
-		p.bar.Describe(fmt.Sprintf("%s val %.2f%%", p.name, 100*last.ValAcc))
+		p.bar.Describe(p.name + " " + pointSummary(last))
 	}
 	return nil
 }
@@ -120,13 +121,28 @@ func (p *progress) finish() {
 	}
 }
 
+// pointSummary is what progress shows of an evaluation: the validation
+// accuracy, or the test accuracy of a run without a validation split
+// (modular arithmetic), then the training accuracy when it was measured
+// (training.eval_train), e.g. "val 97.12%" or "test 42.10% train 100.00%".
+func pointSummary(p train.EvalPoint) string {
+	s := fmt.Sprintf("val %.2f%%", 100*p.ValAcc)
+	if math.IsNaN(p.ValAcc) && !math.IsNaN(p.TestAcc) {
+		s = fmt.Sprintf("test %.2f%%", 100*p.TestAcc)
+	}
+	if !math.IsNaN(p.TrainAcc) {
+		s += fmt.Sprintf(" train %.2f%%", 100*p.TrainAcc)
+	}
+	return s
+}
+
 // evalLine is the line of one evaluation where no bar is drawn: the unit,
 // the iteration of the budget, the validation accuracy and the time since
 // the unit started, e.g. "mlp/mnist it 1200/3000 val 97.12% 12.3s".
 func evalLine(name string, e *train.Event, elapsed time.Duration) string {
 	line := fmt.Sprintf("%s it %d/%d", name, e.Iter, e.Total)
 	if e.History != nil && len(e.History.Points) > 0 {
-		line += fmt.Sprintf(" val %.2f%%", 100*e.History.Final().ValAcc)
+		line += " " + pointSummary(e.History.Final())
 	}
 	return fmt.Sprintf("%s %.1fs", line, elapsed.Seconds())
 }

@@ -52,7 +52,7 @@ func unitLines(w io.Writer, startLines, evalLines bool) func(name string, u expe
 			}
 			line := fmt.Sprintf("%s: %s in %s", prefix, what, time.Since(began).Round(time.Second))
 			if h != nil && len(h.Points) > 0 {
-				line += fmt.Sprintf(", val %.2f%%", 100*h.Final().ValAcc)
+				line += ", " + pointSummary(h.Final())
 			}
 			say("%s", line)
 		}
