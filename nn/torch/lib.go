@@ -12,6 +12,23 @@ package torch
 char *get_and_reset_last_err();
 void at_set_num_threads(int n_threads);
 int at_get_num_threads();
+void at_free(void *t);
+void ats_free(void *s);
+int at_defined(void *t);
+
+// Sets defined[i] to whether ts[i] is a defined tensor, for n handles in
+// one call (autograd returns an undefined gradient for a leaf the loss does
+// not reach).
+static void pb_defined(void **ts, int n, int *defined) {
+	for (int i = 0; i < n; i++) defined[i] = at_defined(ts[i]);
+}
+
+// Frees n tensor handles and m scalars in one call from Go: a scope's
+// release is one host crossing instead of one per temporary.
+static void pb_free_all(void **ts, int n, void **ss, int m) {
+	for (int i = 0; i < n; i++) if (ts[i] != NULL) at_free(ts[i]);
+	for (int i = 0; i < m; i++) ats_free(ss[i]);
+}
 
 // OpenBLAS keeps its own thread pool, sized from OPENBLAS_NUM_THREADS or
 // OMP_NUM_THREADS, else one thread per core, and at::set_num_threads does
@@ -140,13 +157,22 @@ func (s *scope) fail(op string, err error) {
 }
 
 // op runs f, which writes one result handle, and tracks the result.
+//
+// A libtch function writes its result only when the op succeeded (its
+// PROTECT catches the exception before the assignment), so a nil result is
+// the failure, and only then is the error slot read: one host crossing
+// per op instead of two.
 func (s *scope) op(name string, f func(out *ct)) ct {
 	if s.err != nil {
 		return nil
 	}
 	var out ct
 	f(&out)
-	if err := lastErr(); err != nil {
+	if out == nil {
+		err := lastErr()
+		if err == nil {
+			err = errors.New("no result and no error recorded")
+		}
 		s.fail(name, err)
 		return nil
 	}
@@ -165,12 +191,22 @@ func (s *scope) do(name string, f func()) {
 	}
 }
 
-// release frees the handles and scalars made since the last release.
+// release frees the handles and scalars made since the last release, in
+// one cgo call.
 func (s *scope) release() {
-	free(s.tmp...)
-	for _, c := range s.scalars {
-		lib.AtsFree(c)
+	if len(s.tmp) == 0 && len(s.scalars) == 0 {
+		return
 	}
+	var ts, ss *unsafe.Pointer // the handles are C pointers: no Go pointer crosses
+	if len(s.tmp) > 0 {
+		ts = (*unsafe.Pointer)(unsafe.Pointer(&s.tmp[0]))
+	}
+	if len(s.scalars) > 0 {
+		ss = (*unsafe.Pointer)(unsafe.Pointer(&s.scalars[0]))
+	}
+	C.pb_free_all(ts, C.int(len(s.tmp)), ss, C.int(len(s.scalars)))
+	clear(s.tmp)
+	clear(s.scalars)
 	s.tmp, s.scalars = s.tmp[:0], s.scalars[:0]
 }
 
@@ -293,8 +329,10 @@ func (s *scope) gradients(root ct, leaves []ct) []ct {
 		return nil
 	}
 	s.tmp = append(s.tmp, outs...)
-	for i, g := range outs {
-		if !lib.AtDefined(g) {
+	defined := make([]C.int, len(outs))
+	C.pb_defined((*unsafe.Pointer)(unsafe.Pointer(&outs[0])), C.int(len(outs)), &defined[0])
+	for i := range outs {
+		if defined[i] == 0 {
 			outs[i] = nil
 		}
 	}

@@ -5,6 +5,9 @@ package torch
 import (
 	"fmt"
 	"math"
+	"unsafe"
+
+	"github.com/sugarme/gotch/pbshim"
 
 	"github.com/prunebench/prunebench/nn"
 )
@@ -30,6 +33,7 @@ type optimizer struct {
 	// oneMinusBeta1 is Adam's 1−β1 as a one-element tensor (owned by the
 	// net's store), for m ← m·β1 + g·(1−β1) as mul_ and addcmul_ (see adam).
 	oneMinusBeta1 ct
+	lists         stepLists
 }
 
 // SetOptimizer installs o with fresh (zero) state and restarts the step
@@ -109,30 +113,61 @@ func (n *Net) Step(lr float64) {
 	o := n.opt.spec
 	n.run(func(s *scope) {
 		s.noGrad(func() {
-			for _, e := range n.st.entries {
-				if e.sh != nil {
-					continue // its array is stepped below
-				}
-				g := e.grad
-				if g == nil {
-					g = s.zeros(e.shape...)
-				}
-				if e.masked(nn.MaskedForward) || e.masked(nn.ZeroAfterStep) {
-					g = s.mul(g, e.mask)
-				}
-				switch o.Name {
-				case "sgd":
-					sgd(s, e, g, o, lr)
-				default:
-					adam(s, e, g, n.opt, lr, n.step)
-				}
-				if e.masked(nn.ZeroAfterStep) {
-					s.mul_(e.theta, e.mask)
-				}
-			}
+			n.stepEntries(s, o, lr)
 			n.stepArrays(s, lr)
 		})
 	})
+}
+
+// stepEntries steps every unshared parameter in one call into the C++ shim
+// (scripts/torch/_shim), which runs the update rule of sgd or adam below
+// over all of them with libtorch's _foreach_* ops, fused with the masks:
+// the gradient is multiplied by the mask under MaskedForward and
+// ZeroAfterStep, and θ after the update under ZeroAfterStep. One host
+// crossing instead of about ten per tensor, which on a GPU is launch
+// latency (see the package doc, "Host crossings").
+func (n *Net) stepEntries(s *scope, o nn.Optimizer, lr float64) {
+	if s.err != nil {
+		return
+	}
+	l := &n.opt.lists
+	l.theta, l.grad, l.s1, l.s2, l.gmask, l.tmask = l.theta[:0], l.grad[:0], l.s1[:0], l.s2[:0], l.gmask[:0], l.tmask[:0]
+	for _, e := range n.st.entries {
+		if e.sh != nil {
+			continue // its array is stepped by stepArrays
+		}
+		var gm, tm ct
+		if e.masked(nn.MaskedForward) || e.masked(nn.ZeroAfterStep) {
+			gm = e.mask
+		}
+		if e.masked(nn.ZeroAfterStep) {
+			tm = e.mask
+		}
+		l.theta = append(l.theta, unsafe.Pointer(e.theta))
+		l.grad = append(l.grad, unsafe.Pointer(e.grad))
+		l.s1 = append(l.s1, unsafe.Pointer(e.s1))
+		l.s2 = append(l.s2, unsafe.Pointer(e.s2))
+		l.gmask = append(l.gmask, unsafe.Pointer(gm))
+		l.tmask = append(l.tmask, unsafe.Pointer(tm))
+	}
+	var err error
+	switch o.Name {
+	case "sgd":
+		err = pbshim.SGD(l.theta, l.grad, l.s1, l.gmask, l.tmask, lr, o.Momentum, o.WeightDecay, o.Nesterov)
+	default:
+		c1, c2 := adamDenom(o, lr, n.step)
+		err = pbshim.Adam(l.theta, l.grad, l.s1, l.s2, l.gmask, l.tmask, unsafe.Pointer(n.opt.oneMinusBeta1),
+			lr, o.Beta1, o.Beta2, o.WeightDecay, o.Name == "adamw", c1, c2)
+	}
+	if err != nil {
+		s.fail("optimizer step", err)
+	}
+}
+
+// stepLists are the handles stepEntries hands to the shim, kept between
+// steps so that a step allocates nothing.
+type stepLists struct {
+	theta, grad, s1, s2, gmask, tmask []unsafe.Pointer
 }
 
 // sgd: g ← g + wd·θ; v ← μ·v + g; θ ← θ − lr·(nesterov ? g + μ·v : v).
@@ -177,14 +212,20 @@ func adam(s *scope, e *entry, g ct, opt *optimizer, lr float64, t int64) {
 	s.addcmul_(e.s1, g, opt.oneMinusBeta1)
 	s.mulScalar_(e.s2, o.Beta2)
 	s.addcmul_(e.s2, g, s.mulScalar(g, 1-o.Beta2))
+	c1, c2 := adamDenom(o, lr, t)
+	denom := s.sqrt(e.s2)
+	s.mulScalar_(denom, c1)
+	s.addScalar_(denom, c2)
+	s.addcdiv_(e.theta, e.s1, denom)
+}
+
+// adamDenom returns c1 and c2 of Adam's denominator at step t:
+// denom = sqrt(v)·c1 + c2 = −(sqrt(v)/sqrt(bc2) + ε)/step with step =
+// lr/bc1, so θ + m/denom is the update: two passes over the temporary
+// instead of three.
+func adamDenom(o nn.Optimizer, lr float64, t int64) (c1, c2 float64) {
 	bc1 := 1 - math.Pow(o.Beta1, float64(t))
 	bc2 := 1 - math.Pow(o.Beta2, float64(t))
 	step := lr / bc1
-	// denom = −(sqrt(v)/sqrt(bc2) + ε)/step, so θ + m/denom is the update,
-	// as sqrt(v)·(−1/(sqrt(bc2)·step)) − ε/step: two passes over the
-	// temporary instead of three.
-	denom := s.sqrt(e.s2)
-	s.mulScalar_(denom, -1/(math.Sqrt(bc2)*step))
-	s.addScalar_(denom, -o.Eps/step)
-	s.addcdiv_(e.theta, e.s1, denom)
+	return -1 / (math.Sqrt(bc2) * step), -o.Eps / step
 }

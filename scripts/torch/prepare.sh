@@ -172,6 +172,18 @@ EOF
   say "$(wc -l <"$B/stubbed.txt") wrappers stubbed (list: $B/stubbed.txt)"
 fi
 
+# 3b. prunebench's C++ shim (scripts/torch/_shim: the optimizer steps as one
+# call from Go each, over libtorch's _foreach_* ops), as package pbshim of
+# the prepared module, compiled with gotch's flags. Copied on every run (only
+# what changed), so an edit to the shim needs no new gotch copy.
+mkdir -p "$g/pbshim"
+for f in scripts/torch/_shim/pbshim.h scripts/torch/_shim/pbshim.cpp scripts/torch/_shim/pbshim.go; do
+  cmp -s "$f" "$g/pbshim/${f##*/}" || cp "$f" "$g/pbshim/"
+done
+printf 'package pbshim\n\n// Written by scripts/torch/prepare.sh for libtorch %s in %s.\n\n// #cgo CFLAGS: -I${SRCDIR}\n// #cgo CXXFLAGS: -I${SRCDIR} %s -w\n// #cgo LDFLAGS: %s\nimport "C"\n' \
+  "$version" "$lib" "$cxx" "$ld" >"$g/pbshim/flags.go.new"
+if cmp -s "$g/pbshim/flags.go.new" "$g/pbshim/flags.go"; then rm "$g/pbshim/flags.go.new"; else mv "$g/pbshim/flags.go.new" "$g/pbshim/flags.go"; fi
+
 # 4. The alternate module file. Relative replace paths resolve against the
 # main module's root, not the folder of -modfile.
 {
