@@ -13,9 +13,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prunebench/prunebench/experiments/results"
 	"github.com/prunebench/prunebench/internal/unitlock"
+	"github.com/prunebench/prunebench/nn"
 	"github.com/prunebench/prunebench/nn/train"
 	"go.yaml.in/yaml/v3"
 )
@@ -365,6 +367,42 @@ type SweepOptions struct {
 	NoStore bool
 	// Notify is RunOptions.Notify for every run.
 	Notify func(msg string)
+
+	// OOMRetries is how many more times a unit that failed because its
+	// device ran out of memory (an error wrapping nn.ErrOutOfMemory) is
+	// run: it goes back to the end of the work, to a pass that runs half
+	// as many units at once as the one before (at least one), and resumes
+	// from its checkpoint. Only when the retries are spent is it a
+	// failure. 0: never retried.
+	OOMRetries int
+	// MinFreeMemory, when > 0, is the memory guard: a unit whose engine can
+	// report its device's free memory (nn.MemoryReporter: the torch engine
+	// on CUDA) waits to start until the device has at least this many
+	// bytes free, while the units already running go on. With no unit
+	// running it starts anyway, and OOMRetries catches a failure. Units on
+	// the CPU are never held.
+	MinFreeMemory int64
+	// DeviceMemory, when set, replaces the engines' report of a spec's
+	// device memory (tests); ok = false means the device cannot report.
+	DeviceMemory func(s Spec) (free int64, ok bool, err error)
+	// Settle is how long the guard waits after starting a unit before it
+	// reads the free memory for the next one, so that the new unit's
+	// allocations show (0: no wait).
+	Settle time.Duration
+}
+
+// deviceMemory is the free memory of s's device as its engine reports it.
+func deviceMemory(s Spec) (free int64, ok bool, err error) {
+	b, err := nn.GetBackend(s.Backend)
+	if err != nil {
+		return 0, false, nil // Validate reports it
+	}
+	r, isReporter := b.(nn.MemoryReporter)
+	if !isReporter {
+		return 0, false, nil
+	}
+	free, _, ok, err = r.DeviceMemory(s.Device)
+	return free, ok, err
 }
 
 // ValidateSweep validates every point of a sweep and lists every bad one,
@@ -393,6 +431,11 @@ func ValidateSweep(specs []Spec) error {
 // everything else, the second waits for each of them and then runs it,
 // which skips what the other process finished. So two sweeps on one
 // folder share the work and never train a unit twice.
+//
+// On a device that can run out of memory (a GPU shared by Jobs units), the
+// memory guard and the retries of SweepOptions (MinFreeMemory, OOMRetries)
+// hold a unit until there is room for it and run one that ran out again
+// later, from its checkpoint.
 func RunSweep(ctx context.Context, specs []Spec, o SweepOptions) ([]SweepOutcome, error) {
 	if len(specs) == 0 {
 		return nil, nil
@@ -483,6 +526,54 @@ func RunSweep(ctx context.Context, specs []Spec, o SweepOptions) ([]SweepOutcome
 			o.Progress(i, sum/float64(unitsOf[u.Hash]))
 		}
 	}
+	attempts := make([]int, len(units)) // OOM retries taken, per unit
+	running, lastStart := 0, time.Time{}
+	memory := o.DeviceMemory
+	if memory == nil {
+		memory = deviceMemory
+	}
+	// guard holds unit k until its device has MinFreeMemory free (see
+	// SweepOptions.MinFreeMemory), then counts it as running. One unit at
+	// a time goes through it (startMu), so two units never both take the
+	// same free memory.
+	var startMu sync.Mutex
+	guard := func(k int) {
+		startMu.Lock()
+		defer startMu.Unlock()
+		said := false
+		for o.MinFreeMemory > 0 && ctx.Err() == nil {
+			mu.Lock()
+			settle := o.Settle - time.Since(lastStart)
+			busy := running > 0
+			mu.Unlock()
+			if busy && settle > 0 {
+				sleepCtx(ctx, settle)
+				continue
+			}
+			free, ok, err := memory(units[k].Spec)
+			if err != nil || !ok || free >= o.MinFreeMemory {
+				if err != nil && o.Notify != nil {
+					o.Notify(fmt.Sprintf("%s starts without the memory guard: %v", units[k].ID(), err))
+				}
+				break
+			}
+			if !busy {
+				if o.Notify != nil {
+					o.Notify(fmt.Sprintf("%s starts with %s free on its device, below the %s asked for: no other unit is running to wait for", units[k].ID(), formatBytes(free), formatBytes(o.MinFreeMemory)))
+				}
+				break
+			}
+			if !said && o.Notify != nil {
+				o.Notify(fmt.Sprintf("%s waits for %s free on its device (%s now)", units[k].ID(), formatBytes(o.MinFreeMemory), formatBytes(free)))
+				said = true
+			}
+			sleepCtx(ctx, time.Second)
+		}
+		mu.Lock()
+		running++
+		lastStart = time.Now()
+		mu.Unlock()
+	}
 	runUnit := func(k int, wait bool) error {
 		u := units[k]
 		opts := RunOptions{Store: store, Rerun: o.Rerun, Replicates: []int{u.Replicate}, NoStore: o.NoStore, NoWait: !wait, Notify: o.Notify}
@@ -510,6 +601,9 @@ func RunSweep(ctx context.Context, specs []Spec, o SweepOptions) ([]SweepOutcome
 		case err == nil:
 			progress(u, 1) // a unit that failed or was interrupted is not done
 		case errors.As(err, &he) || ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		case errors.Is(err, nn.ErrOutOfMemory) && attempts[k] < o.OOMRetries:
+			// Retried by a later pass (RunSweep's loop below): not a
+			// failure yet.
 		default:
 			// Also what fails before the replicate runs (a pipeline's
 			// Precheck), for status to name it.
@@ -522,10 +616,13 @@ func RunSweep(ctx context.Context, specs []Spec, o SweepOptions) ([]SweepOutcome
 		mu.Unlock()
 		return err
 	}
-	pass := func(todo []int, wait bool) (held []int) {
+	// pass runs the units todo, jobs at a time, and returns those another
+	// process held (when not waiting for them) and those to retry after
+	// running out of device memory.
+	pass := func(todo []int, wait bool, jobs int) (held, oom []int) {
 		next := make(chan int)
 		var wg sync.WaitGroup
-		for w := 0; w < min(max(1, o.Jobs), len(todo)); w++ {
+		for w := 0; w < min(max(1, jobs), len(todo)); w++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -533,13 +630,23 @@ func RunSweep(ctx context.Context, specs []Spec, o SweepOptions) ([]SweepOutcome
 					if ctx.Err() != nil {
 						continue // interrupted: the unit is not started
 					}
+					guard(k)
+					err := runUnit(k, wait)
+					mu.Lock()
+					running--
 					var he *unitlock.HeldError
-					if err := runUnit(k, wait); errors.As(err, &he) && !wait {
-						mu.Lock()
+					switch {
+					case errors.As(err, &he) && !wait:
 						held = append(held, k)
 						started[k] = false
-						mu.Unlock()
+					case errors.Is(err, nn.ErrOutOfMemory) && attempts[k] < o.OOMRetries:
+						attempts[k]++
+						oom = append(oom, k)
+						if o.Notify != nil {
+							o.Notify(fmt.Sprintf("%s ran out of device memory; it will run again later (retry %d of %d)", units[k].ID(), attempts[k], o.OOMRetries))
+						}
 					}
+					mu.Unlock()
 				}
 			}()
 		}
@@ -552,14 +659,22 @@ func RunSweep(ctx context.Context, specs []Spec, o SweepOptions) ([]SweepOutcome
 		close(next)
 		wg.Wait()
 		slices.Sort(held)
-		return held
+		slices.Sort(oom)
+		return held, oom
 	}
 	all := make([]int, len(units))
 	for k := range all {
 		all[k] = k
 	}
-	if held := pass(all, false); len(held) > 0 && ctx.Err() == nil {
-		pass(held, true)
+	jobs := o.Jobs
+	held, oom := pass(all, false, jobs)
+	if len(held) > 0 && ctx.Err() == nil {
+		_, more := pass(held, true, jobs)
+		oom = append(oom, more...)
+	}
+	for len(oom) > 0 && ctx.Err() == nil {
+		jobs = max(1, jobs/2)
+		_, oom = pass(oom, true, jobs)
 	}
 	for k, u := range units {
 		for _, i := range pointOf[u.Hash] {
@@ -575,4 +690,28 @@ func RunSweep(ctx context.Context, specs []Spec, o SweepOptions) ([]SweepOutcome
 		}
 	}
 	return out, nil
+}
+
+// sleepCtx sleeps for d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// formatBytes writes a byte count in binary units, e.g. "1.5 GiB".
+func formatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, i := float64(n)/unit, 0
+	for v >= unit && i < 4 {
+		v /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[i])
 }

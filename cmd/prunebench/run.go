@@ -19,6 +19,7 @@ func newRunCmd() *cobra.Command {
 	var sets []string
 	var quiet, rerun bool
 	var jobs int
+	var device deviceFlags
 	cmd := &cobra.Command{
 		Use:   "run SPEC.yaml",
 		Short: "Run every replicate and level of a spec's pipeline; resumes what is unfinished",
@@ -37,10 +38,11 @@ progress bars).`,
 			if err != nil {
 				return err
 			}
-			return runAndReport(cmd, spec, runFlags{quiet: quiet, rerun: rerun, jobs: jobs})
+			return runAndReport(cmd, spec, runFlags{quiet: quiet, rerun: rerun, jobs: jobs, device: device})
 		},
 	}
-	intFlag(cmd.Flags(), &jobs, "jobs", "j", 1, 1, maxJobs, "replicates trained at once (one core each)")
+	intFlag(cmd.Flags(), &jobs, "jobs", "j", 1, 1, maxJobs, "replicates trained at once (one core each, or N units sharing a GPU)")
+	addDeviceFlags(cmd.Flags(), &device)
 	cmd.Flags().BoolVar(&rerun, "rerun", false, "train levels whose run folder was deleted although results.db holds them, replacing their results")
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a spec key, e.g. --set training.lr=0.01 (repeatable)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress bars")
@@ -50,6 +52,7 @@ progress bars).`,
 type runFlags struct {
 	quiet, rerun bool
 	jobs         int
+	device       deviceFlags
 }
 
 // runAndReport runs a spec with a progress bar per unit (a line per
@@ -75,7 +78,15 @@ func runAndReport(cmd *cobra.Command, spec experiments.Spec, f runFlags) error {
 			return []experiments.Callback{bar.callback}, bar.finish
 		}
 	}
-	results, err := experiments.RunSpec(cmd.Context(), spec, opts)
+	var rs []results.Result
+	var err error
+	if f.jobs > 1 {
+		// Replicates at once go through the sweep's scheduler, which
+		// guards device memory and retries a unit that ran out of it.
+		rs, err = runReplicatesAtOnce(cmd.Context(), spec, opts, f.device)
+	} else {
+		rs, err = experiments.RunSpec(cmd.Context(), spec, opts)
+	}
 	if errors.Is(err, context.Canceled) {
 		// Finished levels are stored; the one that was training saved a
 		// checkpoint in dir before stopping.
@@ -88,7 +99,23 @@ func runAndReport(cmd *cobra.Command, spec experiments.Spec, f runFlags) error {
 	if err != nil {
 		return err
 	}
-	return printResults(cmd.OutOrStdout(), width, results)
+	return printResults(cmd.OutOrStdout(), width, rs)
+}
+
+// runReplicatesAtOnce runs spec's replicates opts.Jobs at a time as the
+// units of a one-point sweep (experiments.RunSweep), with the memory guard
+// and out-of-memory retries of the device flags.
+func runReplicatesAtOnce(ctx context.Context, spec experiments.Spec, opts experiments.RunOptions, device deviceFlags) ([]results.Result, error) {
+	so := experiments.SweepOptions{Jobs: opts.Jobs, Rerun: opts.Rerun, Notify: opts.Notify}
+	if opts.Watch != nil {
+		so.Watch = func(_ int, u experiments.UnitInfo) ([]experiments.Callback, func()) { return opts.Watch(u) }
+	}
+	device.apply(&so)
+	out, err := experiments.RunSweep(ctx, []experiments.Spec{spec}, so)
+	if err != nil {
+		return nil, err
+	}
+	return out[0].Results, out[0].Err
 }
 
 // printResults prints one row per replicate and level.

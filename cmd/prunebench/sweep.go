@@ -28,6 +28,7 @@ type sweepFlags struct {
 	task, unitsFile string
 	board           bool   // end with the leaderboard of the sweep's results
 	plot            string // and write their plot here
+	device          deviceFlags
 }
 
 func newSweepCmd() *cobra.Command {
@@ -70,6 +71,7 @@ running.`,
 	fl.StringArrayVar(&f.sets, "set", nil, "override a spec key for every run (repeatable)")
 	fl.StringArrayVar(&f.where, "where", nil, "run only the points whose spec has key=value (repeatable; all must hold)")
 	intFlag(fl, &f.jobs, "jobs", "j", min(runtime.NumCPU(), maxJobs), 1, maxJobs, "units trained at once (one core each; in a Slurm task, SLURM_CPUS_PER_TASK by default)")
+	addDeviceFlags(fl, &f.device)
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bar (a line per unit instead)")
 	fl.BoolVar(&f.rerun, "rerun", false, "train levels whose run folder was deleted although results.db holds them, replacing their results")
 	fl.StringVar(&f.task, "task", "", "run only the units of this task of an array job: an index below --tasks, or env")
@@ -193,6 +195,7 @@ func runSweepCmd(cmd *cobra.Command, spec string, f sweepFlags) error {
 		}
 	}
 	opts := experiments.SweepOptions{Jobs: jobs, Rerun: f.rerun, Units: w.units, NoStore: w.task != nil, Notify: notifier(cmd)}
+	f.device.apply(&opts)
 	if w.task != nil {
 		if len(w.units) == 0 {
 			fmt.Fprintf(stderr, "%s: no units of %s fall to this task\n", w.task, w.name)

@@ -3,6 +3,7 @@
 package torch_test
 
 import (
+	"errors"
 	"runtime"
 	"testing"
 
@@ -64,5 +65,30 @@ func TestStepCgoCalls(t *testing.T) {
 		if got := stepCgoCalls(t, tc.model, tc.opt, tc.batch); got != tc.want {
 			t.Errorf("%s, %s: %d cgo calls per step, want %d", tc.model, tc.opt.Name, got, tc.want)
 		}
+	}
+}
+
+// TestOutOfMemoryError checks that libtorch's out-of-memory errors become
+// nn.ErrOutOfMemory (which a sweep retries) and no other error does, and
+// that the CPU reports no device memory.
+func TestOutOfMemoryError(t *testing.T) {
+	arch, err := zoo.Build("lenet-300-100", zoo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A layer of 2^40 weights (4 TiB): the CPU allocator refuses it.
+	huge := &nn.Arch{Name: "huge", Input: []int{1 << 20}, Classes: 1 << 20, Layers: []nn.Layer{nn.Linear{Name: "fc", In: 1 << 20, Out: 1 << 20}}}
+	if _, err := (torch.Backend{}).Build(nn.Config{Arch: huge, MaxBatch: 1}); !errors.Is(err, nn.ErrOutOfMemory) {
+		t.Errorf("a 4 TiB layer: error %v, want one wrapping nn.ErrOutOfMemory", err)
+	}
+	net, err := torch.Backend{}.Build(nn.Config{Arch: arch, MaxBatch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := net.Gradients(nn.Batch{X: make([]float32, 784), Y: []int32{3, 4}, N: 2}); err == nil || errors.Is(err, nn.ErrOutOfMemory) {
+		t.Errorf("a bad batch: error %v, want one that is not out of memory", err)
+	}
+	if _, _, ok, err := (torch.Backend{}).DeviceMemory("cpu"); ok || err != nil {
+		t.Errorf("DeviceMemory(cpu) = ok %v, err %v; want no report", ok, err)
 	}
 }

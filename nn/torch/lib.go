@@ -152,7 +152,7 @@ type scope struct {
 
 func (s *scope) fail(op string, err error) {
 	if s.err == nil {
-		s.err = fmt.Errorf("torch: %s: %w", op, err)
+		s.err = fmt.Errorf("torch: %s: %w", op, outOfMemory(err))
 	}
 }
 
