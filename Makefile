@@ -4,7 +4,7 @@
 # checks.
 GO ?= go
 
-.PHONY: build test test-long test-openblas bench bench-torch bench-sparse openblas-deps vet
+.PHONY: gpu-dry-run build test test-long test-openblas bench bench-torch bench-sparse openblas-deps vet
 
 build:
 	$(GO) build -o bin/prunebench ./cmd/prunebench
@@ -53,3 +53,10 @@ torch:
 # The conformance suite and the cross-engine test on the torch engine.
 test-torch: torch
 	$(call TORCH_GO,test) -count=1 ./nn/torch/
+
+# The GPU check run on the CPU with tiny sizes and no PyTorch (PY=true): what a
+# session without a GPU runs to keep scripts/torch/gpu_check.sh working.
+gpu-dry-run:
+	OUT=none bash scripts/torch/prepare.sh
+	bash scripts/torch/gpu_pack.sh
+	DEVICE=cpu PY=true STEPS=2 ROUNDS=1 SWEEP_STEPS=2 JOBS="1 2" WORK=/tmp/prunebench-gpu-dry bash scripts/torch/gpu_check.sh

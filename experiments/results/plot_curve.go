@@ -239,7 +239,9 @@ func writeCurvePlot(path string, rs []Result, key column, title string, o PlotOp
 
 // bandSegments are the polygons of a line's ± std band: one per run of
 // consecutive steps with a standard deviation (two or more values), the
-// upper edge forward and the lower edge back.
+// upper edge forward and the lower edge back. The band is cut to 0–100%:
+// an accuracy cannot leave it, though mean ± std can where seeds differ a
+// lot (one has grokked and another not).
 func bandSegments(steps []curveStep) []plotter.XYs {
 	var segs []plotter.XYs
 	var run []curveStep
@@ -247,10 +249,10 @@ func bandSegments(steps []curveStep) []plotter.XYs {
 		if len(run) >= 2 {
 			seg := make(plotter.XYs, 0, 2*len(run))
 			for _, st := range run {
-				seg = append(seg, plotter.XY{X: float64(st.step), Y: st.s.Mean + st.s.Std})
+				seg = append(seg, plotter.XY{X: float64(st.step), Y: math.Min(100, st.s.Mean+st.s.Std)})
 			}
 			for j := len(run) - 1; j >= 0; j-- {
-				seg = append(seg, plotter.XY{X: float64(run[j].step), Y: run[j].s.Mean - run[j].s.Std})
+				seg = append(seg, plotter.XY{X: float64(run[j].step), Y: math.Max(0, run[j].s.Mean-run[j].s.Std)})
 			}
 			segs = append(segs, seg)
 		}

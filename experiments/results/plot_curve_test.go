@@ -196,3 +196,18 @@ func TestWritePlotCurve(t *testing.T) {
 		}
 	}
 }
+
+// TestBandSegmentsClipped checks that the ± std band stays within 0–100%:
+// mean 90 ± 20 reaches up to 100, not 110, and 5 ± 10 down to 0.
+func TestBandSegmentsClipped(t *testing.T) {
+	segs := bandSegments([]curveStep{{100, Stat{Mean: 90, Std: 20, N: 2}}, {200, Stat{Mean: 5, Std: 10, N: 2}}})
+	if len(segs) != 1 || len(segs[0]) != 4 {
+		t.Fatalf("segments %v, want one of 4 corners", segs)
+	}
+	want := []float64{100, 15, 0, 70} // upper edge forward, lower edge back
+	for i, p := range segs[0] {
+		if p.Y != want[i] {
+			t.Errorf("corner %d at %v, want %v", i, p.Y, want[i])
+		}
+	}
+}

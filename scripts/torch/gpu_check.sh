@@ -17,12 +17,24 @@
 #   1. runs the conformance suite and the cross-engine test on the GPU
 #      (PRUNEBENCH_TORCH_DEVICE=cuda),
 #   2. times ResNet-20 training steps (batch 128, CIFAR-shaped, SGD with
-#      momentum) on the engine and in PyTorch on the same GPU.
+#      momentum) on the engine and in PyTorch (its default foreach SGD) on
+#      the same GPU, TF32 at its default on both sides, ROUNDS interleaved
+#      rounds, and prints the minimum of each and their ratio (target:
+#      ≤ 1.1× PyTorch),
+#   3. measures sweep throughput: the 8 short ResNet-20 runs of
+#      scripts/torch/sweep_resnet20.yaml (SWEEP_STEPS steps each) with
+#      `prunebench sweep --jobs N` for N = 1, 2, 4, 8 on the one GPU, against
+#      one PyTorch process per run (scripts/torch/resnet20_run.py) run one
+#      after another, in units per hour (target: the best N at least 3× the
+#      sequential PyTorch throughput).
 #
 # Needs g++ (cgo compiles gotch's C++ wrappers) and nvidia's driver.
 # Environment: WORK, LIBTORCH, PY (python with torch, default python3),
-# STEPS (timed steps, default 30), DEVICE (default cuda; DEVICE=cpu and a
-# PY that prints nothing dry-run the script on a machine without a GPU), LOGS (folder for the full logs: prepare,
+# STEPS (timed steps, default 30), ROUNDS (default 3), SWEEP_STEPS (steps
+# of each sweep run, default 300), JOBS (the sweep's --jobs values, default
+# "1 2 4 8"), DEVICE (default cuda; DEVICE=cpu with small STEPS and
+# SWEEP_STEPS dry-runs the whole script on a machine without a GPU: make
+# gpu-dry-run), LOGS (folder for the full logs: prepare,
 # compiler errors, stubbed functions, tests; default $WORK), CXXOPT (the
 # wrappers' optimization level, default -O1: they only call into libtorch,
 # and the one C++ job compiles sooner than at -O2).
@@ -40,6 +52,9 @@ cd "$(dirname "$0")/../.."
 WORK=${WORK:-/tmp/prunebench-gpu}
 PY=${PY:-python3}
 STEPS=${STEPS:-30}
+ROUNDS=${ROUNDS:-3}
+SWEEP_STEPS=${SWEEP_STEPS:-300}
+JOBS=${JOBS:-1 2 4 8}
 LOGS=${LOGS:-$WORK}
 DEVICE=${DEVICE:-cuda}
 export CXXOPT=${CXXOPT:--O1}
@@ -60,14 +75,15 @@ if [[ -z ${LIBTORCH:-} ]]; then
   LIBTORCH=$("$PY" -c 'import os, torch; print(os.path.dirname(torch.__file__))')
 fi
 export LIBTORCH
-"$PY" -c 'import torch; print("gpu_check: PyTorch", torch.__version__, "CUDA", torch.version.cuda, torch.cuda.get_device_name(0))'
+"$PY" -c 'import torch; print("gpu_check: PyTorch", torch.__version__, "CUDA", torch.version.cuda, torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU")'
 go version
 
-# The engine: prepare gotch for this libtorch (no binary: the CLI's other
-# dependencies are not in the carried module cache).
+# The engine: prepare gotch for this libtorch and build the CLI with it
+# (its modules are in the carried cache).
 elapsed "toolchain unpacked"
 status=0
-OUT=none bash scripts/torch/prepare.sh 2>&1 | tee "$LOGS/prepare.log" || status=$?
+PB=$WORK/prunebench-torch
+OUT=$PB bash scripts/torch/prepare.sh 2>&1 | tee "$LOGS/prepare.log" || status=$?
 cp build/torch/stubbed.txt build/torch/errors.txt "$LOGS/" 2>/dev/null || true
 [[ $status == 0 ]] || { echo "gpu_check: prepare.sh failed (status $status); see $LOGS/prepare.log and errors.txt" >&2; exit 1; }
 elapsed "gotch prepared, $(wc -l <build/torch/stubbed.txt) functions stubbed"
@@ -83,10 +99,18 @@ grep -E '^(\s*--- (FAIL|SKIP)|\s+\S+\.go:[0-9]+:|PASS|FAIL|ok|panic|fatal error|
 echo "gpu_check: $(grep -c -- '--- PASS' "$LOGS/test.log") tests and subtests passed, $(grep -c -- '--- FAIL' "$LOGS/test.log") failed"
 elapsed "tests done"
 
-# 2. ResNet-20 steps: the engine, then PyTorch, on the same GPU.
-PRUNEBENCH_TORCH_DEVICE=$DEVICE go test "${T[@]}" -run '^$' -bench ResNet20Step -benchtime "${STEPS}x" ./nn/torch/ |
-  awk '/^BenchmarkResNet20Step/ {printf "gpu_check: prunebench on torch, resnet20 step: %.2f ms\n", $3 / 1e6}'
-"$PY" - "$STEPS" "$DEVICE" <<'PY'
+# 2. ResNet-20 steps: the engine, then PyTorch, on the same GPU, ROUNDS
+# interleaved rounds; the minimum of each (the machine is shared). Without
+# PyTorch (a dry run with PY=true) only the engine is timed.
+havept=yes
+"$PY" -c 'import torch' >/dev/null 2>&1 || havept=no
+[[ $havept == yes ]] || echo "gpu_check: $PY has no PyTorch: the PyTorch timings are skipped (a dry run)"
+ours=() theirs=()
+for r in $(seq "$ROUNDS"); do
+  ours+=("$(PRUNEBENCH_TORCH_DEVICE=$DEVICE go test "${T[@]}" -run '^$' -bench ResNet20Step -benchtime "${STEPS}x" ./nn/torch/ |
+    awk '/^BenchmarkResNet20Step/ {printf "%.3f", $3 / 1e6}')")
+  lastp=—
+  [[ $havept == yes ]] && lastp=$("$PY" - "$STEPS" "$DEVICE" <<'PY'
 import sys, time
 import torch
 import torch.nn.functional as F
@@ -95,7 +119,7 @@ from bench_torch import ResNet20
 steps = int(sys.argv[1])
 dev = torch.device(sys.argv[2])
 m = ResNet20().to(dev)
-opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)  # foreach on CUDA by default
 x = torch.randn(128, 3, 32, 32, device=dev)
 y = torch.randint(0, 10, (128,), device=dev)
 def step():
@@ -108,6 +132,46 @@ step()
 t = time.perf_counter()
 for _ in range(steps):
     step()
-print("gpu_check: PyTorch, resnet20 step: %.2f ms" % ((time.perf_counter() - t) / steps * 1e3))
+print("%.3f" % ((time.perf_counter() - t) / steps * 1e3))
 PY
+)
+  [[ $havept == yes ]] && theirs+=("$lastp")
+  echo "gpu_check: round $r: prunebench ${ours[-1]} ms, PyTorch $lastp ms per resnet20 step"
+done
+min() { printf '%s\n' "$@" | sort -g | head -n1; }
+o=$(min "${ours[@]}")
+if [[ $havept == yes ]]; then
+  p=$(min "${theirs[@]}")
+  echo "gpu_check: resnet20 step, min of $ROUNDS rounds: prunebench $o ms, PyTorch $p ms, ratio $(awk -v a="$o" -v b="$p" 'BEGIN {printf "%.2f", a / b}')x (target <= 1.1x)"
+else
+  echo "gpu_check: resnet20 step, min of $ROUNDS rounds: prunebench $o ms"
+fi
+elapsed "step times done"
+
+# 3. Sweep throughput: 8 runs at --jobs N on the one GPU against one PyTorch
+# process per run, one after another.
+sweep=(sweep scripts/torch/sweep_resnet20.yaml -q --set "training.steps=${SWEEP_STEPS}it" --set "device=$DEVICE")
+best=0
+for j in $JOBS; do
+  out=$WORK/sweep-jobs-$j
+  rm -rf "$out"
+  s0=$(date +%s.%N)
+  "$PB" "${sweep[@]}" --set "output=$out" --jobs "$j" >"$LOGS/sweep-jobs-$j.log" 2>&1 || { echo "gpu_check: sweep --jobs $j failed; see $LOGS/sweep-jobs-$j.log" >&2; tail -n 5 "$LOGS/sweep-jobs-$j.log" >&2; continue; }
+  s1=$(date +%s.%N)
+  uph=$(awk -v a="$s0" -v b="$s1" 'BEGIN {printf "%.0f", 8 * 3600 / (b - a)}')
+  echo "gpu_check: sweep --jobs $j: 8 runs in $(awk -v a="$s0" -v b="$s1" 'BEGIN {printf "%.1f", b - a}') s, $uph units per hour"
+  ((uph > best)) && best=$uph
+done
+if [[ $havept == no ]]; then
+  elapsed "done (no PyTorch: no sequential baseline)"
+  exit 0
+fi
+s0=$(date +%s.%N)
+for seed in 0 1 2 3 4 5 6 7; do
+  "$PY" scripts/torch/resnet20_run.py "$DEVICE" "$SWEEP_STEPS" "$seed" >>"$LOGS/pytorch-runs.log" 2>&1
+done
+s1=$(date +%s.%N)
+puph=$(awk -v a="$s0" -v b="$s1" 'BEGIN {printf "%.0f", 8 * 3600 / (b - a)}')
+echo "gpu_check: PyTorch, 8 processes one after another: $(awk -v a="$s0" -v b="$s1" 'BEGIN {printf "%.1f", b - a}') s, $puph units per hour"
+echo "gpu_check: best sweep over sequential PyTorch: $(awk -v a="$best" -v b="$puph" 'BEGIN {printf "%.2f", a / b}')x (target >= 3x)"
 elapsed "done"

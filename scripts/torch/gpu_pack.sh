@@ -6,8 +6,8 @@
 #   go.tar.xz     this machine's Go toolchain, trimmed to what building and
 #                 testing needs (no src/cmd, tests, testdata, docs)
 #   mod.tar.xz    a module cache holding only what `go test -tags torch
-#                 ./nn/torch/` loads (filled from this machine's cache, not
-#                 the network)
+#                 ./nn/torch/` and the torch build of the CLI load (filled
+#                 from this machine's cache, not the network)
 #   gotch.tar.xz  gotch $GOTCH_VERSION without examples and models: the
 #                 root package and libtch (nn/torch uses libtch only), for
 #                 prepare.sh's GOTCH_SRC
@@ -37,6 +37,8 @@ tar -C "$(dirname "$goroot")" -cJf "$P/go.tar.xz" \
 cache=$($GO env GOMODCACHE)/cache/download
 GOMODCACHE=$tmp/mod GOPROXY="file://$cache" GOFLAGS=-mod=mod \
   $GO test -c -o /dev/null -modfile=build/torch/go.mod -tags torch ./nn/torch/
+GOMODCACHE=$tmp/mod GOPROXY="file://$cache" GOFLAGS=-mod=mod \
+  $GO build -o /dev/null -modfile=build/torch/go.mod -tags torch ./cmd/prunebench
 find "$tmp/mod/cache/download" -name '*.zip' -delete
 rm -rf "$tmp/mod/cache/vcs"
 tar -C "$tmp" -cJf "$P/mod.tar.xz" mod
