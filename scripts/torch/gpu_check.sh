@@ -102,8 +102,8 @@ elapsed "tests done"
 # 2. ResNet-20 steps: the engine, then PyTorch, on the same GPU, ROUNDS
 # interleaved rounds; the minimum of each (the machine is shared). Without
 # PyTorch (a dry run with PY=true) only the engine is timed.
-havept=yes
-"$PY" -c 'import torch' >/dev/null 2>&1 || havept=no
+havept=no
+[[ $("$PY" -c 'import torch; print("torch")' 2>/dev/null || true) == torch ]] && havept=yes
 [[ $havept == yes ]] || echo "gpu_check: $PY has no PyTorch: the PyTorch timings are skipped (a dry run)"
 ours=() theirs=()
 for r in $(seq "$ROUNDS"); do

@@ -41,6 +41,15 @@ GOMODCACHE=$tmp/mod GOPROXY="file://$cache" GOFLAGS=-mod=mod \
   $GO build -o /dev/null -modfile=build/torch/go.mod -tags torch ./cmd/prunebench
 find "$tmp/mod/cache/download" -name '*.zip' -delete
 rm -rf "$tmp/mod/cache/vcs"
+# Only linux/amd64 builds there, and no tests: files that only other
+# platforms compile (by Go's _GOOS/_GOARCH file-name rule; modernc.org's
+# generated SQLite and libc are most of the cache), tests and test data go,
+# which keeps the pack under the 64 MiB a carried tree may hold.
+chmod -R u+w "$tmp/mod"
+find "$tmp/mod" -path "$tmp/mod/cache" -prune -o -type d -name testdata -prune -exec rm -rf {} +
+find "$tmp/mod" -path "$tmp/mod/cache" -prune -o -type f \( -name '*_test.go' \
+  -o -regex '.*_\(windows\|darwin\|freebsd\|netbsd\|openbsd\|dragonfly\|illumos\|solaris\|aix\|plan9\|js\|wasip1\|ios\|android\)\(_[a-z0-9]+\)?\.\(go\|s\)' \
+  -o -regex '.*_\(386\|arm\|arm64\|mips\|mipsle\|mips64\|mips64le\|ppc64\|ppc64le\|riscv64\|s390x\|loong64\|wasm\)\.\(go\|s\)' \) -exec rm -f {} +
 tar -C "$tmp" -cJf "$P/mod.tar.xz" mod
 
 # gotch: the packages prunebench loads, and the C++ sources.
