@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -37,7 +38,7 @@ func addDeviceFlags(fs *pflag.FlagSet, f *deviceFlags) {
 func (f deviceFlags) apply(o *experiments.SweepOptions) {
 	o.MinFreeMemory, o.OOMRetries = f.minFree, f.oomRetries
 	if o.Settle == 0 {
-		o.Settle = 3e9 // 3 s: a new unit's allocations show by then
+		o.Settle = 3 * time.Second // a new unit's allocations show by then
 	}
 }
 

@@ -275,19 +275,12 @@ func magnitudeMasks(p *experiments.Prepared, w map[string][]float32, d float64) 
 	if err != nil {
 		return nil, err
 	}
-	scores := make([][]float32, len(set))
-	for i, t := range set {
-		v, ok := w[t.Name]
-		if !ok {
-			return nil, fmt.Errorf("the saved weights have no %s", t.Name)
-		}
-		sc := make([]float32, len(v))
-		for j, x := range v {
-			sc[j] = float32(math.Abs(float64(x)))
-		}
-		scores[i] = sc
+	all := prune.NewMasks(set)
+	scores, err := magnitudeScores(set, w, all, "the saved weights")
+	if err != nil {
+		return nil, err
 	}
-	return plan.Select(scores, prune.NewMasks(set))
+	return plan.Select(scores, all)
 }
 
 // grokkingControls is the registry of the values of grokking.controls.

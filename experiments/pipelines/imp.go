@@ -373,11 +373,26 @@ func (c impPipeline) prune(arch *nn.Arch, set []nn.ParamInfo, current *prune.Mas
 			return nil, err
 		}
 	}
+	scores, err := magnitudeScores(set, final, current, "the previous level's checkpoint")
+	if err != nil {
+		return nil, err
+	}
+	if isNM {
+		return prune.NMMasks(set, nm, scores, current)
+	}
+	return plan.Select(scores, current)
+}
+
+// magnitudeScores returns |w ⊙ m| for each tensor of set, m the tensor's
+// mask in current: the score of magnitude pruning from saved weights (IMP's
+// final weights, Grokking Tickets' base run). what names the weights in the
+// error for a tensor they lack.
+func magnitudeScores(set []nn.ParamInfo, weights map[string][]float32, current *prune.Masks, what string) ([][]float32, error) {
 	scores := make([][]float32, len(set))
 	for i, t := range set {
-		w, ok := final[t.Name]
+		w, ok := weights[t.Name]
 		if !ok {
-			return nil, fmt.Errorf("the previous level's checkpoint has no weights for %s", t.Name)
+			return nil, fmt.Errorf("%s has no weights for %s", what, t.Name)
 		}
 		m := current.M[t.Name]
 		sc := make([]float32, len(w))
@@ -385,14 +400,11 @@ func (c impPipeline) prune(arch *nn.Arch, set []nn.ParamInfo, current *prune.Mas
 			if v < 0 {
 				v = -v
 			}
-			sc[j] = v * m[j] // |θT ⊙ m|
+			sc[j] = v * m[j]
 		}
 		scores[i] = sc
 	}
-	if isNM {
-		return prune.NMMasks(set, nm, scores, current)
-	}
-	return plan.Select(scores, current)
+	return scores, nil
 }
 
 // finalWeights reads θ at the end of a finished level from its checkpoint.

@@ -180,20 +180,7 @@ func TestWritePlotCurve(t *testing.T) {
 		{"no curves", noCurves, PlotOptions{Metric: "curve"}, []string{"none of the 1 results has a learning curve"}},
 	}
 	for _, c := range cases {
-		path := filepath.Join(dir, c.name+".png")
-		err := WritePlot(path, c.rs, c.o)
-		if err == nil {
-			t.Errorf("%s: no error", c.name)
-			continue
-		}
-		for _, w := range c.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%s: error %q lacks %q", c.name, err, w)
-			}
-		}
-		if _, err := os.Stat(path); err == nil {
-			t.Errorf("%s: wrote %s anyway", c.name, path)
-		}
+		wantPlotError(t, c.name, filepath.Join(dir, c.name+".png"), c.rs, c.o, c.want...)
 	}
 }
 

@@ -145,20 +145,26 @@ func TestWritePlotErrors(t *testing.T) {
 		{"all NaN", "a.png", nan, PlotOptions{}, []string{"no result"}},
 	}
 	for _, c := range cases {
-		path := filepath.Join(dir, c.file)
-		err := WritePlot(path, c.rs, c.o)
-		if err == nil {
-			t.Errorf("%s: no error", c.name)
-			continue
+		wantPlotError(t, c.name, filepath.Join(dir, c.file), c.rs, c.o, c.want...)
+	}
+}
+
+// wantPlotError checks that WritePlot refuses rs with an error holding
+// every want, and writes no file.
+func wantPlotError(t *testing.T, name, path string, rs []Result, o PlotOptions, want ...string) {
+	t.Helper()
+	err := WritePlot(path, rs, o)
+	if err == nil {
+		t.Errorf("%s: no error", name)
+		return
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("%s: error %q lacks %q", name, err, w)
 		}
-		for _, w := range c.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%s: error %q lacks %q", c.name, err, w)
-			}
-		}
-		if _, err := os.Stat(path); err == nil {
-			t.Errorf("%s: wrote %s anyway", c.name, path)
-		}
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Errorf("%s: wrote %s anyway", name, path)
 	}
 }
 
