@@ -141,6 +141,11 @@ func (d DatasetSpec) validate() error {
 	default:
 		return fmt.Errorf("dataset.augment = %q: want default, on or off", d.Augment)
 	}
+	switch d.Encoding {
+	case "", "concat", "sum":
+	default:
+		return fmt.Errorf("dataset.encoding = %q: want concat or sum (modular arithmetic)", d.Encoding)
+	}
 	if d.ValSize < -1 {
 		return fmt.Errorf("dataset.val_size = %d: want a count, 0 for the data set's default or -1 for none", d.ValSize)
 	}

@@ -64,6 +64,7 @@ func TestValidateBeforeTraining(t *testing.T) {
 		{[]string{"dataset.name=mnst"}, `dataset.name: unknown data set "mnst" (did you mean "mnist"?)`},
 		{[]string{"model.init=he"}, `model.init = "he": want one of kaiming_normal`},
 		{[]string{"dataset.augment=maybe"}, `dataset.augment = "maybe"`},
+		{[]string{"dataset.encoding=onehot"}, `dataset.encoding = "onehot": want concat or sum`},
 		{[]string{"dataset.val_size=-3"}, "dataset.val_size = -3"},
 		{[]string{"model.width_multiplier=0"}, "model.width_multiplier = 0"},
 	}
