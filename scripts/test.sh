@@ -16,7 +16,8 @@
 #      make): scripts/torch/prepare.sh installs Debian's libtorch-dev and g++
 #      when missing (apt-get, as root), prepares gotch and builds
 #      bin/prunebench-torch; then the conformance suite (nn/nntest) and the
-#      cross-engine test run on the torch engine, and one
+#      cross-engine test run on the torch engine (a second time with the
+#      optimizer shim's one-op-per-tensor path forced, tag pbshim_loop), and one
 #      quick pipeline (IMP, two levels, LeNet-300-100 on MNIST) with
 #      backend: torch through bin/prunebench-torch.
 #
@@ -62,6 +63,9 @@ if [[ "${PRUNEBENCH_SKIP_TORCH:-}" == 1 ]]; then
 fi
 bash scripts/torch/prepare.sh
 go test -mod=mod -modfile=build/torch/go.mod -tags torch -count=1 ./nn/torch/
+# The optimizer shim's one-op-per-tensor path (for a libtorch without
+# _foreach_* ops), forced on by the pbshim_loop tag, against the same suites.
+go test -mod=mod -modfile=build/torch/go.mod -tags torch,pbshim_loop -count=1 -run 'Conformance|CrossEngine|ShimLoop' ./nn/torch/
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 bin/prunebench-torch run experiments/papers/lenet-300-100-mnist.yaml -q \

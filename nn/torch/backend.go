@@ -190,7 +190,6 @@ type cleanup struct {
 type store struct {
 	entries []*entry
 	buffers []*buffer
-	consts  []ct // the optimizer's constant tensors
 	// arrays are the shared arrays by name, and arrayList the same sorted
 	// by name (shared.go).
 	arrays    map[string]*sharedArray
@@ -212,5 +211,4 @@ func (st *store) free() {
 	for _, b := range st.buffers {
 		free(b.t)
 	}
-	free(st.consts...)
 }

@@ -86,13 +86,12 @@
 //   - a scope frees its temporaries and scalars in one call (pb_free_all),
 //     and which gradients autograd left undefined is asked in one call
 //     (pb_defined);
-//   - the optimizer step of all the unshared parameters is one call into
-//     prunebench's C++ shim (scripts/torch/_shim, built by prepare.sh as the
+//   - the optimizer step of all the parameters and shared arrays is one
+//     call into prunebench's C++ shim (scripts/torch/_shim, built by prepare.sh as the
 //     package pbshim of the prepared gotch module), which runs the update
 //     rule with libtorch's multi-tensor _foreach_* ops, the masks folded
 //     in, or one op per tensor inside C++ on a libtorch older than 1.7
-//     (pbshim.Native says which). Shared arrays (RPS) still step one op at
-//     a time.
+//     (pbshim.Native says which).
 //
 // LeNet-300-100 with Adam (batch 60) went from 272 cgo calls per step to
 // 118 with the first two and to 29 with the shim; ResNet-20 with SGD and

@@ -387,16 +387,10 @@ func (s *scope) pad(x ct, pad ...int64) ct {
 func (s *scope) add(a, b ct) ct { return s.op("add", func(o *ct) { lib.AtgAdd(o, a, b) }) }
 func (s *scope) mul(a, b ct) ct { return s.op("mul", func(o *ct) { lib.AtgMul(o, a, b) }) }
 func (s *scope) div(a, b ct) ct { return s.op("div", func(o *ct) { lib.AtgDiv(o, a, b) }) }
-func (s *scope) sqrt(a ct) ct   { return s.op("sqrt", func(o *ct) { lib.AtgSqrt(o, a) }) }
 
 func (s *scope) mulScalar(a ct, v float64) ct {
 	c := s.scalar(v)
 	return s.op("mul", func(o *ct) { lib.AtgMulScalar(o, a, c) })
-}
-
-func (s *scope) addScalar(a ct, v float64) ct {
-	c := s.scalar(v)
-	return s.op("add", func(o *ct) { lib.AtgAddScalar(o, a, c) })
 }
 
 func (s *scope) sum(a ct) ct { return s.op("sum", func(o *ct) { lib.AtgSum(o, a, kFloat) }) }
@@ -415,23 +409,6 @@ func (s *scope) nllMean(logp, y ct) ct {
 func (s *scope) copyFrom(dst, src ct) { s.do("copy_", func() { lib.AtCopy_(dst, src) }) }
 
 func (s *scope) mul_(a, b ct) { s.op("mul_", func(o *ct) { lib.AtgMul_(o, a, b) }) }
-func (s *scope) add_(a, b ct) { s.op("add_", func(o *ct) { lib.AtgAdd_(o, a, b) }) }
-func (s *scope) sub_(a, b ct) { s.op("sub_", func(o *ct) { lib.AtgSub_(o, a, b) }) }
-func (s *scope) zero_(a ct)   { s.op("zero_", func(o *ct) { lib.AtgZero_(o, a) }) }
-
-func (s *scope) addScalar_(a ct, v float64) {
-	c := s.scalar(v)
-	s.op("add_", func(o *ct) { lib.AtgAddScalar_(o, a, c) })
-}
-
-// addcmul_ sets a ← a + b ⊙ c; addcdiv_ sets a ← a + b / c.
-func (s *scope) addcmul_(a, b, c ct) { s.op("addcmul_", func(o *ct) { lib.AtgAddcmul_(o, a, b, c) }) }
-func (s *scope) addcdiv_(a, b, c ct) { s.op("addcdiv_", func(o *ct) { lib.AtgAddcdiv_(o, a, b, c) }) }
-
-func (s *scope) mulScalar_(a ct, v float64) {
-	c := s.scalar(v)
-	s.op("mul_", func(o *ct) { lib.AtgMulScalar_(o, a, c) })
-}
 
 func b2i(b bool) int32 {
 	if b {

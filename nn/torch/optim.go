@@ -30,10 +30,7 @@ import (
 type optimizer struct {
 	spec  nn.Optimizer
 	slots []string
-	// oneMinusBeta1 is Adam's 1−β1 as a one-element tensor (owned by the
-	// net's store), for m ← m·β1 + g·(1−β1) as mul_ and addcmul_ (see adam).
-	oneMinusBeta1 ct
-	lists         stepLists
+	lists stepLists
 }
 
 // SetOptimizer installs o with fresh (zero) state and restarts the step
@@ -60,25 +57,16 @@ func (n *Net) SetOptimizer(o nn.Optimizer) error {
 				s.own(news[i][k])
 			}
 		}
-		var consts []ct
-		if o.Name == "adam" || o.Name == "adamw" {
-			opt.oneMinusBeta1 = s.upload([]float32{float32(1 - o.Beta1)}, 1)
-			s.own(opt.oneMinusBeta1)
-			consts = append(consts, opt.oneMinusBeta1)
-		}
 		if s.err != nil {
 			for _, nw := range news {
 				free(nw[0], nw[1])
 			}
-			free(consts...)
 			return
 		}
 		for i, e := range owners {
 			free(e.s1, e.s2)
 			e.s1, e.s2 = news[i][0], news[i][1]
 		}
-		free(n.st.consts...)
-		n.st.consts = consts
 	})
 	if err != nil {
 		return err
@@ -113,29 +101,39 @@ func (n *Net) Step(lr float64) {
 	o := n.opt.spec
 	n.run(func(s *scope) {
 		s.noGrad(func() {
+			n.divideArrayGrads(s)
 			n.stepEntries(s, o, lr)
-			n.stepArrays(s, lr)
 		})
 	})
 }
 
-// stepEntries steps every unshared parameter in one call into the C++ shim
-// (scripts/torch/_shim), which runs the update rule of sgd or adam below
-// over all of them with libtorch's _foreach_* ops, fused with the masks:
-// the gradient is multiplied by the mask under MaskedForward and
+// stepEntries steps every unshared parameter and every shared array in one
+// call into the C++ shim (scripts/torch/_shim), which runs nn.Optimizer's
+// update rule over all of them with libtorch's _foreach_* ops, fused with
+// the masks: the gradient is multiplied by the mask under MaskedForward and
 // ZeroAfterStep, and θ after the update under ZeroAfterStep. One host
 // crossing instead of about ten per tensor, which on a GPU is launch
 // latency (see the package doc, "Host crossings").
+//
+// The rules, as the shim runs them (PyTorch's torch.optim without
+// dampening):
+//
+//	sgd:   g ← g + wd·θ; v ← μ·v + g; θ ← θ − lr·(nesterov ? g + μ·v : v)
+//	adam:  g ← g + wd·θ (adam) or θ ← θ·(1 − lr·wd) (adamw);
+//	       m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²;
+//	       θ ← θ + m / (sqrt(v)·c1 + c2), with c1, c2 from adamDenom
+//
+// in fused in-place ops, as torch.optim's foreach path does it. Adam's m
+// was once lerp_ toward g, one op, but libtorch 1.13's lerp_ with a scalar
+// weight is not vectorized on the CPU (230 µs on a 300×784 tensor against
+// 20 µs for mul_ and 27 µs for a scaled add_).
 func (n *Net) stepEntries(s *scope, o nn.Optimizer, lr float64) {
 	if s.err != nil {
 		return
 	}
 	l := &n.opt.lists
 	l.theta, l.grad, l.s1, l.s2, l.gmask, l.tmask = l.theta[:0], l.grad[:0], l.s1[:0], l.s2[:0], l.gmask[:0], l.tmask[:0]
-	for _, e := range n.st.entries {
-		if e.sh != nil {
-			continue // its array is stepped by stepArrays
-		}
+	add := func(e *entry) {
 		var gm, tm ct
 		if e.masked(nn.MaskedForward) || e.masked(nn.ZeroAfterStep) {
 			gm = e.mask
@@ -150,13 +148,21 @@ func (n *Net) stepEntries(s *scope, o nn.Optimizer, lr float64) {
 		l.gmask = append(l.gmask, unsafe.Pointer(gm))
 		l.tmask = append(l.tmask, unsafe.Pointer(tm))
 	}
+	for _, e := range n.st.entries {
+		if e.sh == nil {
+			add(e)
+		}
+	}
+	for _, a := range n.st.arrayList {
+		add(&a.e) // an array has no mask
+	}
 	var err error
 	switch o.Name {
 	case "sgd":
 		err = pbshim.SGD(l.theta, l.grad, l.s1, l.gmask, l.tmask, lr, o.Momentum, o.WeightDecay, o.Nesterov)
 	default:
 		c1, c2 := adamDenom(o, lr, n.step)
-		err = pbshim.Adam(l.theta, l.grad, l.s1, l.s2, l.gmask, l.tmask, unsafe.Pointer(n.opt.oneMinusBeta1),
+		err = pbshim.Adam(l.theta, l.grad, l.s1, l.s2, l.gmask, l.tmask,
 			lr, o.Beta1, o.Beta2, o.WeightDecay, o.Name == "adamw", c1, c2)
 	}
 	if err != nil {
@@ -168,55 +174,6 @@ func (n *Net) stepEntries(s *scope, o nn.Optimizer, lr float64) {
 // steps so that a step allocates nothing.
 type stepLists struct {
 	theta, grad, s1, s2, gmask, tmask []unsafe.Pointer
-}
-
-// sgd: g ← g + wd·θ; v ← μ·v + g; θ ← θ − lr·(nesterov ? g + μ·v : v).
-func sgd(s *scope, e *entry, g ct, o nn.Optimizer, lr float64) {
-	if o.WeightDecay != 0 {
-		g = s.add(g, s.mulScalar(e.theta, o.WeightDecay))
-	}
-	d := g
-	if o.Momentum > 0 {
-		s.mulScalar_(e.s1, o.Momentum)
-		s.add_(e.s1, g)
-		d = e.s1
-		if o.Nesterov {
-			d = s.add(g, s.mulScalar(e.s1, o.Momentum))
-		}
-	}
-	s.sub_(e.theta, s.mulScalar(d, lr))
-}
-
-// adam: g ← g + wd·θ (adam) or θ ← θ·(1 − lr·wd) (adamw);
-// m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²;
-// θ ← θ − (lr/(1−β1ᵗ))·m / (sqrt(v)/sqrt(1−β2ᵗ) + ε).
-//
-// In fused in-place ops, as torch.optim does it (one temporary for g² and
-// one for the denominator): m with mul_ and addcmul_ by the one-element
-// tensor 1−β1 (libtch's add_ and addcmul_ have no alpha or value argument),
-// v with addcmul_, and θ with addcdiv_ by a denominator that carries −1/step
-// size. A first version with one op per term cost 2× PyTorch's Adam on
-// LeNet-300-100. m was lerp_ toward g, one op, but libtorch 1.13's lerp_
-// with a scalar weight is not vectorized: 230 µs on a 300×784 tensor against
-// 20 µs for mul_ and 27 µs for addcmul_, 12% of a LeNet-300-100 step.
-func adam(s *scope, e *entry, g ct, opt *optimizer, lr float64, t int64) {
-	o := opt.spec
-	if o.WeightDecay != 0 {
-		if o.Name == "adamw" {
-			s.mulScalar_(e.theta, 1-lr*o.WeightDecay)
-		} else {
-			g = s.add(g, s.mulScalar(e.theta, o.WeightDecay))
-		}
-	}
-	s.mulScalar_(e.s1, o.Beta1)
-	s.addcmul_(e.s1, g, opt.oneMinusBeta1)
-	s.mulScalar_(e.s2, o.Beta2)
-	s.addcmul_(e.s2, g, s.mulScalar(g, 1-o.Beta2))
-	c1, c2 := adamDenom(o, lr, t)
-	denom := s.sqrt(e.s2)
-	s.mulScalar_(denom, c1)
-	s.addScalar_(denom, c2)
-	s.addcdiv_(e.theta, e.s1, denom)
 }
 
 // adamDenom returns c1 and c2 of Adam's denominator at step t:

@@ -224,22 +224,13 @@ func (n *Net) gatherShared(s *scope) {
 	}
 }
 
-// stepArrays divides each array's gradient by its divisors (in place, so
-// that Grad after Step is the divided one, as on the native engine) and
-// applies the optimizer step to z.
-func (n *Net) stepArrays(s *scope, lr float64) {
+// divideArrayGrads divides each array's gradient by its divisors, in place
+// so that Grad after Step is the divided one, as on the native engine; the
+// arrays are then stepped with the other parameters (stepEntries).
+func (n *Net) divideArrayGrads(s *scope) {
 	for _, a := range n.st.arrayList {
-		g := a.e.grad
-		if g == nil {
-			g = s.zeros(a.e.shape...)
-		} else if a.div != nil {
-			s.copyFrom(g, s.div(g, a.div))
-		}
-		switch n.opt.spec.Name {
-		case "sgd":
-			sgd(s, &a.e, g, n.opt.spec, lr)
-		default:
-			adam(s, &a.e, g, n.opt, lr, n.step)
+		if a.e.grad != nil && a.div != nil {
+			s.copyFrom(a.e.grad, s.div(a.e.grad, a.div))
 		}
 	}
 }

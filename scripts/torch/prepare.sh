@@ -177,7 +177,7 @@ fi
 # the prepared module, compiled with gotch's flags. Copied on every run (only
 # what changed), so an edit to the shim needs no new gotch copy.
 mkdir -p "$g/pbshim"
-for f in scripts/torch/_shim/pbshim.h scripts/torch/_shim/pbshim.cpp scripts/torch/_shim/pbshim.go; do
+for f in scripts/torch/_shim/*.h scripts/torch/_shim/*.cpp scripts/torch/_shim/*.go; do
   cmp -s "$f" "$g/pbshim/${f##*/}" || cp "$f" "$g/pbshim/"
 done
 printf 'package pbshim\n\n// Written by scripts/torch/prepare.sh for libtorch %s in %s.\n\n// #cgo CFLAGS: -I${SRCDIR}\n// #cgo CXXFLAGS: -I${SRCDIR} %s -w\n// #cgo LDFLAGS: %s\nimport "C"\n' \

@@ -46,11 +46,11 @@ func SGD(theta, grad, buf, gmask, tmask []unsafe.Pointer, lr, momentum, wd float
 }
 
 // Adam steps the tensors with pb_adam_step (decoupled: AdamW's weight decay).
-func Adam(theta, grad, m, v, gmask, tmask []unsafe.Pointer, oneMinusBeta1 unsafe.Pointer, lr, beta1, beta2, wd float64, decoupled bool, c1, c2 float64) error {
+func Adam(theta, grad, m, v, gmask, tmask []unsafe.Pointer, lr, beta1, beta2, wd float64, decoupled bool, c1, c2 float64) error {
 	dec := 0
 	if decoupled {
 		dec = 1
 	}
 	return result(C.pb_adam_step(ptr(theta), ptr(grad), ptr(m), ptr(v), ptr(gmask), ptr(tmask), C.int(len(theta)),
-		oneMinusBeta1, C.double(lr), C.double(beta1), C.double(beta2), C.double(wd), C.int(dec), C.double(c1), C.double(c2)))
+		C.double(lr), C.double(beta1), C.double(beta2), C.double(wd), C.int(dec), C.double(c1), C.double(c2)))
 }

@@ -22,12 +22,11 @@ char *pb_sgd_step(void **theta, void **grad, void **buf, void **gmask, void **tm
                   double lr, double momentum, double wd, int nesterov);
 
 // pb_adam_step: g as above with gmask; then theta *= 1 - lr * wd (decoupled,
-// AdamW) or g = g + theta * wd (Adam); m = m * beta1 + g * one_minus_beta1
-// (a one-element tensor, as addcmul); v = v * beta2 + g * (g * (1 - beta2));
-// denom = sqrt(v) * c1 + c2; theta += m / denom; theta *= tmask.
+// AdamW) or g = g + theta * wd (Adam); m = m * beta1 + g * (1 - beta1);
+// v = v * beta2 + g * g * (1 - beta2); denom = sqrt(v) * c1 + c2;
+// theta += m / denom; theta *= tmask.
 char *pb_adam_step(void **theta, void **grad, void **m, void **v, void **gmask, void **tmask, int n,
-                   void *one_minus_beta1, double lr, double beta1, double beta2, double wd, int decoupled,
-                   double c1, double c2);
+                   double lr, double beta1, double beta2, double wd, int decoupled, double c1, double c2);
 
 #ifdef __cplusplus
 }
