@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"fmt"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -164,15 +165,7 @@ func TestBoardAndPlotCommandErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		_, err := execBoard(t, c.cmd(), c.args...)
-		if err == nil {
-			t.Errorf("%v: no error", c.args)
-			continue
-		}
-		for _, w := range c.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%v: error %q lacks %q", c.args, err, w)
-			}
-		}
+		wantError(t, fmt.Sprint(c.args), err, c.want...)
 	}
 	if _, err := os.Stat(png); err == nil {
 		t.Errorf("a failed plot wrote %s", png)

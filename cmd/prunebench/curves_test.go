@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"image/png"
 	"math"
 	"os"
@@ -103,15 +104,7 @@ func TestPlotCurveFlagErrors(t *testing.T) {
 		{[]string{"--split", "val"}, []string{"--split val", "only --metric curve"}},
 	} {
 		_, err := execBoard(t, newPlotCmd(), append([]string{"--output", dir, "-o", file}, c.args...)...)
-		if err == nil {
-			t.Errorf("%v: no error", c.args)
-			continue
-		}
-		for _, w := range c.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%v: error %q lacks %q", c.args, err, w)
-			}
-		}
+		wantError(t, fmt.Sprint(c.args), err, c.want...)
 	}
 	if _, err := os.Stat(file); err == nil {
 		t.Errorf("a refused plot wrote %s", file)

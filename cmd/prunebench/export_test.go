@@ -121,14 +121,7 @@ func TestExportCommandRefused(t *testing.T) {
 				args = append(args, "--output", out)
 			}
 			_, err := run(t, args...)
-			if err == nil {
-				t.Fatal("no error")
-			}
-			for _, w := range c.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q lacks %q", err, w)
-				}
-			}
+			wantError(t, "export", err, c.want...)
 		})
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {

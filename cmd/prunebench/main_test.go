@@ -16,6 +16,21 @@ func run(t *testing.T, args ...string) (string, error) {
 	return out, err
 }
 
+// wantError reports, under label, a nil err or one whose message lacks any
+// of wants: the check of every refused-input case.
+func wantError(t *testing.T, label string, err error, wants ...string) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("%s: no error", label)
+		return
+	}
+	for _, w := range wants {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("%s: error %q lacks %q", label, err, w)
+		}
+	}
+}
+
 // runWithStderr runs the CLI and returns its stdout and stderr.
 func runWithStderr(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()

@@ -112,15 +112,7 @@ func TestReportCommandErrors(t *testing.T) {
 		{"dir not creatable", []string{out, "-o", filepath.Join(blocker, "site")}, []string{"cannot create", blocker}},
 	} {
 		_, err := execBoard(t, newReportCmd(), c.args...)
-		if err == nil {
-			t.Errorf("%s: no error", c.name)
-			continue
-		}
-		for _, w := range c.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%s: error %q lacks %q", c.name, err, w)
-			}
-		}
+		wantError(t, c.name, err, c.want...)
 	}
 }
 
