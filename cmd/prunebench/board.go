@@ -131,6 +131,7 @@ are left out, with a note.`,
 			if err != nil {
 				return err
 			}
+			drawn := len(rs)
 			if metric == "curve" {
 				// None with a curve is WritePlot's error; some without one
 				// are a note, so that the plot is not taken for all of them.
@@ -139,6 +140,9 @@ are left out, with a note.`,
 					if len(r.Curve) == 0 {
 						without++
 					}
+				}
+				if without < len(rs) {
+					drawn -= without
 				}
 				if without > 0 && without < len(rs) {
 					fmt.Fprintf(cmd.ErrOrStderr(), "note: %d of %d results have no learning curve (stored before prunebench kept curves) and are left out\n", without, len(rs))
@@ -151,7 +155,7 @@ are left out, with a note.`,
 			if err := results.WritePlot(file, rs, o); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s (%d results)\n", file, len(rs))
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s (%d results)\n", file, drawn)
 			return nil
 		},
 	}

@@ -82,7 +82,7 @@ func TestPlotCurveCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, stderr, err = runWithStderr(t, "plot", "--output", out, "--metric", "curve", "-o", svg)
-	if err != nil || !strings.Contains(stderr, "note: 1 of 9 results have no learning curve") {
+	if err != nil || !strings.Contains(stderr, "note: 1 of 9 results have no learning curve") || !strings.Contains(stderr, "(8 results)") {
 		t.Errorf("plot of a store with one result without a curve: %v, stderr %q", err, stderr)
 	}
 	boards := boardStore(t)
