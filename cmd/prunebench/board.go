@@ -141,10 +141,8 @@ are left out, with a note.`,
 						without++
 					}
 				}
-				if without < len(rs) {
-					drawn -= without
-				}
 				if without > 0 && without < len(rs) {
+					drawn -= without
 					fmt.Fprintf(cmd.ErrOrStderr(), "note: %d of %d results have no learning curve (stored before prunebench kept curves) and are left out\n", without, len(rs))
 				}
 			}

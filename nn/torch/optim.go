@@ -126,7 +126,8 @@ func (n *Net) Step(lr float64) {
 // in fused in-place ops, as torch.optim's foreach path does it. Adam's m
 // was once lerp_ toward g, one op, but libtorch 1.13's lerp_ with a scalar
 // weight is not vectorized on the CPU (230 µs on a 300×784 tensor against
-// 20 µs for mul_ and 27 µs for a scaled add_).
+// 20 µs for mul_ and 27 µs for addcmul_, the op m used before the scaled
+// add_ it uses now).
 func (n *Net) stepEntries(s *scope, o nn.Optimizer, lr float64) {
 	if s.err != nil {
 		return

@@ -39,33 +39,29 @@ list pick(void **ps, int n) {
 #if PB_FOREACH
 // With _foreach ops a term over all tensors is one call into ATen; the
 // kernels are libtorch's (on CUDA, fused multi-tensor kernels, which need
-// every list to hold same-shaped tensors: so the scalars are scalar
-// arguments, never one-element tensors, which would broadcast and send
-// the op down its slow path).
+// the lists' tensors to match in shape position by position: so the
+// scalars are scalar arguments, never one-element tensors, which would
+// broadcast and send the op down its slow path).
 
-// masked splits the tensors of ps that have a mask in masks from those
-// masks, so that a masking term is one multi-tensor op over them.
-void masked(const list &ps, void **masks, int n, list &sel, list &ms) {
+// masked picks the tensors of ps that have a mask in masks, with those masks
+// and their positions, so that a masking term is one multi-tensor op.
+std::vector<int> masked(const list &ps, void **masks, int n, list &sel, list &ms) {
+  std::vector<int> idx;
   for (int i = 0; i < n; i++)
     if (masks[i]) {
+      idx.push_back(i);
       sel.push_back(ps[i]);
       ms.push_back(T(masks[i]));
     }
+  return idx;
 }
 
 // gradients returns g (zeros where grad is NULL), masked where gmask is set.
 // The masked gradients are fresh tensors: autograd's stay as they are.
 list gradients(const list &th, void **grad, void **gmask, int n) {
   list g(n), sel, ms;
-  std::vector<int> idx;
-  for (int i = 0; i < n; i++) {
-    g[i] = grad[i] ? T(grad[i]) : at::zeros_like(th[i]);
-    if (gmask[i]) {
-      idx.push_back(i);
-      sel.push_back(g[i]);
-      ms.push_back(T(gmask[i]));
-    }
-  }
+  for (int i = 0; i < n; i++) g[i] = grad[i] ? T(grad[i]) : at::zeros_like(th[i]);
+  std::vector<int> idx = masked(g, gmask, n, sel, ms);
   if (!sel.empty()) {
     list prod = at::_foreach_mul(sel, ms);
     for (size_t k = 0; k < idx.size(); k++) g[idx[k]] = prod[k];
