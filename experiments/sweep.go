@@ -488,6 +488,7 @@ func RunSweep(ctx context.Context, specs []Spec, o SweepOptions) ([]SweepOutcome
 		}
 		defer store.Close()
 	}
+	noteSeedRepeats(store, units, o.Notify)
 	out := make([]SweepOutcome, len(specs))
 	for i, s := range specs {
 		out[i].Spec = s
