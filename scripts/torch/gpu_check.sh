@@ -94,7 +94,7 @@ T=(-modfile=build/torch/go.mod -tags torch)
 # and later GPUs (inputs rounded to a 10-bit mantissa), in PyTorch and in
 # libtorch alike; the suite compares with the native engine at float32
 # precision, so it turns TF32 off. The timings below keep the default.
-NVIDIA_TF32_OVERRIDE=0 PRUNEBENCH_TORCH_DEVICE=$DEVICE go test "${T[@]}" -count=1 -v -run 'TestConformance|TestCrossEngine|TestRegistered' ./nn/torch/ >"$LOGS/test.log" 2>&1 || true
+NVIDIA_TF32_OVERRIDE=0 PRUNEBENCH_TORCH_DEVICE=$DEVICE go test "${T[@]}" -count=1 -v -run 'TestConformance|TestCrossEngine|TestRegistered|TestShimNative' ./nn/torch/ >"$LOGS/test.log" 2>&1 || true
 grep -E '^(\s*--- (FAIL|SKIP)|\s+\S+\.go:[0-9]+:|PASS|FAIL|ok|panic|fatal error|SIG)' "$LOGS/test.log" | awk 'NR <= 60' || true
 echo "gpu_check: $(grep -c -- '--- PASS' "$LOGS/test.log") tests and subtests passed, $(grep -c -- '--- FAIL' "$LOGS/test.log") failed"
 elapsed "tests done"

@@ -10,11 +10,21 @@
 
 #include <ATen/ATen.h>
 #include <torch/version.h>
+// Newer releases (2.11) define the version macros here; torch/version.h
+// may only forward to it.
+#if __has_include(<torch/headeronly/version.h>)
+#include <torch/headeronly/version.h>
+#endif
 
 // PB_FOREACH: 1 where libtorch has the _foreach_* ops (1.7 on). The build
 // tag pbshim_loop (pbshim_loop.go) sets it to 0, so that the one-op-per-
-// tensor path of an older libtorch is tested on this one too.
+// tensor path of an older libtorch is tested on this one too. Without the
+// version macros the choice is not guessed: an undefined macro reads as 0
+// in #if, which would take the slow path on a GPU without a word.
 #ifndef PB_FOREACH
+#ifndef TORCH_VERSION_MAJOR
+#error "pbshim: these libtorch headers define no TORCH_VERSION_MAJOR (libtorch < 1.8, or the macros moved): build with -tags pbshim_loop, or include the header that has them above"
+#endif
 #if TORCH_VERSION_MAJOR > 1 || (TORCH_VERSION_MAJOR == 1 && TORCH_VERSION_MINOR >= 7)
 #define PB_FOREACH 1
 #else
@@ -155,6 +165,14 @@ void adam(list &th, list &g, list &m, list &v, double lr, double b1, double b2, 
 }  // namespace
 
 extern "C" int pb_foreach_native(void) { return PB_FOREACH; }
+
+extern "C" int pb_torch_version(void) {
+#ifdef TORCH_VERSION_MAJOR
+  return TORCH_VERSION_MAJOR * 100 + TORCH_VERSION_MINOR;
+#else
+  return 0;
+#endif
+}
 
 extern "C" char *pb_sgd_step(void **theta, void **grad, void **buf, void **gmask, void **tmask, int n,
                              double lr, double momentum, double wd, int nesterov) {

@@ -18,6 +18,10 @@ import (
 // Native says whether the steps use libtorch's _foreach_* multi-tensor ops.
 func Native() bool { return C.pb_foreach_native() != 0 }
 
+// TorchVersion is the libtorch whose headers the shim was compiled
+// against, as major*100 + minor (211 for 2.11).
+func TorchVersion() int { return int(C.pb_torch_version()) }
+
 func ptr(ps []unsafe.Pointer) *unsafe.Pointer {
 	if len(ps) == 0 {
 		return nil

@@ -13,6 +13,10 @@ extern "C" {
 // than 1.7, which has none). Either way a step is one call from Go.
 int pb_foreach_native(void);
 
+// pb_torch_version is the libtorch the shim was compiled against, as
+// major * 100 + minor (211 for 2.11), from its headers' version macros.
+int pb_torch_version(void);
+
 // pb_sgd_step: for each of the n tensors, g = grad (zeros when NULL),
 // g = g * gmask (when gmask is not NULL), g = g + theta * wd (wd != 0),
 // buf = buf * momentum + g (momentum > 0), d = buf or, with nesterov,
