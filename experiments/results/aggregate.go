@@ -69,36 +69,23 @@ func Aggregate(rs []Result, by []string, specDefaults map[string]string) ([]Grou
 	for i := range rs {
 		settings[i] = settingsOf(&rs[i])
 	}
-	keyOf := make([]func(i int) string, len(by))
+	keyOf := make([]func(r *Result) string, len(by))
 	for j, k := range by {
 		if slices.Contains(by[:j], k) {
 			return nil, fmt.Errorf("board: grouping key %q given twice", k)
 		}
-		if c, ok := columnByName(k); ok {
-			if k == "experiment" {
-				keyOf[j] = func(i int) string { return experimentOf(&rs[i]) }
-			} else {
-				keyOf[j] = func(i int) string { return c.text(&rs[i]) }
-			}
-			continue
-		}
-		def, ok := specDefaults[k]
+		get, ok := resultKey(k, specDefaults)
 		if !ok {
 			return nil, fmt.Errorf("board: unknown grouping key %q; group by a result column (%s) or by a spec key (prunebench config --defaults lists them)", k, columnList())
 		}
-		keyOf[j] = func(i int) string {
-			if v, ok := settings[i][k]; ok {
-				return v
-			}
-			return def
-		}
+		keyOf[j] = get
 	}
 	var order []string
 	members := map[string][]int{}
 	for i := range rs {
 		parts := make([]string, len(by))
 		for j := range by {
-			parts[j] = keyOf[j](i)
+			parts[j] = keyOf[j](&rs[i])
 		}
 		id := strings.Join(parts, "\x00")
 		if _, ok := members[id]; !ok {
@@ -111,7 +98,7 @@ func Aggregate(rs []Result, by []string, specDefaults map[string]string) ([]Grou
 		idx := members[id]
 		g := Group{Keys: map[string]string{}, Settings: map[string]string{}, N: len(idx), DensityMin: math.Inf(1), DensityMax: math.Inf(-1)}
 		for j, k := range by {
-			g.Keys[k] = keyOf[j](idx[0])
+			g.Keys[k] = keyOf[j](&rs[idx[0]])
 		}
 		for _, k := range describing {
 			c, _ := columnByName(k)
@@ -197,6 +184,29 @@ func Dedupe(rs []Result) []Result {
 		}
 	}
 	return out
+}
+
+// resultKey reads key k of a result as boards group and plots draw by it:
+// a result column (experiment as experimentOf names it), or a spec key of
+// specDefaults, from the result's Settings or, where they leave it out,
+// its default. ok is false for a key that is neither.
+func resultKey(k string, specDefaults map[string]string) (get func(r *Result) string, ok bool) {
+	if c, ok := columnByName(k); ok {
+		if k == "experiment" {
+			return experimentOf, true
+		}
+		return c.text, true
+	}
+	def, ok := specDefaults[k]
+	if !ok {
+		return nil, false
+	}
+	return func(r *Result) string {
+		if v, ok := settingsOf(r)[k]; ok {
+			return v
+		}
+		return def
+	}, true
 }
 
 // settingsOf is a result's Settings as text values by key: numbers as a

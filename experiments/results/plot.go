@@ -30,8 +30,9 @@ type PlotOptions struct {
 	// (taller when the legend needs it, for a zero Height).
 	// PNGs are rendered at 96 dpi (672 × 432 pixels by default).
 	Width, Height vg.Length
-	// By is the column (Columns) whose values are the lines; empty means
-	// "method".
+	// By is the result column (Columns) or the spec key (one of
+	// SpecDefaults, read from each result's settings as a board groups by
+	// it) whose values are the lines; empty means "method".
 	By string
 	// SpecDefaults maps spec keys to their defaults as text, for naming
 	// the lines of experiments that differ in a setting (see WritePlot);
@@ -118,10 +119,20 @@ func WritePlot(path string, rs []Result, o PlotOptions) error {
 	if by == "" {
 		by = "method"
 	}
-	key, ok := columnByName(by)
+	get, ok := resultKey(by, o.SpecDefaults)
 	if !ok {
-		return fmt.Errorf("plot %s: unknown line key %q; the keys are the result columns: %s", path, by, columnList())
+		return fmt.Errorf("plot %s: unknown line key %q; draw lines by a result column (%s) or by a spec key (prunebench config --defaults lists them)", path, by, columnList())
 	}
+	// An empty value (a spec key that a result's pipeline does not read,
+	// such as prune.sparsity for the dense reference; the main branch
+	// under --by branch) would be a line with no name: it is named by its
+	// method instead.
+	key := lineKey{by, func(r *Result) string {
+		if v := get(r); v != "" {
+			return v
+		}
+		return r.Method
+	}}
 	// metric is in the units plotted (accuracies in percent), and
 	// formatStat labels the dense baseline in them.
 	formatStat := formatPercent
@@ -504,10 +515,17 @@ func (t densityTicks) Ticks(lo, hi float64) []plot.Tick {
 	return ticks
 }
 
+// lineKey is a plot's line key: its name and how a result's value of it
+// reads (resultKey).
+type lineKey struct {
+	name string
+	text func(r *Result) string
+}
+
 // lineNames names each result's line: its value of the line key, and where
 // experiments of one line meet at one density, the settings that differ
 // between them.
-func lineNames(rs []Result, key column, specDefaults map[string]string) []string {
+func lineNames(rs []Result, key lineKey, specDefaults map[string]string) []string {
 	settings := make([]map[string]string, len(rs))
 	for i := range rs {
 		settings[i] = settingsOf(&rs[i])

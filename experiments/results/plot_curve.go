@@ -78,7 +78,7 @@ type curveLine struct {
 // Lines come in the order of their key values (compareKey), each line's
 // densities from dense to sparse; a line whose curves have no value of
 // the split is left out.
-func curveLines(rs []Result, key column, specDefaults map[string]string, value func(CurvePoint) float64) []curveLine {
+func curveLines(rs []Result, key lineKey, specDefaults map[string]string, value func(CurvePoint) float64) []curveLine {
 	var with []Result
 	for _, r := range rs {
 		if len(r.Curve) > 0 {
@@ -148,7 +148,7 @@ const curveLabelWidth = 30
 // Results without a curve (stored before results kept curves) are left
 // out; none with a curve, or none with a value of the split, is an error
 // that says why.
-func writeCurvePlot(path string, rs []Result, key column, title string, o PlotOptions) error {
+func writeCurvePlot(path string, rs []Result, key lineKey, title string, o PlotOptions) error {
 	var value func(CurvePoint) float64
 	var what string
 	switch o.Split {

@@ -95,8 +95,8 @@ func curveRows() []Result {
 }
 
 func TestCurveLines(t *testing.T) {
-	key, _ := columnByName("method")
-	lines := curveLines(curveRows(), key, nil, func(p CurvePoint) float64 { return 100 * p.TestAcc })
+	get, _ := resultKey("method", nil)
+	lines := curveLines(curveRows(), lineKey{"method", get}, nil, func(p CurvePoint) float64 { return 100 * p.TestAcc })
 	var names []string
 	for _, l := range lines {
 		names = append(names, fmt.Sprintf("%s n=%d steps=%d", l.name, l.n, len(l.steps)))
@@ -112,8 +112,8 @@ func TestCurveLines(t *testing.T) {
 		t.Errorf("imp at 0.5, step 100: %+v, want 46 ± √2 over 2", s)
 	}
 	// By density: one line per density, pooling the methods.
-	key, _ = columnByName("density")
-	lines = curveLines(curveRows(), key, nil, func(p CurvePoint) float64 { return 100 * p.TestAcc })
+	get, _ = resultKey("density", nil)
+	lines = curveLines(curveRows(), lineKey{"density", get}, nil, func(p CurvePoint) float64 { return 100 * p.TestAcc })
 	if len(lines) != 2 || lines[0].name != "0.2" || lines[0].n != 4 || lines[1].name != "0.5" {
 		t.Errorf("by density: %+v", lines)
 	}

@@ -188,3 +188,42 @@ func TestWritePlotBaselineIsTheDenseMethod(t *testing.T) {
 		t.Errorf("the baseline is not the dense method's 98.10 ± 0.10%%, or stable-rps has no line")
 	}
 }
+
+// Lines by a spec key, read from the results' settings as a board groups
+// by it: the dense reference, whose pipeline does not read the key, is
+// named by its method, in the density plot and the learning curves alike.
+func TestWritePlotBySpecKey(t *testing.T) {
+	var rs []Result
+	for _, c := range []struct {
+		sparsity string
+		density  float64
+	}{{"0.98", 0.02}, {"0.99", 0.01}, {"", 1}} {
+		for seed := range 2 {
+			r := Result{Model: "lenet5", Dataset: "mnist", Method: "snip", Seed: uint64(seed), Density: c.density,
+				Experiment: "snip-" + c.sparsity, Settings: `{"pipeline":"pai","prune.sparsity":` + c.sparsity + `}`, BestTestAcc: 0.99 - c.density/100}
+			if c.sparsity == "" {
+				r.Method, r.Experiment, r.Settings = "dense", "dense", `{}`
+			}
+			for i := range 3 {
+				r.Curve = append(r.Curve, CurvePoint{Step: 100 * (i + 1), TrainAcc: math.NaN(), TestAcc: 0.9 + 0.01*float64(i), Density: c.density})
+			}
+			rs = append(rs, r)
+		}
+	}
+	defaults := map[string]string{"prune.sparsity": "", "training.lr": "0.1"}
+	dir := t.TempDir()
+	for _, metric := range []string{"best", "curve"} {
+		path := filepath.Join(dir, metric+".svg")
+		if err := WritePlot(path, rs, PlotOptions{By: "prune.sparsity", SpecDefaults: defaults, Metric: metric}); err != nil {
+			t.Fatalf("%s: %v", metric, err)
+		}
+		svg, _ := os.ReadFile(path)
+		for _, want := range []string{">0.98", ">0.99", ">dense"} {
+			if !bytes.Contains(svg, []byte(want)) {
+				t.Errorf("%s: SVG lacks %q", metric, want)
+			}
+		}
+	}
+	// A spec key the plot was not told of is unknown, as a board's.
+	wantPlotError(t, "spec key without defaults", filepath.Join(dir, "x.svg"), rs, PlotOptions{By: "prune.sparsity"}, `"prune.sparsity"`, "spec key")
+}
