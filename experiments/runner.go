@@ -390,12 +390,8 @@ func RunSpec(ctx context.Context, s Spec, o RunOptions) ([]results.Result, error
 			return nil, fmt.Errorf("replicate %d: the run has replicates 0 to %d", i, s.Replicates-1)
 		}
 	}
-	if o.Replicates == nil { // a sweep's units: the sweep said it once for all
-		units := make([]WorkUnit, len(reps))
-		for k, i := range reps {
-			units[k] = WorkUnit{Spec: s, Hash: hash, Replicate: i}
-		}
-		noteSeedRepeats(store, units, o.Notify)
+	if o.Replicates == nil { // else a sweep's units: the sweep said it once for all
+		noteSeedRepeats(store, WorkUnits([]Spec{s}), o.Notify)
 	}
 	runRep := func(i int, wait bool) ([]results.Result, error) {
 		rep := replicate(i)

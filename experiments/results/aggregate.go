@@ -69,7 +69,7 @@ func Aggregate(rs []Result, by []string, specDefaults map[string]string) ([]Grou
 	for i := range rs {
 		settings[i] = settingsOf(&rs[i])
 	}
-	keyOf := make([]func(r *Result) string, len(by))
+	keyOf := make([]func(r *Result, settings map[string]string) string, len(by))
 	for j, k := range by {
 		if slices.Contains(by[:j], k) {
 			return nil, fmt.Errorf("board: grouping key %q given twice", k)
@@ -85,7 +85,7 @@ func Aggregate(rs []Result, by []string, specDefaults map[string]string) ([]Grou
 	for i := range rs {
 		parts := make([]string, len(by))
 		for j := range by {
-			parts[j] = keyOf[j](&rs[i])
+			parts[j] = keyOf[j](&rs[i], settings[i])
 		}
 		id := strings.Join(parts, "\x00")
 		if _, ok := members[id]; !ok {
@@ -98,7 +98,7 @@ func Aggregate(rs []Result, by []string, specDefaults map[string]string) ([]Grou
 		idx := members[id]
 		g := Group{Keys: map[string]string{}, Settings: map[string]string{}, N: len(idx), DensityMin: math.Inf(1), DensityMax: math.Inf(-1)}
 		for j, k := range by {
-			g.Keys[k] = keyOf[j](&rs[idx[0]])
+			g.Keys[k] = keyOf[j](&rs[idx[0]], settings[idx[0]])
 		}
 		for _, k := range describing {
 			c, _ := columnByName(k)
@@ -188,21 +188,22 @@ func Dedupe(rs []Result) []Result {
 
 // resultKey reads key k of a result as boards group and plots draw by it:
 // a result column (experiment as experimentOf names it), or a spec key of
-// specDefaults, from the result's Settings or, where they leave it out,
-// its default. ok is false for a key that is neither.
-func resultKey(k string, specDefaults map[string]string) (get func(r *Result) string, ok bool) {
+// specDefaults, from the result's settings (settingsOf, which the callers
+// have parsed once per result) or, where they leave it out, its default.
+// ok is false for a key that is neither.
+func resultKey(k string, specDefaults map[string]string) (get func(r *Result, settings map[string]string) string, ok bool) {
 	if c, ok := columnByName(k); ok {
 		if k == "experiment" {
-			return experimentOf, true
+			return func(r *Result, _ map[string]string) string { return experimentOf(r) }, true
 		}
-		return c.text, true
+		return func(r *Result, _ map[string]string) string { return c.text(r) }, true
 	}
 	def, ok := specDefaults[k]
 	if !ok {
 		return nil, false
 	}
-	return func(r *Result) string {
-		if v, ok := settingsOf(r)[k]; ok {
+	return func(_ *Result, settings map[string]string) string {
+		if v, ok := settings[k]; ok {
 			return v
 		}
 		return def

@@ -127,8 +127,8 @@ func WritePlot(path string, rs []Result, o PlotOptions) error {
 	// such as prune.sparsity for the dense reference; the main branch
 	// under --by branch) would be a line with no name: it is named by its
 	// method instead.
-	key := lineKey{by, func(r *Result) string {
-		if v := get(r); v != "" {
+	key := lineKey{by, func(r *Result, settings map[string]string) string {
+		if v := get(r, settings); v != "" {
 			return v
 		}
 		return r.Method
@@ -516,10 +516,10 @@ func (t densityTicks) Ticks(lo, hi float64) []plot.Tick {
 }
 
 // lineKey is a plot's line key: its name and how a result's value of it
-// reads (resultKey).
+// reads from the result and its parsed settings (resultKey).
 type lineKey struct {
 	name string
-	text func(r *Result) string
+	text func(r *Result, settings map[string]string) string
 }
 
 // lineNames names each result's line: its value of the line key, and where
@@ -541,7 +541,7 @@ func lineNames(rs []Result, key lineKey, specDefaults map[string]string) []strin
 	type cell struct{ line, density string }
 	first := map[cell]int{}
 	for i := range rs {
-		c := cell{key.text(&rs[i]), strconv.FormatFloat(rs[i].Density, 'g', 6, 64)}
+		c := cell{key.text(&rs[i], settings[i]), strconv.FormatFloat(rs[i].Density, 'g', 6, 64)}
 		j, seen := first[c]
 		if !seen {
 			first[c] = i
@@ -563,7 +563,7 @@ func lineNames(rs []Result, key lineKey, specDefaults map[string]string) []strin
 	}
 	names := make([]string, len(rs))
 	for i := range rs {
-		line := key.text(&rs[i])
+		line := key.text(&rs[i], settings[i])
 		keys := slices.Sorted(slices.Values(split[line]))
 		parts := []string{line}
 		for _, k := range keys {
